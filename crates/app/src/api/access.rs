@@ -1,0 +1,430 @@
+//! Roles, role bindings, device scopes and authorization checks.
+
+use super::models::*;
+use super::{ApiResult, Created, Ctx, Deleted, Tag, auth::Caller, problem::ApiError};
+use crate::state::AppState;
+use kernel::{BindingId, DeviceScopeId, RoleId, UserId};
+use poem::Request;
+use poem_openapi::OpenApi;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use rbac::engine::Outcome;
+use rbac::{Decision, DeviceScopeTarget, Grant, Permission as P, PermissionSet, Resource};
+use tenancy::{Scope, UnitKind};
+use uuid::Uuid;
+
+pub struct AccessApi {
+    pub state: AppState,
+}
+
+/// Parses permission names, naming the first unknown one.
+fn permission_set(names: &[String]) -> ApiResult<PermissionSet> {
+    names
+        .iter()
+        .map(|n| {
+            P::parse(n).ok_or_else(|| {
+                ApiError::invalid("permissions", format!("unknown permission `{n}`"))
+            })
+        })
+        .collect()
+}
+
+/// Checks that a scope names a node of the kind it says, in the caller's tenant.
+pub async fn check_scope(state: &AppState, ctx: &Ctx<'_>, scope: Scope) -> ApiResult<()> {
+    let kind = match scope {
+        Scope::Tenant(t) => return ctx.same_tenant("scope", t).await,
+        Scope::Division(_) => UnitKind::Division,
+        Scope::Group(_) => UnitKind::Group,
+        Scope::Team(_) => UnitKind::Team,
+    };
+    match state.tenancy.repo().unit(scope.uuid()).await? {
+        Some(u) if u.kind == kind => ctx.same_tenant("scope", u.tenant_id).await,
+        _ => Err(ApiError::invalid(
+            "scope.id",
+            format!("must name an existing {}", kind.as_str()),
+        )),
+    }
+}
+
+#[OpenApi(tag = "Tag::Access")]
+impl AccessApi {
+    /// List the built-in roles and the tenant's custom roles.
+    #[oai(path = "/roles", method = "get", operation_id = "listRoles")]
+    async fn list_roles(
+        &self,
+        caller: Caller,
+        req: &Request,
+        after: Query<Option<Uuid>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
+    ) -> ApiResult<Json<RolePage>> {
+        let ctx = Ctx::new(&self.state, caller, req);
+        ctx.authenticated("listRoles").await?;
+        let roles = self.state.rbac.roles(ctx.tenant()).await?;
+        Ok(Json(
+            Paging {
+                after: after.0,
+                limit: limit.0,
+            }
+            .request()
+            .paginate(roles.into_iter().map(RoleDto::from), |r| r.id)
+            .into(),
+        ))
+    }
+
+    /// Create a custom role.
+    #[oai(path = "/roles", method = "post", operation_id = "createRole")]
+    async fn create_role(
+        &self,
+        caller: Caller,
+        req: &Request,
+        body: Json<NewRole>,
+    ) -> ApiResult<Created<RoleDto>> {
+        let ctx = Ctx::new(&self.state, caller, req);
+        ctx.authorize("createRole", P::RoleManage, Resource::Tenant(ctx.tenant()))
+            .await?;
+        let perms = permission_set(&body.0.permissions)?;
+        Ok(Created::Created(Json(
+            self.state
+                .rbac
+                .create_role(ctx.tenant(), &body.0.name, perms)
+                .await?
+                .into(),
+        )))
+    }
+
+    /// Rename a custom role or replace its permissions.
+    #[oai(
+        path = "/roles/:role_id",
+        method = "patch",
+        operation_id = "updateRole"
+    )]
+    async fn update_role(
+        &self,
+        caller: Caller,
+        req: &Request,
+        role_id: Path<Uuid>,
+        body: Json<RolePatch>,
+    ) -> ApiResult<Json<RoleDto>> {
+        let ctx = Ctx::new(&self.state, caller, req);
+        ctx.authorize("updateRole", P::RoleManage, Resource::Tenant(ctx.tenant()))
+            .await?;
+        let perms = body
+            .0
+            .permissions
+            .as_deref()
+            .map(permission_set)
+            .transpose()?;
+        let role = self
+            .state
+            .rbac
+            .update_role(
+                ctx.tenant(),
+                RoleId::from_uuid(role_id.0),
+                body.0.name.as_deref(),
+                perms,
+            )
+            .await?;
+        Ok(Json(role.into()))
+    }
+
+    /// Delete a custom role no binding or open invitation uses.
+    #[oai(
+        path = "/roles/:role_id",
+        method = "delete",
+        operation_id = "deleteRole"
+    )]
+    async fn delete_role(
+        &self,
+        caller: Caller,
+        req: &Request,
+        role_id: Path<Uuid>,
+    ) -> ApiResult<Deleted> {
+        let ctx = Ctx::new(&self.state, caller, req);
+        ctx.authorize("deleteRole", P::RoleManage, Resource::Tenant(ctx.tenant()))
+            .await?;
+        self.state
+            .rbac
+            .delete_role(ctx.tenant(), RoleId::from_uuid(role_id.0))
+            .await?;
+        Ok(Deleted::Deleted)
+    }
+
+    /// Bind a user to a role at a scope (optionally only in some environments).
+    #[oai(
+        path = "/role-bindings",
+        method = "post",
+        operation_id = "createRoleBinding"
+    )]
+    async fn bind(
+        &self,
+        caller: Caller,
+        req: &Request,
+        body: Json<NewBinding>,
+    ) -> ApiResult<Created<BindingDto>> {
+        let ctx = Ctx::new(&self.state, caller, req);
+        let b = body.0;
+        let scope: Scope = b.scope.into();
+        check_scope(&self.state, &ctx, scope).await?;
+        ctx.authorize(
+            "createRoleBinding",
+            P::RoleManage,
+            Resource::from_scope(scope),
+        )
+        .await?;
+        let index = self.state.authz.index(ctx.tenant()).await?;
+        let binding = self
+            .state
+            .rbac
+            .bind(
+                &index,
+                ctx.who.user_id,
+                b.user_id.into(),
+                b.role_id.into(),
+                scope,
+                envs_in(b.environments),
+            )
+            .await?;
+        Ok(Created::Created(Json(binding.into())))
+    }
+
+    /// List the role bindings of users the caller may see.
+    #[oai(
+        path = "/role-bindings",
+        method = "get",
+        operation_id = "listRoleBindings"
+    )]
+    async fn list_bindings(
+        &self,
+        caller: Caller,
+        req: &Request,
+        after: Query<Option<Uuid>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
+    ) -> ApiResult<Json<BindingPage>> {
+        let ctx = Ctx::new(&self.state, caller, req);
+        let index = ctx.authorize_list("listRoleBindings", P::UserRead).await?;
+        let all = self.state.rbac.repo().bindings(ctx.tenant()).await?;
+        let visible = all
+            .into_iter()
+            .filter(|b| ctx.visible(&index, P::UserRead, Resource::User(b.user_id)));
+        Ok(Json(
+            Paging {
+                after: after.0,
+                limit: limit.0,
+            }
+            .request()
+            .paginate(visible.map(BindingDto::from), |b| b.id)
+            .into(),
+        ))
+    }
+
+    /// Remove a role binding.
+    #[oai(
+        path = "/role-bindings/:binding_id",
+        method = "delete",
+        operation_id = "deleteRoleBinding"
+    )]
+    async fn unbind(
+        &self,
+        caller: Caller,
+        req: &Request,
+        binding_id: Path<Uuid>,
+    ) -> ApiResult<Deleted> {
+        let ctx = Ctx::new(&self.state, caller, req);
+        let id = BindingId::from_uuid(binding_id.0);
+        let b = self
+            .state
+            .rbac
+            .repo()
+            .binding(id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("role binding"))?;
+        ctx.same_tenant("deleteRoleBinding", b.tenant_id).await?;
+        ctx.authorize(
+            "deleteRoleBinding",
+            P::RoleManage,
+            Resource::from_scope(b.scope),
+        )
+        .await?;
+        self.state.rbac.repo().delete_binding(id).await?;
+        Ok(Deleted::Deleted)
+    }
+
+    /// Narrow a user's tool use to a device or device group (seed 000 issue 6).
+    #[oai(
+        path = "/device-scopes",
+        method = "post",
+        operation_id = "grantDeviceScope"
+    )]
+    async fn grant(
+        &self,
+        caller: Caller,
+        req: &Request,
+        body: Json<NewDeviceScope>,
+    ) -> ApiResult<Created<DeviceScopeDto>> {
+        let ctx = Ctx::new(&self.state, caller, req);
+        let b = body.0;
+        let (target, resource) = match (b.device_id, b.device_group_id) {
+            (Some(d), None) => (
+                DeviceScopeTarget::Device(d.into()),
+                Resource::Device(d.into()),
+            ),
+            (None, Some(g)) => (
+                DeviceScopeTarget::DeviceGroup(g.into()),
+                Resource::DeviceGroup(g.into()),
+            ),
+            _ => {
+                return Err(ApiError::invalid(
+                    "device_id",
+                    "give exactly one of device_id and device_group_id",
+                ));
+            }
+        };
+        let user = UserId::from_uuid(b.user_id);
+        ctx.authorize("grantDeviceScope", P::UserUpdate, Resource::User(user))
+            .await?;
+        ctx.authorize("grantDeviceScope", P::DeviceRead, resource)
+            .await?;
+        let scope = self
+            .state
+            .rbac
+            .grant_device_scope(ctx.tenant(), ctx.who.user_id, user, target)
+            .await?;
+        Ok(Created::Created(Json(scope.into())))
+    }
+
+    /// List device scope grants, of one user or of every user the caller may see.
+    #[oai(
+        path = "/device-scopes",
+        method = "get",
+        operation_id = "listDeviceScopes"
+    )]
+    async fn list_scopes(
+        &self,
+        caller: Caller,
+        req: &Request,
+        user_id: Query<Option<Uuid>>,
+        after: Query<Option<Uuid>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
+    ) -> ApiResult<Json<DeviceScopePage>> {
+        let ctx = Ctx::new(&self.state, caller, req);
+        let index = match user_id.0 {
+            Some(u) => {
+                ctx.authorize("listDeviceScopes", P::UserRead, Resource::User(u.into()))
+                    .await?;
+                self.state.authz.index(ctx.tenant()).await?
+            }
+            None => ctx.authorize_list("listDeviceScopes", P::UserRead).await?,
+        };
+        let all = self
+            .state
+            .rbac
+            .repo()
+            .device_scopes(ctx.tenant(), user_id.0.map(Into::into))
+            .await?;
+        let visible = all
+            .into_iter()
+            .filter(|s| ctx.visible(&index, P::UserRead, Resource::User(s.user_id)));
+        Ok(Json(
+            Paging {
+                after: after.0,
+                limit: limit.0,
+            }
+            .request()
+            .paginate(visible.map(DeviceScopeDto::from), |s| s.id)
+            .into(),
+        ))
+    }
+
+    /// Revoke a device scope grant.
+    #[oai(
+        path = "/device-scopes/:scope_id",
+        method = "delete",
+        operation_id = "revokeDeviceScope"
+    )]
+    async fn revoke(
+        &self,
+        caller: Caller,
+        req: &Request,
+        scope_id: Path<Uuid>,
+    ) -> ApiResult<Deleted> {
+        let ctx = Ctx::new(&self.state, caller, req);
+        let id = DeviceScopeId::from_uuid(scope_id.0);
+        let s = self
+            .state
+            .rbac
+            .repo()
+            .device_scope(id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("device scope"))?;
+        ctx.same_tenant("revokeDeviceScope", s.tenant_id).await?;
+        ctx.authorize(
+            "revokeDeviceScope",
+            P::UserUpdate,
+            Resource::User(s.user_id),
+        )
+        .await?;
+        self.state.rbac.repo().delete_device_scope(id).await?;
+        Ok(Deleted::Deleted)
+    }
+
+    /// Ask whether a user (the caller by default) may use a permission on a
+    /// resource, and why. Asking about another user needs `user:read` on them.
+    #[oai(
+        path = "/authz/check",
+        method = "post",
+        operation_id = "checkAuthorization"
+    )]
+    async fn check(
+        &self,
+        caller: Caller,
+        req: &Request,
+        body: Json<AuthzCheck>,
+    ) -> ApiResult<Json<AuthzAnswer>> {
+        let ctx = Ctx::new(&self.state, caller, req);
+        let b = body.0;
+        let perm = P::parse(&b.permission).ok_or_else(|| {
+            ApiError::invalid(
+                "permission",
+                format!("unknown permission `{}`", b.permission),
+            )
+        })?;
+        let mut subject = ctx.who.clone();
+        match b.user_id {
+            Some(u) if u != ctx.who.user_id.uuid() => {
+                ctx.authorize("checkAuthorization", P::UserRead, Resource::User(u.into()))
+                    .await?;
+                let user = self.state.tenancy.user(u.into()).await?;
+                subject.user_id = user.id;
+                subject.email = user.email;
+                subject.platform_admin = user.platform_admin;
+            }
+            _ => ctx.authenticated("checkAuthorization").await?,
+        }
+        let decision = match self
+            .state
+            .authz
+            .decide(&subject, perm, b.resource.clone().into())
+            .await?
+        {
+            Outcome::Decided(d) => d,
+            Outcome::NotFound => return Err(ApiError::not_found("resource")),
+        };
+        let (binding_id, role_id) = match decision {
+            Decision::Allow(Grant::Binding {
+                binding_id,
+                role_id,
+            }) => (Some(binding_id.uuid()), Some(role_id.uuid())),
+            _ => (None, None),
+        };
+        Ok(Json(AuthzAnswer {
+            allowed: decision.is_allowed(),
+            code: match decision {
+                Decision::Allow(_) => "allow".into(),
+                Decision::Deny(r) => r.code().into(),
+            },
+            reason: decision.reason_text(),
+            binding_id,
+            role_id,
+        }))
+    }
+}

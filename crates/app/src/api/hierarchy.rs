@@ -1,0 +1,516 @@
+//! Tenants, divisions, groups and teams.
+
+use super::models::*;
+use super::{ApiResult, Created, Ctx, Deleted, Tag, auth::Caller, problem::ApiError};
+use crate::state::AppState;
+use poem::Request;
+use poem_openapi::OpenApi;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use rbac::{Permission as P, Resource};
+use tenancy::UnitKind;
+use uuid::Uuid;
+
+pub struct HierarchyApi {
+    pub state: AppState,
+}
+
+/// The permissions of each unit level.
+fn perms(kind: UnitKind) -> [P; 4] {
+    match kind {
+        UnitKind::Division => [
+            P::DivisionCreate,
+            P::DivisionRead,
+            P::DivisionUpdate,
+            P::DivisionDelete,
+        ],
+        UnitKind::Group => [P::GroupCreate, P::GroupRead, P::GroupUpdate, P::GroupDelete],
+        UnitKind::Team => [P::TeamCreate, P::TeamRead, P::TeamUpdate, P::TeamDelete],
+    }
+}
+
+impl HierarchyApi {
+    async fn create_unit(
+        &self,
+        ctx: &Ctx<'_>,
+        op: &str,
+        kind: UnitKind,
+        parent: Uuid,
+        name: &str,
+    ) -> ApiResult<Created<UnitDto>> {
+        let target = if kind == UnitKind::Division {
+            Resource::Tenant(parent.into())
+        } else {
+            Resource::Unit(parent)
+        };
+        ctx.authorize(op, perms(kind)[0], target).await?;
+        let unit = ctx
+            .state
+            .tenancy
+            .create_unit(ctx.tenant(), kind, parent, name)
+            .await?;
+        Ok(Created::Created(Json(unit.into())))
+    }
+
+    async fn list_units(
+        &self,
+        ctx: &Ctx<'_>,
+        op: &str,
+        kind: UnitKind,
+        paging: Paging,
+    ) -> ApiResult<Json<UnitPage>> {
+        let read = perms(kind)[1];
+        let index = ctx.authorize_list(op, read).await?;
+        let units = ctx.state.tenancy.repo().units(ctx.tenant()).await?;
+        let visible = units
+            .into_iter()
+            .filter(|u| u.kind == kind && ctx.visible(&index, read, Resource::Unit(u.id)));
+        Ok(Json(
+            paging
+                .request()
+                .paginate(visible.map(UnitDto::from), |u| u.id)
+                .into(),
+        ))
+    }
+
+    async fn get_unit(
+        &self,
+        ctx: &Ctx<'_>,
+        op: &str,
+        kind: UnitKind,
+        id: Uuid,
+    ) -> ApiResult<Json<UnitDto>> {
+        ctx.authorize(op, perms(kind)[1], Resource::Unit(id))
+            .await?;
+        Ok(Json(ctx.state.tenancy.unit(kind, id).await?.into()))
+    }
+
+    async fn rename_unit(
+        &self,
+        ctx: &Ctx<'_>,
+        op: &str,
+        kind: UnitKind,
+        id: Uuid,
+        name: &str,
+    ) -> ApiResult<Json<UnitDto>> {
+        ctx.authorize(op, perms(kind)[2], Resource::Unit(id))
+            .await?;
+        Ok(Json(
+            ctx.state.tenancy.rename_unit(kind, id, name).await?.into(),
+        ))
+    }
+
+    async fn delete_unit(
+        &self,
+        ctx: &Ctx<'_>,
+        op: &str,
+        kind: UnitKind,
+        id: Uuid,
+    ) -> ApiResult<Deleted> {
+        ctx.authorize(op, perms(kind)[3], Resource::Unit(id))
+            .await?;
+        ctx.state.tenancy.delete_unit(kind, id).await?;
+        Ok(Deleted::Deleted)
+    }
+}
+
+#[OpenApi(tag = "Tag::Hierarchy")]
+impl HierarchyApi {
+    /// Create a tenant (platform administrators only).
+    #[oai(path = "/tenants", method = "post", operation_id = "createTenant")]
+    async fn create_tenant(
+        &self,
+        caller: Caller,
+        req: &Request,
+        body: Json<NameBody>,
+    ) -> ApiResult<Created<TenantDto>> {
+        let ctx = Ctx::new(&self.state, caller, req);
+        ctx.authorize("createTenant", P::TenantCreate, Resource::Platform)
+            .await?;
+        Ok(Created::Created(Json(
+            self.state.tenancy.create_tenant(&body.0.name).await?.into(),
+        )))
+    }
+
+    /// List tenants: every tenant for platform administrators, otherwise the caller's own.
+    #[oai(path = "/tenants", method = "get", operation_id = "listTenants")]
+    async fn list_tenants(
+        &self,
+        caller: Caller,
+        req: &Request,
+        after: Query<Option<Uuid>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
+    ) -> ApiResult<Json<TenantPage>> {
+        let ctx = Ctx::new(&self.state, caller, req);
+        let paging = Paging {
+            after: after.0,
+            limit: limit.0,
+        };
+        let tenants = if ctx.who.platform_admin {
+            ctx.authorize("listTenants", P::TenantCreate, Resource::Platform)
+                .await?;
+            self.state.tenancy.repo().tenants().await?
+        } else {
+            ctx.authorize("listTenants", P::TenantRead, Resource::Tenant(ctx.tenant()))
+                .await?;
+            self.state
+                .tenancy
+                .repo()
+                .tenant(ctx.tenant())
+                .await?
+                .into_iter()
+                .collect()
+        };
+        Ok(Json(
+            paging
+                .request()
+                .paginate(tenants.into_iter().map(TenantDto::from), |t| t.id)
+                .into(),
+        ))
+    }
+
+    /// Get a tenant.
+    #[oai(
+        path = "/tenants/:tenant_id",
+        method = "get",
+        operation_id = "getTenant"
+    )]
+    async fn get_tenant(
+        &self,
+        caller: Caller,
+        req: &Request,
+        tenant_id: Path<Uuid>,
+    ) -> ApiResult<Json<TenantDto>> {
+        let ctx = Ctx::new(&self.state, caller, req);
+        ctx.authorize(
+            "getTenant",
+            P::TenantRead,
+            Resource::Tenant(tenant_id.0.into()),
+        )
+        .await?;
+        let t = self
+            .state
+            .tenancy
+            .repo()
+            .tenant(tenant_id.0.into())
+            .await?
+            .ok_or_else(|| ApiError::not_found("tenant"))?;
+        Ok(Json(t.into()))
+    }
+
+    /// Rename a tenant.
+    #[oai(
+        path = "/tenants/:tenant_id",
+        method = "patch",
+        operation_id = "updateTenant"
+    )]
+    async fn update_tenant(
+        &self,
+        caller: Caller,
+        req: &Request,
+        tenant_id: Path<Uuid>,
+        body: Json<NameBody>,
+    ) -> ApiResult<Json<TenantDto>> {
+        let ctx = Ctx::new(&self.state, caller, req);
+        ctx.authorize(
+            "updateTenant",
+            P::TenantUpdate,
+            Resource::Tenant(tenant_id.0.into()),
+        )
+        .await?;
+        Ok(Json(
+            self.state
+                .tenancy
+                .rename_tenant(tenant_id.0.into(), &body.0.name)
+                .await?
+                .into(),
+        ))
+    }
+
+    /// Create a division.
+    #[oai(path = "/divisions", method = "post", operation_id = "createDivision")]
+    async fn create_division(
+        &self,
+        caller: Caller,
+        req: &Request,
+        body: Json<NewDivision>,
+    ) -> ApiResult<Created<UnitDto>> {
+        let ctx = Ctx::new(&self.state, caller, req);
+        if let Some(t) = body.0.tenant_id {
+            ctx.same_tenant("createDivision", t.into()).await?;
+        }
+        let tenant = ctx.tenant().uuid();
+        self.create_unit(
+            &ctx,
+            "createDivision",
+            UnitKind::Division,
+            tenant,
+            &body.0.name,
+        )
+        .await
+    }
+
+    /// List the divisions the caller may see.
+    #[oai(path = "/divisions", method = "get", operation_id = "listDivisions")]
+    async fn list_divisions(
+        &self,
+        caller: Caller,
+        req: &Request,
+        after: Query<Option<Uuid>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
+    ) -> ApiResult<Json<UnitPage>> {
+        let ctx = Ctx::new(&self.state, caller, req);
+        self.list_units(
+            &ctx,
+            "listDivisions",
+            UnitKind::Division,
+            Paging {
+                after: after.0,
+                limit: limit.0,
+            },
+        )
+        .await
+    }
+
+    /// Get a division.
+    #[oai(
+        path = "/divisions/:division_id",
+        method = "get",
+        operation_id = "getDivision"
+    )]
+    async fn get_division(
+        &self,
+        caller: Caller,
+        req: &Request,
+        division_id: Path<Uuid>,
+    ) -> ApiResult<Json<UnitDto>> {
+        let ctx = Ctx::new(&self.state, caller, req);
+        self.get_unit(&ctx, "getDivision", UnitKind::Division, division_id.0)
+            .await
+    }
+
+    /// Rename a division.
+    #[oai(
+        path = "/divisions/:division_id",
+        method = "patch",
+        operation_id = "updateDivision"
+    )]
+    async fn update_division(
+        &self,
+        caller: Caller,
+        req: &Request,
+        division_id: Path<Uuid>,
+        body: Json<NameBody>,
+    ) -> ApiResult<Json<UnitDto>> {
+        let ctx = Ctx::new(&self.state, caller, req);
+        self.rename_unit(
+            &ctx,
+            "updateDivision",
+            UnitKind::Division,
+            division_id.0,
+            &body.0.name,
+        )
+        .await
+    }
+
+    /// Delete an empty division.
+    #[oai(
+        path = "/divisions/:division_id",
+        method = "delete",
+        operation_id = "deleteDivision"
+    )]
+    async fn delete_division(
+        &self,
+        caller: Caller,
+        req: &Request,
+        division_id: Path<Uuid>,
+    ) -> ApiResult<Deleted> {
+        let ctx = Ctx::new(&self.state, caller, req);
+        self.delete_unit(&ctx, "deleteDivision", UnitKind::Division, division_id.0)
+            .await
+    }
+
+    /// Create a group in a division.
+    #[oai(path = "/groups", method = "post", operation_id = "createGroup")]
+    async fn create_group(
+        &self,
+        caller: Caller,
+        req: &Request,
+        body: Json<NewGroup>,
+    ) -> ApiResult<Created<UnitDto>> {
+        let ctx = Ctx::new(&self.state, caller, req);
+        self.create_unit(
+            &ctx,
+            "createGroup",
+            UnitKind::Group,
+            body.0.division_id,
+            &body.0.name,
+        )
+        .await
+    }
+
+    /// List the groups the caller may see.
+    #[oai(path = "/groups", method = "get", operation_id = "listGroups")]
+    async fn list_groups(
+        &self,
+        caller: Caller,
+        req: &Request,
+        after: Query<Option<Uuid>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
+    ) -> ApiResult<Json<UnitPage>> {
+        let ctx = Ctx::new(&self.state, caller, req);
+        self.list_units(
+            &ctx,
+            "listGroups",
+            UnitKind::Group,
+            Paging {
+                after: after.0,
+                limit: limit.0,
+            },
+        )
+        .await
+    }
+
+    /// Get a group.
+    #[oai(path = "/groups/:group_id", method = "get", operation_id = "getGroup")]
+    async fn get_group(
+        &self,
+        caller: Caller,
+        req: &Request,
+        group_id: Path<Uuid>,
+    ) -> ApiResult<Json<UnitDto>> {
+        let ctx = Ctx::new(&self.state, caller, req);
+        self.get_unit(&ctx, "getGroup", UnitKind::Group, group_id.0)
+            .await
+    }
+
+    /// Rename a group.
+    #[oai(
+        path = "/groups/:group_id",
+        method = "patch",
+        operation_id = "updateGroup"
+    )]
+    async fn update_group(
+        &self,
+        caller: Caller,
+        req: &Request,
+        group_id: Path<Uuid>,
+        body: Json<NameBody>,
+    ) -> ApiResult<Json<UnitDto>> {
+        let ctx = Ctx::new(&self.state, caller, req);
+        self.rename_unit(
+            &ctx,
+            "updateGroup",
+            UnitKind::Group,
+            group_id.0,
+            &body.0.name,
+        )
+        .await
+    }
+
+    /// Delete an empty group.
+    #[oai(
+        path = "/groups/:group_id",
+        method = "delete",
+        operation_id = "deleteGroup"
+    )]
+    async fn delete_group(
+        &self,
+        caller: Caller,
+        req: &Request,
+        group_id: Path<Uuid>,
+    ) -> ApiResult<Deleted> {
+        let ctx = Ctx::new(&self.state, caller, req);
+        self.delete_unit(&ctx, "deleteGroup", UnitKind::Group, group_id.0)
+            .await
+    }
+
+    /// Create a team in a group.
+    #[oai(path = "/teams", method = "post", operation_id = "createTeam")]
+    async fn create_team(
+        &self,
+        caller: Caller,
+        req: &Request,
+        body: Json<NewTeam>,
+    ) -> ApiResult<Created<UnitDto>> {
+        let ctx = Ctx::new(&self.state, caller, req);
+        self.create_unit(
+            &ctx,
+            "createTeam",
+            UnitKind::Team,
+            body.0.group_id,
+            &body.0.name,
+        )
+        .await
+    }
+
+    /// List the teams the caller may see.
+    #[oai(path = "/teams", method = "get", operation_id = "listTeams")]
+    async fn list_teams(
+        &self,
+        caller: Caller,
+        req: &Request,
+        after: Query<Option<Uuid>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
+    ) -> ApiResult<Json<UnitPage>> {
+        let ctx = Ctx::new(&self.state, caller, req);
+        self.list_units(
+            &ctx,
+            "listTeams",
+            UnitKind::Team,
+            Paging {
+                after: after.0,
+                limit: limit.0,
+            },
+        )
+        .await
+    }
+
+    /// Get a team.
+    #[oai(path = "/teams/:team_id", method = "get", operation_id = "getTeam")]
+    async fn get_team(
+        &self,
+        caller: Caller,
+        req: &Request,
+        team_id: Path<Uuid>,
+    ) -> ApiResult<Json<UnitDto>> {
+        let ctx = Ctx::new(&self.state, caller, req);
+        self.get_unit(&ctx, "getTeam", UnitKind::Team, team_id.0)
+            .await
+    }
+
+    /// Rename a team.
+    #[oai(
+        path = "/teams/:team_id",
+        method = "patch",
+        operation_id = "updateTeam"
+    )]
+    async fn update_team(
+        &self,
+        caller: Caller,
+        req: &Request,
+        team_id: Path<Uuid>,
+        body: Json<NameBody>,
+    ) -> ApiResult<Json<UnitDto>> {
+        let ctx = Ctx::new(&self.state, caller, req);
+        self.rename_unit(&ctx, "updateTeam", UnitKind::Team, team_id.0, &body.0.name)
+            .await
+    }
+
+    /// Delete an empty team.
+    #[oai(
+        path = "/teams/:team_id",
+        method = "delete",
+        operation_id = "deleteTeam"
+    )]
+    async fn delete_team(
+        &self,
+        caller: Caller,
+        req: &Request,
+        team_id: Path<Uuid>,
+    ) -> ApiResult<Deleted> {
+        let ctx = Ctx::new(&self.state, caller, req);
+        self.delete_unit(&ctx, "deleteTeam", UnitKind::Team, team_id.0)
+            .await
+    }
+}

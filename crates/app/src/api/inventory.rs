@@ -1,0 +1,501 @@
+//! Sites, devices and device groups.
+
+use super::models::*;
+use super::{ApiResult, Created, Ctx, Deleted, Tag, auth::Caller};
+use crate::state::AppState;
+use kernel::{DeviceGroupId, DeviceId, SiteId};
+use poem::Request;
+use poem_openapi::OpenApi;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use rbac::{Permission as P, Resource};
+use uuid::Uuid;
+
+pub struct InventoryApi {
+    pub state: AppState,
+}
+
+#[OpenApi(tag = "Tag::Inventory")]
+impl InventoryApi {
+    /// Create a site owned by a team.
+    #[oai(path = "/sites", method = "post", operation_id = "createSite")]
+    async fn create_site(
+        &self,
+        caller: Caller,
+        req: &Request,
+        body: Json<NewSite>,
+    ) -> ApiResult<Created<SiteDto>> {
+        let ctx = Ctx::new(&self.state, caller, req);
+        ctx.authorize("createSite", P::SiteCreate, Resource::Unit(body.0.team_id))
+            .await?;
+        let site = self
+            .state
+            .tenancy
+            .create_site(ctx.tenant(), body.0.team_id.into(), &body.0.name)
+            .await?;
+        Ok(Created::Created(Json(site.into())))
+    }
+
+    /// List the sites the caller may see.
+    #[oai(path = "/sites", method = "get", operation_id = "listSites")]
+    async fn list_sites(
+        &self,
+        caller: Caller,
+        req: &Request,
+        after: Query<Option<Uuid>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
+    ) -> ApiResult<Json<SitePage>> {
+        let ctx = Ctx::new(&self.state, caller, req);
+        let index = ctx.authorize_list("listSites", P::SiteRead).await?;
+        let sites = self.state.tenancy.repo().sites(ctx.tenant()).await?;
+        let visible = sites
+            .into_iter()
+            .filter(|s| ctx.visible(&index, P::SiteRead, Resource::Site(s.id)));
+        Ok(Json(
+            Paging {
+                after: after.0,
+                limit: limit.0,
+            }
+            .request()
+            .paginate(visible.map(SiteDto::from), |s| s.id)
+            .into(),
+        ))
+    }
+
+    /// Get a site.
+    #[oai(path = "/sites/:site_id", method = "get", operation_id = "getSite")]
+    async fn get_site(
+        &self,
+        caller: Caller,
+        req: &Request,
+        site_id: Path<Uuid>,
+    ) -> ApiResult<Json<SiteDto>> {
+        let ctx = Ctx::new(&self.state, caller, req);
+        ctx.authorize("getSite", P::SiteRead, Resource::Site(site_id.0.into()))
+            .await?;
+        Ok(Json(
+            self.state.tenancy.site(site_id.0.into()).await?.into(),
+        ))
+    }
+
+    /// Rename a site or hand it to another team.
+    #[oai(
+        path = "/sites/:site_id",
+        method = "patch",
+        operation_id = "updateSite"
+    )]
+    async fn update_site(
+        &self,
+        caller: Caller,
+        req: &Request,
+        site_id: Path<Uuid>,
+        body: Json<SitePatch>,
+    ) -> ApiResult<Json<SiteDto>> {
+        let ctx = Ctx::new(&self.state, caller, req);
+        let id = SiteId::from_uuid(site_id.0);
+        ctx.authorize("updateSite", P::SiteUpdate, Resource::Site(id))
+            .await?;
+        if let Some(team) = body.0.team_id {
+            ctx.authorize("updateSite", P::SiteCreate, Resource::Unit(team))
+                .await?;
+        }
+        let site = self
+            .state
+            .tenancy
+            .update_site(id, body.0.name.as_deref(), body.0.team_id.map(Into::into))
+            .await?;
+        Ok(Json(site.into()))
+    }
+
+    /// Delete a site that has no devices.
+    #[oai(
+        path = "/sites/:site_id",
+        method = "delete",
+        operation_id = "deleteSite"
+    )]
+    async fn delete_site(
+        &self,
+        caller: Caller,
+        req: &Request,
+        site_id: Path<Uuid>,
+    ) -> ApiResult<Deleted> {
+        let ctx = Ctx::new(&self.state, caller, req);
+        ctx.authorize(
+            "deleteSite",
+            P::SiteDelete,
+            Resource::Site(site_id.0.into()),
+        )
+        .await?;
+        self.state.tenancy.delete_site(site_id.0.into()).await?;
+        Ok(Deleted::Deleted)
+    }
+
+    /// Publish a site.
+    #[oai(
+        path = "/sites/:site_id/publish",
+        method = "post",
+        operation_id = "publishSite"
+    )]
+    async fn publish_site(
+        &self,
+        caller: Caller,
+        req: &Request,
+        site_id: Path<Uuid>,
+    ) -> ApiResult<Json<SiteDto>> {
+        let ctx = Ctx::new(&self.state, caller, req);
+        ctx.authorize(
+            "publishSite",
+            P::SitePublish,
+            Resource::Site(site_id.0.into()),
+        )
+        .await?;
+        Ok(Json(
+            self.state
+                .tenancy
+                .publish_site(site_id.0.into())
+                .await?
+                .into(),
+        ))
+    }
+
+    /// Register a device at a site. Credentials are encrypted at rest and never returned.
+    #[oai(path = "/devices", method = "post", operation_id = "createDevice")]
+    async fn create_device(
+        &self,
+        caller: Caller,
+        req: &Request,
+        body: Json<NewDevice>,
+    ) -> ApiResult<Created<DeviceDto>> {
+        let ctx = Ctx::new(&self.state, caller, req);
+        let b = body.0;
+        ctx.authorize(
+            "createDevice",
+            P::DeviceCreate,
+            Resource::Site(b.site_id.into()),
+        )
+        .await?;
+        if b.credentials.is_some() {
+            ctx.authorize(
+                "createDevice",
+                P::DeviceCredentials,
+                Resource::Site(b.site_id.into()),
+            )
+            .await?;
+        }
+        let device = self
+            .state
+            .tenancy
+            .create_device(
+                ctx.tenant(),
+                tenancy::service::NewDevice {
+                    site_id: b.site_id.into(),
+                    name: b.name,
+                    host: b.host,
+                    port: b.port.unwrap_or(443),
+                    environment: b.environment.into(),
+                    tags: b.tags,
+                    capabilities: b.capabilities.into(),
+                    credentials: b.credentials.map(Into::into),
+                },
+            )
+            .await?;
+        Ok(Created::Created(Json(device.into())))
+    }
+
+    /// List the devices the caller may see.
+    #[oai(path = "/devices", method = "get", operation_id = "listDevices")]
+    async fn list_devices(
+        &self,
+        caller: Caller,
+        req: &Request,
+        after: Query<Option<Uuid>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
+    ) -> ApiResult<Json<DevicePage>> {
+        let ctx = Ctx::new(&self.state, caller, req);
+        let index = ctx.authorize_list("listDevices", P::DeviceRead).await?;
+        let devices = self.state.tenancy.repo().devices(ctx.tenant()).await?;
+        let visible = devices
+            .into_iter()
+            .filter(|d| ctx.visible(&index, P::DeviceRead, Resource::Device(d.id)));
+        Ok(Json(
+            Paging {
+                after: after.0,
+                limit: limit.0,
+            }
+            .request()
+            .paginate(visible.map(DeviceDto::from), |d| d.id)
+            .into(),
+        ))
+    }
+
+    /// Get a device.
+    #[oai(
+        path = "/devices/:device_id",
+        method = "get",
+        operation_id = "getDevice"
+    )]
+    async fn get_device(
+        &self,
+        caller: Caller,
+        req: &Request,
+        device_id: Path<Uuid>,
+    ) -> ApiResult<Json<DeviceDto>> {
+        let ctx = Ctx::new(&self.state, caller, req);
+        ctx.authorize(
+            "getDevice",
+            P::DeviceRead,
+            Resource::Device(device_id.0.into()),
+        )
+        .await?;
+        Ok(Json(
+            self.state.tenancy.device(device_id.0.into()).await?.into(),
+        ))
+    }
+
+    /// Change a device; moving it to another site needs `device:create` there.
+    #[oai(
+        path = "/devices/:device_id",
+        method = "patch",
+        operation_id = "updateDevice"
+    )]
+    async fn update_device(
+        &self,
+        caller: Caller,
+        req: &Request,
+        device_id: Path<Uuid>,
+        body: Json<DevicePatch>,
+    ) -> ApiResult<Json<DeviceDto>> {
+        let ctx = Ctx::new(&self.state, caller, req);
+        let id = DeviceId::from_uuid(device_id.0);
+        let b = body.0;
+        ctx.authorize("updateDevice", P::DeviceUpdate, Resource::Device(id))
+            .await?;
+        if let Some(site) = b.site_id {
+            ctx.authorize("updateDevice", P::DeviceCreate, Resource::Site(site.into()))
+                .await?;
+        }
+        let patch = tenancy::service::DevicePatch {
+            site_id: b.site_id.map(Into::into),
+            name: b.name,
+            host: b.host,
+            port: b.port,
+            environment: b.environment.map(Into::into),
+            tags: b.tags,
+            capabilities: b.capabilities.map(Into::into),
+        };
+        Ok(Json(
+            self.state.tenancy.update_device(id, patch).await?.into(),
+        ))
+    }
+
+    /// Delete a device with its credentials.
+    #[oai(
+        path = "/devices/:device_id",
+        method = "delete",
+        operation_id = "deleteDevice"
+    )]
+    async fn delete_device(
+        &self,
+        caller: Caller,
+        req: &Request,
+        device_id: Path<Uuid>,
+    ) -> ApiResult<Deleted> {
+        let ctx = Ctx::new(&self.state, caller, req);
+        ctx.authorize(
+            "deleteDevice",
+            P::DeviceDelete,
+            Resource::Device(device_id.0.into()),
+        )
+        .await?;
+        self.state
+            .tenancy
+            .repo()
+            .delete_device(device_id.0.into())
+            .await?;
+        Ok(Deleted::Deleted)
+    }
+
+    /// Set a device's login credentials (write-only; encrypted at rest).
+    #[oai(
+        path = "/devices/:device_id/credentials",
+        method = "put",
+        operation_id = "setDeviceCredentials"
+    )]
+    async fn set_credentials(
+        &self,
+        caller: Caller,
+        req: &Request,
+        device_id: Path<Uuid>,
+        body: Json<CredentialsBody>,
+    ) -> ApiResult<Json<DeviceDto>> {
+        let ctx = Ctx::new(&self.state, caller, req);
+        let id = DeviceId::from_uuid(device_id.0);
+        ctx.authorize(
+            "setDeviceCredentials",
+            P::DeviceCredentials,
+            Resource::Device(id),
+        )
+        .await?;
+        Ok(Json(
+            self.state
+                .tenancy
+                .set_credentials(id, &body.0.into())
+                .await?
+                .into(),
+        ))
+    }
+
+    /// Create a device group (tenant-wide).
+    #[oai(
+        path = "/device-groups",
+        method = "post",
+        operation_id = "createDeviceGroup"
+    )]
+    async fn create_group(
+        &self,
+        caller: Caller,
+        req: &Request,
+        body: Json<NewDeviceGroup>,
+    ) -> ApiResult<Created<DeviceGroupDto>> {
+        let ctx = Ctx::new(&self.state, caller, req);
+        ctx.authorize(
+            "createDeviceGroup",
+            P::DeviceUpdate,
+            Resource::Tenant(ctx.tenant()),
+        )
+        .await?;
+        let ids = body.0.device_ids.into_iter().map(Into::into).collect();
+        let g = self
+            .state
+            .tenancy
+            .create_device_group(ctx.tenant(), &body.0.name, ids)
+            .await?;
+        Ok(Created::Created(Json(g.into())))
+    }
+
+    /// List device groups.
+    #[oai(
+        path = "/device-groups",
+        method = "get",
+        operation_id = "listDeviceGroups"
+    )]
+    async fn list_groups(
+        &self,
+        caller: Caller,
+        req: &Request,
+        after: Query<Option<Uuid>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
+    ) -> ApiResult<Json<DeviceGroupPage>> {
+        let ctx = Ctx::new(&self.state, caller, req);
+        let index = ctx
+            .authorize_list("listDeviceGroups", P::DeviceRead)
+            .await?;
+        let groups = self
+            .state
+            .tenancy
+            .repo()
+            .device_groups(ctx.tenant())
+            .await?;
+        let visible = groups
+            .into_iter()
+            .filter(|g| ctx.visible(&index, P::DeviceRead, Resource::DeviceGroup(g.id)));
+        Ok(Json(
+            Paging {
+                after: after.0,
+                limit: limit.0,
+            }
+            .request()
+            .paginate(visible.map(DeviceGroupDto::from), |g| g.id)
+            .into(),
+        ))
+    }
+
+    /// Get a device group.
+    #[oai(
+        path = "/device-groups/:group_id",
+        method = "get",
+        operation_id = "getDeviceGroup"
+    )]
+    async fn get_group(
+        &self,
+        caller: Caller,
+        req: &Request,
+        group_id: Path<Uuid>,
+    ) -> ApiResult<Json<DeviceGroupDto>> {
+        let ctx = Ctx::new(&self.state, caller, req);
+        ctx.authorize(
+            "getDeviceGroup",
+            P::DeviceRead,
+            Resource::DeviceGroup(group_id.0.into()),
+        )
+        .await?;
+        Ok(Json(
+            self.state
+                .tenancy
+                .device_group(group_id.0.into())
+                .await?
+                .into(),
+        ))
+    }
+
+    /// Rename a device group or replace its members.
+    #[oai(
+        path = "/device-groups/:group_id",
+        method = "patch",
+        operation_id = "updateDeviceGroup"
+    )]
+    async fn update_group(
+        &self,
+        caller: Caller,
+        req: &Request,
+        group_id: Path<Uuid>,
+        body: Json<DeviceGroupPatch>,
+    ) -> ApiResult<Json<DeviceGroupDto>> {
+        let ctx = Ctx::new(&self.state, caller, req);
+        let id = DeviceGroupId::from_uuid(group_id.0);
+        ctx.authorize(
+            "updateDeviceGroup",
+            P::DeviceUpdate,
+            Resource::DeviceGroup(id),
+        )
+        .await?;
+        let ids = body
+            .0
+            .device_ids
+            .map(|v| v.into_iter().map(Into::into).collect());
+        Ok(Json(
+            self.state
+                .tenancy
+                .update_device_group(id, body.0.name.as_deref(), ids)
+                .await?
+                .into(),
+        ))
+    }
+
+    /// Delete a device group and the device scope grants that name it.
+    #[oai(
+        path = "/device-groups/:group_id",
+        method = "delete",
+        operation_id = "deleteDeviceGroup"
+    )]
+    async fn delete_group(
+        &self,
+        caller: Caller,
+        req: &Request,
+        group_id: Path<Uuid>,
+    ) -> ApiResult<Deleted> {
+        let ctx = Ctx::new(&self.state, caller, req);
+        ctx.authorize(
+            "deleteDeviceGroup",
+            P::DeviceDelete,
+            Resource::DeviceGroup(group_id.0.into()),
+        )
+        .await?;
+        self.state
+            .tenancy
+            .repo()
+            .delete_device_group(group_id.0.into())
+            .await?;
+        Ok(Deleted::Deleted)
+    }
+}

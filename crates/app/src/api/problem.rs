@@ -1,0 +1,251 @@
+//! RFC 9457 problem details: every error the API returns, whatever produced
+//! it, is `application/problem+json` with a stable `code`.
+
+use poem::http::StatusCode;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object};
+use rbac::{DenyReason, RbacError};
+use tenancy::TenancyError;
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Clone, Object, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct Problem {
+    /// A URI naming the problem type.
+    #[oai(rename = "type")]
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// A short summary of the problem type.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What went wrong and, where possible, what to do about it.
+    pub detail: String,
+    /// A stable, machine-readable error code.
+    pub code: String,
+    /// The input field at fault, for validation errors.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub field: Option<String>,
+}
+
+/// The error half of every operation's response.
+#[derive(Debug, ApiResponse)]
+#[oai(bad_request_handler = "bad_request")]
+pub enum ApiError {
+    /// The request is malformed.
+    #[oai(status = 400, content_type = "application/problem+json")]
+    BadRequest(Json<Problem>),
+    /// No valid credentials were presented.
+    #[oai(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Json<Problem>, #[oai(header = "WWW-Authenticate")] String),
+    /// Authenticated, but not allowed.
+    #[oai(status = 403, content_type = "application/problem+json")]
+    Forbidden(Json<Problem>),
+    /// The resource does not exist.
+    #[oai(status = 404, content_type = "application/problem+json")]
+    NotFound(Json<Problem>),
+    /// The request conflicts with the current state.
+    #[oai(status = 409, content_type = "application/problem+json")]
+    Conflict(Json<Problem>),
+    /// A field is invalid.
+    #[oai(status = 422, content_type = "application/problem+json")]
+    Unprocessable(Json<Problem>),
+    /// The service cannot handle the request right now; nothing was changed.
+    #[oai(status = 503, content_type = "application/problem+json")]
+    Unavailable(Json<Problem>),
+}
+
+fn problem(
+    status: StatusCode,
+    code: &str,
+    detail: impl Into<String>,
+    field: Option<&str>,
+) -> Json<Problem> {
+    Json(Problem {
+        kind: format!("https://rosgate.dev/problems/{}", code.replace('_', "-")),
+        title: status.canonical_reason().unwrap_or("Error").to_owned(),
+        status: status.as_u16(),
+        detail: detail.into(),
+        code: code.to_owned(),
+        field: field.map(str::to_owned),
+    })
+}
+
+/// Turns a request that did not parse (bad JSON, wrong types, bad path or
+/// query parameters) into a 400 problem.
+pub fn bad_request(err: poem::Error) -> ApiError {
+    match err.status() {
+        StatusCode::UNAUTHORIZED if err.is::<poem_openapi::error::AuthorizationError>() => {
+            ApiError::unauthorized("authentication required: send `Authorization: Bearer <token>`")
+        }
+        StatusCode::UNAUTHORIZED => ApiError::unauthorized(err.to_string()),
+        StatusCode::SERVICE_UNAVAILABLE => ApiError::unavailable(err.to_string()),
+        _ => ApiError::bad_request("invalid_request", err.to_string()),
+    }
+}
+
+impl ApiError {
+    pub fn bad_request(code: &str, detail: impl Into<String>) -> Self {
+        ApiError::BadRequest(problem(StatusCode::BAD_REQUEST, code, detail, None))
+    }
+
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        ApiError::Unauthorized(
+            problem(StatusCode::UNAUTHORIZED, "unauthenticated", detail, None),
+            "Bearer".into(),
+        )
+    }
+
+    pub fn forbidden(code: &str, detail: impl Into<String>) -> Self {
+        ApiError::Forbidden(problem(StatusCode::FORBIDDEN, code, detail, None))
+    }
+
+    pub fn denied(reason: DenyReason) -> Self {
+        Self::forbidden(reason.code(), reason.message())
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        ApiError::NotFound(problem(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+            None,
+        ))
+    }
+
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        ApiError::Conflict(problem(StatusCode::CONFLICT, "conflict", detail, None))
+    }
+
+    pub fn invalid(field: &str, detail: impl Into<String>) -> Self {
+        let detail = format!("{field}: {}", detail.into());
+        ApiError::Unprocessable(problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            detail,
+            Some(field),
+        ))
+    }
+
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        ApiError::Unavailable(problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            detail,
+            None,
+        ))
+    }
+
+    /// The problem document inside.
+    pub fn problem(&self) -> &Problem {
+        match self {
+            ApiError::BadRequest(p)
+            | ApiError::Unauthorized(p, _)
+            | ApiError::Forbidden(p)
+            | ApiError::NotFound(p)
+            | ApiError::Conflict(p)
+            | ApiError::Unprocessable(p)
+            | ApiError::Unavailable(p) => &p.0,
+        }
+    }
+}
+
+impl From<kernel::StoreError> for ApiError {
+    fn from(e: kernel::StoreError) -> Self {
+        match e {
+            kernel::StoreError::Conflict(m) => ApiError::conflict(m),
+            kernel::StoreError::NotFound => ApiError::not_found("resource"),
+            kernel::StoreError::Unavailable(_) => {
+                ApiError::unavailable("the database is unavailable; nothing was changed, try again")
+            }
+        }
+    }
+}
+
+impl From<TenancyError> for ApiError {
+    fn from(e: TenancyError) -> Self {
+        match e {
+            TenancyError::Invalid(f) => ApiError::invalid(f.field, f.reason),
+            TenancyError::NotFound(what) => ApiError::not_found(what),
+            TenancyError::Conflict(m) => ApiError::conflict(m),
+            TenancyError::BadToken(m) => ApiError::bad_request("invalid_token", m),
+            TenancyError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<RbacError> for ApiError {
+    fn from(e: RbacError) -> Self {
+        match e {
+            RbacError::Invalid(f) => ApiError::invalid(f.field, f.reason),
+            RbacError::NotFound(what) => ApiError::not_found(what),
+            RbacError::Escalation(_) => ApiError::forbidden("privilege_escalation", e.to_string()),
+            RbacError::Conflict(m) => ApiError::conflict(m),
+            RbacError::Store(s) => s.into(),
+        }
+    }
+}
+
+/// Converts any error that escaped the typed handlers (unknown route, wrong
+/// method, body too large, a panic caught by the server) into a problem
+/// document; problem documents pass through untouched.
+pub async fn catch_all(err: poem::Error) -> poem::Response {
+    use poem::IntoResponse;
+    let status = err.status();
+    let message = err.to_string();
+    let resp = err.into_response();
+    let is_problem = resp
+        .headers()
+        .get(poem::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if is_problem {
+        return resp;
+    }
+    let code = match status {
+        StatusCode::NOT_FOUND => "route_not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::UNAUTHORIZED => "unauthenticated",
+        s if s.is_server_error() => "internal",
+        _ => "invalid_request",
+    };
+    let detail = if status.is_server_error() {
+        "internal error; it has been logged".to_owned()
+    } else {
+        message
+    };
+    let body = problem(status, code, detail, None).0;
+    let mut out = poem::web::Json(body).with_status(status).into_response();
+    out.headers_mut().insert(
+        poem::http::header::CONTENT_TYPE,
+        poem::http::HeaderValue::from_static("application/problem+json"),
+    );
+    if status == StatusCode::UNAUTHORIZED {
+        out.headers_mut().insert(
+            poem::http::header::WWW_AUTHENTICATE,
+            poem::http::HeaderValue::from_static("Bearer"),
+        );
+    }
+    out
+}
+
+/// The reply to a panic caught by the server: a 500 problem that says nothing of internals.
+pub fn internal_error_response() -> poem::Response {
+    use poem::IntoResponse;
+    let body = problem(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "internal error; it has been logged",
+        None,
+    )
+    .0;
+    let mut out = poem::web::Json(body)
+        .with_status(StatusCode::INTERNAL_SERVER_ERROR)
+        .into_response();
+    out.headers_mut().insert(
+        poem::http::header::CONTENT_TYPE,
+        poem::http::HeaderValue::from_static("application/problem+json"),
+    );
+    out
+}

@@ -1,0 +1,84 @@
+//! The `rosgate` command line.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Access control and governance gateway for MikroTik RouterOS fleets.
+#[derive(Debug, Parser)]
+#[command(name = "rosgate", version, about)]
+pub struct Cli {
+    /// A TOML configuration file (see docs/configuration.md).
+    #[arg(long, global = true, env = "ROSGATE_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve {
+        /// Seed demo tenants, users and devices, and print API tokens for the demo users.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Bring the database schema up to date and exit.
+    Migrate,
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Print the OpenAPI document.
+    Openapi,
+}
+
+/// API token commands.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create an API token for a user and print it (shown once).
+    Create {
+        /// The user's email.
+        #[arg(long)]
+        email: String,
+        /// Lifetime such as `30d`, `12h` or `90m`; no expiry when omitted.
+        #[arg(long)]
+        ttl: Option<String>,
+        /// A name to recognise the token by.
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+}
+
+/// Parses `30d`, `12h`, `90m` or `45s`.
+pub fn parse_ttl(s: &str) -> Result<time::Duration, String> {
+    let bad =
+        || format!("`{s}` is not a lifetime: use a number followed by d, h, m or s, like 30d");
+    let (num, unit) = s.split_at(s.len().checked_sub(1).ok_or_else(bad)?);
+    let n: i64 = num.parse().map_err(|_| bad())?;
+    if n <= 0 {
+        return Err(bad());
+    }
+    Ok(match unit {
+        "d" => time::Duration::days(n),
+        "h" => time::Duration::hours(n),
+        "m" => time::Duration::minutes(n),
+        "s" => time::Duration::seconds(n),
+        _ => return Err(bad()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttl_parses_units_and_refuses_nonsense() {
+        assert_eq!(parse_ttl("30d").unwrap(), time::Duration::days(30));
+        assert_eq!(parse_ttl("12h").unwrap(), time::Duration::hours(12));
+        for bad in ["", "d", "0d", "-1d", "10y", "ten d"] {
+            assert!(parse_ttl(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,228 @@
+//! Demo data for `rosgate serve --demo`: two tenants with the hierarchy,
+//! sites, devices and users every example in the docs uses. Seeding is
+//! idempotent: a second start finds the data and leaves it alone.
+
+use crate::state::AppState;
+use kernel::{Environment, TenantId, UserId};
+use rbac::BuiltinRole;
+use std::collections::BTreeMap;
+use tenancy::service::NewDevice;
+use tenancy::{Capabilities, Scope, TenancyError, UnitKind};
+
+/// The demo users and their roles, as `(email, display name)`.
+pub const DEMO_USERS: &[&str] = &[
+    "owner@acme.test",
+    "admin@acme.test",
+    "lead@acme.test",
+    "member@acme.test",
+    "multi@acme.test",
+    "approver@acme.test",
+    "ops@acme.test",
+    "owner@globex.test",
+    "root@rosgate.test",
+];
+
+/// Seeds the demo data unless it is already there.
+pub async fn seed(state: &AppState) -> Result<(), TenancyError> {
+    let t = &state.tenancy;
+    if t.repo().user_by_email("owner@acme.test").await?.is_some() {
+        return Ok(());
+    }
+    let rbac_err = |e: rbac::RbacError| TenancyError::Conflict(e.to_string());
+
+    let acme = t.create_tenant("acme").await?;
+    let emea = t
+        .create_unit(acme.id, UnitKind::Division, acme.id.uuid(), "emea")
+        .await?;
+    let ops = t
+        .create_unit(acme.id, UnitKind::Group, emea.id, "ops")
+        .await?;
+    let core = t
+        .create_unit(acme.id, UnitKind::Team, ops.id, "core")
+        .await?;
+    let edge = t
+        .create_unit(acme.id, UnitKind::Team, ops.id, "edge")
+        .await?;
+    let hq = t.create_site(acme.id, core.id.into(), "acme-hq").await?;
+    let branch = t
+        .create_site(acme.id, edge.id.into(), "acme-branch")
+        .await?;
+    let device = |site, name: &str, host: &str, env, caps| NewDevice {
+        site_id: site,
+        name: name.into(),
+        host: host.into(),
+        port: 443,
+        environment: env,
+        tags: BTreeMap::from([("demo".to_owned(), "true".to_owned())]),
+        capabilities: caps,
+        credentials: Some(tenancy::DeviceCredentials {
+            username: "admin".into(),
+            password: "demo".into(),
+        }),
+    };
+    let hq_caps = Capabilities {
+        allow_advanced_writes: true,
+        ..Capabilities::default()
+    };
+    t.create_device(
+        acme.id,
+        device(hq.id, "acme-hq-r1", "127.0.0.1", Environment::Prod, hq_caps),
+    )
+    .await?;
+    t.create_device(
+        acme.id,
+        device(
+            branch.id,
+            "acme-branch-r1",
+            "127.0.0.1",
+            Environment::Lab,
+            Capabilities::ALL,
+        ),
+    )
+    .await?;
+
+    let globex = t.create_tenant("globex").await?;
+    let g_div = t
+        .create_unit(globex.id, UnitKind::Division, globex.id.uuid(), "main")
+        .await?;
+    let g_grp = t
+        .create_unit(globex.id, UnitKind::Group, g_div.id, "main")
+        .await?;
+    let net = t
+        .create_unit(globex.id, UnitKind::Team, g_grp.id, "net")
+        .await?;
+    let dc = t.create_site(globex.id, net.id.into(), "globex-dc").await?;
+    t.create_device(
+        globex.id,
+        device(
+            dc.id,
+            "globex-dc-r1",
+            "127.0.0.1",
+            Environment::Prod,
+            Capabilities::default(),
+        ),
+    )
+    .await?;
+
+    let operator = t.create_tenant("rosgate").await?;
+
+    let team = |id: uuid::Uuid| Scope::Team(id.into());
+    let people: Vec<(
+        TenantId,
+        &str,
+        &str,
+        Vec<(BuiltinRole, Scope, Option<Vec<Environment>>)>,
+    )> = vec![
+        (
+            acme.id,
+            "owner@acme.test",
+            "Acme Owner",
+            vec![(BuiltinRole::OrgAdmin, Scope::Tenant(acme.id), None)],
+        ),
+        (
+            acme.id,
+            "admin@acme.test",
+            "Acme Team Admin",
+            vec![(BuiltinRole::TeamAdmin, team(core.id), None)],
+        ),
+        (
+            acme.id,
+            "lead@acme.test",
+            "Acme Team Lead",
+            vec![(BuiltinRole::TeamLead, team(core.id), None)],
+        ),
+        (
+            acme.id,
+            "member@acme.test",
+            "Acme Member",
+            vec![(BuiltinRole::Member, team(edge.id), None)],
+        ),
+        (
+            acme.id,
+            "multi@acme.test",
+            "Acme Multi-team",
+            vec![
+                (BuiltinRole::Member, team(core.id), None),
+                (BuiltinRole::Member, team(edge.id), None),
+            ],
+        ),
+        (
+            acme.id,
+            "approver@acme.test",
+            "Acme Approver",
+            vec![(BuiltinRole::Approver, Scope::Tenant(acme.id), None)],
+        ),
+        (
+            acme.id,
+            "ops@acme.test",
+            "Acme Ops",
+            vec![(
+                BuiltinRole::OpsRw,
+                team(core.id),
+                Some(vec![Environment::Lab, Environment::Staging]),
+            )],
+        ),
+        (
+            globex.id,
+            "owner@globex.test",
+            "Globex Owner",
+            vec![(BuiltinRole::OrgAdmin, Scope::Tenant(globex.id), None)],
+        ),
+        (
+            operator.id,
+            "root@rosgate.test",
+            "Platform Operator",
+            vec![(BuiltinRole::OrgAdmin, Scope::Tenant(operator.id), None)],
+        ),
+    ];
+    for (tenant, email, name, bindings) in people {
+        let user = t
+            .create_user(tenant, email, name, email == "root@rosgate.test")
+            .await?;
+        for (role, scope, envs) in bindings {
+            bind(state, tenant, user.id, role, scope, envs)
+                .await
+                .map_err(rbac_err)?;
+        }
+    }
+    Ok(())
+}
+
+async fn bind(
+    state: &AppState,
+    tenant: TenantId,
+    user: UserId,
+    role: BuiltinRole,
+    scope: Scope,
+    environments: Option<Vec<Environment>>,
+) -> Result<(), rbac::RbacError> {
+    let now = state.clock.now();
+    let binding = rbac::RoleBinding {
+        id: state.entropy.uuid_v7(now).into(),
+        tenant_id: tenant,
+        user_id: user,
+        role_id: role.id(),
+        scope,
+        environments,
+        created_at: now,
+    };
+    state.rbac.repo().insert_binding(&binding).await?;
+    Ok(())
+}
+
+/// Mints a fresh API token for every demo user, so a newcomer can call the
+/// API at once. Returns `(email, token)` pairs.
+pub async fn tokens(state: &AppState) -> Result<Vec<(String, String)>, TenancyError> {
+    let mut out = Vec::new();
+    for email in DEMO_USERS {
+        let Some(user) = state.tenancy.repo().user_by_email(email).await? else {
+            continue;
+        };
+        let (_, secret) = state
+            .tenancy
+            .create_api_token(&user, "demo", Some(time::Duration::days(1)))
+            .await?;
+        out.push(((*email).to_owned(), secret.token));
+    }
+    Ok(out)
+}

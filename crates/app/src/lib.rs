@@ -1,0 +1,18 @@
+//! rosgate's composition root: configuration, the REST API with its
+//! generated OpenAPI document, demo data, and the wiring of domain services
+//! to storage adapters.
+//!
+//! Architecture invariant: handlers here are thin adapters. They parse
+//! input, pass through the enforcement gate ([`api::gate`]), call a domain
+//! service and shape the reply. They never name `sea_orm`.
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod crypto;
+pub mod demo;
+pub mod server;
+pub mod state;
+
+pub use config::Config;
+pub use state::AppState;

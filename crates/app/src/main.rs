@@ -1,0 +1,92 @@
+//! The `rosgate` binary.
+
+use clap::Parser;
+use kernel::{OsEntropy, SystemClock};
+use rosgate::cli::{Cli, Command, TokenCommand, parse_ttl};
+use rosgate::{AppState, Config, demo, server};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("rosgate: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing(&config);
+    match run(cli.command, config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rosgate: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ROSGATE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if config.log_format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+#[allow(clippy::print_stdout)] // printing is what these commands are for
+async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    let state = AppState::build(&config, Arc::new(SystemClock), Arc::new(OsEntropy)).await?;
+    match command {
+        Command::Migrate => println!("database is up to date"),
+        Command::Openapi => println!("{}", rosgate::api::spec_json(&state)),
+        Command::Token {
+            command: TokenCommand::Create { email, ttl, name },
+        } => {
+            let ttl = ttl.as_deref().map(parse_ttl).transpose()?;
+            let user = state
+                .tenancy
+                .repo()
+                .user_by_email(&email)
+                .await?
+                .ok_or_else(|| format!("no user with email {email}"))?;
+            let (token, secret) = state.tenancy.create_api_token(&user, &name, ttl).await?;
+            eprintln!(
+                "created token {} for {}; it is shown once:",
+                token.id, user.email
+            );
+            println!("{}", secret.token);
+        }
+        Command::Serve { demo } => {
+            if demo {
+                demo::seed(&state).await?;
+                println!("demo data ready; API tokens valid for one day:");
+                for (email, token) in demo::tokens(&state).await? {
+                    println!("  {email:<22} {token}");
+                }
+            }
+            let listener = tokio::net::TcpListener::bind(&config.listen)
+                .await
+                .map_err(|e| {
+                    format!(
+                        "cannot listen on {}: {e} (set ROSGATE_LISTEN to another address)",
+                        config.listen
+                    )
+                })?;
+            let addr = listener.local_addr()?;
+            println!("rosgate listening on http://{addr}  (API docs: http://{addr}/docs)");
+            let app = server::app(state, config.max_body_bytes);
+            server::serve(app, listener, async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await?;
+        }
+    }
+    Ok(())
+}

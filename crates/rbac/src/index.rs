@@ -1,0 +1,394 @@
+//! The compiled decision index of one tenant.
+//!
+//! A [`TenantSnapshot`] (plain rows) is compiled into dense integer tables:
+//! every hierarchy node, site and device gets a `u32`, parents are a vector,
+//! permissions are 64-bit masks and environments 3-bit masks. A decision is
+//! then one hash lookup for the resource, one for the user, and a walk of
+//! at most five parent links per binding the user holds. The index is
+//! immutable; a change rebuilds it (see [`crate::Authorizer`]).
+
+use crate::decision::{Decision, DenyReason, Grant};
+use crate::model::{DeviceScopeTarget, RoleBinding};
+use crate::permission::{Permission, PermissionSet};
+use crate::role::BuiltinRole;
+use kernel::{
+    DeviceGroupId, DeviceId, Environment, EnvironmentSet, RoleId, SiteId, TeamId, TenantId, UserId,
+};
+use std::collections::{HashMap, HashSet};
+use tenancy::{Scope, UnitKind};
+use uuid::Uuid;
+
+/// What a decision is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Resource {
+    /// The installation itself: creating and listing tenants.
+    Platform,
+    /// A tenant as a whole.
+    Tenant(TenantId),
+    /// A division, group or team.
+    Unit(Uuid),
+    /// A site.
+    Site(SiteId),
+    /// A device.
+    Device(DeviceId),
+    /// A user.
+    User(UserId),
+    /// A device group (reached from tenant-wide bindings only).
+    DeviceGroup(DeviceGroupId),
+}
+
+impl Resource {
+    /// The resource a binding scope stands for.
+    pub fn from_scope(scope: Scope) -> Resource {
+        match scope {
+            Scope::Tenant(t) => Resource::Tenant(t),
+            other => Resource::Unit(other.uuid()),
+        }
+    }
+
+    /// The kind as a word, for audit records.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Resource::Platform => "platform",
+            Resource::Tenant(_) => "tenant",
+            Resource::Unit(_) => "unit",
+            Resource::Site(_) => "site",
+            Resource::Device(_) => "device",
+            Resource::User(_) => "user",
+            Resource::DeviceGroup(_) => "device_group",
+        }
+    }
+
+    /// The id, if the resource has one.
+    pub fn id(&self) -> Option<Uuid> {
+        match self {
+            Resource::Platform => None,
+            Resource::Tenant(id) => Some(id.uuid()),
+            Resource::Unit(id) => Some(*id),
+            Resource::Site(id) => Some(id.uuid()),
+            Resource::Device(id) => Some(id.uuid()),
+            Resource::User(id) => Some(id.uuid()),
+            Resource::DeviceGroup(id) => Some(id.uuid()),
+        }
+    }
+}
+
+/// A division, group or team row of a snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnitRow {
+    pub id: Uuid,
+    pub kind: UnitKind,
+    pub parent_id: Uuid,
+}
+
+/// Everything about one tenant that decisions depend on, as plain rows.
+#[derive(Debug, Clone, Default)]
+pub struct TenantSnapshot {
+    pub tenant_id: Option<TenantId>,
+    /// Bumped by every change that can alter a decision.
+    pub generation: u64,
+    pub units: Vec<UnitRow>,
+    pub sites: Vec<(SiteId, TeamId)>,
+    pub devices: Vec<(DeviceId, SiteId, Environment)>,
+    pub users: Vec<UserId>,
+    /// The tenant's custom roles; built-in roles need no rows.
+    pub custom_roles: Vec<(RoleId, PermissionSet)>,
+    pub bindings: Vec<RoleBinding>,
+    pub device_groups: Vec<(DeviceGroupId, Vec<DeviceId>)>,
+    pub device_scopes: Vec<(UserId, DeviceScopeTarget)>,
+}
+
+const ROOT: u32 = 0;
+
+#[derive(Debug, Clone, Copy)]
+struct CompiledBinding {
+    node: u32,
+    perms: PermissionSet,
+    envs: u8,
+    binding_id: kernel::BindingId,
+    role_id: RoleId,
+}
+
+#[derive(Debug, Default)]
+struct UserEntry {
+    bindings: Vec<CompiledBinding>,
+    /// Union of every binding's permissions, to tell "out of reach" from "missing".
+    any: PermissionSet,
+    /// Device nodes the user is narrowed to; `None` when not narrowed.
+    device_scope: Option<HashSet<u32>>,
+}
+
+/// One tenant's bindings compiled for fast decisions.
+#[derive(Debug)]
+pub struct AuthzIndex {
+    tenant_id: TenantId,
+    generation: u64,
+    node_of: HashMap<Uuid, u32>,
+    parent: Vec<u32>,
+    /// Environment bit of device nodes; 0 for every other node.
+    env: Vec<u8>,
+    users: HashMap<UserId, UserEntry>,
+}
+
+impl AuthzIndex {
+    /// Compiles a snapshot. Rows that point at unknown parents (which the
+    /// store's foreign keys rule out) are attached to nothing and so reached
+    /// only by tenant-wide bindings.
+    pub fn compile(tenant_id: TenantId, snap: &TenantSnapshot) -> AuthzIndex {
+        let n = 1 + snap.units.len() + snap.sites.len() + snap.devices.len();
+        let mut node_of = HashMap::with_capacity(n + snap.device_groups.len());
+        node_of.insert(tenant_id.uuid(), ROOT);
+        let mut next = 1u32;
+        let mut alloc = |id: Uuid, node_of: &mut HashMap<Uuid, u32>| {
+            node_of.insert(id, next);
+            next += 1;
+        };
+        for u in &snap.units {
+            alloc(u.id, &mut node_of);
+        }
+        for (s, _) in &snap.sites {
+            alloc(s.uuid(), &mut node_of);
+        }
+        for (d, _, _) in &snap.devices {
+            alloc(d.uuid(), &mut node_of);
+        }
+        let mut parent = vec![ROOT; next as usize];
+        let mut env = vec![0u8; next as usize];
+        let lookup = |id: Uuid| node_of.get(&id).copied().unwrap_or(ROOT);
+        for u in &snap.units {
+            parent[lookup(u.id) as usize] = lookup(u.parent_id);
+        }
+        for (s, team) in &snap.sites {
+            parent[lookup(s.uuid()) as usize] = lookup(team.uuid());
+        }
+        for (d, site, e) in &snap.devices {
+            let node = lookup(d.uuid()) as usize;
+            parent[node] = lookup(site.uuid());
+            env[node] = EnvironmentSet::of(&[*e]).bits();
+        }
+        // Device groups are tenant-level resources.
+        for (g, _) in &snap.device_groups {
+            node_of.insert(g.uuid(), ROOT);
+        }
+
+        let custom: HashMap<RoleId, PermissionSet> = snap.custom_roles.iter().copied().collect();
+        let mut users: HashMap<UserId, UserEntry> = snap
+            .users
+            .iter()
+            .map(|u| (*u, UserEntry::default()))
+            .collect();
+        for b in &snap.bindings {
+            let perms = BuiltinRole::from_id(b.role_id)
+                .map(BuiltinRole::permissions)
+                .or_else(|| custom.get(&b.role_id).copied())
+                .unwrap_or_default();
+            let Some(&node) = node_of.get(&b.scope.uuid()) else {
+                continue;
+            };
+            let envs = b
+                .environments
+                .as_ref()
+                .map_or(EnvironmentSet::ALL, |e| EnvironmentSet::of(e))
+                .bits();
+            let entry = users.entry(b.user_id).or_default();
+            entry.any = entry.any.union(perms);
+            entry.bindings.push(CompiledBinding {
+                node,
+                perms,
+                envs,
+                binding_id: b.id,
+                role_id: b.role_id,
+            });
+        }
+        let groups: HashMap<DeviceGroupId, &Vec<DeviceId>> =
+            snap.device_groups.iter().map(|(g, d)| (*g, d)).collect();
+        for (user, target) in &snap.device_scopes {
+            let Some(entry) = users.get_mut(user) else {
+                continue;
+            };
+            let scope = entry.device_scope.get_or_insert_with(HashSet::new);
+            let devices: &[DeviceId] = match target {
+                DeviceScopeTarget::Device(d) => std::slice::from_ref(d),
+                DeviceScopeTarget::DeviceGroup(g) => groups.get(g).map_or(&[], |v| v.as_slice()),
+            };
+            scope.extend(
+                devices
+                    .iter()
+                    .filter_map(|d| node_of.get(&d.uuid()).copied()),
+            );
+        }
+        AuthzIndex {
+            tenant_id,
+            generation: snap.generation,
+            node_of,
+            parent,
+            env,
+            users,
+        }
+    }
+
+    /// The tenant this index is for.
+    pub fn tenant_id(&self) -> TenantId {
+        self.tenant_id
+    }
+
+    /// The generation of the snapshot it was compiled from.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Whether the entity with `id` belongs to this tenant.
+    pub fn contains(&self, id: Uuid) -> bool {
+        self.node_of.contains_key(&id) || self.users.contains_key(&UserId::from_uuid(id))
+    }
+
+    #[inline]
+    fn covers(&self, ancestor: u32, mut node: u32) -> bool {
+        loop {
+            if node == ancestor {
+                return true;
+            }
+            if node == ROOT {
+                return false;
+            }
+            node = self.parent[node as usize];
+        }
+    }
+
+    /// Decides whether `user` may use `perm` on `resource`. `None` means the
+    /// resource is not in this tenant: it is another tenant's or does not
+    /// exist, which only the store can tell apart.
+    pub fn decide(&self, user: UserId, perm: Permission, resource: Resource) -> Option<Decision> {
+        let target = match resource {
+            Resource::Platform => {
+                return Some(Decision::Deny(DenyReason::MissingPermission {
+                    permission: perm,
+                }));
+            }
+            Resource::User(target) => return self.decide_user(user, perm, target),
+            Resource::Tenant(t) if t == self.tenant_id => ROOT,
+            other => *self.node_of.get(&other.id()?)?,
+        };
+        let Some(entry) = self.users.get(&user) else {
+            return Some(Decision::Deny(DenyReason::MissingPermission {
+                permission: perm,
+            }));
+        };
+        Some(self.decide_node(entry, perm, target))
+    }
+
+    #[inline]
+    fn decide_node(&self, entry: &UserEntry, perm: Permission, target: u32) -> Decision {
+        let env_bit = self.env[target as usize];
+        let mut env_denied = false;
+        let mut scope_denied = false;
+        for b in &entry.bindings {
+            if !b.perms.grants(perm) || !self.covers(b.node, target) {
+                continue;
+            }
+            if env_bit != 0 && b.envs & env_bit == 0 {
+                env_denied = true;
+                continue;
+            }
+            if env_bit != 0 && perm.is_tool() {
+                if let Some(scope) = &entry.device_scope {
+                    if !scope.contains(&target) {
+                        scope_denied = true;
+                        continue;
+                    }
+                }
+            }
+            return Decision::Allow(Grant::Binding {
+                binding_id: b.binding_id,
+                role_id: b.role_id,
+            });
+        }
+        Decision::Deny(if env_denied {
+            DenyReason::Environment {
+                environment: self.environment_of(target),
+            }
+        } else if scope_denied {
+            DenyReason::OutsideDeviceScope
+        } else if entry.any.grants(perm) {
+            DenyReason::OutOfReach
+        } else {
+            DenyReason::MissingPermission { permission: perm }
+        })
+    }
+
+    fn environment_of(&self, node: u32) -> Environment {
+        let bits = self.env[node as usize];
+        Environment::ALL
+            .into_iter()
+            .find(|e| EnvironmentSet::of(&[*e]).bits() == bits)
+            .unwrap_or(Environment::Prod)
+    }
+
+    /// A user is reached through the scopes of its own bindings: a caller's
+    /// binding reaches it when it covers one of them. A user without
+    /// bindings is reached from tenant-wide bindings only.
+    fn decide_user(&self, caller: UserId, perm: Permission, target: UserId) -> Option<Decision> {
+        let target_entry = self.users.get(&target)?;
+        if caller == target && perm == Permission::UserRead {
+            return Some(Decision::Allow(Grant::Myself));
+        }
+        let Some(entry) = self.users.get(&caller) else {
+            return Some(Decision::Deny(DenyReason::MissingPermission {
+                permission: perm,
+            }));
+        };
+        let mut locations: Vec<u32> = target_entry.bindings.iter().map(|b| b.node).collect();
+        if locations.is_empty() {
+            locations.push(ROOT);
+        }
+        for b in &entry.bindings {
+            if b.perms.grants(perm) && locations.iter().any(|l| self.covers(b.node, *l)) {
+                return Some(Decision::Allow(Grant::Binding {
+                    binding_id: b.binding_id,
+                    role_id: b.role_id,
+                }));
+            }
+        }
+        Some(Decision::Deny(if entry.any.grants(perm) {
+            DenyReason::OutOfReach
+        } else {
+            DenyReason::MissingPermission { permission: perm }
+        }))
+    }
+
+    /// Whether `user` holds `perm` anywhere in the tenant.
+    pub fn holds_anywhere(&self, user: UserId, perm: Permission) -> bool {
+        self.users.get(&user).is_some_and(|e| e.any.grants(perm))
+    }
+
+    /// A binding of `user` that grants `perm` somewhere, if any.
+    pub fn any_grant(&self, user: UserId, perm: Permission) -> Option<Grant> {
+        self.users
+            .get(&user)?
+            .bindings
+            .iter()
+            .find(|b| b.perms.grants(perm))
+            .map(|b| Grant::Binding {
+                binding_id: b.binding_id,
+                role_id: b.role_id,
+            })
+    }
+
+    /// The union of the permissions of `user`'s bindings that reach `resource`,
+    /// ignoring environment limits: what the user could hand on to others there.
+    pub fn permissions_at(&self, user: UserId, resource: Resource) -> PermissionSet {
+        let node = match resource {
+            Resource::Tenant(t) if t == self.tenant_id => ROOT,
+            other => match other.id().and_then(|id| self.node_of.get(&id)) {
+                Some(n) => *n,
+                None => return PermissionSet::EMPTY,
+            },
+        };
+        self.users.get(&user).map_or(PermissionSet::EMPTY, |e| {
+            e.bindings
+                .iter()
+                .filter(|b| self.covers(b.node, node))
+                .fold(PermissionSet::EMPTY, |acc, b| acc.union(b.perms))
+        })
+    }
+}

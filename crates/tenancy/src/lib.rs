@@ -1,0 +1,20 @@
+//! The tenant hierarchy and what hangs off it.
+//!
+//! A tenant holds divisions, a division groups, a group teams; teams own
+//! sites, sites hold devices. Users belong to exactly one tenant. This crate
+//! owns those models, the rules that keep them valid, and the
+//! [`TenancyRepository`] port that storage adapters implement. It knows
+//! nothing of HTTP, SQL or OIDC, and nothing of who may do what: that is
+//! `rbac`'s job.
+
+pub mod model;
+pub mod ports;
+pub mod scope;
+pub mod secret;
+pub mod service;
+pub mod validate;
+
+pub use model::*;
+pub use ports::TenancyRepository;
+pub use scope::Scope;
+pub use service::{TenancyError, TenancyService};

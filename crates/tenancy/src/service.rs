@@ -1,0 +1,680 @@
+//! The tenancy service: validates input, stamps ids and times, and keeps the
+//! hierarchy's shape rules (a team sits below a group, a site belongs to a
+//! team of the same tenant, credentials are sealed before they are stored).
+//!
+//! It does not decide who may call it: callers pass through the enforcement
+//! gate first.
+
+use crate::model::*;
+use crate::ports::{Sealer, TenancyRepository};
+use crate::scope::Scope;
+use crate::secret::{self, MintedSecret, SecretKind};
+use crate::validate::{self, FieldError};
+use kernel::{
+    ApiTokenId, BindingId, Clock, DeviceGroupId, DeviceId, Entropy, Environment, InvitationId,
+    RoleId, SiteId, StoreError, TeamId, TenantId, UserId,
+};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+/// Why a tenancy operation did not happen.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TenancyError {
+    /// An input field broke a rule.
+    #[error(transparent)]
+    Invalid(#[from] FieldError),
+    /// The named thing does not exist.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The operation clashes with what is stored (a duplicate, or children left).
+    #[error("{0}")]
+    Conflict(String),
+    /// A token was not valid: unknown, wrong, expired or used.
+    #[error("{0}")]
+    BadToken(&'static str),
+    /// Storage failed; nothing was changed.
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for TenancyError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(m) => TenancyError::Conflict(m),
+            other => TenancyError::Store(other),
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, TenancyError>;
+
+/// A new device, as submitted.
+#[derive(Debug, Clone)]
+pub struct NewDevice {
+    pub site_id: SiteId,
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+    pub environment: Environment,
+    pub tags: BTreeMap<String, String>,
+    pub capabilities: Capabilities,
+    pub credentials: Option<DeviceCredentials>,
+}
+
+/// Changes to a device; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct DevicePatch {
+    pub site_id: Option<SiteId>,
+    pub name: Option<String>,
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub environment: Option<Environment>,
+    pub tags: Option<BTreeMap<String, String>>,
+    pub capabilities: Option<Capabilities>,
+}
+
+/// A new invitation, as submitted.
+#[derive(Debug, Clone)]
+pub struct NewInvitation {
+    pub email: String,
+    pub role_id: RoleId,
+    pub scope: Scope,
+    pub environments: Option<Vec<Environment>>,
+    pub ttl: Duration,
+}
+
+/// Longest an invitation may stay open.
+pub const MAX_INVITATION_TTL: Duration = Duration::days(30);
+
+/// The tenancy use cases.
+#[derive(Debug, Clone)]
+pub struct TenancyService {
+    repo: Arc<dyn TenancyRepository>,
+    clock: Arc<dyn Clock>,
+    entropy: Arc<dyn Entropy>,
+    sealer: Arc<dyn Sealer>,
+}
+
+impl std::fmt::Debug for dyn TenancyRepository {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TenancyRepository")
+    }
+}
+
+impl TenancyService {
+    /// A service over the given ports.
+    pub fn new(
+        repo: Arc<dyn TenancyRepository>,
+        clock: Arc<dyn Clock>,
+        entropy: Arc<dyn Entropy>,
+        sealer: Arc<dyn Sealer>,
+    ) -> Self {
+        Self {
+            repo,
+            clock,
+            entropy,
+            sealer,
+        }
+    }
+
+    /// The repository, for read-only lookups the service adds nothing to.
+    pub fn repo(&self) -> &dyn TenancyRepository {
+        self.repo.as_ref()
+    }
+
+    fn new_id(&self) -> (Uuid, OffsetDateTime) {
+        let now = self.clock.now();
+        (self.entropy.uuid_v7(now), now)
+    }
+
+    // ---- tenants -------------------------------------------------------
+
+    /// Creates a tenant.
+    pub async fn create_tenant(&self, name: &str) -> Result<Tenant> {
+        let name = validate::name("name", name)?;
+        let (id, now) = self.new_id();
+        let tenant = Tenant {
+            id: TenantId::from_uuid(id),
+            name,
+            created_at: now,
+        };
+        self.repo.insert_tenant(&tenant).await?;
+        Ok(tenant)
+    }
+
+    /// Renames a tenant.
+    pub async fn rename_tenant(&self, id: TenantId, name: &str) -> Result<Tenant> {
+        let mut tenant = self
+            .repo
+            .tenant(id)
+            .await?
+            .ok_or(TenancyError::NotFound("tenant"))?;
+        tenant.name = validate::name("name", name)?;
+        self.repo.update_tenant(&tenant).await?;
+        Ok(tenant)
+    }
+
+    // ---- divisions, groups, teams --------------------------------------
+
+    /// Creates a division, group or team below `parent_id`, which must be the
+    /// tenant (for a division) or a unit of the kind above in the same tenant.
+    pub async fn create_unit(
+        &self,
+        tenant: TenantId,
+        kind: UnitKind,
+        parent_id: Uuid,
+        name: &str,
+    ) -> Result<OrgUnit> {
+        let name = validate::name("name", name)?;
+        self.check_parent(tenant, kind, parent_id).await?;
+        let (id, now) = self.new_id();
+        let unit = OrgUnit {
+            id,
+            tenant_id: tenant,
+            kind,
+            parent_id,
+            name,
+            created_at: now,
+        };
+        self.repo.insert_unit(&unit).await?;
+        Ok(unit)
+    }
+
+    async fn check_parent(&self, tenant: TenantId, kind: UnitKind, parent_id: Uuid) -> Result<()> {
+        let field = match kind {
+            UnitKind::Division => return Ok(()),
+            UnitKind::Group => "division_id",
+            UnitKind::Team => "group_id",
+        };
+        match self.repo.unit(parent_id).await? {
+            Some(p) if p.tenant_id == tenant && Some(p.kind) == kind.parent_kind() => Ok(()),
+            _ => Err(FieldError::new(
+                field,
+                format!(
+                    "must name an existing {} of this tenant",
+                    field.trim_end_matches("_id")
+                ),
+            )
+            .into()),
+        }
+    }
+
+    /// A unit of the expected kind, or `NotFound`.
+    pub async fn unit(&self, kind: UnitKind, id: Uuid) -> Result<OrgUnit> {
+        match self.repo.unit(id).await? {
+            Some(u) if u.kind == kind => Ok(u),
+            _ => Err(TenancyError::NotFound(kind.as_str())),
+        }
+    }
+
+    /// Renames a unit.
+    pub async fn rename_unit(&self, kind: UnitKind, id: Uuid, name: &str) -> Result<OrgUnit> {
+        let mut unit = self.unit(kind, id).await?;
+        unit.name = validate::name("name", name)?;
+        self.repo.update_unit(&unit).await?;
+        Ok(unit)
+    }
+
+    /// Deletes an empty unit.
+    pub async fn delete_unit(&self, kind: UnitKind, id: Uuid) -> Result<()> {
+        self.unit(kind, id).await?;
+        self.repo.delete_unit(id).await.map_err(|e| match e {
+            StoreError::Conflict(_) => TenancyError::Conflict(format!(
+                "the {} still has units or sites below it: move or delete them first",
+                kind.as_str()
+            )),
+            other => other.into(),
+        })
+    }
+
+    // ---- users ---------------------------------------------------------
+
+    /// Creates a user directly (administrative bootstrap and demo data).
+    pub async fn create_user(
+        &self,
+        tenant: TenantId,
+        email: &str,
+        display_name: &str,
+        platform_admin: bool,
+    ) -> Result<User> {
+        let email = validate::email("email", email)?;
+        let display_name = validate::name("display_name", display_name)?;
+        let (id, now) = self.new_id();
+        let user = User {
+            id: UserId::from_uuid(id),
+            tenant_id: tenant,
+            email,
+            display_name,
+            platform_admin,
+            created_at: now,
+        };
+        self.repo.insert_user(&user).await.map_err(|e| match e {
+            StoreError::Conflict(_) => {
+                TenancyError::Conflict("a user with this email already exists".into())
+            }
+            other => other.into(),
+        })?;
+        Ok(user)
+    }
+
+    /// A user, or `NotFound`.
+    pub async fn user(&self, id: UserId) -> Result<User> {
+        self.repo
+            .user(id)
+            .await?
+            .ok_or(TenancyError::NotFound("user"))
+    }
+
+    /// Changes a user's display name.
+    pub async fn update_user(&self, id: UserId, display_name: &str) -> Result<User> {
+        let mut user = self.user(id).await?;
+        user.display_name = validate::name("display_name", display_name)?;
+        self.repo.update_user(&user).await?;
+        Ok(user)
+    }
+
+    // ---- sites ---------------------------------------------------------
+
+    /// Creates a site owned by `team_id`.
+    pub async fn create_site(&self, tenant: TenantId, team_id: TeamId, name: &str) -> Result<Site> {
+        let name = validate::name("name", name)?;
+        self.check_team(tenant, team_id).await?;
+        let (id, now) = self.new_id();
+        let site = Site {
+            id: SiteId::from_uuid(id),
+            tenant_id: tenant,
+            team_id,
+            name,
+            published_at: None,
+            created_at: now,
+        };
+        self.repo.insert_site(&site).await?;
+        Ok(site)
+    }
+
+    async fn check_team(&self, tenant: TenantId, team: TeamId) -> Result<()> {
+        match self.repo.unit(team.uuid()).await? {
+            Some(u) if u.tenant_id == tenant && u.kind == UnitKind::Team => Ok(()),
+            _ => {
+                Err(FieldError::new("team_id", "must name an existing team of this tenant").into())
+            }
+        }
+    }
+
+    /// A site, or `NotFound`.
+    pub async fn site(&self, id: SiteId) -> Result<Site> {
+        self.repo
+            .site(id)
+            .await?
+            .ok_or(TenancyError::NotFound("site"))
+    }
+
+    /// Renames a site and/or hands it to another team of the same tenant.
+    pub async fn update_site(
+        &self,
+        id: SiteId,
+        name: Option<&str>,
+        team_id: Option<TeamId>,
+    ) -> Result<Site> {
+        let mut site = self.site(id).await?;
+        if let Some(name) = name {
+            site.name = validate::name("name", name)?;
+        }
+        if let Some(team) = team_id {
+            self.check_team(site.tenant_id, team).await?;
+            site.team_id = team;
+        }
+        self.repo.update_site(&site).await?;
+        Ok(site)
+    }
+
+    /// Marks a site published now.
+    pub async fn publish_site(&self, id: SiteId) -> Result<Site> {
+        let mut site = self.site(id).await?;
+        site.published_at = Some(self.clock.now());
+        self.repo.update_site(&site).await?;
+        Ok(site)
+    }
+
+    /// Deletes a site with no devices.
+    pub async fn delete_site(&self, id: SiteId) -> Result<()> {
+        self.site(id).await?;
+        self.repo.delete_site(id).await.map_err(|e| match e {
+            StoreError::Conflict(_) => TenancyError::Conflict(
+                "the site still has devices: move or delete them first".into(),
+            ),
+            other => other.into(),
+        })
+    }
+
+    // ---- devices -------------------------------------------------------
+
+    /// Registers a device at a site of the tenant, sealing its credentials.
+    pub async fn create_device(&self, tenant: TenantId, new: NewDevice) -> Result<Device> {
+        let name = validate::name("name", &new.name)?;
+        let host = validate::host("host", &new.host)?;
+        let port = validate::port("port", new.port)?;
+        let tags = validate::tags("tags", new.tags)?;
+        self.check_site(tenant, new.site_id).await?;
+        if let Some(c) = &new.credentials {
+            validate_credentials(c)?;
+        }
+        let (id, now) = self.new_id();
+        let device = Device {
+            id: DeviceId::from_uuid(id),
+            tenant_id: tenant,
+            site_id: new.site_id,
+            name,
+            host,
+            port,
+            environment: new.environment,
+            tags,
+            capabilities: new.capabilities,
+            has_credentials: false,
+            created_at: now,
+        };
+        self.repo
+            .insert_device(&device)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => TenancyError::Conflict(
+                    "a device with this name already exists in the tenant".into(),
+                ),
+                other => other.into(),
+            })?;
+        match new.credentials {
+            Some(c) => self.set_credentials(device.id, &c).await,
+            None => Ok(device),
+        }
+    }
+
+    async fn check_site(&self, tenant: TenantId, site: SiteId) -> Result<()> {
+        match self.repo.site(site).await? {
+            Some(s) if s.tenant_id == tenant => Ok(()),
+            _ => {
+                Err(FieldError::new("site_id", "must name an existing site of this tenant").into())
+            }
+        }
+    }
+
+    /// A device, or `NotFound`.
+    pub async fn device(&self, id: DeviceId) -> Result<Device> {
+        self.repo
+            .device(id)
+            .await?
+            .ok_or(TenancyError::NotFound("device"))
+    }
+
+    /// Applies `patch` to a device.
+    pub async fn update_device(&self, id: DeviceId, patch: DevicePatch) -> Result<Device> {
+        let mut d = self.device(id).await?;
+        if let Some(v) = patch.site_id {
+            self.check_site(d.tenant_id, v).await?;
+            d.site_id = v;
+        }
+        if let Some(v) = patch.name {
+            d.name = validate::name("name", &v)?;
+        }
+        if let Some(v) = patch.host {
+            d.host = validate::host("host", &v)?;
+        }
+        if let Some(v) = patch.port {
+            d.port = validate::port("port", v)?;
+        }
+        if let Some(v) = patch.environment {
+            d.environment = v;
+        }
+        if let Some(v) = patch.tags {
+            d.tags = validate::tags("tags", v)?;
+        }
+        if let Some(v) = patch.capabilities {
+            d.capabilities = v;
+        }
+        self.repo.update_device(&d).await?;
+        Ok(d)
+    }
+
+    /// Seals and stores a device's credentials. They are never returned.
+    pub async fn set_credentials(&self, id: DeviceId, creds: &DeviceCredentials) -> Result<Device> {
+        validate_credentials(creds)?;
+        let mut device = self.device(id).await?;
+        let plain = format!("{}\n{}", creds.username, creds.password);
+        let sealed = self.sealer.seal(plain.as_bytes(), id.uuid().as_bytes());
+        self.repo.set_device_credentials(id, &sealed).await?;
+        device.has_credentials = true;
+        Ok(device)
+    }
+
+    /// Opens a device's stored credentials, for the adapter that talks to it.
+    pub async fn credentials(&self, id: DeviceId) -> Result<Option<DeviceCredentials>> {
+        let Some(sealed) = self.repo.device_credentials(id).await? else {
+            return Ok(None);
+        };
+        let plain =
+            self.sealer
+                .open(&sealed, id.uuid().as_bytes())
+                .ok_or(TenancyError::Conflict(
+                    "stored credentials cannot be decrypted with the configured key".into(),
+                ))?;
+        let text = String::from_utf8(plain)
+            .map_err(|_| TenancyError::Conflict("stored credentials are corrupt".into()))?;
+        let (username, password) = text.split_once('\n').unwrap_or((&text, ""));
+        Ok(Some(DeviceCredentials {
+            username: username.into(),
+            password: password.into(),
+        }))
+    }
+
+    // ---- device groups ---------------------------------------------------
+
+    /// Creates a device group of devices in the tenant.
+    pub async fn create_device_group(
+        &self,
+        tenant: TenantId,
+        name: &str,
+        device_ids: Vec<DeviceId>,
+    ) -> Result<DeviceGroup> {
+        let name = validate::name("name", name)?;
+        let device_ids = self.check_devices(tenant, device_ids).await?;
+        let (id, now) = self.new_id();
+        let group = DeviceGroup {
+            id: DeviceGroupId::from_uuid(id),
+            tenant_id: tenant,
+            name,
+            device_ids,
+            created_at: now,
+        };
+        self.repo.insert_device_group(&group).await?;
+        Ok(group)
+    }
+
+    async fn check_devices(
+        &self,
+        tenant: TenantId,
+        mut ids: Vec<DeviceId>,
+    ) -> Result<Vec<DeviceId>> {
+        ids.sort();
+        ids.dedup();
+        if ids.len() > 10_000 {
+            return Err(FieldError::new("device_ids", "at most 10000 devices").into());
+        }
+        for id in &ids {
+            match self.repo.device(*id).await? {
+                Some(d) if d.tenant_id == tenant => {}
+                _ => {
+                    return Err(FieldError::new(
+                        "device_ids",
+                        format!("{id} is not a device of this tenant"),
+                    )
+                    .into());
+                }
+            }
+        }
+        Ok(ids)
+    }
+
+    /// A device group, or `NotFound`.
+    pub async fn device_group(&self, id: DeviceGroupId) -> Result<DeviceGroup> {
+        self.repo
+            .device_group(id)
+            .await?
+            .ok_or(TenancyError::NotFound("device group"))
+    }
+
+    /// Renames a device group and/or replaces its members.
+    pub async fn update_device_group(
+        &self,
+        id: DeviceGroupId,
+        name: Option<&str>,
+        device_ids: Option<Vec<DeviceId>>,
+    ) -> Result<DeviceGroup> {
+        let mut g = self.device_group(id).await?;
+        if let Some(n) = name {
+            g.name = validate::name("name", n)?;
+        }
+        if let Some(ids) = device_ids {
+            g.device_ids = self.check_devices(g.tenant_id, ids).await?;
+        }
+        self.repo.update_device_group(&g).await?;
+        Ok(g)
+    }
+
+    // ---- invitations -----------------------------------------------------
+
+    /// Creates an invitation and mints its single-use token.
+    pub async fn invite(
+        &self,
+        tenant: TenantId,
+        invited_by: UserId,
+        new: NewInvitation,
+    ) -> Result<(Invitation, MintedSecret)> {
+        let email = validate::email("email", &new.email)?;
+        if new.ttl <= Duration::ZERO || new.ttl > MAX_INVITATION_TTL {
+            return Err(FieldError::new("ttl_hours", "must be between 1 hour and 30 days").into());
+        }
+        if self.repo.user_by_email(&email).await?.is_some() {
+            return Err(TenancyError::Conflict(
+                "a user with this email already exists".into(),
+            ));
+        }
+        let (id, now) = self.new_id();
+        let invitation = Invitation {
+            id: InvitationId::from_uuid(id),
+            tenant_id: tenant,
+            email,
+            role_id: new.role_id,
+            scope: new.scope,
+            environments: new.environments,
+            invited_by,
+            expires_at: now + new.ttl,
+            accepted_at: None,
+            created_at: now,
+        };
+        let minted = secret::mint(SecretKind::Invitation, id, self.entropy.as_ref());
+        self.repo
+            .insert_invitation(&invitation, &minted.hash)
+            .await?;
+        Ok((invitation, minted))
+    }
+
+    /// Accepts an invitation by its token: creates the user and its role
+    /// binding. A token works once, before it expires.
+    pub async fn accept_invitation(&self, token: &str, display_name: &str) -> Result<User> {
+        const BAD: &str = "the invitation token is not valid: it is unknown, used or expired";
+        let display_name = validate::name("display_name", display_name)?;
+        let (id, secret_part) =
+            secret::parse(SecretKind::Invitation, token).ok_or(TenancyError::BadToken(BAD))?;
+        let (inv, hash) = self
+            .repo
+            .invitation(InvitationId::from_uuid(id))
+            .await?
+            .ok_or(TenancyError::BadToken(BAD))?;
+        let now = self.clock.now();
+        if !secret::verify(secret_part, &hash) || inv.accepted_at.is_some() || now >= inv.expires_at
+        {
+            return Err(TenancyError::BadToken(BAD));
+        }
+        let (uid, _) = self.new_id();
+        let user = User {
+            id: UserId::from_uuid(uid),
+            tenant_id: inv.tenant_id,
+            email: inv.email.clone(),
+            display_name,
+            platform_admin: false,
+            created_at: now,
+        };
+        let binding = BindingId::from_uuid(self.entropy.uuid_v7(now));
+        self.repo
+            .accept_invitation(inv.id, now, &user, binding)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => TenancyError::BadToken(BAD),
+                other => other.into(),
+            })?;
+        Ok(user)
+    }
+
+    // ---- API tokens ------------------------------------------------------
+
+    /// Creates an API token for `user`; the returned secret is shown once.
+    pub async fn create_api_token(
+        &self,
+        user: &User,
+        name: &str,
+        ttl: Option<Duration>,
+    ) -> Result<(ApiToken, MintedSecret)> {
+        let name = validate::name("name", name)?;
+        if ttl.is_some_and(|t| t <= Duration::ZERO || t > Duration::days(3650)) {
+            return Err(FieldError::new("ttl", "must be between 1 second and 10 years").into());
+        }
+        let (id, now) = self.new_id();
+        let token = ApiToken {
+            id: ApiTokenId::from_uuid(id),
+            tenant_id: user.tenant_id,
+            user_id: user.id,
+            name,
+            expires_at: ttl.map(|t| now + t),
+            revoked_at: None,
+            created_at: now,
+        };
+        let minted = secret::mint(SecretKind::ApiToken, id, self.entropy.as_ref());
+        self.repo.insert_api_token(&token, &minted.hash).await?;
+        Ok((token, minted))
+    }
+
+    /// Resolves a presented API token to its user, or `None` when the token
+    /// is malformed, unknown, wrong, expired, revoked or its user is gone.
+    pub async fn authenticate_api_token(&self, token: &str) -> Result<Option<(ApiToken, User)>> {
+        let Some((id, secret_part)) = secret::parse(SecretKind::ApiToken, token) else {
+            return Ok(None);
+        };
+        let Some((row, hash)) = self.repo.api_token(ApiTokenId::from_uuid(id)).await? else {
+            return Ok(None);
+        };
+        if !secret::verify(secret_part, &hash) || !row.is_usable(self.clock.now()) {
+            return Ok(None);
+        }
+        Ok(self.repo.user(row.user_id).await?.map(|u| (row, u)))
+    }
+
+    /// Revokes an API token now.
+    pub async fn revoke_api_token(&self, id: ApiTokenId) -> Result<()> {
+        Ok(self.repo.revoke_api_token(id, self.clock.now()).await?)
+    }
+}
+
+fn validate_credentials(c: &DeviceCredentials) -> Result<()> {
+    if c.username.is_empty() || c.username.len() > 128 || c.username.contains('\n') {
+        return Err(FieldError::new(
+            "credentials.username",
+            "must be 1 to 128 characters, one line",
+        )
+        .into());
+    }
+    if c.password.len() > 1024 {
+        return Err(FieldError::new("credentials.password", "must be at most 1024 bytes").into());
+    }
+    Ok(())
+}

@@ -1,0 +1,20 @@
+//! rosgate's database schema as ordered migrations, portable across SQLite
+//! (the embedded default) and PostgreSQL.
+//!
+//! Architecture invariant: a migration, once released, never changes; a
+//! schema change is a new file `mYYYYMMDD_HHMMSS_name.rs`.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_foundation;
+
+/// The ordered list of migrations.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_foundation::Migration)]
+    }
+}
