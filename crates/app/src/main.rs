@@ -42,10 +42,21 @@ fn init_tracing(config: &Config) {
 
 #[allow(clippy::print_stdout)] // printing is what these commands are for
 async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    if let Command::Openapi = command {
+        // The document depends on the code only: build it over a throw-away database.
+        let scratch = Config {
+            database_url: "sqlite::memory:".into(),
+            encryption_key: Some(rosgate::crypto::AesGcmSealer::generate_key(&OsEntropy)),
+            ..config
+        };
+        let state = AppState::build(&scratch, Arc::new(SystemClock), Arc::new(OsEntropy)).await?;
+        println!("{}", rosgate::api::spec_json(&state));
+        return Ok(());
+    }
     let state = AppState::build(&config, Arc::new(SystemClock), Arc::new(OsEntropy)).await?;
     match command {
+        Command::Openapi => {}
         Command::Migrate => println!("database is up to date"),
-        Command::Openapi => println!("{}", rosgate::api::spec_json(&state)),
         Command::Token {
             command: TokenCommand::Create { email, ttl, name },
         } => {

@@ -46,6 +46,18 @@ pub async fn check_scope(state: &AppState, ctx: &Ctx<'_>, scope: Scope) -> ApiRe
     }
 }
 
+impl AccessApi {
+    /// A custom role of another tenant is refused as cross-tenant, like any other resource.
+    async fn role_tenant_check(&self, ctx: &Ctx<'_>, op: &str, id: Uuid) -> ApiResult<()> {
+        match self.state.rbac.repo().role(RoleId::from_uuid(id)).await? {
+            Some(rbac::Role {
+                tenant_id: Some(t), ..
+            }) => ctx.same_tenant(op, t).await,
+            _ => Ok(()),
+        }
+    }
+}
+
 #[OpenApi(tag = "Tag::Access")]
 impl AccessApi {
     /// List the built-in roles and the tenant's custom roles.
@@ -106,6 +118,8 @@ impl AccessApi {
         body: Json<RolePatch>,
     ) -> ApiResult<Json<RoleDto>> {
         let ctx = Ctx::new(&self.state, caller, req);
+        self.role_tenant_check(&ctx, "updateRole", role_id.0)
+            .await?;
         ctx.authorize("updateRole", P::RoleManage, Resource::Tenant(ctx.tenant()))
             .await?;
         let perms = body
@@ -140,6 +154,8 @@ impl AccessApi {
         role_id: Path<Uuid>,
     ) -> ApiResult<Deleted> {
         let ctx = Ctx::new(&self.state, caller, req);
+        self.role_tenant_check(&ctx, "deleteRole", role_id.0)
+            .await?;
         ctx.authorize("deleteRole", P::RoleManage, Resource::Tenant(ctx.tenant()))
             .await?;
         self.state
