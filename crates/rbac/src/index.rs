@@ -392,3 +392,316 @@ impl AuthzIndex {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The truth table of `docs/authorization.md`, row by row.
+
+    use super::*;
+    use crate::role::BuiltinRole as R;
+    use kernel::{BindingId, DeviceGroupId, DivisionId, GroupId};
+    use time::OffsetDateTime;
+
+    struct World {
+        snap: TenantSnapshot,
+        tenant: TenantId,
+        next: u128,
+    }
+
+    impl World {
+        fn new() -> Self {
+            let tenant = TenantId::from_uuid(Uuid::from_u128(1));
+            World {
+                snap: TenantSnapshot::default(),
+                tenant,
+                next: 100,
+            }
+        }
+        fn id(&mut self) -> Uuid {
+            self.next += 1;
+            Uuid::from_u128(self.next)
+        }
+        fn unit(&mut self, kind: UnitKind, parent: Uuid) -> Uuid {
+            let id = self.id();
+            self.snap.units.push(UnitRow {
+                id,
+                kind,
+                parent_id: parent,
+            });
+            id
+        }
+        /// A division > group > team chain; returns (division, group, team).
+        fn team(&mut self) -> (Uuid, Uuid, TeamId) {
+            let d = self.unit(UnitKind::Division, self.tenant.uuid());
+            let g = self.unit(UnitKind::Group, d);
+            let t = self.unit(UnitKind::Team, g);
+            (d, g, TeamId::from_uuid(t))
+        }
+        fn site(&mut self, team: TeamId) -> SiteId {
+            let s = SiteId::from_uuid(self.id());
+            self.snap.sites.push((s, team));
+            s
+        }
+        fn device(&mut self, site: SiteId, env: Environment) -> DeviceId {
+            let d = DeviceId::from_uuid(self.id());
+            self.snap.devices.push((d, site, env));
+            d
+        }
+        fn user(&mut self, bindings: &[(R, Scope, Option<Vec<Environment>>)]) -> UserId {
+            let u = UserId::from_uuid(self.id());
+            self.snap.users.push(u);
+            for (role, scope, envs) in bindings {
+                let id = BindingId::from_uuid(self.id());
+                self.snap.bindings.push(RoleBinding {
+                    id,
+                    tenant_id: self.tenant,
+                    user_id: u,
+                    role_id: role.id(),
+                    scope: *scope,
+                    environments: envs.clone(),
+                    created_at: OffsetDateTime::UNIX_EPOCH,
+                });
+            }
+            u
+        }
+        fn index(&self) -> AuthzIndex {
+            AuthzIndex::compile(self.tenant, &self.snap)
+        }
+    }
+
+    fn deny(d: Option<Decision>) -> DenyReason {
+        match d {
+            Some(Decision::Deny(r)) => r,
+            other => panic!("expected a denial, got {other:?}"),
+        }
+    }
+
+    fn allowed(d: Option<Decision>) -> bool {
+        d.is_some_and(|d| d.is_allowed())
+    }
+
+    #[test]
+    fn a_binding_reaches_everything_below_its_scope_and_nothing_beside_it() {
+        let mut w = World::new();
+        let (div, grp, team_a) = w.team();
+        let team_b = TeamId::from_uuid(w.unit(UnitKind::Team, grp));
+        let site_a = w.site(team_a);
+        let site_b = w.site(team_b);
+        let dev_a = w.device(site_a, Environment::Prod);
+        let member = w.user(&[(R::Member, Scope::Team(team_a), None)]);
+        let group_admin = w.user(&[(R::TeamAdmin, Scope::Group(GroupId::from_uuid(grp)), None)]);
+        let division_lead = w.user(&[(
+            R::TeamLead,
+            Scope::Division(DivisionId::from_uuid(div)),
+            None,
+        )]);
+        let owner = w.user(&[(R::OrgAdmin, Scope::Tenant(w.tenant), None)]);
+        let idx = w.index();
+
+        assert!(allowed(idx.decide(
+            member,
+            Permission::SiteRead,
+            Resource::Site(site_a)
+        )));
+        assert!(allowed(idx.decide(
+            member,
+            Permission::DeviceRead,
+            Resource::Device(dev_a)
+        )));
+        assert_eq!(
+            deny(idx.decide(member, Permission::SiteRead, Resource::Site(site_b))),
+            DenyReason::OutOfReach
+        );
+        assert_eq!(
+            deny(idx.decide(member, Permission::SiteDelete, Resource::Site(site_a))),
+            DenyReason::MissingPermission {
+                permission: Permission::SiteDelete
+            }
+        );
+        for user in [group_admin, division_lead, owner] {
+            assert!(allowed(idx.decide(
+                user,
+                Permission::SiteRead,
+                Resource::Site(site_b)
+            )));
+        }
+        assert!(allowed(idx.decide(
+            owner,
+            Permission::TenantDelete,
+            Resource::Tenant(w.tenant)
+        )));
+        assert!(!allowed(idx.decide(
+            group_admin,
+            Permission::TenantRead,
+            Resource::Tenant(w.tenant)
+        )));
+    }
+
+    #[test]
+    fn another_tenants_resources_are_not_in_the_index() {
+        let mut w = World::new();
+        let (_, _, team) = w.team();
+        let owner = w.user(&[(R::OrgAdmin, Scope::Tenant(w.tenant), None)]);
+        let idx = w.index();
+        let foreign = SiteId::from_uuid(Uuid::from_u128(999_999));
+        assert_eq!(
+            idx.decide(owner, Permission::SiteRead, Resource::Site(foreign)),
+            None
+        );
+        let other_tenant = TenantId::from_uuid(Uuid::from_u128(2));
+        assert_eq!(
+            idx.decide(
+                owner,
+                Permission::TenantRead,
+                Resource::Tenant(other_tenant)
+            ),
+            None
+        );
+        assert!(idx.contains(team.uuid()));
+    }
+
+    #[test]
+    fn environment_limits_apply_to_devices_only() {
+        let mut w = World::new();
+        let (_, _, team) = w.team();
+        let site = w.site(team);
+        let lab = w.device(site, Environment::Lab);
+        let prod = w.device(site, Environment::Prod);
+        let ops = w.user(&[(
+            R::OpsRw,
+            Scope::Team(team),
+            Some(vec![Environment::Lab, Environment::Staging]),
+        )]);
+        let idx = w.index();
+        assert!(allowed(idx.decide(
+            ops,
+            Permission::ToolAdvanced,
+            Resource::Device(lab)
+        )));
+        assert_eq!(
+            deny(idx.decide(ops, Permission::ToolAdvanced, Resource::Device(prod))),
+            DenyReason::Environment {
+                environment: Environment::Prod
+            }
+        );
+        assert!(
+            allowed(idx.decide(ops, Permission::SiteRead, Resource::Site(site))),
+            "sites have no environment"
+        );
+    }
+
+    #[test]
+    fn a_device_scope_narrows_tool_use_but_not_reads() {
+        let mut w = World::new();
+        let (_, _, team) = w.team();
+        let site = w.site(team);
+        let d1 = w.device(site, Environment::Lab);
+        let d2 = w.device(site, Environment::Lab);
+        let d3 = w.device(site, Environment::Lab);
+        let narrowed = w.user(&[(R::ReadOnly, Scope::Team(team), None)]);
+        let free = w.user(&[(R::ReadOnly, Scope::Team(team), None)]);
+        let group = DeviceGroupId::from_uuid(w.id());
+        w.snap.device_groups.push((group, vec![d2]));
+        w.snap
+            .device_scopes
+            .push((narrowed, DeviceScopeTarget::Device(d1)));
+        w.snap
+            .device_scopes
+            .push((narrowed, DeviceScopeTarget::DeviceGroup(group)));
+        let idx = w.index();
+        assert!(allowed(idx.decide(
+            narrowed,
+            Permission::ToolFundamental,
+            Resource::Device(d1)
+        )));
+        assert!(
+            allowed(idx.decide(narrowed, Permission::ToolFundamental, Resource::Device(d2))),
+            "through the group"
+        );
+        assert_eq!(
+            deny(idx.decide(narrowed, Permission::ToolFundamental, Resource::Device(d3))),
+            DenyReason::OutsideDeviceScope
+        );
+        assert!(
+            allowed(idx.decide(narrowed, Permission::DeviceRead, Resource::Device(d3))),
+            "reads are not narrowed"
+        );
+        assert!(
+            allowed(idx.decide(free, Permission::ToolFundamental, Resource::Device(d3))),
+            "no grants, no narrowing"
+        );
+    }
+
+    #[test]
+    fn users_are_reached_through_their_bindings() {
+        let mut w = World::new();
+        let (_, grp, team_a) = w.team();
+        let team_b = TeamId::from_uuid(w.unit(UnitKind::Team, grp));
+        let admin_a = w.user(&[(R::TeamAdmin, Scope::Team(team_a), None)]);
+        let member_a = w.user(&[(R::Member, Scope::Team(team_a), None)]);
+        let member_b = w.user(&[(R::Member, Scope::Team(team_b), None)]);
+        let owner = w.user(&[(R::OrgAdmin, Scope::Tenant(w.tenant), None)]);
+        let loner = w.user(&[]);
+        let idx = w.index();
+        assert!(allowed(idx.decide(
+            admin_a,
+            Permission::UserUpdate,
+            Resource::User(member_a)
+        )));
+        assert_eq!(
+            deny(idx.decide(admin_a, Permission::UserUpdate, Resource::User(member_b))),
+            DenyReason::OutOfReach
+        );
+        assert_eq!(
+            deny(idx.decide(admin_a, Permission::UserUpdate, Resource::User(owner))),
+            DenyReason::OutOfReach
+        );
+        assert!(allowed(idx.decide(
+            owner,
+            Permission::UserRemove,
+            Resource::User(loner)
+        )));
+        assert_eq!(
+            idx.decide(loner, Permission::UserRead, Resource::User(loner)),
+            Some(Decision::Allow(Grant::Myself))
+        );
+    }
+
+    #[test]
+    fn custom_roles_and_unknown_roles() {
+        let mut w = World::new();
+        let (_, _, team) = w.team();
+        let site = w.site(team);
+        let custom = kernel::RoleId::from_uuid(w.id());
+        w.snap
+            .custom_roles
+            .push((custom, PermissionSet::of(&[Permission::SitePublish])));
+        let u = w.user(&[]);
+        for role in [custom, kernel::RoleId::from_uuid(Uuid::from_u128(424_242))] {
+            let id = BindingId::from_uuid(w.id());
+            w.snap.bindings.push(RoleBinding {
+                id,
+                tenant_id: w.tenant,
+                user_id: u,
+                role_id: role,
+                scope: Scope::Team(team),
+                environments: None,
+                created_at: OffsetDateTime::UNIX_EPOCH,
+            });
+        }
+        let idx = w.index();
+        assert!(allowed(idx.decide(
+            u,
+            Permission::SitePublish,
+            Resource::Site(site)
+        )));
+        assert!(
+            !allowed(idx.decide(u, Permission::SiteRead, Resource::Site(site))),
+            "an unknown role grants nothing"
+        );
+        assert_eq!(
+            idx.permissions_at(u, Resource::Site(site)),
+            PermissionSet::of(&[Permission::SitePublish])
+        );
+    }
+}

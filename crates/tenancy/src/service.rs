@@ -678,3 +678,173 @@ fn validate_credentials(c: &DeviceCredentials) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::MockTenancyRepository;
+    use kernel::{ManualClock, SeededEntropy};
+    use time::macros::datetime;
+
+    #[derive(Debug)]
+    struct XorSealer;
+    impl Sealer for XorSealer {
+        fn seal(&self, p: &[u8], _: &[u8]) -> Vec<u8> {
+            p.iter().map(|b| b ^ 0x5a).collect()
+        }
+        fn open(&self, s: &[u8], _: &[u8]) -> Option<Vec<u8>> {
+            Some(s.iter().map(|b| b ^ 0x5a).collect())
+        }
+    }
+
+    fn service(repo: MockTenancyRepository, clock: Arc<ManualClock>) -> TenancyService {
+        TenancyService::new(
+            Arc::new(repo),
+            clock,
+            Arc::new(SeededEntropy::new(3)),
+            Arc::new(XorSealer),
+        )
+    }
+
+    fn clock() -> Arc<ManualClock> {
+        Arc::new(ManualClock::new(datetime!(2026-11-22 12:00 UTC)))
+    }
+
+    fn invitation(expires_at: OffsetDateTime) -> Invitation {
+        Invitation {
+            id: InvitationId::from_uuid(Uuid::from_u128(9)),
+            tenant_id: TenantId::from_uuid(Uuid::from_u128(1)),
+            email: "new@example.test".into(),
+            role_id: RoleId::from_uuid(Uuid::from_u128(2)),
+            scope: Scope::Tenant(TenantId::from_uuid(Uuid::from_u128(1))),
+            environments: None,
+            invited_by: UserId::from_uuid(Uuid::from_u128(3)),
+            expires_at,
+            accepted_at: None,
+            created_at: datetime!(2026-11-22 11:00 UTC),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_invitation_cannot_be_accepted_after_it_expires() {
+        let clock = clock();
+        let minted = secret::mint(
+            SecretKind::Invitation,
+            Uuid::from_u128(9),
+            &SeededEntropy::new(1),
+        );
+        let mut repo = MockTenancyRepository::new();
+        let hash = minted.hash.clone();
+        repo.expect_invitation().returning(move |_| {
+            Ok(Some((
+                invitation(datetime!(2026-11-22 13:00 UTC)),
+                hash.clone(),
+            )))
+        });
+        repo.expect_accept_invitation().times(0);
+        let svc = service(repo, clock.clone());
+        clock.advance(Duration::hours(2));
+        let err = svc
+            .accept_invitation(&minted.token, "New")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, TenancyError::BadToken(_)));
+    }
+
+    #[tokio::test]
+    async fn a_valid_invitation_creates_the_user_and_binding_in_one_call() {
+        let minted = secret::mint(
+            SecretKind::Invitation,
+            Uuid::from_u128(9),
+            &SeededEntropy::new(1),
+        );
+        let mut repo = MockTenancyRepository::new();
+        let hash = minted.hash.clone();
+        repo.expect_invitation().returning(move |_| {
+            Ok(Some((
+                invitation(datetime!(2026-11-23 12:00 UTC)),
+                hash.clone(),
+            )))
+        });
+        repo.expect_accept_invitation()
+            .times(1)
+            .withf(|id, _, user, _| {
+                id.uuid() == Uuid::from_u128(9) && user.email == "new@example.test"
+            })
+            .returning(|_, _, _, _| Ok(()));
+        let user = service(repo, clock())
+            .accept_invitation(&minted.token, "New")
+            .await
+            .unwrap();
+        assert_eq!(user.display_name, "New");
+        assert!(
+            !user.platform_admin,
+            "invitations never make platform admins"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_site_must_belong_to_a_team_of_the_same_tenant() {
+        let mut repo = MockTenancyRepository::new();
+        repo.expect_unit().returning(|id| {
+            Ok(Some(OrgUnit {
+                id,
+                tenant_id: TenantId::from_uuid(Uuid::from_u128(99)),
+                kind: UnitKind::Team,
+                parent_id: Uuid::from_u128(5),
+                name: "elsewhere".into(),
+                created_at: OffsetDateTime::UNIX_EPOCH,
+            }))
+        });
+        repo.expect_insert_site().times(0);
+        let err = service(repo, clock())
+            .create_site(
+                TenantId::from_uuid(Uuid::from_u128(1)),
+                TeamId::from_uuid(Uuid::from_u128(7)),
+                "hq",
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err,
+            TenancyError::Invalid(FieldError::new(
+                "team_id",
+                "must name an existing team of this tenant"
+            ))
+        );
+    }
+
+    #[tokio::test]
+    async fn credentials_are_sealed_before_they_reach_the_store() {
+        let mut repo = MockTenancyRepository::new();
+        let device_id = DeviceId::from_uuid(Uuid::from_u128(4));
+        repo.expect_device().returning(move |id| {
+            Ok(Some(Device {
+                id,
+                tenant_id: TenantId::from_uuid(Uuid::from_u128(1)),
+                site_id: SiteId::from_uuid(Uuid::from_u128(2)),
+                name: "r1".into(),
+                host: "10.0.0.1".into(),
+                port: 443,
+                environment: Environment::Lab,
+                tags: BTreeMap::new(),
+                capabilities: Capabilities::default(),
+                has_credentials: false,
+                created_at: OffsetDateTime::UNIX_EPOCH,
+            }))
+        });
+        repo.expect_set_device_credentials()
+            .times(1)
+            .withf(|_, sealed| !sealed.windows(6).any(|w| w == b"secret"))
+            .returning(|_, _| Ok(()));
+        let creds = DeviceCredentials {
+            username: "admin".into(),
+            password: "secret".into(),
+        };
+        let d = service(repo, clock())
+            .set_credentials(device_id, &creds)
+            .await
+            .unwrap();
+        assert!(d.has_credentials);
+    }
+}

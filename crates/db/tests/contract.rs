@@ -1,0 +1,249 @@
+//! The storage contract of the domain ports, run against the backend chosen
+//! by `ROSGATE_TEST_DATABASE` (SQLite by default, PostgreSQL in CI's second
+//! pass): atomic writes, conflicts instead of half-written rows, and a
+//! generation that moves with every change decisions depend on.
+
+use db::Database;
+use kernel::{BindingId, Environment, StoreError, TenantId, UserId};
+use rbac::{AuthzSource, BuiltinRole, RbacRepository, RoleBinding};
+use std::sync::Arc;
+use tenancy::{Invitation, OrgUnit, Scope, TenancyRepository, Tenant, UnitKind, User};
+use testkit::{Backend, fresh_database};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+async fn db() -> (Database, tempfile::TempDir) {
+    let (url, dir) = fresh_database(Backend::from_env()).await;
+    let db = Database::connect(&url).await.unwrap();
+    db.migrate().await.unwrap();
+    (db, dir)
+}
+
+fn now() -> OffsetDateTime {
+    // Whole microseconds: both engines store that precision.
+    let t = OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000);
+    t.replace_nanosecond(0).unwrap()
+}
+
+fn id() -> Uuid {
+    Uuid::now_v7()
+}
+
+async fn tenant(db: &Database) -> Tenant {
+    let t = Tenant {
+        id: id().into(),
+        name: format!("t-{}", id().simple()),
+        created_at: now(),
+    };
+    db.insert_tenant(&t).await.unwrap();
+    t
+}
+
+async fn unit(db: &Database, t: &Tenant, kind: UnitKind, parent: Uuid) -> OrgUnit {
+    let u = OrgUnit {
+        id: id(),
+        tenant_id: t.id,
+        kind,
+        parent_id: parent,
+        name: id().to_string(),
+        created_at: now(),
+    };
+    db.insert_unit(&u).await.unwrap();
+    u
+}
+
+async fn user(db: &Database, t: TenantId, email: &str) -> Result<User, StoreError> {
+    let u = User {
+        id: id().into(),
+        tenant_id: t,
+        email: email.into(),
+        display_name: "U".into(),
+        platform_admin: false,
+        created_at: now(),
+    };
+    db.insert_user(&u).await.map(|_| u)
+}
+
+#[tokio::test]
+async fn rows_round_trip() {
+    let (db, _d) = db().await;
+    let t = tenant(&db).await;
+    assert_eq!(db.tenant(t.id).await.unwrap(), Some(t.clone()));
+    let div = unit(&db, &t, UnitKind::Division, t.id.uuid()).await;
+    assert_eq!(db.unit(div.id).await.unwrap(), Some(div.clone()));
+    let u = user(&db, t.id, "a@example.test").await.unwrap();
+    assert_eq!(
+        db.user_by_email("A@example.test").await.unwrap(),
+        Some(u.clone())
+    );
+    assert_eq!(
+        TenancyRepository::tenant_of(&db, div.id).await.unwrap(),
+        Some(t.id)
+    );
+    assert_eq!(
+        TenancyRepository::tenant_of(&db, u.id.uuid())
+            .await
+            .unwrap(),
+        Some(t.id)
+    );
+    assert_eq!(
+        TenancyRepository::tenant_of(&db, t.id.uuid())
+            .await
+            .unwrap(),
+        Some(t.id)
+    );
+    assert_eq!(TenancyRepository::tenant_of(&db, id()).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn uniqueness_is_a_conflict_and_nothing_is_half_written() {
+    let (db, _d) = db().await;
+    let t = tenant(&db).await;
+    user(&db, t.id, "dup@example.test").await.unwrap();
+    let err = user(&db, t.id, "dup@example.test").await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(db.users(t.id).await.unwrap().len(), 1);
+    let again = Tenant {
+        id: id().into(),
+        name: t.name.clone(),
+        created_at: now(),
+    };
+    assert!(matches!(
+        db.insert_tenant(&again).await,
+        Err(StoreError::Conflict(_))
+    ));
+}
+
+#[tokio::test]
+async fn units_with_children_cannot_be_deleted() {
+    let (db, _d) = db().await;
+    let t = tenant(&db).await;
+    let div = unit(&db, &t, UnitKind::Division, t.id.uuid()).await;
+    let grp = unit(&db, &t, UnitKind::Group, div.id).await;
+    assert!(matches!(
+        db.delete_unit(div.id).await,
+        Err(StoreError::Conflict(_))
+    ));
+    db.delete_unit(grp.id).await.unwrap();
+    db.delete_unit(div.id).await.unwrap();
+    assert_eq!(db.unit(div.id).await.unwrap(), None);
+    assert!(matches!(
+        db.delete_unit(div.id).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+#[tokio::test]
+async fn every_authorization_relevant_write_moves_the_generation() {
+    let (db, _d) = db().await;
+    let t = tenant(&db).await;
+    let g0 = db.generation(t.id).await.unwrap();
+    let div = unit(&db, &t, UnitKind::Division, t.id.uuid()).await;
+    let g1 = db.generation(t.id).await.unwrap();
+    assert!(g1 > g0);
+    let u = user(&db, t.id, "g@example.test").await.unwrap();
+    let binding = RoleBinding {
+        id: id().into(),
+        tenant_id: t.id,
+        user_id: u.id,
+        role_id: BuiltinRole::OpsRw.id(),
+        scope: Scope::Division(div.id.into()),
+        environments: Some(vec![Environment::Lab]),
+        created_at: now(),
+    };
+    db.insert_binding(&binding).await.unwrap();
+    let g2 = db.generation(t.id).await.unwrap();
+    assert!(g2 > g1);
+    let snap = db.snapshot(t.id).await.unwrap();
+    assert_eq!(snap.generation, g2);
+    assert_eq!(snap.bindings, vec![binding.clone()]);
+    assert_eq!(snap.units.len(), 1);
+    db.delete_binding(binding.id).await.unwrap();
+    assert!(db.generation(t.id).await.unwrap() > g2);
+    assert!(db.snapshot(t.id).await.unwrap().bindings.is_empty());
+}
+
+#[tokio::test]
+async fn deleting_a_user_takes_its_bindings_and_tokens_along() {
+    let (db, _d) = db().await;
+    let t = tenant(&db).await;
+    let u = user(&db, t.id, "gone@example.test").await.unwrap();
+    let b = RoleBinding {
+        id: id().into(),
+        tenant_id: t.id,
+        user_id: u.id,
+        role_id: BuiltinRole::Member.id(),
+        scope: Scope::Tenant(t.id),
+        environments: None,
+        created_at: now(),
+    };
+    db.insert_binding(&b).await.unwrap();
+    let tok = tenancy::ApiToken {
+        id: id().into(),
+        tenant_id: t.id,
+        user_id: u.id,
+        name: "x".into(),
+        expires_at: None,
+        revoked_at: None,
+        created_at: now(),
+    };
+    db.insert_api_token(&tok, "hash").await.unwrap();
+    db.delete_user(u.id).await.unwrap();
+    assert!(db.bindings(t.id).await.unwrap().is_empty());
+    assert_eq!(db.api_token(tok.id).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn an_invitation_is_accepted_exactly_once_even_under_concurrency() {
+    let (db, _d) = db().await;
+    let db = Arc::new(db);
+    let t = tenant(&db).await;
+    let inv = Invitation {
+        id: id().into(),
+        tenant_id: t.id,
+        email: "race@example.test".into(),
+        role_id: BuiltinRole::Member.id(),
+        scope: Scope::Tenant(t.id),
+        environments: None,
+        invited_by: UserId::from_uuid(id()),
+        expires_at: now() + time::Duration::days(1),
+        accepted_at: None,
+        created_at: now(),
+    };
+    db.insert_invitation(&inv, "hash").await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let db = db.clone();
+        let inv_id = inv.id;
+        let tenant_id = t.id;
+        tasks.push(tokio::spawn(async move {
+            let u = User {
+                id: id().into(),
+                tenant_id,
+                email: format!("race{i}@example.test"),
+                display_name: "R".into(),
+                platform_admin: false,
+                created_at: now(),
+            };
+            db.accept_invitation(inv_id, now(), &u, BindingId::from_uuid(id()))
+                .await
+        }));
+    }
+    let mut ok = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(()) => ok += 1,
+            Err(StoreError::Conflict(_)) | Err(StoreError::Unavailable(_)) => {}
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert_eq!(ok, 1);
+    assert_eq!(
+        db.users(t.id).await.unwrap().len(),
+        1,
+        "exactly one user was created"
+    );
+    assert_eq!(db.bindings(t.id).await.unwrap().len(), 1);
+    let (stored, _) = db.invitation(inv.id).await.unwrap().unwrap();
+    assert!(stored.accepted_at.is_some());
+}
