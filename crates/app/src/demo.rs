@@ -22,6 +22,14 @@ pub const DEMO_USERS: &[&str] = &[
     "root@rosgate.test",
 ];
 
+/// A demo user: tenant, email, display name and role bindings.
+type Person = (
+    TenantId,
+    &'static str,
+    &'static str,
+    Vec<(BuiltinRole, Scope, Option<Vec<Environment>>)>,
+);
+
 /// Seeds the demo data unless it is already there.
 pub async fn seed(state: &AppState) -> Result<(), TenancyError> {
     let t = &state.tenancy;
@@ -107,12 +115,7 @@ pub async fn seed(state: &AppState) -> Result<(), TenancyError> {
     let operator = t.create_tenant("rosgate").await?;
 
     let team = |id: uuid::Uuid| Scope::Team(id.into());
-    let people: Vec<(
-        TenantId,
-        &str,
-        &str,
-        Vec<(BuiltinRole, Scope, Option<Vec<Environment>>)>,
-    )> = vec![
+    let people: Vec<Person> = vec![
         (
             acme.id,
             "owner@acme.test",

@@ -60,12 +60,12 @@ impl Database {
                     .into(),
             )
         })?;
-        if backend == Backend::Sqlite {
-            if let Some(dir) = sqlite_dir(url) {
-                std::fs::create_dir_all(&dir).map_err(|e| {
-                    StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
-                })?;
-            }
+        if backend == Backend::Sqlite
+            && let Some(dir) = sqlite_dir(url)
+        {
+            std::fs::create_dir_all(&dir).map_err(|e| {
+                StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
+            })?;
         }
         let mut opts = ConnectOptions::new(url.to_owned());
         opts.sqlx_logging(false)

@@ -3,6 +3,8 @@
 //! pass): atomic writes, conflicts instead of half-written rows, and a
 //! generation that moves with every change decisions depend on.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use db::Database;
 use kernel::{BindingId, Environment, StoreError, TenantId, UserId};
 use rbac::{AuthzSource, BuiltinRole, RbacRepository, RoleBinding};

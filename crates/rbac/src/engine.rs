@@ -44,10 +44,10 @@ impl Authorizer {
     /// The tenant's current index, rebuilt if its generation moved.
     pub async fn index(&self, tenant: TenantId) -> Result<Arc<AuthzIndex>, StoreError> {
         let generation = self.source.generation(tenant).await?;
-        if let Some(idx) = self.cache.read().await.get(&tenant) {
-            if idx.generation() == generation {
-                return Ok(idx.clone());
-            }
+        if let Some(idx) = self.cache.read().await.get(&tenant)
+            && idx.generation() == generation
+        {
+            return Ok(idx.clone());
         }
         let snapshot = self.source.snapshot(tenant).await?;
         let idx = Arc::new(AuthzIndex::compile(tenant, &snapshot));

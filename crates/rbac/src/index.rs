@@ -290,13 +290,13 @@ impl AuthzIndex {
                 env_denied = true;
                 continue;
             }
-            if env_bit != 0 && perm.is_tool() {
-                if let Some(scope) = &entry.device_scope {
-                    if !scope.contains(&target) {
-                        scope_denied = true;
-                        continue;
-                    }
-                }
+            if env_bit != 0
+                && perm.is_tool()
+                && let Some(scope) = &entry.device_scope
+                && !scope.contains(&target)
+            {
+                scope_denied = true;
+                continue;
             }
             return Decision::Allow(Grant::Binding {
                 binding_id: b.binding_id,

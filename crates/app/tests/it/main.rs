@@ -1,6 +1,8 @@
 //! rosgate's HTTP-level tests, in one binary: each module starts real
 //! servers on port 0 with the testkit harness and talks to them over HTTP.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod api;
 mod isolation;
 mod matrix;

@@ -606,19 +606,18 @@ async fn every_role_gets_the_expected_outcome_everywhere() {
                         r.body
                     ));
                 }
-                if r.status == StatusCode::OK {
-                    if let Some(items) = r.body["items"].as_array() {
-                        for item in items {
-                            if let Some(t) = item["tenant_id"].as_str() {
-                                if t != own_tenant.id.to_string() {
-                                    failures.push(format!(
-                                        "{op} as {} listed another tenant's item",
-                                        role.name()
-                                    ));
-                                }
-                            }
-                        }
-                    }
+                let own = own_tenant.id.to_string();
+                let foreign = r.body["items"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|item| item["tenant_id"].as_str())
+                    .any(|t| t != own);
+                if foreign {
+                    failures.push(format!(
+                        "{op} as {} listed another tenant's item",
+                        role.name()
+                    ));
                 }
             }
         }
