@@ -212,6 +212,8 @@ pub async fn catch_all(err: poem::Error) -> poem::Response {
     };
     let detail = if status.is_server_error() {
         "internal error; it has been logged".to_owned()
+    } else if status == StatusCode::UNAUTHORIZED && message == "authorization error" {
+        "authentication required: send `Authorization: Bearer <token>`".to_owned()
     } else {
         message
     };
