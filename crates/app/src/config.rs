@@ -26,6 +26,16 @@ pub struct Config {
     pub log_format: String,
 }
 
+/// Every configuration key, as written in files and (upper-cased) in the environment.
+pub const KEYS: &[&str] = &[
+    "listen",
+    "database_url",
+    "encryption_key",
+    "key_file",
+    "max_body_bytes",
+    "log_format",
+];
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -46,7 +56,9 @@ impl Config {
         if let Some(f) = file {
             fig = fig.merge(Toml::file_exact(f));
         }
-        fig.merge(Env::prefixed("ROSGATE_"))
+        // Only the configuration keys: other ROSGATE_* variables (ROSGATE_LOG,
+        // ROSGATE_CONFIG, the test harness's) are not configuration.
+        fig.merge(Env::prefixed("ROSGATE_").only(KEYS))
             .extract()
             .map_err(Box::new)
     }
@@ -64,6 +76,7 @@ mod tests {
                 "listen = \"0.0.0.0:9000\"\nlog_format = \"json\"",
             )?;
             jail.set_env("ROSGATE_LISTEN", "127.0.0.1:9999");
+            jail.set_env("ROSGATE_LOG", "debug");
             let c = Config::load(Some(Path::new("rosgate.toml"))).map_err(|e| e.to_string())?;
             assert_eq!(c.listen, "127.0.0.1:9999", "env beats file");
             assert_eq!(c.log_format, "json", "file beats defaults");
