@@ -85,44 +85,14 @@ pub fn ensure_postgres() -> Result<String> {
         );
     }
     // The `test` database may be missing on a fresh install.
-    if quiet(
-        "psql",
-        &[
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-d",
-            "postgres",
-            "-c",
-            "select 1",
-        ],
-    ) && !quiet(
-        "psql",
-        &[
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-d",
-            "test",
-            "-c",
-            "select 1",
-        ],
-    ) {
+    let psql = |db: &str, sql: &str| {
         quiet(
             "psql",
-            &[
-                "-h",
-                "127.0.0.1",
-                "-U",
-                "postgres",
-                "-d",
-                "postgres",
-                "-c",
-                "create database test",
-            ],
-        );
+            &["-h", "127.0.0.1", "-U", "postgres", "-d", db, "-c", sql],
+        )
+    };
+    if psql("postgres", "select 1") && !psql("test", "select 1") {
+        psql("postgres", "create database test");
     }
     Ok(url)
 }
