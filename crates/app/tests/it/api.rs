@@ -414,3 +414,143 @@ async fn platform_admins_create_tenants_and_nobody_else_does() {
         .await;
     assert_eq!(dup.status, StatusCode::CONFLICT);
 }
+
+#[tokio::test]
+async fn demo_data_is_seeded_once_with_the_documented_people() {
+    let app = TestApp::spawn().await;
+    rosgate::demo::seed(&app.state).await.unwrap();
+    rosgate::demo::seed(&app.state).await.unwrap();
+    let repo = app.state.tenancy.repo();
+    let tenants: Vec<String> = repo
+        .tenants()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(
+        tenants,
+        ["acme", "globex", "rosgate"],
+        "seeding twice adds nothing"
+    );
+    let acme = repo.tenants().await.unwrap().remove(0);
+    let devices = repo.devices(acme.id).await.unwrap();
+    let hq = devices.iter().find(|d| d.name == "acme-hq-r1").unwrap();
+    assert_eq!(hq.environment, kernel::Environment::Prod);
+    assert!(hq.capabilities.allow_advanced_writes && !hq.capabilities.allow_professional_workflows);
+    let branch = devices.iter().find(|d| d.name == "acme-branch-r1").unwrap();
+    assert_eq!(branch.capabilities, tenancy::Capabilities::ALL);
+
+    let tokens = rosgate::demo::tokens(&app.state).await.unwrap();
+    let token = |email: &str| tokens.iter().find(|(e, _)| e == email).unwrap().1.clone();
+    assert_eq!(
+        site_names(&app, token("owner@acme.test")).await,
+        ["acme-branch", "acme-hq"]
+    );
+    assert_eq!(
+        site_names(&app, token("admin@acme.test")).await,
+        ["acme-hq"]
+    );
+    assert_eq!(
+        site_names(&app, token("member@acme.test")).await,
+        ["acme-branch"]
+    );
+    assert_eq!(
+        site_names(&app, token("multi@acme.test")).await,
+        ["acme-branch", "acme-hq"]
+    );
+    assert_eq!(
+        site_names(&app, token("owner@globex.test")).await,
+        ["globex-dc"]
+    );
+
+    let ops = token("ops@acme.test");
+    let check = |d: &tenancy::Device| json!({"permission": "tool:advanced", "resource": {"type": "device", "id": d.id}});
+    let r = app.post(&ops, "/api/v1/authz/check", check(hq)).await;
+    assert_eq!(
+        r.body["code"], "environment_not_allowed",
+        "ops_rw is limited to lab and staging"
+    );
+}
+
+#[tokio::test]
+async fn the_cli_mints_tokens_that_the_api_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("cli.db").display());
+    let key_file = dir.path().join("key").display().to_string();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_rosgate"))
+            .args(args)
+            .env("ROSGATE_DATABASE_URL", &url)
+            .env("ROSGATE_KEY_FILE", &key_file)
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["migrate"]).status.success());
+    let config = rosgate::Config {
+        database_url: url.clone(),
+        key_file: key_file.clone(),
+        ..Default::default()
+    };
+    let state = rosgate::AppState::build(
+        &config,
+        std::sync::Arc::new(kernel::SystemClock),
+        std::sync::Arc::new(kernel::OsEntropy),
+    )
+    .await
+    .unwrap();
+    let t = state.tenancy.create_tenant("cli").await.unwrap();
+    state
+        .tenancy
+        .create_user(t.id, "cli@example.test", "CLI", false)
+        .await
+        .unwrap();
+
+    let out = run(&[
+        "token",
+        "create",
+        "--email",
+        "cli@example.test",
+        "--ttl",
+        "30d",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let (row, user) = state
+        .tenancy
+        .authenticate_api_token(&token)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(user.email, "cli@example.test");
+    assert!(row.expires_at.is_some());
+
+    let bad = run(&["token", "create", "--email", "nobody@example.test"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("no user with email"));
+    let bad = run(&[
+        "token",
+        "create",
+        "--email",
+        "cli@example.test",
+        "--ttl",
+        "forever",
+    ]);
+    assert!(!bad.status.success());
+}
+
+async fn site_names(app: &TestApp, token: String) -> Vec<String> {
+    let r = app.get(&token, "/api/v1/sites").await;
+    let mut names: Vec<String> = r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    names
+}
