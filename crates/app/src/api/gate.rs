@@ -47,6 +47,23 @@ impl<'a> Ctx<'a> {
         resource: Resource,
         decision: &Decision,
     ) -> Result<(), ApiError> {
+        let outcome = if decision.is_allowed() {
+            AuditOutcome::Allow
+        } else {
+            AuditOutcome::Deny
+        };
+        self.write(operation, action, resource, outcome, decision.reason_text())
+            .await
+    }
+
+    async fn write(
+        &self,
+        operation: &str,
+        action: &str,
+        resource: Resource,
+        decision: AuditOutcome,
+        reason: String,
+    ) -> Result<(), ApiError> {
         let now = self.state.clock.now();
         let event = AuditEvent {
             id: AuditEventId::from_uuid(self.state.entropy.uuid_v7(now)),
@@ -58,12 +75,8 @@ impl<'a> Ctx<'a> {
             action: action.to_owned(),
             resource_type: resource.kind().to_owned(),
             resource_id: resource.id(),
-            decision: if decision.is_allowed() {
-                AuditOutcome::Allow
-            } else {
-                AuditOutcome::Deny
-            },
-            reason: decision.reason_text(),
+            decision,
+            reason,
             request_id: self.request_id.clone(),
         };
         self.state.audit.record(event).await.map_err(|_| {
@@ -91,8 +104,15 @@ impl<'a> Ctx<'a> {
                 }
             }
             Outcome::NotFound => {
-                let d = Decision::Deny(DenyReason::OutOfReach);
-                self.record(operation, perm.as_str(), resource, &d).await?;
+                let reason = format!("{} not found", resource.kind());
+                self.write(
+                    operation,
+                    perm.as_str(),
+                    resource,
+                    AuditOutcome::Deny,
+                    reason,
+                )
+                .await?;
                 Err(ApiError::not_found(resource.kind()))
             }
         }
