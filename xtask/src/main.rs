@@ -83,12 +83,12 @@ fn ci() -> Result {
     tidy::check(&root())?;
     step("tests on SQLite");
     cargo(
-        &["test", "--workspace", "--locked"],
+        &["test", "--workspace", "--exclude", "bench", "--locked"],
         &[("ROSGATE_TEST_DATABASE", "sqlite")],
     )?;
     step("tests on PostgreSQL");
     let result = cargo(
-        &["test", "--workspace", "--locked"],
+        &["test", "--workspace", "--exclude", "bench", "--locked"],
         &[
             ("ROSGATE_TEST_DATABASE", "postgres"),
             ("ROSGATE_TEST_POSTGRES_URL", &pg),

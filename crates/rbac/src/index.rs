@@ -14,7 +14,8 @@ use crate::role::BuiltinRole;
 use kernel::{
     DeviceGroupId, DeviceId, Environment, EnvironmentSet, RoleId, SiteId, TeamId, TenantId, UserId,
 };
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::collections::HashMap;
 use tenancy::{Scope, UnitKind};
 use uuid::Uuid;
 
@@ -115,7 +116,7 @@ struct UserEntry {
     /// Union of every binding's permissions, to tell "out of reach" from "missing".
     any: PermissionSet,
     /// Device nodes the user is narrowed to; `None` when not narrowed.
-    device_scope: Option<HashSet<u32>>,
+    device_scope: Option<FxHashSet<u32>>,
 }
 
 /// One tenant's bindings compiled for fast decisions.
@@ -123,11 +124,11 @@ struct UserEntry {
 pub struct AuthzIndex {
     tenant_id: TenantId,
     generation: u64,
-    node_of: HashMap<Uuid, u32>,
+    node_of: FxHashMap<Uuid, u32>,
     parent: Vec<u32>,
     /// Environment bit of device nodes; 0 for every other node.
     env: Vec<u8>,
-    users: HashMap<UserId, UserEntry>,
+    users: FxHashMap<UserId, UserEntry>,
 }
 
 impl AuthzIndex {
@@ -136,10 +137,11 @@ impl AuthzIndex {
     /// only by tenant-wide bindings.
     pub fn compile(tenant_id: TenantId, snap: &TenantSnapshot) -> AuthzIndex {
         let n = 1 + snap.units.len() + snap.sites.len() + snap.devices.len();
-        let mut node_of = HashMap::with_capacity(n + snap.device_groups.len());
+        let mut node_of =
+            FxHashMap::with_capacity_and_hasher(n + snap.device_groups.len(), Default::default());
         node_of.insert(tenant_id.uuid(), ROOT);
         let mut next = 1u32;
-        let mut alloc = |id: Uuid, node_of: &mut HashMap<Uuid, u32>| {
+        let mut alloc = |id: Uuid, node_of: &mut FxHashMap<Uuid, u32>| {
             node_of.insert(id, next);
             next += 1;
         };
@@ -172,7 +174,7 @@ impl AuthzIndex {
         }
 
         let custom: HashMap<RoleId, PermissionSet> = snap.custom_roles.iter().copied().collect();
-        let mut users: HashMap<UserId, UserEntry> = snap
+        let mut users: FxHashMap<UserId, UserEntry> = snap
             .users
             .iter()
             .map(|u| (*u, UserEntry::default()))
@@ -206,7 +208,7 @@ impl AuthzIndex {
             let Some(entry) = users.get_mut(user) else {
                 continue;
             };
-            let scope = entry.device_scope.get_or_insert_with(HashSet::new);
+            let scope = entry.device_scope.get_or_insert_with(FxHashSet::default);
             let devices: &[DeviceId] = match target {
                 DeviceScopeTarget::Device(d) => std::slice::from_ref(d),
                 DeviceScopeTarget::DeviceGroup(g) => groups.get(g).map_or(&[], |v| v.as_slice()),
