@@ -8,6 +8,8 @@
 //! - `openapi [--check]`: regenerate (or check) `docs/openapi.json`.
 //! - `bench`: the benchmarks whose numbers go into `docs/benchmarks.md`.
 
+#![allow(clippy::print_stdout)] // a command-line tool: printing is its job
+
 mod services;
 mod tidy;
 
@@ -61,6 +63,49 @@ fn cargo(args: &[&str], env: &[(&str, &str)]) -> Result {
     }
 }
 
+/// Runs the test suite with `env`, echoing its output, and returns the
+/// number of tests passed and failed.
+fn cargo_test(env: &[(&str, &str)]) -> Result<(usize, usize)> {
+    use std::io::{BufRead, BufReader};
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args(["test", "--workspace", "--exclude", "bench", "--locked"])
+        .current_dir(root())
+        .stdout(std::process::Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().map_err(|e| format!("cannot run cargo: {e}"))?;
+    let (mut passed, mut failed) = (0, 0);
+    if let Some(out) = child.stdout.take() {
+        for line in BufReader::new(out)
+            .lines()
+            .map_while(std::result::Result::ok)
+        {
+            println!("{line}");
+            if let Some(rest) = line.strip_prefix("test result: ") {
+                passed += count(rest, " passed");
+                failed += count(rest, " failed");
+            }
+        }
+    }
+    let status = child.wait().map_err(|e| format!("cargo test: {e}"))?;
+    if status.success() {
+        Ok((passed, failed))
+    } else {
+        Err("`cargo test` failed".into())
+    }
+}
+
+/// The number before `label` in a `test result:` line.
+fn count(line: &str, label: &str) -> usize {
+    line.split(';')
+        .find(|part| part.trim_end().ends_with(label.trim()))
+        .and_then(|part| part.split_whitespace().rev().nth(1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
 fn ci() -> Result {
     step("services: PostgreSQL");
     let pg = services::ensure_postgres()?;
@@ -82,25 +127,20 @@ fn ci() -> Result {
     step("tidy");
     tidy::check(&root())?;
     step("tests on SQLite");
-    cargo(
-        &["test", "--workspace", "--exclude", "bench", "--locked"],
-        &[("ROSGATE_TEST_DATABASE", "sqlite")],
-    )?;
+    let (sqlite_passed, _) = cargo_test(&[("ROSGATE_TEST_DATABASE", "sqlite")])?;
     step("tests on PostgreSQL");
-    let result = cargo(
-        &["test", "--workspace", "--exclude", "bench", "--locked"],
-        &[
-            ("ROSGATE_TEST_DATABASE", "postgres"),
-            ("ROSGATE_TEST_POSTGRES_URL", &pg),
-        ],
-    );
+    let result = cargo_test(&[
+        ("ROSGATE_TEST_DATABASE", "postgres"),
+        ("ROSGATE_TEST_POSTGRES_URL", &pg),
+    ]);
     services::drop_test_databases(&pg);
-    result?;
+    let (pg_passed, _) = result?;
     step("openapi drift");
     openapi(true)?;
     step("cargo deny");
     services::cargo_deny()?;
-    eprintln!("\nci: all checks passed");
+    eprintln!("\nall checks passed: {sqlite_passed} tests on SQLite, {pg_passed} on PostgreSQL");
+    println!("ci: {} passed, 0 failed", sqlite_passed + pg_passed);
     Ok(())
 }
 
@@ -145,4 +185,15 @@ fn bench() -> Result {
     )?;
     eprintln!("\ncopy the summary table above into docs/benchmarks.md with the machine it ran on");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counts_are_read_from_test_result_lines() {
+        let line =
+            "ok. 21 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out; finished in 8.22s";
+        assert_eq!(super::count(line, " passed"), 21);
+        assert_eq!(super::count(line, " failed"), 2);
+    }
 }
