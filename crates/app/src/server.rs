@@ -12,7 +12,6 @@ pub fn app(state: AppState, max_body_bytes: usize) -> impl Endpoint {
     let service = api::service(&state);
     let spec = service.spec();
     let docs = service.swagger_ui();
-    let limit = api::auth::body_limit(max_body_bytes);
     Route::new()
         .nest("/api/v1", service)
         .at(
@@ -25,20 +24,42 @@ pub fn app(state: AppState, max_body_bytes: usize) -> impl Endpoint {
         )
         .nest("/docs", docs)
         .at("/healthz", make_sync(|_| "ok"))
-        .around(move |ep, req| {
-            let limit = limit.clone();
-            async move {
-                if let Some(e) = limit(&req) {
-                    return Err(e);
-                }
-                ep.call(req).await.map(IntoResponse::into_response)
-            }
-        })
+        .around(move |ep, req| limit_body(ep, req, max_body_bytes))
         .with(CatchPanic::new().with_handler(|_| api::problem::internal_error_response()))
         .around(api::auth::request_id)
         .with(Tracing)
         .data(state)
         .into_endpoint()
+}
+
+/// Refuses bodies declared larger than `max` bytes with 413, and cuts
+/// undeclared (chunked) bodies at `max` bytes, so no request can make the
+/// server buffer more than that.
+async fn limit_body<E: Endpoint>(
+    ep: E,
+    mut req: poem::Request,
+    max: usize,
+) -> poem::Result<poem::Response> {
+    let declared = req
+        .headers()
+        .get(poem::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    match declared {
+        Some(n) if n > max => {
+            return Err(poem::Error::from_string(
+                format!("the request body is {n} bytes; the limit is {max}"),
+                poem::http::StatusCode::PAYLOAD_TOO_LARGE,
+            ));
+        }
+        Some(_) => {}
+        None => {
+            use tokio::io::AsyncReadExt;
+            let body = req.take_body().into_async_read().take(max as u64);
+            req.set_body(poem::Body::from_async_read(body));
+        }
+    }
+    ep.call(req).await.map(IntoResponse::into_response)
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves.

@@ -81,21 +81,3 @@ pub async fn request_id<E: poem::Endpoint>(
     }
     Ok(resp)
 }
-
-/// Middleware: refuses bodies whose declared length is over the limit.
-pub fn body_limit(max: usize) -> impl Fn(&Request) -> Option<poem::Error> + Clone + Send + Sync {
-    move |req: &Request| {
-        let len = req
-            .headers()
-            .get(poem::http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
-        match len {
-            Some(n) if n > max => Some(poem::Error::from_string(
-                format!("the request body is {n} bytes; the limit is {max}"),
-                StatusCode::PAYLOAD_TOO_LARGE,
-            )),
-            _ => None,
-        }
-    }
-}

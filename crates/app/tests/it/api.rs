@@ -554,3 +554,38 @@ async fn site_names(app: &TestApp, token: String) -> Vec<String> {
     names.sort();
     names
 }
+
+#[tokio::test]
+async fn an_undeclared_oversized_body_is_cut_off_not_buffered() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn().await;
+    let (_, team, token) = org_admin(&app).await;
+    let addr = app.base.trim_start_matches("http://");
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /api/v1/sites HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    );
+    conn.write_all(head.as_bytes()).await.unwrap();
+    let body = format!(
+        "{{\"team_id\": \"{}\", \"name\": \"{}\"}}",
+        team.id,
+        "x".repeat(200 * 1024)
+    );
+    for chunk in body.as_bytes().chunks(8192) {
+        let frame = [format!("{:x}\r\n", chunk.len()).as_bytes(), chunk, b"\r\n"].concat();
+        if conn.write_all(&frame).await.is_err() {
+            break;
+        }
+    }
+    let _ = conn.write_all(b"0\r\n\r\n").await;
+    let mut reply = String::new();
+    let _ = conn.read_to_string(&mut reply).await;
+    let status: u16 = reply.split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert!(
+        (400..500).contains(&status),
+        "{}",
+        &reply[..reply.len().min(300)]
+    );
+    assert!(reply.contains("application/problem+json"));
+}
