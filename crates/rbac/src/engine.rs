@@ -55,6 +55,11 @@ impl Authorizer {
         Ok(idx)
     }
 
+    /// The tenant owning the entity with `id`, if it exists.
+    pub async fn tenant_of(&self, id: uuid::Uuid) -> Result<Option<TenantId>, StoreError> {
+        self.source.tenant_of(id).await
+    }
+
     /// Decides whether `who` may use `perm` on `resource`.
     pub async fn decide(
         &self,

@@ -181,6 +181,14 @@ impl AccessApi {
         let b = body.0;
         let scope: Scope = b.scope.into();
         check_scope(&self.state, &ctx, scope).await?;
+        self.role_tenant_check(&ctx, "createRoleBinding", b.role_id)
+            .await?;
+        ctx.authorize(
+            "createRoleBinding",
+            P::UserRead,
+            Resource::User(b.user_id.into()),
+        )
+        .await?;
         ctx.authorize(
             "createRoleBinding",
             P::RoleManage,

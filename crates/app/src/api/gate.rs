@@ -163,6 +163,18 @@ impl<'a> Ctx<'a> {
             .is_some_and(|d| d.is_allowed())
     }
 
+    /// Refuses a body that names entities of another tenant. Ids unknown
+    /// everywhere pass: the service reports them as invalid input.
+    pub async fn ids_in_tenant(&self, operation: &str, ids: &[uuid::Uuid]) -> Result<(), ApiError> {
+        let index = self.state.authz.index(self.who.tenant_id).await?;
+        for id in ids.iter().filter(|id| !index.contains(**id)) {
+            if let Some(owner) = self.state.authz.tenant_of(*id).await? {
+                self.same_tenant(operation, owner).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Refuses a body or path that names another tenant.
     pub async fn same_tenant(&self, operation: &str, tenant: TenantId) -> Result<(), ApiError> {
         if tenant == self.who.tenant_id {

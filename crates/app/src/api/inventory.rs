@@ -358,6 +358,8 @@ impl InventoryApi {
         body: Json<NewDeviceGroup>,
     ) -> ApiResult<Created<DeviceGroupDto>> {
         let ctx = Ctx::new(&self.state, caller, req);
+        ctx.ids_in_tenant("createDeviceGroup", &body.0.device_ids)
+            .await?;
         ctx.authorize(
             "createDeviceGroup",
             P::DeviceUpdate,
@@ -453,6 +455,9 @@ impl InventoryApi {
     ) -> ApiResult<Json<DeviceGroupDto>> {
         let ctx = Ctx::new(&self.state, caller, req);
         let id = DeviceGroupId::from_uuid(group_id.0);
+        if let Some(ids) = &body.0.device_ids {
+            ctx.ids_in_tenant("updateDeviceGroup", ids).await?;
+        }
         ctx.authorize(
             "updateDeviceGroup",
             P::DeviceUpdate,

@@ -275,3 +275,75 @@ async fn org_admin_reaches_every_team_of_its_tenant_and_none_of_another() {
     let teams = app.get(&admin, "/api/v1/teams").await;
     assert_eq!(teams.body["items"].as_array().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn ids_of_another_tenant_in_a_body_are_cross_tenant() {
+    let app = TestApp::spawn().await;
+    let mine = app.tenant("mine").await;
+    let theirs = app.tenant("theirs").await;
+    let my_team = app.team(&mine, "core").await;
+    let their_team = app.team(&theirs, "core").await;
+    let their_site = app.site(theirs.id, &their_team, "dc").await;
+    let their_device = app
+        .device(theirs.id, &their_site, kernel::Environment::Prod)
+        .await;
+    let (their_user, _) = app
+        .user(theirs.id, &[(R::Member, Scope::Team(their_team.id.into()))])
+        .await;
+    let their_role = app
+        .state
+        .rbac
+        .create_role(
+            theirs.id,
+            "viewer",
+            rbac::PermissionSet::of(&[rbac::Permission::SiteRead]),
+        )
+        .await
+        .unwrap();
+    let (me, owner) = app
+        .user(mine.id, &[(R::OrgAdmin, Scope::Tenant(mine.id))])
+        .await;
+
+    let attempts = [
+        (
+            "/api/v1/device-groups",
+            json!({"name": "grab", "device_ids": [their_device.id]}),
+        ),
+        (
+            "/api/v1/role-bindings",
+            json!({"user_id": their_user.id, "role_id": R::Member.id(), "scope": {"type": "team", "id": my_team.id}}),
+        ),
+        (
+            "/api/v1/role-bindings",
+            json!({"user_id": me.id, "role_id": their_role.id, "scope": {"type": "team", "id": my_team.id}}),
+        ),
+        (
+            "/api/v1/device-scopes",
+            json!({"user_id": me.id, "device_id": their_device.id}),
+        ),
+        (
+            "/api/v1/invitations",
+            json!({"email": "x@example.test", "role_id": R::Member.id(), "scope": {"type": "team", "id": their_team.id}}),
+        ),
+    ];
+    for (path, body) in attempts {
+        let r = app.post(&owner, path, body.clone()).await;
+        assert_eq!(
+            r.status,
+            StatusCode::FORBIDDEN,
+            "{path} {body}: {:?}",
+            r.body
+        );
+        assert_eq!(r.detail(), "Cross-tenant access denied", "{path}");
+    }
+    assert!(
+        app.state
+            .tenancy
+            .repo()
+            .device_groups(mine.id)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing was written"
+    );
+}
