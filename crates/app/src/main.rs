@@ -17,7 +17,9 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_tracing(&config);
+    if !matches!(cli.command, Command::Openapi) {
+        init_tracing(&config);
+    }
     match run(cli.command, config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
