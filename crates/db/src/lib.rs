@@ -16,7 +16,7 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ColumnTrait, ConnectOptions, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter,
+    QueryFilter, TransactionTrait,
 };
 use std::time::Duration;
 use uuid::Uuid;
@@ -86,6 +86,21 @@ impl Database {
     /// Brings the schema up to date.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         Migrator::up(&self.conn, None).await.map_err(unavailable)
+    }
+
+    /// Starts a write transaction. On SQLite it takes the write lock at
+    /// `BEGIN` (`IMMEDIATE`), so a transaction that reads before it writes
+    /// waits for other writers instead of failing when its snapshot goes
+    /// stale; PostgreSQL ignores the mode.
+    pub(crate) async fn write(&self) -> Result<sea_orm::DatabaseTransaction, StoreError> {
+        let options = sea_orm::TransactionOptions {
+            sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+            ..Default::default()
+        };
+        self.conn
+            .begin_with_options(options)
+            .await
+            .map_err(store_err)
     }
 
     /// The pool, for adapters in this crate.

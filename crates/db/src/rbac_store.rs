@@ -89,7 +89,7 @@ impl RbacRepository for Database {
 
     async fn update_role(&self, r: &Role) -> R<()> {
         let tenant = r.tenant_id.ok_or(StoreError::NotFound)?;
-        let txn = self.conn().begin().await.map_err(store_err)?;
+        let txn = self.write().await?;
         role::ActiveModel {
             id: Set(r.id.uuid()),
             tenant_id: Set(tenant.uuid()),
@@ -105,7 +105,7 @@ impl RbacRepository for Database {
     }
 
     async fn delete_role(&self, id: RoleId) -> R<()> {
-        let txn = self.conn().begin().await.map_err(store_err)?;
+        let txn = self.write().await?;
         let Some(r) = role::Entity::find_by_id(id.uuid())
             .one(&txn)
             .await
@@ -136,7 +136,7 @@ impl RbacRepository for Database {
     }
 
     async fn insert_binding(&self, b: &RoleBinding) -> R<()> {
-        let txn = self.conn().begin().await.map_err(store_err)?;
+        let txn = self.write().await?;
         role_binding::Entity::insert(convert::binding_row(b))
             .exec(&txn)
             .await
@@ -159,7 +159,7 @@ impl RbacRepository for Database {
     }
 
     async fn delete_binding(&self, id: BindingId) -> R<()> {
-        let txn = self.conn().begin().await.map_err(store_err)?;
+        let txn = self.write().await?;
         let Some(b) = role_binding::Entity::find_by_id(id.uuid())
             .one(&txn)
             .await
@@ -177,7 +177,7 @@ impl RbacRepository for Database {
 
     async fn insert_device_scope(&self, s: &DeviceScope) -> R<()> {
         let (kind, target) = convert::target_parts(s.target);
-        let txn = self.conn().begin().await.map_err(store_err)?;
+        let txn = self.write().await?;
         device_scope::ActiveModel {
             id: Set(s.id.uuid()),
             tenant_id: Set(s.tenant_id.uuid()),
@@ -219,7 +219,7 @@ impl RbacRepository for Database {
     }
 
     async fn delete_device_scope(&self, id: DeviceScopeId) -> R<()> {
-        let txn = self.conn().begin().await.map_err(store_err)?;
+        let txn = self.write().await?;
         let Some(s) = device_scope::Entity::find_by_id(id.uuid())
             .one(&txn)
             .await

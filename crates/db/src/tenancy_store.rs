@@ -11,7 +11,7 @@ use kernel::{
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, TransactionTrait,
+    QueryOrder,
 };
 use tenancy::{
     ApiToken, Device, DeviceGroup, Invitation, OrgUnit, Site, TenancyRepository, Tenant, User,
@@ -110,7 +110,7 @@ impl TenancyRepository for Database {
     }
 
     async fn insert_unit(&self, u: &OrgUnit) -> R<()> {
-        let txn = self.conn().begin().await.map_err(store_err)?;
+        let txn = self.write().await?;
         org_unit::Entity::insert(convert::unit_row(u))
             .exec(&txn)
             .await
@@ -149,7 +149,7 @@ impl TenancyRepository for Database {
     }
 
     async fn delete_unit(&self, id: Uuid) -> R<()> {
-        let txn = self.conn().begin().await.map_err(store_err)?;
+        let txn = self.write().await?;
         let Some(unit) = org_unit::Entity::find_by_id(id)
             .one(&txn)
             .await
@@ -189,7 +189,7 @@ impl TenancyRepository for Database {
     }
 
     async fn insert_user(&self, u: &User) -> R<()> {
-        let txn = self.conn().begin().await.map_err(store_err)?;
+        let txn = self.write().await?;
         user::Entity::insert(convert::user_row(u))
             .exec(&txn)
             .await
@@ -234,7 +234,7 @@ impl TenancyRepository for Database {
     }
 
     async fn delete_user(&self, id: UserId) -> R<()> {
-        let txn = self.conn().begin().await.map_err(store_err)?;
+        let txn = self.write().await?;
         let Some(u) = user::Entity::find_by_id(id.uuid())
             .one(&txn)
             .await
@@ -268,7 +268,7 @@ impl TenancyRepository for Database {
     }
 
     async fn insert_site(&self, s: &Site) -> R<()> {
-        let txn = self.conn().begin().await.map_err(store_err)?;
+        let txn = self.write().await?;
         site::Entity::insert(convert::site_row(s))
             .exec(&txn)
             .await
@@ -296,7 +296,7 @@ impl TenancyRepository for Database {
     }
 
     async fn update_site(&self, s: &Site) -> R<()> {
-        let txn = self.conn().begin().await.map_err(store_err)?;
+        let txn = self.write().await?;
         site::Entity::update(convert::site_row(s))
             .exec(&txn)
             .await
@@ -306,7 +306,7 @@ impl TenancyRepository for Database {
     }
 
     async fn delete_site(&self, id: SiteId) -> R<()> {
-        let txn = self.conn().begin().await.map_err(store_err)?;
+        let txn = self.write().await?;
         let Some(s) = site::Entity::find_by_id(id.uuid())
             .one(&txn)
             .await
@@ -331,7 +331,7 @@ impl TenancyRepository for Database {
     }
 
     async fn insert_device(&self, d: &Device) -> R<()> {
-        let txn = self.conn().begin().await.map_err(store_err)?;
+        let txn = self.write().await?;
         device::Entity::insert(convert::device_row(d))
             .exec(&txn)
             .await
@@ -362,7 +362,7 @@ impl TenancyRepository for Database {
     }
 
     async fn update_device(&self, d: &Device) -> R<()> {
-        let txn = self.conn().begin().await.map_err(store_err)?;
+        let txn = self.write().await?;
         device::Entity::update(convert::device_row(d))
             .exec(&txn)
             .await
@@ -372,7 +372,7 @@ impl TenancyRepository for Database {
     }
 
     async fn delete_device(&self, id: DeviceId) -> R<()> {
-        let txn = self.conn().begin().await.map_err(store_err)?;
+        let txn = self.write().await?;
         let Some(d) = device::Entity::find_by_id(id.uuid())
             .one(&txn)
             .await
@@ -420,7 +420,7 @@ impl TenancyRepository for Database {
     }
 
     async fn insert_device_group(&self, g: &DeviceGroup) -> R<()> {
-        let txn = self.conn().begin().await.map_err(store_err)?;
+        let txn = self.write().await?;
         device_group::ActiveModel {
             id: Set(g.id.uuid()),
             tenant_id: Set(g.tenant_id.uuid()),
@@ -463,7 +463,7 @@ impl TenancyRepository for Database {
     }
 
     async fn update_device_group(&self, g: &DeviceGroup) -> R<()> {
-        let txn = self.conn().begin().await.map_err(store_err)?;
+        let txn = self.write().await?;
         let r = device_group::Entity::update_many()
             .col_expr(
                 device_group::Column::Name,
@@ -480,7 +480,7 @@ impl TenancyRepository for Database {
     }
 
     async fn delete_device_group(&self, id: DeviceGroupId) -> R<()> {
-        let txn = self.conn().begin().await.map_err(store_err)?;
+        let txn = self.write().await?;
         let Some(g) = device_group::Entity::find_by_id(id.uuid())
             .one(&txn)
             .await
@@ -543,7 +543,7 @@ impl TenancyRepository for Database {
         u: &User,
         binding_id: BindingId,
     ) -> R<()> {
-        let txn = self.conn().begin().await.map_err(store_err)?;
+        let txn = self.write().await?;
         // Claim the invitation first: only one acceptance can flip it.
         let claimed = invitation::Entity::update_many()
             .col_expr(

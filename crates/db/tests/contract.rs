@@ -249,3 +249,36 @@ async fn an_invitation_is_accepted_exactly_once_even_under_concurrency() {
     let (stored, _) = db.invitation(inv.id).await.unwrap().unwrap();
     assert!(stored.accepted_at.is_some());
 }
+
+#[tokio::test]
+async fn concurrent_read_then_write_transactions_all_succeed() {
+    let (db, _d) = db().await;
+    let db = Arc::new(db);
+    let t = tenant(&db).await;
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let db = db.clone();
+        let tenant_id = t.id;
+        tasks.push(tokio::spawn(async move {
+            let u = user(&db, tenant_id, &format!("c{i}@example.test")).await?;
+            let b = RoleBinding {
+                id: id().into(),
+                tenant_id,
+                user_id: u.id,
+                role_id: BuiltinRole::Member.id(),
+                scope: Scope::Tenant(tenant_id),
+                environments: None,
+                created_at: now(),
+            };
+            db.insert_binding(&b).await?;
+            db.delete_binding(b.id).await?;
+            db.delete_user(u.id).await
+        }));
+    }
+    for task in tasks {
+        task.await
+            .unwrap()
+            .expect("no write is refused for contention");
+    }
+    assert!(db.users(t.id).await.unwrap().is_empty());
+}

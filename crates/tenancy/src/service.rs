@@ -85,6 +85,9 @@ pub struct NewInvitation {
     pub ttl: Duration,
 }
 
+/// Most devices in one device group.
+pub const MAX_GROUP_DEVICES: usize = 10_000;
+
 /// Longest an invitation may stay open.
 pub const MAX_INVITATION_TTL: Duration = Duration::days(30);
 
@@ -497,20 +500,29 @@ impl TenancyService {
     ) -> Result<Vec<DeviceId>> {
         ids.sort();
         ids.dedup();
-        if ids.len() > 10_000 {
-            return Err(FieldError::new("device_ids", "at most 10000 devices").into());
+        if ids.len() > MAX_GROUP_DEVICES {
+            return Err(FieldError::new(
+                "device_ids",
+                format!("at most {MAX_GROUP_DEVICES} devices"),
+            )
+            .into());
         }
-        for id in &ids {
-            match self.repo.device(*id).await? {
-                Some(d) if d.tenant_id == tenant => {}
-                _ => {
-                    return Err(FieldError::new(
-                        "device_ids",
-                        format!("{id} is not a device of this tenant"),
-                    )
-                    .into());
-                }
-            }
+        if ids.is_empty() {
+            return Ok(ids);
+        }
+        let known: std::collections::HashSet<DeviceId> = self
+            .repo
+            .devices(tenant)
+            .await?
+            .into_iter()
+            .map(|d| d.id)
+            .collect();
+        if let Some(stranger) = ids.iter().find(|id| !known.contains(id)) {
+            return Err(FieldError::new(
+                "device_ids",
+                format!("{stranger} is not a device of this tenant"),
+            )
+            .into());
         }
         Ok(ids)
     }

@@ -163,14 +163,16 @@ impl<'a> Ctx<'a> {
             .is_some_and(|d| d.is_allowed())
     }
 
-    /// Refuses a body that names entities of another tenant. Ids unknown
-    /// everywhere pass: the service reports them as invalid input.
+    /// Refuses a body that names entities of another tenant. The first id
+    /// not in the caller's tenant decides: another tenant's is refused as
+    /// cross-tenant; one unknown everywhere passes, for the service to
+    /// report as invalid input. At most one lookup leaves the index.
     pub async fn ids_in_tenant(&self, operation: &str, ids: &[uuid::Uuid]) -> Result<(), ApiError> {
         let index = self.state.authz.index(self.who.tenant_id).await?;
-        for id in ids.iter().filter(|id| !index.contains(**id)) {
-            if let Some(owner) = self.state.authz.tenant_of(*id).await? {
-                self.same_tenant(operation, owner).await?;
-            }
+        if let Some(stranger) = ids.iter().find(|id| !index.contains(**id))
+            && let Some(owner) = self.state.authz.tenant_of(*stranger).await?
+        {
+            self.same_tenant(operation, owner).await?;
         }
         Ok(())
     }

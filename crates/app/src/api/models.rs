@@ -15,6 +15,7 @@ macro_rules! page {
         #[derive(Debug, Object)]
         pub struct $name {
             pub items: Vec<$item>,
+            #[oai(skip_serializing_if_is_none)]
             pub next_cursor: Option<Uuid>,
         }
 
@@ -165,6 +166,7 @@ page!(UnitPage, UnitDto);
 #[derive(Debug, Object)]
 pub struct NewDivision {
     /// Optional; when given it must be the caller's own tenant.
+    #[oai(skip_serializing_if_is_none)]
     pub tenant_id: Option<Uuid>,
     #[oai(validator(max_length = 200))]
     pub name: String,
@@ -229,9 +231,13 @@ pub struct NewInvitation {
     pub role_id: Uuid,
     pub scope: ScopeRef,
     /// Limit the resulting binding to these environments; omit for all.
+    #[oai(skip_serializing_if_is_none)]
     pub environments: Option<Vec<EnvironmentDto>>,
     /// Hours until the invitation expires (1 to 720; default 72).
-    #[oai(validator(minimum(value = "1"), maximum(value = "720")))]
+    #[oai(
+        skip_serializing_if_is_none,
+        validator(minimum(value = "1"), maximum(value = "720"))
+    )]
     pub ttl_hours: Option<u32>,
 }
 
@@ -243,8 +249,10 @@ pub struct InvitationDto {
     pub email: String,
     pub role_id: Uuid,
     pub scope: ScopeRef,
+    #[oai(skip_serializing_if_is_none)]
     pub environments: Option<Vec<EnvironmentDto>>,
     pub expires_at: OffsetDateTime,
+    #[oai(skip_serializing_if_is_none)]
     pub accepted_at: Option<OffsetDateTime>,
 }
 
@@ -285,7 +293,10 @@ pub struct NewToken {
     #[oai(validator(max_length = 200))]
     pub name: String,
     /// Days until the token expires (1 to 3650); omit for no expiry.
-    #[oai(validator(minimum(value = "1"), maximum(value = "3650")))]
+    #[oai(
+        skip_serializing_if_is_none,
+        validator(minimum(value = "1"), maximum(value = "3650"))
+    )]
     pub ttl_days: Option<u32>,
 }
 
@@ -295,7 +306,9 @@ pub struct TokenDto {
     pub id: Uuid,
     pub user_id: Uuid,
     pub name: String,
+    #[oai(skip_serializing_if_is_none)]
     pub expires_at: Option<OffsetDateTime>,
+    #[oai(skip_serializing_if_is_none)]
     pub revoked_at: Option<OffsetDateTime>,
     pub created_at: OffsetDateTime,
 }
@@ -331,6 +344,7 @@ pub struct SiteDto {
     pub tenant_id: Uuid,
     pub team_id: Uuid,
     pub name: String,
+    #[oai(skip_serializing_if_is_none)]
     pub published_at: Option<OffsetDateTime>,
     pub created_at: OffsetDateTime,
 }
@@ -361,9 +375,10 @@ pub struct NewSite {
 /// Changes to a site.
 #[derive(Debug, Object)]
 pub struct SitePatch {
-    #[oai(validator(max_length = 200))]
+    #[oai(skip_serializing_if_is_none, validator(max_length = 200))]
     pub name: Option<String>,
     /// Hand the site to another team (needs `site:create` there).
+    #[oai(skip_serializing_if_is_none)]
     pub team_id: Option<Uuid>,
 }
 
@@ -490,12 +505,14 @@ pub struct NewDevice {
     #[oai(validator(max_length = 253))]
     pub host: String,
     /// REST API port (default 443).
+    #[oai(skip_serializing_if_is_none)]
     pub port: Option<u16>,
     pub environment: EnvironmentDto,
     #[oai(default)]
     pub tags: BTreeMap<String, String>,
     #[oai(default)]
     pub capabilities: CapabilitiesDto,
+    #[oai(skip_serializing_if_is_none)]
     pub credentials: Option<CredentialsBody>,
 }
 
@@ -503,14 +520,19 @@ pub struct NewDevice {
 #[derive(Debug, Object)]
 pub struct DevicePatch {
     /// Move the device to another site (needs `device:create` there).
+    #[oai(skip_serializing_if_is_none)]
     pub site_id: Option<Uuid>,
-    #[oai(validator(max_length = 200))]
+    #[oai(skip_serializing_if_is_none, validator(max_length = 200))]
     pub name: Option<String>,
-    #[oai(validator(max_length = 253))]
+    #[oai(skip_serializing_if_is_none, validator(max_length = 253))]
     pub host: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
     pub port: Option<u16>,
+    #[oai(skip_serializing_if_is_none)]
     pub environment: Option<EnvironmentDto>,
+    #[oai(skip_serializing_if_is_none)]
     pub tags: Option<BTreeMap<String, String>>,
+    #[oai(skip_serializing_if_is_none)]
     pub capabilities: Option<CapabilitiesDto>,
 }
 
@@ -550,9 +572,9 @@ pub struct NewDeviceGroup {
 /// Changes to a device group.
 #[derive(Debug, Object)]
 pub struct DeviceGroupPatch {
-    #[oai(validator(max_length = 200))]
+    #[oai(skip_serializing_if_is_none, validator(max_length = 200))]
     pub name: Option<String>,
-    #[oai(validator(max_items = 10000))]
+    #[oai(skip_serializing_if_is_none, validator(max_items = 10000))]
     pub device_ids: Option<Vec<Uuid>>,
 }
 
@@ -597,9 +619,9 @@ pub struct NewRole {
 /// Changes to a custom role.
 #[derive(Debug, Object)]
 pub struct RolePatch {
-    #[oai(validator(max_length = 200))]
+    #[oai(skip_serializing_if_is_none, validator(max_length = 200))]
     pub name: Option<String>,
-    #[oai(validator(max_items = 64))]
+    #[oai(skip_serializing_if_is_none, validator(max_items = 64))]
     pub permissions: Option<Vec<String>>,
 }
 
@@ -610,6 +632,7 @@ pub struct BindingDto {
     pub user_id: Uuid,
     pub role_id: Uuid,
     pub scope: ScopeRef,
+    #[oai(skip_serializing_if_is_none)]
     pub environments: Option<Vec<EnvironmentDto>>,
     pub created_at: OffsetDateTime,
 }
@@ -635,6 +658,7 @@ pub struct NewBinding {
     pub user_id: Uuid,
     pub role_id: Uuid,
     pub scope: ScopeRef,
+    #[oai(skip_serializing_if_is_none)]
     pub environments: Option<Vec<EnvironmentDto>>,
 }
 
@@ -643,7 +667,9 @@ pub struct NewBinding {
 pub struct DeviceScopeDto {
     pub id: Uuid,
     pub user_id: Uuid,
+    #[oai(skip_serializing_if_is_none)]
     pub device_id: Option<Uuid>,
+    #[oai(skip_serializing_if_is_none)]
     pub device_group_id: Option<Uuid>,
     pub granted_by: Uuid,
     pub created_at: OffsetDateTime,
@@ -672,7 +698,9 @@ page!(DeviceScopePage, DeviceScopeDto);
 #[derive(Debug, Object)]
 pub struct NewDeviceScope {
     pub user_id: Uuid,
+    #[oai(skip_serializing_if_is_none)]
     pub device_id: Option<Uuid>,
+    #[oai(skip_serializing_if_is_none)]
     pub device_group_id: Option<Uuid>,
 }
 
@@ -716,6 +744,7 @@ impl From<ResourceRef> for rbac::Resource {
 #[derive(Debug, Object)]
 pub struct AuthzCheck {
     /// Whose access to check; omit for the caller's own.
+    #[oai(skip_serializing_if_is_none)]
     pub user_id: Option<Uuid>,
     /// A permission such as `site:read`.
     #[oai(validator(max_length = 64))]
@@ -731,7 +760,9 @@ pub struct AuthzAnswer {
     pub code: String,
     /// The reason in words.
     pub reason: String,
+    #[oai(skip_serializing_if_is_none)]
     pub binding_id: Option<Uuid>,
+    #[oai(skip_serializing_if_is_none)]
     pub role_id: Option<Uuid>,
 }
 

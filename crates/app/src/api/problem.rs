@@ -47,6 +47,12 @@ pub enum ApiError {
     /// The request conflicts with the current state.
     #[oai(status = 409, content_type = "application/problem+json")]
     Conflict(Json<Problem>),
+    /// The request body is larger than the configured limit.
+    #[oai(status = 413, content_type = "application/problem+json")]
+    PayloadTooLarge(Json<Problem>),
+    /// The request body is not `application/json`.
+    #[oai(status = 415, content_type = "application/problem+json")]
+    UnsupportedMediaType(Json<Problem>),
     /// A field is invalid.
     #[oai(status = 422, content_type = "application/problem+json")]
     Unprocessable(Json<Problem>),
@@ -80,6 +86,12 @@ pub fn bad_request(err: poem::Error) -> ApiError {
         }
         StatusCode::UNAUTHORIZED => ApiError::unauthorized(err.to_string()),
         StatusCode::SERVICE_UNAVAILABLE => ApiError::unavailable(err.to_string()),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType(problem(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            err.to_string(),
+            None,
+        )),
         _ => ApiError::bad_request("invalid_request", err.to_string()),
     }
 }
@@ -144,6 +156,8 @@ impl ApiError {
             | ApiError::Forbidden(p)
             | ApiError::NotFound(p)
             | ApiError::Conflict(p)
+            | ApiError::PayloadTooLarge(p)
+            | ApiError::UnsupportedMediaType(p)
             | ApiError::Unprocessable(p)
             | ApiError::Unavailable(p) => &p.0,
         }
