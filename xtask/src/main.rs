@@ -6,10 +6,12 @@
 //! - `tidy`: the architecture rules that `cargo` cannot express (which
 //!   crate may depend on which).
 //! - `openapi [--check]`: regenerate (or check) `docs/openapi.json`.
+//! - `fuzz`: schemathesis against a demo server and its OpenAPI document.
 //! - `bench`: the benchmarks whose numbers go into `docs/benchmarks.md`.
 
 #![allow(clippy::print_stdout)] // a command-line tool: printing is its job
 
+mod fuzz;
 mod services;
 mod tidy;
 
@@ -25,7 +27,8 @@ fn main() -> ExitCode {
         Some("tidy") => tidy::check(&root()),
         Some("openapi") => openapi(args.iter().any(|a| a == "--check")),
         Some("bench") => bench(),
-        _ => Err("usage: cargo xtask <ci | tidy | openapi [--check] | bench>".into()),
+        Some("fuzz") => fuzz::run(),
+        _ => Err("usage: cargo xtask <ci | tidy | openapi [--check] | fuzz | bench>".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -137,6 +140,8 @@ fn ci() -> Result {
     let (pg_passed, _) = result?;
     step("openapi drift");
     openapi(true)?;
+    step("API contract fuzzing (schemathesis)");
+    fuzz::run()?;
     step("cargo deny");
     services::cargo_deny()?;
     eprintln!("\nall checks passed: {sqlite_passed} tests on SQLite, {pg_passed} on PostgreSQL");
