@@ -133,7 +133,7 @@ page!(TenantPage, TenantDto);
 /// A name, for creating or renaming.
 #[derive(Debug, Object)]
 pub struct NameBody {
-    #[oai(validator(max_length = 200))]
+    #[oai(validator(min_length = 1, max_length = 200))]
     pub name: String,
 }
 
@@ -168,7 +168,7 @@ pub struct NewDivision {
     /// Optional; when given it must be the caller's own tenant.
     #[oai(skip_serializing_if_is_none)]
     pub tenant_id: Option<Uuid>,
-    #[oai(validator(max_length = 200))]
+    #[oai(validator(min_length = 1, max_length = 200))]
     pub name: String,
 }
 
@@ -176,7 +176,7 @@ pub struct NewDivision {
 #[derive(Debug, Object)]
 pub struct NewGroup {
     pub division_id: Uuid,
-    #[oai(validator(max_length = 200))]
+    #[oai(validator(min_length = 1, max_length = 200))]
     pub name: String,
 }
 
@@ -184,7 +184,7 @@ pub struct NewGroup {
 #[derive(Debug, Object)]
 pub struct NewTeam {
     pub group_id: Uuid,
-    #[oai(validator(max_length = 200))]
+    #[oai(validator(min_length = 1, max_length = 200))]
     pub name: String,
 }
 
@@ -219,14 +219,14 @@ page!(UserPage, UserDto);
 /// Changes to a user.
 #[derive(Debug, Object)]
 pub struct UserPatch {
-    #[oai(validator(max_length = 200))]
+    #[oai(validator(min_length = 1, max_length = 200))]
     pub display_name: String,
 }
 
 /// A new invitation.
 #[derive(Debug, Object)]
 pub struct NewInvitation {
-    #[oai(validator(max_length = 254))]
+    #[oai(validator(min_length = 1, max_length = 254))]
     pub email: String,
     pub role_id: Uuid,
     pub scope: ScopeRef,
@@ -281,16 +281,16 @@ pub struct CreatedInvitation {
 /// Accepting an invitation.
 #[derive(Debug, Object)]
 pub struct AcceptInvitation {
-    #[oai(validator(max_length = 200))]
+    #[oai(validator(min_length = 1, max_length = 200))]
     pub token: String,
-    #[oai(validator(max_length = 200))]
+    #[oai(validator(min_length = 1, max_length = 200))]
     pub display_name: String,
 }
 
 /// A new API token.
 #[derive(Debug, Object)]
 pub struct NewToken {
-    #[oai(validator(max_length = 200))]
+    #[oai(validator(min_length = 1, max_length = 200))]
     pub name: String,
     /// Days until the token expires (1 to 3650); omit for no expiry.
     #[oai(
@@ -368,7 +368,7 @@ page!(SitePage, SiteDto);
 #[derive(Debug, Object)]
 pub struct NewSite {
     pub team_id: Uuid,
-    #[oai(validator(max_length = 200))]
+    #[oai(validator(min_length = 1, max_length = 200))]
     pub name: String,
 }
 
@@ -436,7 +436,7 @@ impl From<tenancy::Capabilities> for CapabilitiesDto {
 /// Device login credentials: write-only, stored encrypted, never returned.
 #[derive(Object)]
 pub struct CredentialsBody {
-    #[oai(validator(max_length = 128))]
+    #[oai(validator(min_length = 1, max_length = 128))]
     pub username: String,
     #[oai(validator(max_length = 1024))]
     pub password: String,
@@ -500,9 +500,9 @@ page!(DevicePage, DeviceDto);
 #[derive(Debug, Object)]
 pub struct NewDevice {
     pub site_id: Uuid,
-    #[oai(validator(max_length = 200))]
+    #[oai(validator(min_length = 1, max_length = 200))]
     pub name: String,
-    #[oai(validator(max_length = 253))]
+    #[oai(validator(min_length = 1, max_length = 253))]
     pub host: String,
     /// REST API port (default 443).
     #[oai(skip_serializing_if_is_none)]
@@ -563,7 +563,7 @@ page!(DeviceGroupPage, DeviceGroupDto);
 /// A new device group.
 #[derive(Debug, Object)]
 pub struct NewDeviceGroup {
-    #[oai(validator(max_length = 200))]
+    #[oai(validator(min_length = 1, max_length = 200))]
     pub name: String,
     #[oai(default, validator(max_items = 10000))]
     pub device_ids: Vec<Uuid>,
@@ -610,7 +610,7 @@ page!(RolePage, RoleDto);
 /// A new custom role.
 #[derive(Debug, Object)]
 pub struct NewRole {
-    #[oai(validator(max_length = 200))]
+    #[oai(validator(min_length = 1, max_length = 200))]
     pub name: String,
     #[oai(validator(max_items = 64))]
     pub permissions: Vec<String>,
