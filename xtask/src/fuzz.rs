@@ -86,6 +86,7 @@ pub fn run() -> Result {
         return Err("the demo server did not start".into());
     };
     let status = Command::new(schemathesis)
+        .current_dir(&dir)
         .args(["run", &format!("{base}/openapi.json"), "--url", &format!("{base}/api/v1")])
         .args(["--header", &format!("Authorization: Bearer {token}")])
         .args(["--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"])
