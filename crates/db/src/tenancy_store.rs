@@ -14,12 +14,28 @@ use sea_orm::{
     QueryOrder,
 };
 use tenancy::{
-    ApiToken, Device, DeviceGroup, Invitation, OrgUnit, Site, TenancyRepository, Tenant, User,
+    ApiToken, Device, DeviceGroup, Grant, Invitation, OrgUnit, Site, TenancyRepository, Tenant,
+    User,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 type R<T> = Result<T, StoreError>;
+
+fn identity_row(
+    u: &User,
+    issuer: &str,
+    subject: &str,
+    at: OffsetDateTime,
+) -> user_identity::ActiveModel {
+    user_identity::ActiveModel {
+        issuer: Set(issuer.to_owned()),
+        subject: Set(subject.to_owned()),
+        user_id: Set(u.id.uuid()),
+        tenant_id: Set(u.tenant_id.uuid()),
+        created_at: Set(at),
+    }
+}
 
 fn must_change(rows: u64) -> R<()> {
     if rows == 0 {
@@ -583,6 +599,75 @@ impl TenancyRepository for Database {
         .await
         .map_err(store_err)?;
         bump_generation(&txn, inv.tenant_id).await?;
+        txn.commit().await.map_err(store_err)
+    }
+
+    async fn user_by_identity(&self, issuer: &str, subject: &str) -> R<Option<User>> {
+        let Some(link) = user_identity::Entity::find_by_id((issuer.to_owned(), subject.to_owned()))
+            .one(self.conn())
+            .await
+            .map_err(store_err)?
+        else {
+            return Ok(None);
+        };
+        self.user(link.user_id.into()).await
+    }
+
+    async fn link_identity(
+        &self,
+        u: &User,
+        issuer: &str,
+        subject: &str,
+        at: OffsetDateTime,
+    ) -> R<()> {
+        user_identity::Entity::insert(identity_row(u, issuer, subject, at))
+            .exec(self.conn())
+            .await
+            .map_err(store_err)?;
+        Ok(())
+    }
+
+    async fn pending_invitation_for(
+        &self,
+        email: &str,
+        now: OffsetDateTime,
+    ) -> R<Option<Invitation>> {
+        invitation::Entity::find()
+            .filter(invitation::Column::Email.eq(email.to_lowercase()))
+            .filter(invitation::Column::AcceptedAt.is_null())
+            .filter(invitation::Column::ExpiresAt.gt(now))
+            .order_by_desc(invitation::Column::CreatedAt)
+            .one(self.conn())
+            .await
+            .map_err(store_err)?
+            .map(|m| convert::invitation(m).map(|(inv, _)| inv))
+            .transpose()
+    }
+
+    async fn provision_user(&self, u: &User, grant: &Grant, issuer: &str, subject: &str) -> R<()> {
+        let txn = self.write().await?;
+        user::Entity::insert(convert::user_row(u))
+            .exec(&txn)
+            .await
+            .map_err(store_err)?;
+        role_binding::ActiveModel {
+            id: Set(grant.binding_id.uuid()),
+            tenant_id: Set(u.tenant_id.uuid()),
+            user_id: Set(u.id.uuid()),
+            role_id: Set(grant.role_id.uuid()),
+            scope_type: Set(grant.scope.kind().into()),
+            scope_id: Set(grant.scope.uuid()),
+            environments: Set(convert::environments_text(&grant.environments)),
+            created_at: Set(u.created_at),
+        }
+        .insert(&txn)
+        .await
+        .map_err(store_err)?;
+        user_identity::Entity::insert(identity_row(u, issuer, subject, u.created_at))
+            .exec(&txn)
+            .await
+            .map_err(store_err)?;
+        bump_generation(&txn, u.tenant_id.uuid()).await?;
         txn.commit().await.map_err(store_err)
     }
 

@@ -282,3 +282,134 @@ async fn concurrent_read_then_write_transactions_all_succeed() {
     }
     assert!(db.users(t.id).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn identities_link_once_and_provisioning_is_one_transaction() {
+    let (db, _d) = db().await;
+    let t = tenant(&db).await;
+    let team = unit(&db, &t, UnitKind::Division, t.id.uuid()).await;
+    let known = user(&db, t.id, "known@example.test").await.unwrap();
+    let iss = "https://idp.example";
+    assert_eq!(db.user_by_identity(iss, "s-known").await.unwrap(), None);
+    db.link_identity(&known, iss, "s-known", now())
+        .await
+        .unwrap();
+    assert_eq!(
+        db.user_by_identity(iss, "s-known").await.unwrap(),
+        Some(known.clone())
+    );
+    assert!(
+        matches!(
+            db.link_identity(&known, iss, "s-known", now()).await,
+            Err(StoreError::Conflict(_))
+        ),
+        "an identity links to one user"
+    );
+    assert_eq!(
+        db.user_by_identity("https://other.example", "s-known")
+            .await
+            .unwrap(),
+        None
+    );
+
+    let g0 = db.generation(t.id).await.unwrap();
+    let new = User {
+        id: id().into(),
+        tenant_id: t.id,
+        email: "jit@example.test".into(),
+        display_name: "J".into(),
+        platform_admin: false,
+        created_at: now(),
+    };
+    let grant = tenancy::Grant {
+        binding_id: id().into(),
+        role_id: BuiltinRole::Member.id(),
+        scope: team.scope(),
+        environments: Some(vec![Environment::Lab]),
+    };
+    db.provision_user(&new, &grant, iss, "s-jit").await.unwrap();
+    assert_eq!(
+        db.user_by_identity(iss, "s-jit").await.unwrap(),
+        Some(new.clone())
+    );
+    assert!(
+        db.generation(t.id).await.unwrap() > g0,
+        "a new binding moves the generation"
+    );
+    let b = db.bindings(t.id).await.unwrap();
+    assert_eq!(b.len(), 1);
+    assert_eq!(
+        (b[0].scope, b[0].environments.clone()),
+        (team.scope(), Some(vec![Environment::Lab]))
+    );
+
+    // Provisioning the same identity again writes nothing at all.
+    let again = User {
+        id: id().into(),
+        email: "jit2@example.test".into(),
+        ..new.clone()
+    };
+    let grant2 = tenancy::Grant {
+        binding_id: id().into(),
+        ..grant
+    };
+    assert!(
+        db.provision_user(&again, &grant2, iss, "s-jit")
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        db.users(t.id).await.unwrap().len(),
+        2,
+        "no half-written user"
+    );
+    assert_eq!(
+        db.bindings(t.id).await.unwrap().len(),
+        1,
+        "no half-written binding"
+    );
+}
+
+#[tokio::test]
+async fn the_newest_live_invitation_is_pending_for_an_email() {
+    let (db, _d) = db().await;
+    let t = tenant(&db).await;
+    let inv = |email: &str, created: OffsetDateTime, expires: OffsetDateTime| Invitation {
+        id: id().into(),
+        tenant_id: t.id,
+        email: email.into(),
+        role_id: BuiltinRole::Member.id(),
+        scope: Scope::Tenant(t.id),
+        environments: None,
+        invited_by: UserId::from_uuid(id()),
+        expires_at: expires,
+        accepted_at: None,
+        created_at: created,
+    };
+    let day = time::Duration::days(1);
+    let old = inv("p@example.test", now() - day, now() + day);
+    let newer = inv("p@example.test", now(), now() + day);
+    let expired = inv("gone@example.test", now() - day * 3, now() - day);
+    for i in [&old, &newer, &expired] {
+        db.insert_invitation(i, "h").await.unwrap();
+    }
+    assert_eq!(
+        db.pending_invitation_for("P@example.test", now())
+            .await
+            .unwrap()
+            .map(|i| i.id),
+        Some(newer.id)
+    );
+    assert_eq!(
+        db.pending_invitation_for("gone@example.test", now())
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        db.pending_invitation_for("none@example.test", now())
+            .await
+            .unwrap(),
+        None
+    );
+}

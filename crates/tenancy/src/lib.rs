@@ -7,14 +7,21 @@
 //! nothing of HTTP, SQL or OIDC, and nothing of who may do what: that is
 //! `rbac`'s job.
 
+pub mod identity;
 pub mod model;
 pub mod ports;
 pub mod scope;
 pub mod secret;
 pub mod service;
+pub mod session;
 pub mod validate;
 
+pub use identity::{
+    ExternalIdentity, Grant, IdentityError, IdentityProvider, IdpTokens, ProvisioningRule,
+    VerifiedAccess,
+};
 pub use model::*;
 pub use ports::TenancyRepository;
 pub use scope::Scope;
 pub use service::{TenancyError, TenancyService};
+pub use session::{MemorySessionStore, SessionStore, Sessions, UserSession};

@@ -8,6 +8,7 @@
 //! also bump the tenant's authorization generation, so cached decisions are
 //! rebuilt.
 
+use crate::identity::Grant;
 use crate::model::*;
 use async_trait::async_trait;
 use kernel::{
@@ -95,6 +96,37 @@ pub trait TenancyRepository: Send + Sync {
         accepted_at: OffsetDateTime,
         user: &User,
         binding_id: BindingId,
+    ) -> Result<(), StoreError>;
+
+    // Identities at OpenID Connect providers.
+    /// The user linked to `subject` at `issuer`.
+    async fn user_by_identity(
+        &self,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<Option<User>, StoreError>;
+    /// Links `subject` at `issuer` to `user`; `Conflict` if it is linked already.
+    async fn link_identity(
+        &self,
+        user: &User,
+        issuer: &str,
+        subject: &str,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    /// The newest invitation for `email` that is neither accepted nor expired at `now`.
+    async fn pending_invitation_for(
+        &self,
+        email: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<Invitation>, StoreError>;
+    /// Creates `user`, its role binding and its identity link in one
+    /// transaction (just-in-time provisioning).
+    async fn provision_user(
+        &self,
+        user: &User,
+        grant: &Grant,
+        issuer: &str,
+        subject: &str,
     ) -> Result<(), StoreError>;
 
     // API tokens.

@@ -5,6 +5,7 @@
 //! It does not decide who may call it: callers pass through the enforcement
 //! gate first.
 
+use crate::identity::{ExternalIdentity, Grant, ProvisioningRule};
 use crate::model::*;
 use crate::ports::{Sealer, TenancyRepository};
 use crate::scope::Scope;
@@ -34,6 +35,12 @@ pub enum TenancyError {
     /// A token was not valid: unknown, wrong, expired or used.
     #[error("{0}")]
     BadToken(&'static str),
+    /// An identity provider vouched for someone rosgate does not know: no
+    /// linked or matching user, no invitation, no provisioning rule.
+    #[error(
+        "{0} has no account here: ask an administrator for an invitation, or for a provisioning rule that matches your groups"
+    )]
+    NotProvisioned(String),
     /// Storage failed; nothing was changed.
     #[error(transparent)]
     Store(StoreError),
@@ -628,6 +635,96 @@ impl TenancyService {
         Ok(user)
     }
 
+    // ---- sign-in through an identity provider -----------------------------
+
+    /// The user an identity provider's verified identity stands for, found,
+    /// linked or provisioned as [`crate::identity`] describes.
+    pub async fn sign_in(&self, id: &ExternalIdentity, rules: &[ProvisioningRule]) -> Result<User> {
+        if let Some(user) = self.repo.user_by_identity(&id.issuer, &id.subject).await? {
+            return Ok(user);
+        }
+        let who = id
+            .trusted_email()
+            .map_or_else(|| format!("subject {}", id.subject), str::to_owned);
+        let email = id
+            .trusted_email()
+            .and_then(|e| validate::email("email", e).ok());
+        let now = self.clock.now();
+        if let Some(email) = &email {
+            if let Some(user) = self.repo.user_by_email(email).await? {
+                self.link(&user, id, now).await?;
+                return Ok(user);
+            }
+            if let Some(inv) = self.repo.pending_invitation_for(email, now).await? {
+                let user = self.new_user(inv.tenant_id, email, id, now);
+                let binding = BindingId::from_uuid(self.entropy.uuid_v7(now));
+                self.repo
+                    .accept_invitation(inv.id, now, &user, binding)
+                    .await?;
+                self.link(&user, id, now).await?;
+                return Ok(user);
+            }
+            for rule in rules.iter().filter(|r| id.has_claim(&r.claim, &r.value)) {
+                let scope = match rule.unit {
+                    None => Scope::Tenant(rule.tenant_id),
+                    Some(unit) => match self.repo.unit(unit).await? {
+                        Some(u) if u.tenant_id == rule.tenant_id => u.scope(),
+                        // A rule naming a unit that is gone grants nothing.
+                        _ => continue,
+                    },
+                };
+                let user = self.new_user(rule.tenant_id, email, id, now);
+                let grant = Grant {
+                    binding_id: BindingId::from_uuid(self.entropy.uuid_v7(now)),
+                    role_id: rule.role_id,
+                    scope,
+                    environments: rule.environments.clone(),
+                };
+                self.repo
+                    .provision_user(&user, &grant, &id.issuer, &id.subject)
+                    .await?;
+                return Ok(user);
+            }
+        }
+        Err(TenancyError::NotProvisioned(who))
+    }
+
+    fn new_user(
+        &self,
+        tenant: TenantId,
+        email: &str,
+        id: &ExternalIdentity,
+        now: OffsetDateTime,
+    ) -> User {
+        let fallback = email.split('@').next().unwrap_or(email);
+        let display_name = id
+            .name
+            .as_deref()
+            .and_then(|n| validate::name("display_name", n).ok())
+            .unwrap_or_else(|| fallback.to_owned());
+        User {
+            id: UserId::from_uuid(self.entropy.uuid_v7(now)),
+            tenant_id: tenant,
+            email: email.to_owned(),
+            display_name,
+            platform_admin: false,
+            created_at: now,
+        }
+    }
+
+    /// Links the identity to `user`; a link made meanwhile by a concurrent
+    /// sign-in of the same person is fine.
+    async fn link(&self, user: &User, id: &ExternalIdentity, now: OffsetDateTime) -> Result<()> {
+        match self
+            .repo
+            .link_identity(user, &id.issuer, &id.subject, now)
+            .await
+        {
+            Ok(()) | Err(StoreError::Conflict(_)) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     // ---- API tokens ------------------------------------------------------
 
     /// Creates an API token for `user`; the returned secret is shown once.
@@ -858,5 +955,176 @@ mod tests {
             .await
             .unwrap();
         assert!(d.has_credentials);
+    }
+
+    // ---- sign-in ---------------------------------------------------------
+
+    fn identity(email: &str, verified: Option<bool>, groups: &[&str]) -> ExternalIdentity {
+        let mut claims = BTreeMap::new();
+        claims.insert(
+            "groups".to_owned(),
+            groups.iter().map(|g| (*g).to_owned()).collect(),
+        );
+        ExternalIdentity {
+            issuer: "https://idp.example".into(),
+            subject: "sub-1".into(),
+            email: Some(email.into()),
+            email_verified: verified,
+            name: Some("New Person".into()),
+            claims,
+        }
+    }
+
+    fn existing(email: &str) -> User {
+        User {
+            id: UserId::from_uuid(Uuid::from_u128(77)),
+            tenant_id: TenantId::from_uuid(Uuid::from_u128(1)),
+            email: email.into(),
+            display_name: "Existing".into(),
+            platform_admin: false,
+            created_at: datetime!(2026-01-01 0:00 UTC),
+        }
+    }
+
+    fn rule(group: &str) -> ProvisioningRule {
+        ProvisioningRule {
+            claim: "groups".into(),
+            value: group.into(),
+            tenant_id: TenantId::from_uuid(Uuid::from_u128(1)),
+            unit: None,
+            role_id: RoleId::from_uuid(Uuid::from_u128(5)),
+            environments: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_linked_identity_signs_in_without_further_lookups() {
+        let mut repo = MockTenancyRepository::new();
+        repo.expect_user_by_identity()
+            .withf(|iss, sub| iss == "https://idp.example" && sub == "sub-1")
+            .returning(|_, _| Ok(Some(existing("someone@example.test"))));
+        repo.expect_user_by_email().never();
+        repo.expect_provision_user().never();
+        let user = service(repo, clock())
+            .sign_in(
+                &identity("someone@example.test", Some(true), &[]),
+                &[rule("netops")],
+            )
+            .await
+            .unwrap();
+        assert_eq!(user.id, existing("x").id);
+    }
+
+    #[tokio::test]
+    async fn a_known_email_is_linked_on_first_sign_in() {
+        let mut repo = MockTenancyRepository::new();
+        repo.expect_user_by_identity().returning(|_, _| Ok(None));
+        repo.expect_user_by_email()
+            .returning(|e| Ok(Some(existing(e))));
+        repo.expect_link_identity()
+            .withf(|u, iss, sub, _| {
+                u.id == existing("x").id && iss == "https://idp.example" && sub == "sub-1"
+            })
+            .times(1)
+            .returning(|_, _, _, _| Ok(()));
+        let user = service(repo, clock())
+            .sign_in(&identity("Known@Example.test", None, &[]), &[])
+            .await
+            .unwrap();
+        assert_eq!(user.email, "known@example.test");
+    }
+
+    #[tokio::test]
+    async fn an_unverified_email_matches_nobody() {
+        let mut repo = MockTenancyRepository::new();
+        repo.expect_user_by_identity().returning(|_, _| Ok(None));
+        repo.expect_user_by_email().never();
+        repo.expect_pending_invitation_for().never();
+        repo.expect_provision_user().never();
+        let err = service(repo, clock())
+            .sign_in(
+                &identity("known@example.test", Some(false), &["netops"]),
+                &[rule("netops")],
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, TenancyError::NotProvisioned(_)), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_pending_invitation_is_accepted_by_email() {
+        let clock = clock();
+        let mut repo = MockTenancyRepository::new();
+        repo.expect_user_by_identity().returning(|_, _| Ok(None));
+        repo.expect_user_by_email().returning(|_| Ok(None));
+        let inv = invitation(clock.now() + Duration::days(1));
+        repo.expect_pending_invitation_for()
+            .returning(move |_, _| Ok(Some(inv.clone())));
+        repo.expect_accept_invitation()
+            .withf(|id, _, u, _| {
+                *id == InvitationId::from_uuid(Uuid::from_u128(9)) && u.display_name == "New Person"
+            })
+            .times(1)
+            .returning(|_, _, _, _| Ok(()));
+        repo.expect_link_identity()
+            .times(1)
+            .returning(|_, _, _, _| Ok(()));
+        repo.expect_provision_user().never();
+        let user = service(repo, clock)
+            .sign_in(
+                &identity("new@example.test", Some(true), &["netops"]),
+                &[rule("netops")],
+            )
+            .await
+            .unwrap();
+        assert_eq!(user.tenant_id, TenantId::from_uuid(Uuid::from_u128(1)));
+    }
+
+    #[tokio::test]
+    async fn the_first_matching_rule_provisions_the_user_with_its_role() {
+        let mut repo = MockTenancyRepository::new();
+        repo.expect_user_by_identity().returning(|_, _| Ok(None));
+        repo.expect_user_by_email().returning(|_| Ok(None));
+        repo.expect_pending_invitation_for()
+            .returning(|_, _| Ok(None));
+        repo.expect_provision_user()
+            .withf(|u, g, iss, sub| {
+                u.email == "new@example.test"
+                    && g.role_id == RoleId::from_uuid(Uuid::from_u128(5))
+                    && g.scope == Scope::Tenant(TenantId::from_uuid(Uuid::from_u128(1)))
+                    && iss == "https://idp.example"
+                    && sub == "sub-1"
+            })
+            .times(1)
+            .returning(|_, _, _, _| Ok(()));
+        service(repo, clock())
+            .sign_in(
+                &identity("new@example.test", Some(true), &["dev", "netops"]),
+                &[rule("sales"), rule("netops")],
+            )
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn nobody_matching_is_not_provisioned() {
+        let mut repo = MockTenancyRepository::new();
+        repo.expect_user_by_identity().returning(|_, _| Ok(None));
+        repo.expect_user_by_email().returning(|_| Ok(None));
+        repo.expect_pending_invitation_for()
+            .returning(|_, _| Ok(None));
+        repo.expect_provision_user().never();
+        let err = service(repo, clock())
+            .sign_in(
+                &identity("stranger@example.test", Some(true), &["dev"]),
+                &[rule("netops")],
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("stranger@example.test has no account here"),
+            "{err}"
+        );
     }
 }

@@ -14,3 +14,4 @@ pub mod role_binding;
 pub mod site;
 pub mod tenant;
 pub mod user;
+pub mod user_identity;

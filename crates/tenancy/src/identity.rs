@@ -1,0 +1,152 @@
+//! Who a person signing in through an identity provider is, here.
+//!
+//! The provider vouches for an [`ExternalIdentity`]; [`crate::TenancyService::sign_in`]
+//! turns it into one of our users, in this order:
+//! 1. the user already linked to the provider's `(issuer, subject)`;
+//! 2. the user with the same (not unverified) email, who is linked from now on;
+//! 3. a pending invitation for that email, accepted without its token
+//!    (the provider has proven the address);
+//! 4. the first [`ProvisioningRule`] whose claim matches: a new user with
+//!    the rule's role binding (just-in-time provisioning);
+//! 5. otherwise nobody: [`crate::TenancyError::NotProvisioned`].
+
+use crate::scope::Scope;
+use kernel::{BindingId, Environment, RoleId, TenantId};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// A person as an identity provider describes them, after their token was verified.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ExternalIdentity {
+    /// The provider's issuer URL.
+    pub issuer: String,
+    /// The provider's stable id for the person.
+    pub subject: String,
+    pub email: Option<String>,
+    /// `Some(false)` when the provider says the email is unverified.
+    pub email_verified: Option<bool>,
+    pub name: Option<String>,
+    /// Other string or string-list claims (`groups`, `roles`, …), for provisioning rules.
+    pub claims: BTreeMap<String, Vec<String>>,
+}
+
+impl ExternalIdentity {
+    /// The email, unless the provider said it is unverified.
+    pub fn trusted_email(&self) -> Option<&str> {
+        match self.email_verified {
+            Some(false) => None,
+            _ => self.email.as_deref().filter(|e| !e.is_empty()),
+        }
+    }
+
+    /// Whether the claim `name` holds `value` (or is a list containing it).
+    pub fn has_claim(&self, name: &str, value: &str) -> bool {
+        match name {
+            "email" => self.trusted_email() == Some(value),
+            "sub" => self.subject == value,
+            _ => self
+                .claims
+                .get(name)
+                .is_some_and(|vs| vs.iter().any(|v| v == value)),
+        }
+    }
+}
+
+/// "People whose `claim` contains `value` get `role` at `unit` (or the whole
+/// tenant) in `tenant`." Configured by the operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProvisioningRule {
+    pub claim: String,
+    pub value: String,
+    pub tenant_id: TenantId,
+    /// A division, group or team of the tenant; `None` for the whole tenant.
+    pub unit: Option<Uuid>,
+    pub role_id: RoleId,
+    /// Environments the binding is limited to; `None` for all.
+    pub environments: Option<Vec<Environment>>,
+}
+
+/// A role binding to create with a new user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub binding_id: BindingId,
+    pub role_id: RoleId,
+    pub scope: Scope,
+    pub environments: Option<Vec<Environment>>,
+}
+
+/// Tokens an identity provider issued for a signed-in person. Kept only
+/// sealed; `Debug` shows none of them.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct IdpTokens {
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+    pub id_token: Option<String>,
+    /// When the access token expires, if the provider said.
+    #[serde(with = "time::serde::timestamp::option")]
+    pub expires_at: Option<time::OffsetDateTime>,
+}
+
+impl std::fmt::Debug for IdpTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdpTokens")
+            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "…"))
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A bearer access token the provider issued for rosgate, verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedAccess {
+    pub identity: ExternalIdentity,
+    /// The scopes granted (`scope` or `scp`).
+    pub scopes: Vec<String>,
+}
+
+/// Why the identity provider, or what it sent, was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdentityError {
+    /// A token, code or reply failed a check; the message says which.
+    #[error("{0}")]
+    Rejected(String),
+    /// The provider could not be reached or answered garbage; try again later.
+    #[error("the identity provider is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// An OpenID Connect provider, as the login flow and bearer authentication
+/// need it. The `oidc` crate implements it.
+#[async_trait::async_trait]
+pub trait IdentityProvider: Send + Sync + std::fmt::Debug {
+    /// The issuer URL, exactly as configured.
+    fn issuer(&self) -> &str;
+    /// Where to send the browser: the authorization endpoint with PKCE
+    /// (S256 of `pkce_verifier`), `state` and `nonce`.
+    async fn authorization_url(
+        &self,
+        state: &str,
+        nonce: &str,
+        pkce_verifier: &str,
+    ) -> Result<String, IdentityError>;
+    /// Exchanges an authorization code and verifies the ID token it brings
+    /// (signature, `iss`, `aud`, `exp`, and that it carries `nonce`).
+    async fn exchange_code(
+        &self,
+        code: &str,
+        pkce_verifier: &str,
+        nonce: &str,
+    ) -> Result<(ExternalIdentity, IdpTokens), IdentityError>;
+    /// New tokens for a refresh token.
+    async fn refresh(&self, tokens: &IdpTokens) -> Result<IdpTokens, IdentityError>;
+    /// Revokes the refresh and access tokens where the provider allows it.
+    async fn revoke(&self, tokens: &IdpTokens) -> Result<(), IdentityError>;
+    /// The provider's end-session URL for RP-initiated logout, if it has one.
+    async fn end_session_url(
+        &self,
+        tokens: &IdpTokens,
+        post_logout_redirect_uri: Option<&str>,
+    ) -> Option<String>;
+    /// Verifies a bearer access token issued for rosgate's resource.
+    async fn verify_access_token(&self, token: &str) -> Result<VerifiedAccess, IdentityError>;
+}
