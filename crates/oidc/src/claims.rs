@@ -1,0 +1,126 @@
+//! From verified token claims to an [`ExternalIdentity`] and its scopes.
+
+use serde_json::{Map, Value};
+use tenancy::ExternalIdentity;
+
+/// Claims that are not attributes of the person.
+const PROTOCOL_CLAIMS: &[&str] = &[
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "nbf",
+    "iat",
+    "jti",
+    "nonce",
+    "azp",
+    "auth_time",
+    "at_hash",
+    "c_hash",
+    "sid",
+    "acr",
+    "amr",
+    "client_id",
+    "scope",
+    "scp",
+    "email",
+    "email_verified",
+    "name",
+];
+
+/// The person a verified token describes.
+pub fn identity(issuer: &str, claims: &Map<String, Value>) -> ExternalIdentity {
+    let text = |k: &str| claims.get(k).and_then(Value::as_str).map(str::to_owned);
+    let mut extra = std::collections::BTreeMap::new();
+    for (k, v) in claims {
+        if PROTOCOL_CLAIMS.contains(&k.as_str()) {
+            continue;
+        }
+        let values: Vec<String> = match v {
+            Value::String(s) => vec![s.clone()],
+            Value::Array(items) => items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect(),
+            _ => continue,
+        };
+        extra.insert(k.clone(), values);
+    }
+    ExternalIdentity {
+        issuer: issuer.to_owned(),
+        subject: text("sub").unwrap_or_default(),
+        email: text("email").or_else(|| text("preferred_username").filter(|u| u.contains('@'))),
+        email_verified: claims.get("email_verified").and_then(|v| match v {
+            Value::Bool(b) => Some(*b),
+            Value::String(s) => Some(s == "true"),
+            _ => None,
+        }),
+        name: text("name"),
+        claims: extra,
+    }
+}
+
+/// The scopes of an access token: `scope` (space-separated, RFC 9068) or
+/// `scp` (a string or a list, as Entra ID and Okta write it).
+pub fn scopes(claims: &Map<String, Value>) -> Vec<String> {
+    let mut out = Vec::new();
+    for key in ["scope", "scp"] {
+        match claims.get(key) {
+            Some(Value::String(s)) => out.extend(s.split_whitespace().map(str::to_owned)),
+            Some(Value::Array(items)) => {
+                out.extend(items.iter().filter_map(Value::as_str).map(str::to_owned))
+            }
+            _ => {}
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn map(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        }
+    }
+
+    #[test]
+    fn identity_keeps_person_claims_and_drops_protocol_ones() {
+        let c = map(json!({
+            "iss": "https://idp", "sub": "u1", "aud": "x", "exp": 1,
+            "email": "a@example.test", "email_verified": false, "name": "A",
+            "groups": ["netops", "dev"], "department": "ops", "level": 3
+        }));
+        let id = identity("https://idp", &c);
+        assert_eq!(id.subject, "u1");
+        assert_eq!(id.email_verified, Some(false));
+        assert_eq!(id.trusted_email(), None, "unverified email is not trusted");
+        assert!(id.has_claim("groups", "netops"));
+        assert!(id.has_claim("department", "ops"));
+        assert!(
+            !id.claims.contains_key("level"),
+            "numbers are not attributes"
+        );
+        assert!(!id.claims.contains_key("aud"));
+    }
+
+    #[test]
+    fn scopes_come_from_scope_or_scp() {
+        assert_eq!(
+            scopes(&map(json!({"scope": "openid rosgate:read"}))),
+            ["openid", "rosgate:read"]
+        );
+        assert_eq!(
+            scopes(&map(json!({"scp": ["rosgate:write"]}))),
+            ["rosgate:write"]
+        );
+        assert!(scopes(&map(json!({}))).is_empty());
+    }
+}

@@ -1,0 +1,373 @@
+//! The provider as rosgate uses it: [`OidcProvider`] implements
+//! [`IdentityProvider`] with the authorization code flow (PKCE S256),
+//! refresh, revocation (RFC 7009), RP-initiated logout and bearer token
+//! verification (RFC 9068 access tokens for rosgate's resource, RFC 8707).
+
+use crate::discovery::{ProviderMetadata, discover};
+use crate::jwks::{Expect, Jwks};
+use crate::{claims, http};
+use async_trait::async_trait;
+use kernel::Clock;
+use oauth2::basic::{
+    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
+    BasicTokenType,
+};
+use oauth2::{
+    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
+    ExtraTokenFields, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken,
+    RequestTokenError, Scope, StandardRevocableToken, StandardTokenResponse, TokenResponse,
+    TokenUrl,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::sync::Arc;
+use tenancy::{ExternalIdentity, IdentityError, IdentityProvider, IdpTokens, VerifiedAccess};
+use tokio::sync::OnceCell;
+
+/// How rosgate is registered at the provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcSettings {
+    /// The issuer URL, exactly as the provider writes it in its tokens.
+    pub issuer: String,
+    pub client_id: String,
+    /// `None` for a public client.
+    pub client_secret: Option<String>,
+    /// rosgate's `/auth/callback` as registered at the provider.
+    pub redirect_uri: String,
+    /// Scopes asked for at login.
+    pub scopes: Vec<String>,
+    /// rosgate's resource URI: the audience bearer tokens must carry.
+    pub audience: String,
+    /// Send `resource=<audience>` (RFC 8707) when logging in.
+    pub resource_indicator: bool,
+    /// `prompt` to send at login (`consent` makes some providers issue refresh tokens).
+    pub prompt: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct IdTokenField {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    id_token: Option<String>,
+}
+
+impl ExtraTokenFields for IdTokenField {}
+
+type Tokens = StandardTokenResponse<IdTokenField, BasicTokenType>;
+
+type Client = oauth2::Client<
+    BasicErrorResponse,
+    Tokens,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointSet,
+>;
+
+struct Ready {
+    meta: ProviderMetadata,
+    client: Client,
+    jwks: Jwks,
+}
+
+/// A configured OpenID Connect provider.
+pub struct OidcProvider {
+    settings: OidcSettings,
+    http: reqwest::Client,
+    clock: Arc<dyn Clock>,
+    ready: OnceCell<Ready>,
+}
+
+impl std::fmt::Debug for OidcProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcProvider")
+            .field("issuer", &self.settings.issuer)
+            .field("client_id", &self.settings.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+fn unavailable(e: impl std::fmt::Display) -> IdentityError {
+    IdentityError::Unavailable(e.to_string())
+}
+
+fn rejected(e: impl Into<String>) -> IdentityError {
+    IdentityError::Rejected(e.into())
+}
+
+impl OidcProvider {
+    /// A provider; its metadata is discovered on first use (and retried
+    /// after a failure), so rosgate starts while the provider is down.
+    pub fn new(settings: OidcSettings, clock: Arc<dyn Clock>) -> Result<Self, String> {
+        for (key, url) in [
+            ("oidc.issuer", &settings.issuer),
+            ("oidc.redirect_uri", &settings.redirect_uri),
+            ("oidc.audience", &settings.audience),
+        ] {
+            url::Url::parse(url).map_err(|e| format!("{key} is not a URL ({e}): {url:?}"))?;
+        }
+        Ok(Self {
+            settings,
+            http: http::client(),
+            clock,
+            ready: OnceCell::new(),
+        })
+    }
+
+    /// The settings this provider was made with.
+    pub fn settings(&self) -> &OidcSettings {
+        &self.settings
+    }
+
+    /// The key set cache, once discovered (for its fetch counter).
+    pub fn jwks(&self) -> Option<&Jwks> {
+        self.ready.get().map(|r| &r.jwks)
+    }
+
+    async fn ready(&self) -> Result<&Ready, IdentityError> {
+        self.ready
+            .get_or_try_init(|| async {
+                let meta = discover(&self.http, &self.settings.issuer)
+                    .await
+                    .map_err(unavailable)?;
+                let bad = |what: &str, e: oauth2::url::ParseError| {
+                    unavailable(format!("the provider's {what} is not a URL: {e}"))
+                };
+                let mut client =
+                    oauth2::Client::new(ClientId::new(self.settings.client_id.clone()))
+                        .set_auth_uri(
+                            AuthUrl::new(meta.authorization_endpoint.clone())
+                                .map_err(|e| bad("authorization_endpoint", e))?,
+                        )
+                        .set_token_uri(
+                            TokenUrl::new(meta.token_endpoint.clone())
+                                .map_err(|e| bad("token_endpoint", e))?,
+                        )
+                        .set_redirect_uri(
+                            RedirectUrl::new(self.settings.redirect_uri.clone())
+                                .map_err(|e| bad("redirect_uri", e))?,
+                        );
+                if let Some(secret) = &self.settings.client_secret {
+                    client = client.set_client_secret(ClientSecret::new(secret.clone()));
+                }
+                let jwks = Jwks::new(meta.jwks_uri.clone(), self.http.clone(), self.clock.clone());
+                tracing::info!(issuer = %meta.issuer, "identity provider discovered");
+                Ok(Ready { meta, client, jwks })
+            })
+            .await
+    }
+
+    fn tokens(&self, t: &Tokens, previous: Option<&IdpTokens>) -> IdpTokens {
+        let now = self.clock.now();
+        IdpTokens {
+            access_token: t.access_token().secret().clone(),
+            refresh_token: t
+                .refresh_token()
+                .map(|r| r.secret().clone())
+                .or_else(|| previous.and_then(|p| p.refresh_token.clone())),
+            id_token: t
+                .extra_fields()
+                .id_token
+                .clone()
+                .or_else(|| previous.and_then(|p| p.id_token.clone())),
+            expires_at: t
+                .expires_in()
+                .and_then(|d| time::Duration::try_from(d).ok().map(|d| now + d)),
+        }
+    }
+
+    /// Verifies an ID token: signed by the provider, for this client, carrying `nonce`.
+    pub async fn verify_id_token(
+        &self,
+        id_token: &str,
+        nonce: &str,
+    ) -> Result<ExternalIdentity, IdentityError> {
+        let ready = self.ready().await?;
+        let c = ready
+            .jwks
+            .verify(
+                id_token,
+                &Expect {
+                    issuer: &self.settings.issuer,
+                    audience: &self.settings.client_id,
+                },
+            )
+            .await?;
+        // Core §3.1.3.7: with several audiences, azp must be this client.
+        if let Some(Value::Array(auds)) = c.get("aud")
+            && auds.len() > 1
+            && c.get("azp").and_then(Value::as_str) != Some(self.settings.client_id.as_str())
+        {
+            return Err(rejected("the ID token was issued to another client"));
+        }
+        let given = c.get("nonce").and_then(Value::as_str).unwrap_or_default();
+        if given.is_empty() || !constant_time_eq(given.as_bytes(), nonce.as_bytes()) {
+            return Err(rejected("the ID token's nonce does not match this login"));
+        }
+        Ok(claims::identity(&self.settings.issuer, &c))
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn token_error<E: std::error::Error + 'static>(
+    what: &str,
+    e: RequestTokenError<E, impl oauth2::ErrorResponse + 'static>,
+) -> IdentityError {
+    match e {
+        RequestTokenError::ServerResponse(r) => {
+            rejected(format!("the identity provider refused the {what}: {r}"))
+        }
+        RequestTokenError::Request(e) => unavailable(format!("{what}: {e}")),
+        RequestTokenError::Parse(e, _) => unavailable(format!("{what}: unreadable reply: {e}")),
+        RequestTokenError::Other(e) => unavailable(format!("{what}: {e}")),
+    }
+}
+
+#[async_trait]
+impl IdentityProvider for OidcProvider {
+    fn issuer(&self) -> &str {
+        &self.settings.issuer
+    }
+
+    async fn authorization_url(
+        &self,
+        state: &str,
+        nonce: &str,
+        pkce_verifier: &str,
+    ) -> Result<String, IdentityError> {
+        let ready = self.ready().await?;
+        let challenge = PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(
+            pkce_verifier.into(),
+        ));
+        let state = state.to_owned();
+        let mut req = ready
+            .client
+            .authorize_url(move || CsrfToken::new(state))
+            .set_pkce_challenge(challenge)
+            .add_extra_param("nonce", nonce)
+            .add_scopes(self.settings.scopes.iter().cloned().map(Scope::new));
+        if self.settings.resource_indicator {
+            req = req.add_extra_param("resource", self.settings.audience.clone());
+        }
+        if let Some(p) = &self.settings.prompt {
+            req = req.add_extra_param("prompt", p.clone());
+        }
+        Ok(req.url().0.to_string())
+    }
+
+    async fn exchange_code(
+        &self,
+        code: &str,
+        pkce_verifier: &str,
+        nonce: &str,
+    ) -> Result<(ExternalIdentity, IdpTokens), IdentityError> {
+        let ready = self.ready().await?;
+        let http = self.http.clone();
+        let send = move |r| http::send(http.clone(), r);
+        let t = ready
+            .client
+            .exchange_code(AuthorizationCode::new(code.to_owned()))
+            .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_owned()))
+            .request_async(&send)
+            .await
+            .map_err(|e| token_error("authorization code", e))?;
+        let tokens = self.tokens(&t, None);
+        let id_token = tokens.id_token.as_deref().ok_or_else(|| {
+            rejected("the provider sent no ID token; is `openid` among oidc.scopes?")
+        })?;
+        let identity = self.verify_id_token(id_token, nonce).await?;
+        Ok((identity, tokens))
+    }
+
+    async fn refresh(&self, tokens: &IdpTokens) -> Result<IdpTokens, IdentityError> {
+        let ready = self.ready().await?;
+        let refresh = tokens
+            .refresh_token
+            .as_ref()
+            .ok_or_else(|| rejected("this session has no refresh token; log in again"))?;
+        let http = self.http.clone();
+        let send = move |r| http::send(http.clone(), r);
+        let t = ready
+            .client
+            .exchange_refresh_token(&RefreshToken::new(refresh.clone()))
+            .request_async(&send)
+            .await
+            .map_err(|e| token_error("refresh token", e))?;
+        Ok(self.tokens(&t, Some(tokens)))
+    }
+
+    async fn revoke(&self, tokens: &IdpTokens) -> Result<(), IdentityError> {
+        let ready = self.ready().await?;
+        let Some(endpoint) = &ready.meta.revocation_endpoint else {
+            return Ok(());
+        };
+        // RFC 7009 by hand: the oauth2 crate refuses non-HTTPS endpoints,
+        // which rules out a provider on loopback.
+        let mut revocable = Vec::new();
+        if let Some(r) = &tokens.refresh_token {
+            revocable.push((r.as_str(), "refresh_token"));
+        }
+        revocable.push((tokens.access_token.as_str(), "access_token"));
+        for (token, hint) in revocable {
+            let mut form = vec![("token", token), ("token_type_hint", hint)];
+            let mut req = self.http.post(endpoint);
+            match &self.settings.client_secret {
+                Some(secret) => req = req.basic_auth(&self.settings.client_id, Some(secret)),
+                None => form.push(("client_id", &self.settings.client_id)),
+            }
+            let resp = req.form(&form).send().await.map_err(unavailable)?;
+            // RFC 7009 §2.2: 200 whether or not the token was valid.
+            if !resp.status().is_success() {
+                return Err(rejected(format!(
+                    "the identity provider refused to revoke the {hint}: HTTP {}",
+                    resp.status()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    async fn end_session_url(
+        &self,
+        tokens: &IdpTokens,
+        post_logout_redirect_uri: Option<&str>,
+    ) -> Option<String> {
+        let ready = self.ready().await.ok()?;
+        let mut url = url::Url::parse(ready.meta.end_session_endpoint.as_deref()?).ok()?;
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("client_id", &self.settings.client_id);
+            if let Some(id) = &tokens.id_token {
+                q.append_pair("id_token_hint", id);
+            }
+            if let Some(uri) = post_logout_redirect_uri {
+                q.append_pair("post_logout_redirect_uri", uri);
+            }
+        }
+        Some(url.to_string())
+    }
+
+    async fn verify_access_token(&self, token: &str) -> Result<VerifiedAccess, IdentityError> {
+        let ready = self.ready().await?;
+        let c = ready
+            .jwks
+            .verify(
+                token,
+                &Expect {
+                    issuer: &self.settings.issuer,
+                    audience: &self.settings.audience,
+                },
+            )
+            .await?;
+        Ok(VerifiedAccess {
+            identity: claims::identity(&self.settings.issuer, &c),
+            scopes: claims::scopes(&c),
+        })
+    }
+}
