@@ -9,6 +9,8 @@
 
 #![allow(clippy::expect_used)] // test support: failing loudly is the point
 
+pub mod idp;
+
 use kernel::{Environment, OsEntropy, SystemClock, TenantId};
 use rbac::BuiltinRole;
 use reqwest::{Method, StatusCode};
@@ -68,6 +70,15 @@ pub async fn fresh_database(backend: Backend) -> (String, tempfile::TempDir) {
         }
     };
     (url, dir)
+}
+
+/// A listener on a free loopback port and its base URL (`http://127.0.0.1:<port>`).
+pub async fn reserve() -> (tokio::net::TcpListener, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind port 0");
+    let base = format!("http://{}", listener.local_addr().expect("local addr"));
+    (listener, base)
 }
 
 /// A running rosgate and a client for it.
@@ -131,20 +142,30 @@ impl TestApp {
 
     /// Starts rosgate on `backend`.
     pub async fn spawn_on(backend: Backend) -> TestApp {
+        Self::spawn_with(backend, reserve().await, |_| {}).await
+    }
+
+    /// Starts rosgate on `backend`, serving on a listener reserved with
+    /// [`reserve`] (so a peer such as an identity provider can be told the
+    /// address first), with the configuration adjusted by `configure`.
+    pub async fn spawn_with(
+        backend: Backend,
+        (listener, base): (tokio::net::TcpListener, String),
+        configure: impl FnOnce(&mut Config),
+    ) -> TestApp {
         let (url, dir) = fresh_database(backend).await;
-        let config = Config {
+        let mut config = Config {
             database_url: url,
             key_file: dir.path().join("key").display().to_string(),
             max_body_bytes: 64 * 1024,
+            public_url: base.clone(),
+            cookie_secure: false,
             ..Config::default()
         };
+        configure(&mut config);
         let state = AppState::build(&config, Arc::new(SystemClock), Arc::new(OsEntropy))
             .await
             .expect("app state");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind port 0");
-        let base = format!("http://{}", listener.local_addr().expect("local addr"));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let app = rosgate::server::app(state.clone(), config.max_body_bytes);
         tokio::spawn(async move {
