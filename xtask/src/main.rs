@@ -110,8 +110,10 @@ fn count(line: &str, label: &str) -> usize {
 }
 
 fn ci() -> Result {
-    step("services: PostgreSQL");
+    step("services: PostgreSQL, Redis, Node.js");
     let pg = services::ensure_postgres()?;
+    let redis = services::ensure_redis()?;
+    services::ensure_node()?;
     step("format");
     cargo(&["fmt", "--all", "--check"], &[])?;
     step("clippy");
@@ -130,11 +132,15 @@ fn ci() -> Result {
     step("tidy");
     tidy::check(&root())?;
     step("tests on SQLite");
-    let (sqlite_passed, _) = cargo_test(&[("ROSGATE_TEST_DATABASE", "sqlite")])?;
+    let (sqlite_passed, _) = cargo_test(&[
+        ("ROSGATE_TEST_DATABASE", "sqlite"),
+        ("ROSGATE_TEST_REDIS_URL", &redis),
+    ])?;
     step("tests on PostgreSQL");
     let result = cargo_test(&[
         ("ROSGATE_TEST_DATABASE", "postgres"),
         ("ROSGATE_TEST_POSTGRES_URL", &pg),
+        ("ROSGATE_TEST_REDIS_URL", &redis),
     ]);
     services::drop_test_databases(&pg);
     let (pg_passed, _) = result?;

@@ -97,6 +97,99 @@ pub fn ensure_postgres() -> Result<String> {
     Ok(url)
 }
 
+const DEFAULT_REDIS: &str = "redis://127.0.0.1:6379";
+
+fn redis_ready() -> bool {
+    Command::new("redis-cli")
+        .args(["-h", "127.0.0.1", "-p", "6379", "ping"])
+        .output()
+        .is_ok_and(|o| o.status.success() && o.stdout.starts_with(b"PONG"))
+}
+
+fn apt_install(packages: &[&str], hint: &str) -> Result {
+    if !is_root() {
+        return Err(format!(
+            "{hint}: install it (Debian: `apt-get install {}`)",
+            packages.join(" ")
+        ));
+    }
+    eprintln!("installing {} with apt-get", packages.join(" "));
+    let mut args = vec!["install", "-y", "-qq"];
+    args.extend_from_slice(packages);
+    if !run("apt-get", &["update", "-qq"]) || !run("apt-get", &args) {
+        return Err(format!("apt-get could not install {}", packages.join(" ")));
+    }
+    Ok(())
+}
+
+/// Makes sure Redis answers on 127.0.0.1:6379 (starting it without
+/// persistence if needed) and returns the URL tests should use.
+pub fn ensure_redis() -> Result<String> {
+    let url = std::env::var("ROSGATE_TEST_REDIS_URL").unwrap_or_else(|_| DEFAULT_REDIS.into());
+    if url != DEFAULT_REDIS || redis_ready() {
+        return Ok(url);
+    }
+    if !quiet("redis-server", &["--version"]) {
+        apt_install(&["redis-server"], "Redis is not running and not installed")?;
+    }
+    if !redis_ready() {
+        eprintln!("starting Redis on 127.0.0.1:6379");
+        run(
+            "redis-server",
+            &[
+                "--daemonize",
+                "yes",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                "6379",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+        );
+        for _ in 0..30 {
+            if redis_ready() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
+    if redis_ready() {
+        Ok(url)
+    } else {
+        Err("Redis did not come up on 127.0.0.1:6379; run `redis-server` by hand to see why".into())
+    }
+}
+
+/// Makes sure Node.js 20+ and npm are there for the test identity provider.
+pub fn ensure_node() -> Result {
+    let major = Command::new("node")
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|o| {
+            let v = String::from_utf8_lossy(&o.stdout)
+                .trim()
+                .trim_start_matches('v')
+                .to_owned();
+            v.split('.').next()?.parse::<u32>().ok()
+        });
+    if major.is_some_and(|m| m >= 20) && quiet("npm", &["--version"]) {
+        return Ok(());
+    }
+    apt_install(
+        &["nodejs", "npm"],
+        "Node.js 20+ and npm run the test identity provider",
+    )?;
+    if quiet("npm", &["--version"]) {
+        Ok(())
+    } else {
+        Err("npm is still missing after installing nodejs and npm".into())
+    }
+}
+
 /// A fresh Debian install asks for passwords on TCP; tests use trust on loopback.
 fn trust_local_connections() {
     for version in clusters() {

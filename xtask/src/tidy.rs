@@ -16,9 +16,17 @@ pub const DOMAIN: &[&str] = &[
     "approval",
     "audit",
     "compliance",
+    "tools",
 ];
 /// Adapters implementing domain ports.
-pub const INFRA: &[&str] = &["db", "redis", "oidc", "notify", "routeros", "migration"];
+pub const INFRA: &[&str] = &[
+    "db",
+    "redis-store",
+    "oidc",
+    "notify",
+    "routeros",
+    "migration",
+];
 /// Crates a domain crate must never depend on.
 pub const FORBIDDEN_IN_DOMAIN: &[&str] = &[
     "sea-orm",
@@ -133,7 +141,7 @@ mod tests {
         let meta = json!({"packages": [
             {"name": "rbac", "dependencies": [{"name": "sea-orm", "kind": null}, {"name": "mockall", "kind": "dev"}]},
             {"name": "tenancy", "dependencies": [{"name": "db", "kind": null}]},
-            {"name": "db", "dependencies": [{"name": "redis", "kind": null}]},
+            {"name": "db", "dependencies": [{"name": "redis-store", "kind": null}]},
         ]});
         let v = violations(&meta);
         assert_eq!(v.len(), 3, "{v:#?}");

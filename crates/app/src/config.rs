@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// The whole configuration.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Address to listen on.
@@ -24,6 +24,105 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Log format: `text` or `json`.
     pub log_format: String,
+    /// How clients reach this rosgate (scheme, host, port, no path): the
+    /// resource URI of RFC 9728 metadata and the default OIDC redirect.
+    pub public_url: String,
+    /// Mark session cookies `Secure`. Turn off only for plain-http localhost.
+    pub cookie_secure: bool,
+    /// `redis://…`: keep sessions in Redis, shared by every instance. When
+    /// unset, they live in this process (one instance only).
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key rosgate writes.
+    pub redis_key_prefix: String,
+    /// OpenID Connect login and bearer tokens; unset for API tokens only.
+    pub oidc: Option<OidcConfig>,
+}
+
+/// The `[oidc]` table: rosgate as a client and resource server of an
+/// OpenID Connect provider. See `docs/authentication.md`.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct OidcConfig {
+    /// The provider's issuer URL, exactly as in its tokens.
+    pub issuer: String,
+    pub client_id: String,
+    /// Unset for a public client.
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    /// Defaults to `<public_url>/auth/callback`.
+    #[serde(default)]
+    pub redirect_uri: Option<String>,
+    #[serde(default = "default_scopes")]
+    pub scopes: Vec<String>,
+    /// The audience bearer tokens must carry (RFC 8707 resource); defaults to `public_url`.
+    #[serde(default)]
+    pub audience: Option<String>,
+    /// Send `resource=<audience>` at login (off for providers that refuse it).
+    #[serde(default = "yes")]
+    pub resource_indicator: bool,
+    /// `prompt` sent at login, such as `consent`.
+    #[serde(default)]
+    pub prompt: Option<String>,
+    /// Where the provider sends the browser after logout.
+    #[serde(default)]
+    pub post_logout_redirect_uri: Option<String>,
+    /// Just-in-time provisioning: the first rule whose claim matches creates the user.
+    #[serde(default)]
+    pub provisioning: Vec<ProvisioningConfig>,
+}
+
+impl std::fmt::Debug for OidcConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcConfig")
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// One `[[oidc.provisioning]]` rule.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ProvisioningConfig {
+    /// A claim of the ID token or access token, such as `groups`.
+    pub claim: String,
+    /// The value it must hold (or contain, for a list).
+    pub value: String,
+    /// The tenant's id.
+    pub tenant: String,
+    /// A division, group or team id; unset for the whole tenant.
+    #[serde(default)]
+    pub unit: Option<String>,
+    /// A built-in role name (`member`, `read_only`, …) or a custom role's id.
+    pub role: String,
+    /// Environments the binding is limited to; unset for all.
+    #[serde(default)]
+    pub environments: Option<Vec<String>>,
+}
+
+fn default_scopes() -> Vec<String> {
+    ["openid", "email", "profile", "offline_access"]
+        .map(String::from)
+        .to_vec()
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Secrets (the encryption key, passwords in URLs) stay out of logs.
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("public_url", &self.public_url)
+            .field("oidc", &self.oidc)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Every configuration key, as written in files and (upper-cased) in the environment.
@@ -34,6 +133,11 @@ pub const KEYS: &[&str] = &[
     "key_file",
     "max_body_bytes",
     "log_format",
+    "public_url",
+    "cookie_secure",
+    "redis_url",
+    "redis_key_prefix",
+    "oidc",
 ];
 
 impl Default for Config {
@@ -45,6 +149,11 @@ impl Default for Config {
             key_file: "./data/rosgate.key".into(),
             max_body_bytes: 1024 * 1024,
             log_format: "text".into(),
+            public_url: "http://127.0.0.1:8080".into(),
+            cookie_secure: true,
+            redis_url: None,
+            redis_key_prefix: "rosgate:".into(),
+            oidc: None,
         }
     }
 }
@@ -58,9 +167,17 @@ impl Config {
         }
         // Only the configuration keys: other ROSGATE_* variables (ROSGATE_LOG,
         // ROSGATE_CONFIG, the test harness's) are not configuration.
-        fig.merge(Env::prefixed("ROSGATE_").only(KEYS))
-            .extract()
-            .map_err(Box::new)
+        // Nested keys use a double underscore: ROSGATE_OIDC__ISSUER.
+        fig.merge(
+            Env::prefixed("ROSGATE_")
+                .filter(|k| {
+                    let top = k.as_str().split("__").next().unwrap_or_default();
+                    KEYS.iter().any(|key| key.eq_ignore_ascii_case(top))
+                })
+                .split("__"),
+        )
+        .extract()
+        .map_err(Box::new)
     }
 }
 
@@ -83,6 +200,36 @@ mod tests {
             assert_eq!(c.database_url, Config::default().database_url);
             Ok(())
         });
+    }
+
+    #[test]
+    fn oidc_settings_come_from_a_table_or_nested_variables() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "rosgate.toml",
+                "[oidc]\nissuer = \"https://idp.example\"\nclient_id = \"rosgate\"\n\n[[oidc.provisioning]]\nclaim = \"groups\"\nvalue = \"netops\"\ntenant = \"t\"\nrole = \"member\"\n",
+            )?;
+            jail.set_env("ROSGATE_OIDC__CLIENT_SECRET", "s3cret");
+            let c = Config::load(Some(Path::new("rosgate.toml"))).map_err(|e| e.to_string())?;
+            let oidc = c.oidc.clone().expect("oidc table");
+            assert_eq!(oidc.issuer, "https://idp.example");
+            assert_eq!(oidc.client_secret.as_deref(), Some("s3cret"));
+            assert_eq!(oidc.scopes, default_scopes());
+            assert_eq!(oidc.provisioning[0].role, "member");
+            assert!(
+                !format!("{c:?}").contains("s3cret"),
+                "secrets stay out of Debug"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_example_production_file_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/rosgate.toml");
+        let c = Config::load(Some(&path)).expect("deploy/rosgate.toml is valid");
+        assert!(c.redis_url.is_some());
+        assert!(c.oidc.is_some());
     }
 
     #[test]

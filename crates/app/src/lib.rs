@@ -15,8 +15,10 @@ pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod demo;
+pub mod login;
 pub mod server;
 pub mod state;
+pub mod well_known;
 
 pub use config::Config;
 pub use state::AppState;

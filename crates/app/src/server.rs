@@ -1,10 +1,11 @@
 //! The HTTP server: the API under `/api/v1`, its OpenAPI document at
-//! `/openapi.json`, interactive docs at `/docs`, and a liveness probe.
+//! `/openapi.json`, interactive docs at `/docs`, browser login under
+//! `/auth`, RFC 9728 metadata under `/.well-known`, and a liveness probe.
 
 use crate::api;
 use crate::state::AppState;
 use poem::endpoint::make_sync;
-use poem::middleware::{CatchPanic, Tracing};
+use poem::middleware::{CatchPanic, CookieJarManager, Tracing};
 use poem::{Endpoint, EndpointExt, IntoEndpoint, IntoResponse, Route};
 
 /// The whole application as one poem endpoint.
@@ -24,7 +25,10 @@ pub fn app(state: AppState, max_body_bytes: usize) -> impl Endpoint {
         )
         .nest("/docs", docs)
         .at("/healthz", make_sync(|_| "ok"))
+        .nest("/auth", crate::login::routes())
+        .nest("/.well-known", crate::well_known::routes())
         .around(move |ep, req| limit_body(ep, req, max_body_bytes))
+        .with(CookieJarManager::new())
         .with(CatchPanic::new().with_handler(|_| api::problem::internal_error_response()))
         .around(api::auth::request_id)
         .with(Tracing)

@@ -1,13 +1,17 @@
 //! The application state: domain services wired to their adapters.
 
-use crate::config::Config;
+use crate::config::{Config, ProvisioningConfig};
 use crate::crypto::AesGcmSealer;
 use audit::AuditSink;
 use db::Database;
-use kernel::{Clock, Entropy};
-use rbac::{Authorizer, RbacService};
+use kernel::{Clock, Entropy, Environment, RoleId, TenantId};
+use rbac::{Authorizer, BuiltinRole, RbacService};
 use std::sync::Arc;
-use tenancy::TenancyService;
+use tenancy::ports::Sealer;
+use tenancy::{
+    IdentityProvider, MemorySessionStore, ProvisioningRule, SessionStore, Sessions, TenancyService,
+};
+use uuid::Uuid;
 
 /// Everything a request handler needs, cheap to clone.
 #[derive(Clone)]
@@ -19,6 +23,26 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub entropy: Arc<dyn Entropy>,
     pub db: Database,
+    /// Browser sessions (in-process, or Redis when `redis_url` is set).
+    pub sessions: Sessions,
+    /// Seals identity provider tokens kept in sessions.
+    pub sealer: Arc<dyn Sealer>,
+    /// The identity provider, when `[oidc]` is configured.
+    pub idp: Option<Arc<dyn IdentityProvider>>,
+    pub web: Arc<WebSettings>,
+}
+
+/// What the browser-facing endpoints need from the configuration.
+#[derive(Debug, Clone)]
+pub struct WebSettings {
+    /// `public_url` without a trailing slash.
+    pub public_url: String,
+    pub cookie_secure: bool,
+    /// Just-in-time provisioning rules, resolved.
+    pub provisioning: Vec<ProvisioningRule>,
+    pub post_logout_redirect_uri: Option<String>,
+    /// The resource URI bearer tokens must be issued for.
+    pub resource: String,
 }
 
 impl std::fmt::Debug for AppState {
@@ -34,6 +58,8 @@ pub enum StartError {
     Database(#[from] kernel::StoreError),
     #[error(transparent)]
     Key(#[from] crate::crypto::BadKey),
+    #[error("configuration: {0}")]
+    Config(String),
     #[error("cannot read or write the key file {path}: {source}")]
     KeyFile {
         path: String,
@@ -56,7 +82,67 @@ impl AppState {
         };
         let sealer = Arc::new(AesGcmSealer::from_base64(&key, entropy.clone())?);
         let store = Arc::new(db.clone());
+        let session_store: Arc<dyn SessionStore> = match &config.redis_url {
+            Some(url) => Arc::new(
+                redis_store::RedisSessionStore::connect(url, &config.redis_key_prefix).await?,
+            ),
+            None => Arc::new(MemorySessionStore::new()),
+        };
+        let public_url = config.public_url.trim_end_matches('/').to_owned();
+        let (idp, web) = match &config.oidc {
+            None => (
+                None,
+                WebSettings {
+                    public_url: public_url.clone(),
+                    cookie_secure: config.cookie_secure,
+                    provisioning: Vec::new(),
+                    post_logout_redirect_uri: None,
+                    resource: public_url.clone(),
+                },
+            ),
+            Some(o) => {
+                let resource = o.audience.clone().unwrap_or_else(|| public_url.clone());
+                let settings = oidc::OidcSettings {
+                    issuer: o.issuer.clone(),
+                    client_id: o.client_id.clone(),
+                    client_secret: o.client_secret.clone(),
+                    redirect_uri: o
+                        .redirect_uri
+                        .clone()
+                        .unwrap_or_else(|| format!("{public_url}/auth/callback")),
+                    scopes: o.scopes.clone(),
+                    audience: resource.clone(),
+                    resource_indicator: o.resource_indicator,
+                    prompt: o.prompt.clone(),
+                };
+                let provider =
+                    oidc::OidcProvider::new(settings, clock.clone()).map_err(StartError::Config)?;
+                let provisioning = o
+                    .provisioning
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| {
+                        provisioning_rule(r)
+                            .map_err(|e| StartError::Config(format!("oidc.provisioning[{i}]: {e}")))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                (
+                    Some(Arc::new(provider) as Arc<dyn IdentityProvider>),
+                    WebSettings {
+                        public_url: public_url.clone(),
+                        cookie_secure: config.cookie_secure,
+                        provisioning,
+                        post_logout_redirect_uri: o.post_logout_redirect_uri.clone(),
+                        resource,
+                    },
+                )
+            }
+        };
         Ok(AppState {
+            sessions: Sessions::new(session_store, clock.clone(), entropy.clone()),
+            sealer: sealer.clone(),
+            idp,
+            web: Arc::new(web),
             tenancy: TenancyService::new(store.clone(), clock.clone(), entropy.clone(), sealer),
             rbac: RbacService::new(store.clone(), clock.clone(), entropy.clone()),
             authz: Arc::new(Authorizer::new(store.clone())),
@@ -66,6 +152,46 @@ impl AppState {
             db,
         })
     }
+}
+
+/// A provisioning rule from the configuration, with names resolved.
+fn provisioning_rule(r: &ProvisioningConfig) -> Result<ProvisioningRule, String> {
+    let uuid = |what: &str, v: &str| {
+        Uuid::parse_str(v).map_err(|_| format!("{what} must be an id (a UUID), not {v:?}"))
+    };
+    let role_id = match BuiltinRole::from_name(&r.role) {
+        Some(b) => b.id(),
+        None => RoleId::from_uuid(uuid("role", &r.role).map_err(|_| {
+            format!(
+                "role must be a built-in role name ({}) or a custom role's id, not {:?}",
+                BuiltinRole::ALL.map(BuiltinRole::name).join(", "),
+                r.role
+            )
+        })?),
+    };
+    let environments = r
+        .environments
+        .as_ref()
+        .map(|es| {
+            es.iter()
+                .map(|e| {
+                    e.parse::<Environment>()
+                        .map_err(|_| format!("unknown environment {e:?}"))
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()?;
+    if r.claim.is_empty() || r.value.is_empty() {
+        return Err("claim and value must not be empty".into());
+    }
+    Ok(ProvisioningRule {
+        claim: r.claim.clone(),
+        value: r.value.clone(),
+        tenant_id: TenantId::from_uuid(uuid("tenant", &r.tenant)?),
+        unit: r.unit.as_deref().map(|u| uuid("unit", u)).transpose()?,
+        role_id,
+        environments,
+    })
 }
 
 fn load_or_create_key(path: &str, entropy: &dyn Entropy) -> Result<String, StartError> {

@@ -37,6 +37,11 @@ impl Backend {
     }
 }
 
+/// The Redis server tests use (`ROSGATE_TEST_REDIS_URL`).
+pub fn redis_url() -> String {
+    std::env::var("ROSGATE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
 /// The PostgreSQL server tests use.
 pub fn postgres_admin_url() -> String {
     std::env::var("ROSGATE_TEST_POSTGRES_URL")
@@ -88,6 +93,8 @@ pub struct TestApp {
     pub state: AppState,
     pub client: reqwest::Client,
     pub backend: Backend,
+    /// The configuration it was started with.
+    pub config: Config,
     _dir: tempfile::TempDir,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
@@ -179,6 +186,7 @@ impl TestApp {
             state,
             client: reqwest::Client::new(),
             backend,
+            config,
             _dir: dir,
             _shutdown: tx,
         }

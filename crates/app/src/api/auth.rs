@@ -1,29 +1,250 @@
 //! Authentication: the one way a handler learns who is calling.
 //!
-//! Every protected operation takes a [`Caller`]; poem-openapi runs its
-//! checker before the handler body, so a handler cannot run without an
+//! Every protected operation takes a [`Caller`]; poem-openapi extracts it
+//! before the handler body runs, so a handler cannot run without an
 //! authenticated principal, and the OpenAPI document marks the operation as
-//! secured. API tokens work now; OIDC sessions and bearer JWTs map to the
-//! same [`Principal`].
+//! secured by either scheme. Three credentials map to the same [`Principal`]:
+//!
+//! - `Authorization: Bearer rgt_…`: an API token;
+//! - `Authorization: Bearer <JWT>`: an access token from the configured
+//!   identity provider, issued for rosgate's resource; it must also carry
+//!   the scope the method needs (`rosgate:read` for safe methods,
+//!   `rosgate:write` for the others);
+//! - the `rosgate_session` cookie of a browser login; state-changing
+//!   requests must echo the session's CSRF token in `X-CSRF-Token`.
+//!
+//! Failures are RFC 9457 problems whose `WWW-Authenticate` header points to
+//! the RFC 9728 metadata, as MCP clients expect.
 
 use crate::state::AppState;
 use kernel::{AuthMethod, Principal};
-use poem::Request;
-use poem::http::StatusCode;
-use poem_openapi::SecurityScheme;
-use poem_openapi::auth::Bearer;
+use poem::http::{Method, StatusCode, header};
+use poem::{IntoResponse, Request, RequestBody, Response};
+use poem_openapi::auth::{ApiKey, Bearer};
+use poem_openapi::registry::Registry;
+use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions, SecurityScheme};
+use tenancy::{IdentityError, TenancyError, VerifiedAccess};
 
-/// The authenticated caller of an operation: an API token (`rgt_…`) created
-/// with `rosgate token create` or `POST /api/v1/tokens`.
-#[derive(Debug, SecurityScheme)]
-#[oai(rename = "bearer", ty = "bearer", checker = "authenticate")]
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "rosgate_session";
+/// The cookie that tells browser code the CSRF token (readable by scripts).
+pub const CSRF_COOKIE: &str = "rosgate_csrf";
+/// The header state-changing cookie-authenticated requests must carry.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+/// Scope a bearer JWT needs for safe methods.
+pub const SCOPE_READ: &str = "rosgate:read";
+/// Scope a bearer JWT needs for everything else.
+pub const SCOPE_WRITE: &str = "rosgate:write";
+
+/// The authenticated caller of an operation.
+#[derive(Debug)]
 pub struct Caller(pub Principal);
 
-async fn authenticate(req: &Request, bearer: Bearer) -> poem::Result<Principal> {
-    let state = req.data::<AppState>().ok_or_else(|| {
-        poem::Error::from_string("server state missing", StatusCode::INTERNAL_SERVER_ERROR)
-    })?;
-    match state.tenancy.authenticate_api_token(&bearer.token).await {
+/// `Authorization: Bearer <token>`: an API token (`rgt_…`, from
+/// `rosgate token create` or `POST /tokens`) or a JWT access token from the
+/// identity provider.
+#[derive(SecurityScheme)]
+#[oai(rename = "bearer", ty = "bearer")]
+#[allow(dead_code)] // described in the document; `Caller` does the checking
+struct BearerScheme(Bearer);
+
+/// The `rosgate_session` cookie set by `/auth/callback`; state-changing
+/// requests must also send the session's CSRF token in `X-CSRF-Token`.
+#[derive(SecurityScheme)]
+#[oai(
+    rename = "session",
+    ty = "api_key",
+    key_name = "rosgate_session",
+    key_in = "cookie"
+)]
+#[allow(dead_code)]
+struct SessionScheme(ApiKey);
+
+impl<'a> ApiExtractor<'a> for Caller {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        BearerScheme::register(registry);
+        SessionScheme::register(registry);
+    }
+
+    fn security_schemes() -> Vec<&'static str> {
+        vec!["bearer", "session"]
+    }
+
+    async fn from_request(
+        req: &'a Request,
+        _body: &mut RequestBody,
+        _opts: ExtractParamOptions<()>,
+    ) -> poem::Result<Self> {
+        let state = req
+            .data::<AppState>()
+            .ok_or_else(|| AuthFailure::internal("server state missing"))?;
+        Ok(Caller(authenticate(state, req).await?))
+    }
+}
+
+/// Why a request was not authenticated, as a complete response.
+#[derive(Debug, thiserror::Error)]
+#[error("{detail}")]
+pub struct AuthFailure {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub detail: String,
+    /// The `WWW-Authenticate` challenge, if the status calls for one.
+    pub challenge: Option<String>,
+}
+
+impl AuthFailure {
+    fn internal(detail: &str) -> Self {
+        AuthFailure {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "internal",
+            detail: detail.into(),
+            challenge: None,
+        }
+    }
+
+    /// No credentials at all.
+    pub fn missing(web: &crate::state::WebSettings) -> Self {
+        AuthFailure {
+            status: StatusCode::UNAUTHORIZED,
+            code: "unauthenticated",
+            detail: "authentication required: send `Authorization: Bearer <token>` or log in at /auth/login".into(),
+            challenge: Some(format!(
+                "Bearer resource_metadata=\"{}\"",
+                resource_metadata_url(web)
+            )),
+        }
+    }
+
+    /// A credential was sent but is not valid.
+    pub fn invalid(web: &crate::state::WebSettings, detail: impl Into<String>) -> Self {
+        let detail = detail.into();
+        AuthFailure {
+            status: StatusCode::UNAUTHORIZED,
+            code: "invalid_token",
+            challenge: Some(format!(
+                "Bearer error=\"invalid_token\", error_description=\"{}\", resource_metadata=\"{}\"",
+                quote_safe(&detail),
+                resource_metadata_url(web)
+            )),
+            detail,
+        }
+    }
+
+    fn insufficient_scope(web: &crate::state::WebSettings, scope: &str) -> Self {
+        AuthFailure {
+            status: StatusCode::FORBIDDEN,
+            code: "insufficient_scope",
+            detail: format!("the access token lacks the scope `{scope}`"),
+            challenge: Some(format!(
+                "Bearer error=\"insufficient_scope\", scope=\"{scope}\", resource_metadata=\"{}\"",
+                resource_metadata_url(web)
+            )),
+        }
+    }
+
+    fn csrf() -> Self {
+        AuthFailure {
+            status: StatusCode::FORBIDDEN,
+            code: "csrf_failed",
+            detail: "a state-changing request authenticated by the session cookie must send the \
+                     session's CSRF token (the `rosgate_csrf` cookie) in `X-CSRF-Token`"
+                .into(),
+            challenge: None,
+        }
+    }
+
+    fn unavailable(detail: impl Into<String>) -> Self {
+        AuthFailure {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "unavailable",
+            detail: detail.into(),
+            challenge: None,
+        }
+    }
+
+    fn not_provisioned(detail: String) -> Self {
+        AuthFailure {
+            status: StatusCode::FORBIDDEN,
+            code: "not_provisioned",
+            detail,
+            challenge: None,
+        }
+    }
+}
+
+impl poem::error::ResponseError for AuthFailure {
+    fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    fn as_response(&self) -> Response {
+        let body = super::problem::Problem::new(self.status, self.code, self.detail.clone(), None);
+        let mut resp = poem::web::Json(body)
+            .with_status(self.status)
+            .into_response();
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("application/problem+json"),
+        );
+        if let Some(c) = &self.challenge
+            && let Ok(v) = header::HeaderValue::from_str(c)
+        {
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        }
+        resp
+    }
+}
+
+/// `"` and `\` cannot appear in a quoted challenge parameter; control characters never.
+fn quote_safe(s: &str) -> String {
+    s.chars()
+        .filter(|c| *c != '"' && *c != '\\' && !c.is_control())
+        .collect()
+}
+
+/// Where the RFC 9728 metadata of this resource server is.
+pub fn resource_metadata_url(web: &crate::state::WebSettings) -> String {
+    format!("{}/.well-known/oauth-protected-resource", web.public_url)
+}
+
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// Authenticates a request by its bearer token or session cookie.
+pub async fn authenticate(state: &AppState, req: &Request) -> Result<Principal, AuthFailure> {
+    let web = state.web.as_ref();
+    if let Some(value) = req.headers().get(header::AUTHORIZATION) {
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| {
+                let (scheme, token) = v.split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+            })
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                AuthFailure::invalid(web, "the Authorization header must be `Bearer <token>`")
+            })?;
+        return if token.starts_with("rgt_") {
+            api_token(state, token).await
+        } else {
+            bearer_jwt(state, token, req.method()).await
+        };
+    }
+    match req.cookie().get(SESSION_COOKIE) {
+        Some(cookie) => session(state, cookie.value_str(), req).await,
+        None => Err(AuthFailure::missing(web)),
+    }
+}
+
+async fn api_token(state: &AppState, token: &str) -> Result<Principal, AuthFailure> {
+    match state.tenancy.authenticate_api_token(token).await {
         Ok(Some((token, user))) => Ok(Principal {
             user_id: user.id,
             tenant_id: user.tenant_id,
@@ -31,15 +252,98 @@ async fn authenticate(req: &Request, bearer: Bearer) -> poem::Result<Principal> 
             platform_admin: user.platform_admin,
             auth: AuthMethod::ApiToken { token_id: token.id },
         }),
-        Ok(None) => Err(poem::Error::from_string(
+        Ok(None) => Err(AuthFailure::invalid(
+            &state.web,
             "the token is not valid: it is malformed, unknown, expired or revoked",
-            StatusCode::UNAUTHORIZED,
         )),
-        Err(_) => Err(poem::Error::from_string(
+        Err(_) => Err(AuthFailure::unavailable(
             "credentials cannot be checked right now; try again",
-            StatusCode::SERVICE_UNAVAILABLE,
         )),
     }
+}
+
+async fn bearer_jwt(
+    state: &AppState,
+    token: &str,
+    method: &Method,
+) -> Result<Principal, AuthFailure> {
+    let web = state.web.as_ref();
+    let Some(idp) = &state.idp else {
+        return Err(AuthFailure::invalid(
+            web,
+            "the token is not valid: it is malformed, unknown, expired or revoked",
+        ));
+    };
+    let VerifiedAccess { identity, scopes } =
+        idp.verify_access_token(token).await.map_err(|e| match e {
+            IdentityError::Rejected(why) => AuthFailure::invalid(web, why),
+            IdentityError::Unavailable(why) => {
+                tracing::warn!(%why, "cannot verify a bearer token");
+                AuthFailure::unavailable("the identity provider cannot be reached; try again")
+            }
+        })?;
+    let needed = if is_safe(method) {
+        SCOPE_READ
+    } else {
+        SCOPE_WRITE
+    };
+    if !scopes.iter().any(|s| s == needed) {
+        return Err(AuthFailure::insufficient_scope(web, needed));
+    }
+    let user = state
+        .tenancy
+        .sign_in(&identity, &web.provisioning)
+        .await
+        .map_err(|e| match e {
+            TenancyError::NotProvisioned(_) => AuthFailure::not_provisioned(e.to_string()),
+            _ => AuthFailure::unavailable("credentials cannot be checked right now; try again"),
+        })?;
+    Ok(Principal {
+        user_id: user.id,
+        tenant_id: user.tenant_id,
+        email: user.email,
+        platform_admin: user.platform_admin,
+        auth: AuthMethod::Bearer,
+    })
+}
+
+async fn session(state: &AppState, cookie: &str, req: &Request) -> Result<Principal, AuthFailure> {
+    let web = state.web.as_ref();
+    let expired =
+        || AuthFailure::invalid(web, "the session has ended; log in again at /auth/login");
+    let session = state
+        .sessions
+        .resume(cookie)
+        .await
+        .map_err(|_| AuthFailure::unavailable("sessions cannot be checked right now; try again"))?
+        .ok_or_else(expired)?;
+    if !is_safe(req.method()) {
+        let presented = req
+            .headers()
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if !session.csrf_matches(presented) {
+            return Err(AuthFailure::csrf());
+        }
+    }
+    // The user may have been removed since the login.
+    let user = state
+        .tenancy
+        .repo()
+        .user(session.user_id)
+        .await
+        .map_err(|_| {
+            AuthFailure::unavailable("credentials cannot be checked right now; try again")
+        })?
+        .ok_or_else(expired)?;
+    Ok(Principal {
+        user_id: user.id,
+        tenant_id: user.tenant_id,
+        email: user.email,
+        platform_admin: user.platform_admin,
+        auth: AuthMethod::Session,
+    })
 }
 
 /// The id that ties a request to its log lines and audit events.
@@ -48,11 +352,7 @@ pub struct RequestId(pub String);
 
 /// Middleware: takes a sane `X-Request-Id` from the client or makes one, and
 /// echoes it on the response.
-pub async fn request_id<E: poem::Endpoint>(
-    next: E,
-    mut req: Request,
-) -> poem::Result<poem::Response> {
-    use poem::IntoResponse;
+pub async fn request_id<E: poem::Endpoint>(next: E, mut req: Request) -> poem::Result<Response> {
     let given = req
         .headers()
         .get("x-request-id")

@@ -38,9 +38,13 @@ pub enum ApiError {
     /// No valid credentials were presented.
     #[oai(status = 401, content_type = "application/problem+json")]
     Unauthorized(Json<Problem>, #[oai(header = "WWW-Authenticate")] String),
-    /// Authenticated, but not allowed.
+    /// Authenticated, but not allowed (or, for a bearer JWT, missing a scope:
+    /// then `WWW-Authenticate` says `error="insufficient_scope"`).
     #[oai(status = 403, content_type = "application/problem+json")]
-    Forbidden(Json<Problem>),
+    Forbidden(
+        Json<Problem>,
+        #[oai(header = "WWW-Authenticate")] Option<String>,
+    ),
     /// The resource does not exist.
     #[oai(status = 404, content_type = "application/problem+json")]
     NotFound(Json<Problem>),
@@ -59,6 +63,13 @@ pub enum ApiError {
     /// The service cannot handle the request right now; nothing was changed.
     #[oai(status = 503, content_type = "application/problem+json")]
     Unavailable(Json<Problem>),
+}
+
+impl Problem {
+    /// A problem document for `status` with a stable `code`.
+    pub fn new(status: StatusCode, code: &str, detail: String, field: Option<&str>) -> Problem {
+        problem(status, code, detail, field).0
+    }
 }
 
 fn problem(
@@ -80,6 +91,21 @@ fn problem(
 /// Turns a request that did not parse (bad JSON, wrong types, bad path or
 /// query parameters) into a 400 problem.
 pub fn bad_request(err: poem::Error) -> ApiError {
+    if let Some(f) = err.downcast_ref::<super::auth::AuthFailure>() {
+        let p = problem(f.status, f.code, f.detail.clone(), None);
+        return match f.status {
+            StatusCode::UNAUTHORIZED => {
+                ApiError::Unauthorized(p, f.challenge.clone().unwrap_or_else(|| "Bearer".into()))
+            }
+            StatusCode::FORBIDDEN => ApiError::Forbidden(p, f.challenge.clone()),
+            _ => ApiError::Unavailable(problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                f.code,
+                f.detail.clone(),
+                None,
+            )),
+        };
+    }
     match err.status() {
         StatusCode::UNAUTHORIZED if err.is::<poem_openapi::error::AuthorizationError>() => {
             ApiError::unauthorized("authentication required: send `Authorization: Bearer <token>`")
@@ -109,7 +135,7 @@ impl ApiError {
     }
 
     pub fn forbidden(code: &str, detail: impl Into<String>) -> Self {
-        ApiError::Forbidden(problem(StatusCode::FORBIDDEN, code, detail, None))
+        ApiError::Forbidden(problem(StatusCode::FORBIDDEN, code, detail, None), None)
     }
 
     pub fn denied(reason: DenyReason) -> Self {
@@ -153,7 +179,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(p)
             | ApiError::Unauthorized(p, _)
-            | ApiError::Forbidden(p)
+            | ApiError::Forbidden(p, _)
             | ApiError::NotFound(p)
             | ApiError::Conflict(p)
             | ApiError::PayloadTooLarge(p)
@@ -183,6 +209,9 @@ impl From<TenancyError> for ApiError {
             TenancyError::NotFound(what) => ApiError::not_found(what),
             TenancyError::Conflict(m) => ApiError::conflict(m),
             TenancyError::BadToken(m) => ApiError::bad_request("invalid_token", m),
+            TenancyError::NotProvisioned(_) => {
+                ApiError::forbidden("not_provisioned", e.to_string())
+            }
             TenancyError::Store(s) => s.into(),
         }
     }

@@ -1,0 +1,523 @@
+//! Browser login through the identity provider: `/auth/login`,
+//! `/auth/callback`, `/auth/refresh`, `/auth/logout`.
+//!
+//! These are protocol endpoints for browsers, not REST operations, so they
+//! live outside the OpenAPI document (`docs/authentication.md` describes
+//! them). Each failure answers with a problem document, or a small HTML page
+//! when the browser asks for HTML, and never leaves a session behind.
+
+use crate::api::auth::{CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE};
+use crate::api::problem::Problem;
+use crate::state::AppState;
+use audit::{AuditEvent, Outcome};
+use kernel::AuditEventId;
+use poem::http::{StatusCode, header};
+use poem::web::cookie::{Cookie, CookieJar, SameSite};
+use poem::web::{Data, Form, Query};
+use poem::{IntoResponse, Request, Response, Route, get, handler, post};
+use serde::Deserialize;
+use tenancy::{IdentityError, IdpTokens, TenancyError, UserSession, session::NewSession};
+
+/// The `/auth` routes.
+pub fn routes() -> Route {
+    Route::new()
+        .at("/login", get(login))
+        .at("/callback", get(callback))
+        .at("/refresh", post(refresh))
+        .at("/logout", post(logout))
+}
+
+/// Context a sealed token blob is bound to.
+const TOKENS_CONTEXT: &[u8] = b"rosgate/session-tokens/v1";
+
+/// A failed step of the login flow.
+struct Failure {
+    status: StatusCode,
+    code: &'static str,
+    detail: String,
+}
+
+impl Failure {
+    fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    fn idp(e: IdentityError) -> Self {
+        match e {
+            IdentityError::Rejected(why) => {
+                Failure::new(StatusCode::BAD_REQUEST, "login_failed", why)
+            }
+            IdentityError::Unavailable(why) => {
+                tracing::warn!(%why, "identity provider unavailable");
+                Failure::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "idp_unavailable",
+                    "the identity provider cannot be reached; try again in a moment",
+                )
+            }
+        }
+    }
+
+    fn store() -> Self {
+        Failure::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "sessions cannot be stored right now; try again",
+        )
+    }
+
+    fn not_configured() -> Self {
+        Failure::new(
+            StatusCode::NOT_FOUND,
+            "login_not_configured",
+            "login through an identity provider is not configured here (see the [oidc] \
+             settings in docs/authentication.md); use an API token instead",
+        )
+    }
+
+    fn respond(self, req: &Request) -> Response {
+        let wants_html = req
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("text/html"));
+        if wants_html {
+            let title = self.status.canonical_reason().unwrap_or("Error");
+            let page = format!(
+                "<!doctype html><html><head><meta charset=\"utf-8\"><title>{title} · rosgate</title></head>\
+                 <body><h1>{title}</h1><p>{}</p><p><a href=\"/auth/login\">Log in again</a></p></body></html>",
+                html_escape(&self.detail)
+            );
+            return poem::web::Html(page)
+                .with_status(self.status)
+                .into_response();
+        }
+        let body = Problem::new(self.status, self.code, self.detail, None);
+        let mut resp = poem::web::Json(body)
+            .with_status(self.status)
+            .into_response();
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("application/problem+json"),
+        );
+        resp
+    }
+}
+
+fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A local path to return to after login: `/…` but not `//…` (another host).
+fn local_path(p: Option<&str>) -> String {
+    match p {
+        Some(p)
+            if p.starts_with('/')
+                && !p.starts_with("//")
+                && !p.contains('\\')
+                && p.len() <= 512
+                && !p.chars().any(char::is_control) =>
+        {
+            p.to_owned()
+        }
+        _ => "/".to_owned(),
+    }
+}
+
+fn redirect(to: &str) -> Response {
+    Response::builder()
+        .status(StatusCode::SEE_OTHER)
+        .header(header::LOCATION, to)
+        .header(header::CACHE_CONTROL, "no-store")
+        .finish()
+}
+
+fn cookie(state: &AppState, name: &str, value: &str, http_only: bool) -> Cookie {
+    let mut c = Cookie::new_with_str(name, value);
+    c.set_path("/");
+    c.set_http_only(http_only);
+    c.set_same_site(SameSite::Lax);
+    c.set_secure(state.web.cookie_secure);
+    c
+}
+
+fn clear_cookies(state: &AppState, jar: &CookieJar) {
+    for (name, http_only) in [(SESSION_COOKIE, true), (CSRF_COOKIE, false)] {
+        let mut c = cookie(state, name, "", http_only);
+        c.make_removal();
+        jar.add(c);
+    }
+}
+
+async fn audit(
+    state: &AppState,
+    req: &Request,
+    user: Option<&UserSession>,
+    action: &str,
+    outcome: Outcome,
+    reason: &str,
+) {
+    let now = state.clock.now();
+    let event = AuditEvent {
+        id: AuditEventId::from_uuid(state.entropy.uuid_v7(now)),
+        at: now,
+        tenant_id: user.map(|u| u.tenant_id),
+        user_id: user.map(|u| u.user_id),
+        user_email: user.map(|u| u.email.clone()),
+        operation: action.to_owned(),
+        action: format!("auth:{action}"),
+        resource_type: "session".into(),
+        resource_id: None,
+        decision: outcome,
+        reason: reason.chars().take(500).collect(),
+        request_id: req
+            .extensions()
+            .get::<crate::api::auth::RequestId>()
+            .map(|r| r.0.clone())
+            .unwrap_or_default(),
+    };
+    if let Err(e) = state.audit.record(event).await {
+        tracing::error!(error = %e, "cannot record a login event");
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct LoginQuery {
+    return_to: Option<String>,
+}
+
+#[handler]
+async fn login(req: &Request, state: Data<&AppState>, Query(q): Query<LoginQuery>) -> Response {
+    let Some(idp) = &state.idp else {
+        return Failure::not_configured().respond(req);
+    };
+    let return_to = local_path(q.return_to.as_deref());
+    let (state_token, pending) = match state.sessions.begin_login(&return_to).await {
+        Ok(p) => p,
+        Err(_) => return Failure::store().respond(req),
+    };
+    match idp
+        .authorization_url(&state_token, &pending.nonce, &pending.pkce_verifier)
+        .await
+    {
+        Ok(url) => redirect(&url),
+        Err(e) => Failure::idp(e).respond(req),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+#[handler]
+async fn callback(
+    req: &Request,
+    state: Data<&AppState>,
+    jar: &CookieJar,
+    Query(q): Query<CallbackQuery>,
+) -> Response {
+    match finish_login(&state, req, q).await {
+        Ok((cookie_value, session, return_to)) => {
+            jar.add(cookie(&state, SESSION_COOKIE, &cookie_value, true));
+            jar.add(cookie(&state, CSRF_COOKIE, &session.csrf_token, false));
+            audit(
+                &state,
+                req,
+                Some(&session),
+                "login",
+                Outcome::Allow,
+                "signed in through the identity provider",
+            )
+            .await;
+            redirect(&return_to)
+        }
+        Err(f) => {
+            audit(&state, req, None, "login", Outcome::Deny, &f.detail).await;
+            f.respond(req)
+        }
+    }
+}
+
+async fn finish_login(
+    state: &AppState,
+    _req: &Request,
+    q: CallbackQuery,
+) -> Result<(String, UserSession, String), Failure> {
+    let idp = state.idp.as_ref().ok_or_else(Failure::not_configured)?;
+    let bad_state = || {
+        Failure::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_state",
+            "this login link is unknown, used or expired; start again at /auth/login",
+        )
+    };
+    // The state is consumed first, whatever else is wrong: a callback URL works once.
+    let pending = state
+        .sessions
+        .finish_login(q.state.as_deref().unwrap_or_default())
+        .await
+        .map_err(|_| Failure::store())?
+        .ok_or_else(bad_state)?;
+    if let Some(error) = q.error {
+        let why = q.error_description.unwrap_or_default();
+        return Err(Failure::new(
+            StatusCode::BAD_REQUEST,
+            "login_refused",
+            format!(
+                "the identity provider refused the login: {} {}",
+                error.chars().take(64).collect::<String>(),
+                why.chars().take(256).collect::<String>()
+            ),
+        ));
+    }
+    let code = q
+        .code
+        .filter(|c| !c.is_empty() && c.len() <= 2048)
+        .ok_or_else(|| {
+            Failure::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "the callback carries no code",
+            )
+        })?;
+    let (identity, tokens) = idp
+        .exchange_code(&code, &pending.pkce_verifier, &pending.nonce)
+        .await
+        .map_err(Failure::idp)?;
+    let user = state
+        .tenancy
+        .sign_in(&identity, &state.web.provisioning)
+        .await
+        .map_err(|e| match e {
+            TenancyError::NotProvisioned(_) => {
+                Failure::new(StatusCode::FORBIDDEN, "not_provisioned", e.to_string())
+            }
+            other => {
+                tracing::warn!(error = %other, "sign-in failed");
+                Failure::store()
+            }
+        })?;
+    let sealed = seal_tokens(state, &tokens)?;
+    let (cookie_value, session) = state
+        .sessions
+        .start(NewSession {
+            user_id: user.id,
+            tenant_id: user.tenant_id,
+            subject: identity.subject,
+            email: user.email,
+            display_name: user.display_name,
+            sealed_tokens: sealed,
+        })
+        .await
+        .map_err(|_| Failure::store())?;
+    Ok((cookie_value, session, pending.return_to))
+}
+
+fn seal_tokens(state: &AppState, tokens: &IdpTokens) -> Result<Vec<u8>, Failure> {
+    let plain = serde_json::to_vec(tokens).map_err(|_| Failure::store())?;
+    Ok(state.sealer.seal(&plain, TOKENS_CONTEXT))
+}
+
+/// The identity provider tokens kept in a session.
+pub fn open_tokens(state: &AppState, session: &UserSession) -> Option<IdpTokens> {
+    let plain = state.sealer.open(&session.sealed_tokens, TOKENS_CONTEXT)?;
+    serde_json::from_slice(&plain).ok()
+}
+
+/// The session a state-changing browser request acts on: its cookie, and a
+/// CSRF token in the header or the form field `csrf_token`.
+async fn csrf_session(
+    state: &AppState,
+    req: &Request,
+    jar: &CookieJar,
+    form_csrf: Option<&str>,
+) -> Result<Option<(String, UserSession)>, Failure> {
+    let Some(cookie_value) = jar.get(SESSION_COOKIE).map(|c| c.value_str().to_owned()) else {
+        return Ok(None);
+    };
+    let Some(session) = state
+        .sessions
+        .resume(&cookie_value)
+        .await
+        .map_err(|_| Failure::store())?
+    else {
+        return Ok(None);
+    };
+    let presented = req
+        .headers()
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .or(form_csrf)
+        .unwrap_or_default();
+    if !session.csrf_matches(presented) {
+        return Err(Failure::new(
+            StatusCode::FORBIDDEN,
+            "csrf_failed",
+            "send the session's CSRF token (the `rosgate_csrf` cookie) in `X-CSRF-Token`",
+        ));
+    }
+    Ok(Some((cookie_value, session)))
+}
+
+#[handler]
+async fn refresh(req: &Request, state: Data<&AppState>, jar: &CookieJar) -> Response {
+    let result = async {
+        let idp = state.idp.as_ref().ok_or_else(Failure::not_configured)?;
+        let (cookie_value, mut session) =
+            csrf_session(&state, req, jar, None).await?.ok_or_else(|| {
+                Failure::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthenticated",
+                    "no session; log in at /auth/login",
+                )
+            })?;
+        let tokens = open_tokens(&state, &session).ok_or_else(Failure::store)?;
+        let fresh = match idp.refresh(&tokens).await {
+            Ok(t) => t,
+            Err(IdentityError::Rejected(why)) => {
+                // The provider no longer honours this login: end the session too.
+                let _ = state.sessions.end(&cookie_value).await;
+                clear_cookies(&state, jar);
+                return Err(Failure::new(
+                    StatusCode::UNAUTHORIZED,
+                    "refresh_failed",
+                    format!("{why}; log in again at /auth/login"),
+                ));
+            }
+            Err(e) => return Err(Failure::idp(e)),
+        };
+        session.sealed_tokens = seal_tokens(&state, &fresh)?;
+        if !state
+            .sessions
+            .replace(&cookie_value, &session)
+            .await
+            .map_err(|_| Failure::store())?
+        {
+            return Err(Failure::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "the session ended meanwhile",
+            ));
+        }
+        audit(
+            &state,
+            req,
+            Some(&session),
+            "refresh",
+            Outcome::Allow,
+            "access token renewed",
+        )
+        .await;
+        Ok(fresh.expires_at)
+    }
+    .await;
+    match result {
+        Ok(expires_at) => {
+            let expires = expires_at.and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            });
+            poem::web::Json(
+                serde_json::json!({ "refreshed": true, "access_token_expires_at": expires }),
+            )
+            .into_response()
+        }
+        Err(f) => f.respond(req),
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct LogoutForm {
+    csrf_token: Option<String>,
+}
+
+#[handler]
+async fn logout(
+    req: &Request,
+    state: Data<&AppState>,
+    jar: &CookieJar,
+    form: Option<Form<LogoutForm>>,
+) -> Response {
+    let form_csrf = form.as_ref().and_then(|f| f.0.csrf_token.clone());
+    let found = match csrf_session(&state, req, jar, form_csrf.as_deref()).await {
+        Ok(found) => found,
+        Err(f) => return f.respond(req),
+    };
+    clear_cookies(&state, jar);
+    let Some((cookie_value, session)) = found else {
+        return redirect("/");
+    };
+    if state.sessions.end(&cookie_value).await.is_err() {
+        return Failure::store().respond(req);
+    }
+    audit(
+        &state,
+        req,
+        Some(&session),
+        "logout",
+        Outcome::Allow,
+        "signed out",
+    )
+    .await;
+    let mut to = "/".to_owned();
+    if let (Some(idp), Some(tokens)) = (&state.idp, open_tokens(&state, &session)) {
+        if let Err(e) = idp.revoke(&tokens).await {
+            // The session is gone either way; the tokens expire on their own.
+            tracing::warn!(error = %e, "token revocation at the identity provider failed");
+        }
+        if let Some(url) = idp
+            .end_session_url(&tokens, state.web.post_logout_redirect_uri.as_deref())
+            .await
+        {
+            to = url;
+        }
+    }
+    redirect(&to)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_local_paths_are_returned_to() {
+        assert_eq!(local_path(Some("/api/v1/me")), "/api/v1/me");
+        for hostile in [
+            "//evil.example",
+            "https://evil.example",
+            "/\\evil",
+            "evil",
+            "/a\nb",
+        ] {
+            assert_eq!(local_path(Some(hostile)), "/", "{hostile:?}");
+        }
+        assert_eq!(local_path(None), "/");
+    }
+
+    #[test]
+    fn pages_escape_what_they_echo() {
+        assert_eq!(
+            html_escape("<script>\"'&"),
+            "&lt;script&gt;&quot;&#39;&amp;"
+        );
+    }
+}
