@@ -184,6 +184,10 @@ fn openapi(check: bool) -> Result {
         std::fs::write(&path, &out.stdout)
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         eprintln!("wrote {}", path.display());
+        let tools = root().join("docs/tools.md");
+        std::fs::write(&tools, tools::doc::markdown())
+            .map_err(|e| format!("cannot write {}: {e}", tools.display()))?;
+        eprintln!("wrote {}", tools.display());
         Ok(())
     }
 }

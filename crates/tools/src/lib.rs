@@ -1,0 +1,27 @@
+//! The RouterOS tools rosgate serves to MCP agents and REST clients, and
+//! the [`RouterOs`] port they reach devices through.
+//!
+//! - [`catalogue`]: every tool's name, tier, topic and parameters, the one
+//!   table the MCP listing, the REST endpoint and `docs/tools.md` come from;
+//! - [`args`]: input checked against the parameters before any device call;
+//! - [`guard`]: the device's capability flags, checked after RBAC;
+//! - [`run`] and `write`: the tools themselves, over the port;
+//! - [`redact`]: secrets never leave in a result.
+//!
+//! Architecture invariant: this crate knows nothing of HTTP clients, TLS or
+//! MCP; the `routeros` crate implements the port against the RouterOS v7
+//! REST API, and the app exposes the tools.
+
+pub mod args;
+pub mod catalogue;
+pub mod doc;
+pub mod guard;
+pub mod port;
+pub mod redact;
+pub mod run;
+mod write;
+
+pub use args::{Args, BadArg};
+pub use catalogue::{CATALOGUE, Tier, Tool, Topic, find};
+pub use port::{DeviceError, DeviceTarget, RestMethod, RestRequest, RouterOs, TlsPolicy};
+pub use run::{Runner, ToolError, ToolOutput};
