@@ -63,6 +63,7 @@ pub async fn seed(state: &AppState) -> Result<(), TenancyError> {
         environment: env,
         tags: BTreeMap::from([("demo".to_owned(), "true".to_owned())]),
         capabilities: caps,
+        tls: tenancy::DeviceTls::Verify,
         credentials: Some(tenancy::DeviceCredentials {
             username: "admin".into(),
             password: "demo".into(),
@@ -228,4 +229,35 @@ pub async fn tokens(state: &AppState) -> Result<Vec<(String, String)>, TenancyEr
         out.push(((*email).to_owned(), secret.token));
     }
     Ok(out)
+}
+
+/// Points every demo device at a simulated RouterOS of its own, so tools
+/// work out of the box: plain HTTP on 127.0.0.1, the demo credentials.
+/// Run on every start: the simulator's ports change from run to run.
+pub async fn attach_simulator(
+    state: &AppState,
+    sim: &routeros_sim::Simulator,
+) -> Result<usize, Box<dyn std::error::Error>> {
+    let t = &state.tenancy;
+    let mut n = 0;
+    for tenant in t.repo().tenants().await? {
+        for d in t.repo().devices(tenant.id).await? {
+            if d.tags.get("demo").map(String::as_str) != Some("true") {
+                continue;
+            }
+            let dev = sim.add_device(&d.name, "admin", "demo").await?;
+            t.update_device(
+                d.id,
+                tenancy::service::DevicePatch {
+                    host: Some(dev.host.clone()),
+                    port: Some(dev.port),
+                    tls: Some(tenancy::DeviceTls::PlainHttp),
+                    ..Default::default()
+                },
+            )
+            .await?;
+            n += 1;
+        }
+    }
+    Ok(n)
 }

@@ -15,9 +15,12 @@ pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod demo;
+pub mod devices;
 pub mod login;
+pub mod mcp;
 pub mod server;
 pub mod state;
+pub mod tooling;
 pub mod well_known;
 
 pub use config::Config;

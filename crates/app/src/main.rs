@@ -77,8 +77,19 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
             println!("{}", secret.token);
         }
         Command::Serve { demo } => {
-            if demo {
+            // The simulated devices live as long as the server.
+            let _simulator = if demo {
+                let schema =
+                    routeros_sim::Schema::find().and_then(|p| routeros_sim::Schema::load(p).ok());
+                let sim = routeros_sim::Simulator::start(schema);
                 demo::seed(&state).await?;
+                let n = demo::attach_simulator(&state, &sim).await?;
+                println!("{n} simulated RouterOS devices are running for the demo devices");
+                Some(sim)
+            } else {
+                None
+            };
+            if demo {
                 println!("demo data ready; API tokens valid for one day:");
                 for (email, token) in demo::tokens(&state).await? {
                     println!("  {email:<22} {token}");

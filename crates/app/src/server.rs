@@ -27,6 +27,7 @@ pub fn app(state: AppState, max_body_bytes: usize) -> impl Endpoint {
         .at("/healthz", make_sync(|_| "ok"))
         .nest("/auth", crate::login::routes())
         .nest("/.well-known", crate::well_known::routes())
+        .nest("/mcp", crate::mcp::endpoint(state.clone()))
         .around(move |ep, req| limit_body(ep, req, max_body_bytes))
         .with(CookieJarManager::new())
         .with(CatchPanic::new().with_handler(|_| api::problem::internal_error_response()))

@@ -30,6 +30,8 @@ pub struct AppState {
     /// The identity provider, when `[oidc]` is configured.
     pub idp: Option<Arc<dyn IdentityProvider>>,
     pub web: Arc<WebSettings>,
+    /// Runs catalogue tools on devices through the RouterOS adapter.
+    pub tools: tools::Runner,
 }
 
 /// What the browser-facing endpoints need from the configuration.
@@ -143,6 +145,13 @@ impl AppState {
             sealer: sealer.clone(),
             idp,
             web: Arc::new(web),
+            tools: tools::Runner::new(
+                Arc::new(routeros::RestClient::new(
+                    routeros::ClientConfig::default(),
+                    clock.clone(),
+                )),
+                clock.clone(),
+            ),
             tenancy: TenancyService::new(store.clone(), clock.clone(), entropy.clone(), sealer),
             rbac: RbacService::new(store.clone(), clock.clone(), entropy.clone()),
             authz: Arc::new(Authorizer::new(store.clone())),

@@ -112,6 +112,7 @@ pub fn device(m: device::Model) -> Result<Device, StoreError> {
             allow_bridge_writes: m.allow_bridge_writes,
             allow_bandwidth_test: m.allow_bandwidth_test,
         },
+        tls: serde_json::from_str(&m.tls).map_err(|_| corrupt("device tls"))?,
         has_credentials: m.credentials.is_some(),
         created_at: m.created_at,
     })
@@ -138,6 +139,7 @@ pub fn device_row(d: &Device) -> device::ActiveModel {
         allow_bridge_writes: Set(c.allow_bridge_writes),
         allow_bandwidth_test: Set(c.allow_bandwidth_test),
         credentials: sea_orm::ActiveValue::NotSet,
+        tls: Set(serde_json::to_string(&d.tls).unwrap_or_else(|_| "{\"mode\":\"verify\"}".into())),
         created_at: Set(d.created_at),
     }
 }

@@ -150,9 +150,27 @@ pub struct Device {
     pub environment: Environment,
     pub tags: BTreeMap<String, String>,
     pub capabilities: Capabilities,
+    /// How rosgate checks the device's TLS certificate.
+    pub tls: DeviceTls,
     /// Whether credentials are stored; they themselves are never read back.
     pub has_credentials: bool,
     pub created_at: OffsetDateTime,
+}
+
+/// How rosgate checks a device's TLS certificate. Verification against the
+/// system's trust roots is the default; the others are explicit choices.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum DeviceTls {
+    /// Verified against the system's trust roots.
+    #[default]
+    Verify,
+    /// Verified against this CA certificate (PEM), for a private CA.
+    Ca { ca_pem: String },
+    /// Accepted when the certificate's SHA-256 fingerprint is this (64 hex digits).
+    Pinned { sha256: String },
+    /// Plain HTTP, no TLS: only for lab devices and the simulator.
+    PlainHttp,
 }
 
 /// Login credentials of a device, in the clear. Only ever held in memory on

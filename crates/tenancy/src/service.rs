@@ -67,6 +67,7 @@ pub struct NewDevice {
     pub environment: Environment,
     pub tags: BTreeMap<String, String>,
     pub capabilities: Capabilities,
+    pub tls: DeviceTls,
     pub credentials: Option<DeviceCredentials>,
 }
 
@@ -80,6 +81,7 @@ pub struct DevicePatch {
     pub environment: Option<Environment>,
     pub tags: Option<BTreeMap<String, String>>,
     pub capabilities: Option<Capabilities>,
+    pub tls: Option<DeviceTls>,
 }
 
 /// A new invitation, as submitted.
@@ -367,6 +369,7 @@ impl TenancyService {
         let host = validate::host("host", &new.host)?;
         let port = validate::port("port", new.port)?;
         let tags = validate::tags("tags", new.tags)?;
+        let tls = validate::tls("tls", new.tls)?;
         self.check_site(tenant, new.site_id).await?;
         if let Some(c) = &new.credentials {
             validate_credentials(c)?;
@@ -382,6 +385,7 @@ impl TenancyService {
             environment: new.environment,
             tags,
             capabilities: new.capabilities,
+            tls,
             has_credentials: false,
             created_at: now,
         };
@@ -441,6 +445,9 @@ impl TenancyService {
         }
         if let Some(v) = patch.capabilities {
             d.capabilities = v;
+        }
+        if let Some(v) = patch.tls {
+            d.tls = validate::tls("tls", v)?;
         }
         self.repo.update_device(&d).await?;
         Ok(d)
@@ -938,6 +945,7 @@ mod tests {
                 environment: Environment::Lab,
                 tags: BTreeMap::new(),
                 capabilities: Capabilities::default(),
+                tls: DeviceTls::default(),
                 has_credentials: false,
                 created_at: OffsetDateTime::UNIX_EPOCH,
             }))

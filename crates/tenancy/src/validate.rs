@@ -126,6 +126,47 @@ pub fn tags(
     Ok(value)
 }
 
+/// A device's TLS setting: a CA must be one PEM certificate (at most 16 KiB),
+/// a pin 32 bytes of hex (colons allowed, stored lower-case without them).
+pub fn tls(
+    field: &'static str,
+    value: crate::model::DeviceTls,
+) -> Result<crate::model::DeviceTls, FieldError> {
+    use crate::model::DeviceTls;
+    match value {
+        DeviceTls::Ca { ca_pem } => {
+            let pem = ca_pem.trim();
+            if pem.len() > 16 * 1024
+                || !pem.starts_with("-----BEGIN CERTIFICATE-----")
+                || !pem.ends_with("-----END CERTIFICATE-----")
+            {
+                return Err(FieldError::new(
+                    field,
+                    "ca_pem must be one PEM certificate (-----BEGIN CERTIFICATE----- …), at most 16 KiB",
+                ));
+            }
+            Ok(DeviceTls::Ca {
+                ca_pem: pem.to_owned(),
+            })
+        }
+        DeviceTls::Pinned { sha256 } => {
+            let hex: String = sha256
+                .chars()
+                .filter(|c| *c != ':')
+                .collect::<String>()
+                .to_ascii_lowercase();
+            if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(FieldError::new(
+                    field,
+                    "sha256 must be the certificate's SHA-256 fingerprint: 64 hex digits",
+                ));
+            }
+            Ok(DeviceTls::Pinned { sha256: hex })
+        }
+        other => Ok(other),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,5 +206,37 @@ mod tests {
         for bad in ["", "-r1", "r1..acme", "r1/acme", "ä.test"] {
             assert!(host("host", bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn tls_settings_are_normalised_or_refused() {
+        use crate::model::DeviceTls;
+        let pin = "AB:".repeat(31) + "AB";
+        assert_eq!(
+            tls("tls", DeviceTls::Pinned { sha256: pin }).unwrap(),
+            DeviceTls::Pinned {
+                sha256: "ab".repeat(32)
+            }
+        );
+        assert!(
+            tls(
+                "tls",
+                DeviceTls::Pinned {
+                    sha256: "abc".into()
+                }
+            )
+            .is_err()
+        );
+        assert!(
+            tls(
+                "tls",
+                DeviceTls::Ca {
+                    ca_pem: "not a certificate".into()
+                }
+            )
+            .is_err()
+        );
+        let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----";
+        assert!(tls("tls", DeviceTls::Ca { ca_pem: pem.into() }).is_ok());
     }
 }

@@ -10,6 +10,7 @@
 #![allow(clippy::expect_used)] // test support: failing loudly is the point
 
 pub mod idp;
+pub mod mcp;
 
 use kernel::{Environment, OsEntropy, SystemClock, TenantId};
 use rbac::BuiltinRole;
@@ -369,6 +370,7 @@ impl TestApp {
                     environment: env,
                     tags: Default::default(),
                     capabilities: Default::default(),
+                    tls: Default::default(),
                     credentials: None,
                 },
             )

@@ -182,6 +182,11 @@ impl InventoryApi {
             )
             .await?;
         }
+        let tls = b
+            .tls
+            .map(|t| t.into_domain())
+            .transpose()?
+            .unwrap_or_default();
         let device = self
             .state
             .tenancy
@@ -195,6 +200,7 @@ impl InventoryApi {
                     environment: b.environment.into(),
                     tags: b.tags,
                     capabilities: b.capabilities.into(),
+                    tls,
                     credentials: b.credentials.map(Into::into),
                 },
             )
@@ -282,6 +288,7 @@ impl InventoryApi {
             environment: b.environment.map(Into::into),
             tags: b.tags,
             capabilities: b.capabilities.map(Into::into),
+            tls: b.tls.map(|t| t.into_domain()).transpose()?,
         };
         Ok(Json(
             self.state.tenancy.update_device(id, patch).await?.into(),

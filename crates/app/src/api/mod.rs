@@ -10,6 +10,7 @@ mod access;
 mod directory;
 mod hierarchy;
 mod inventory;
+mod tools;
 
 use crate::state::AppState;
 use poem_openapi::payload::Json;
@@ -32,6 +33,8 @@ pub enum Tag {
     Inventory,
     /// Roles, role bindings, device scopes and authorization checks.
     Access,
+    /// The RouterOS tool catalogue, run on devices.
+    Tools,
 }
 
 /// A resource was created.
@@ -63,6 +66,9 @@ pub fn service(state: &AppState) -> OpenApiService<impl poem_openapi::OpenApi, (
             state: state.clone(),
         },
         access::AccessApi {
+            state: state.clone(),
+        },
+        tools::ToolsApi {
             state: state.clone(),
         },
     );

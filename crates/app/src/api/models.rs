@@ -471,9 +471,76 @@ pub struct DeviceDto {
     pub environment: EnvironmentDto,
     pub tags: BTreeMap<String, String>,
     pub capabilities: CapabilitiesDto,
+    pub tls: DeviceTlsDto,
     /// Whether credentials are stored (they are never returned).
     pub has_credentials: bool,
     pub created_at: OffsetDateTime,
+}
+
+/// How TLS to the device is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, poem_openapi::Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum TlsMode {
+    /// Verify against the system's trust roots (the default).
+    Verify,
+    /// Verify against `ca_pem`, a private CA.
+    Ca,
+    /// Accept the certificate whose SHA-256 fingerprint is `sha256`.
+    Pinned,
+    /// Plain HTTP: lab devices and the simulator only.
+    PlainHttp,
+}
+
+/// A device's TLS setting.
+#[derive(Debug, Clone, Object)]
+pub struct DeviceTlsDto {
+    pub mode: TlsMode,
+    /// The CA certificate (PEM) for `ca`.
+    #[oai(skip_serializing_if_is_none, validator(max_length = 16384))]
+    pub ca_pem: Option<String>,
+    /// The certificate's SHA-256 fingerprint (64 hex digits) for `pinned`.
+    #[oai(skip_serializing_if_is_none, validator(max_length = 100))]
+    pub sha256: Option<String>,
+}
+
+impl From<tenancy::DeviceTls> for DeviceTlsDto {
+    fn from(t: tenancy::DeviceTls) -> Self {
+        use tenancy::DeviceTls as T;
+        let (mode, ca_pem, sha256) = match t {
+            T::Verify => (TlsMode::Verify, None, None),
+            T::Ca { ca_pem } => (TlsMode::Ca, Some(ca_pem), None),
+            T::Pinned { sha256 } => (TlsMode::Pinned, None, Some(sha256)),
+            T::PlainHttp => (TlsMode::PlainHttp, None, None),
+        };
+        Self {
+            mode,
+            ca_pem,
+            sha256,
+        }
+    }
+}
+
+impl DeviceTlsDto {
+    /// The domain setting; a missing `ca_pem` or `sha256` is invalid input.
+    pub fn into_domain(self) -> Result<tenancy::DeviceTls, super::problem::ApiError> {
+        use tenancy::DeviceTls as T;
+        let missing = |f: &str| {
+            super::problem::ApiError::invalid(
+                f,
+                format!("is required when tls.mode is {:?}", self.mode).to_lowercase(),
+            )
+        };
+        Ok(match self.mode {
+            TlsMode::Verify => T::Verify,
+            TlsMode::PlainHttp => T::PlainHttp,
+            TlsMode::Ca => T::Ca {
+                ca_pem: self.ca_pem.clone().ok_or_else(|| missing("tls.ca_pem"))?,
+            },
+            TlsMode::Pinned => T::Pinned {
+                sha256: self.sha256.clone().ok_or_else(|| missing("tls.sha256"))?,
+            },
+        })
+    }
 }
 
 impl From<tenancy::Device> for DeviceDto {
@@ -488,6 +555,7 @@ impl From<tenancy::Device> for DeviceDto {
             environment: d.environment.into(),
             tags: d.tags,
             capabilities: d.capabilities.into(),
+            tls: d.tls.into(),
             has_credentials: d.has_credentials,
             created_at: d.created_at,
         }
@@ -512,6 +580,9 @@ pub struct NewDevice {
     pub tags: BTreeMap<String, String>,
     #[oai(default)]
     pub capabilities: CapabilitiesDto,
+    /// TLS checking; verification against the system's roots when omitted.
+    #[oai(skip_serializing_if_is_none)]
+    pub tls: Option<DeviceTlsDto>,
     #[oai(skip_serializing_if_is_none)]
     pub credentials: Option<CredentialsBody>,
 }
@@ -534,6 +605,8 @@ pub struct DevicePatch {
     pub tags: Option<BTreeMap<String, String>>,
     #[oai(skip_serializing_if_is_none)]
     pub capabilities: Option<CapabilitiesDto>,
+    #[oai(skip_serializing_if_is_none)]
+    pub tls: Option<DeviceTlsDto>,
 }
 
 /// A device group.

@@ -60,9 +60,15 @@ pub enum ApiError {
     /// A field is invalid.
     #[oai(status = 422, content_type = "application/problem+json")]
     Unprocessable(Json<Problem>),
+    /// A device answered with an error, or did not confirm a change.
+    #[oai(status = 502, content_type = "application/problem+json")]
+    BadGateway(Json<Problem>),
     /// The service cannot handle the request right now; nothing was changed.
     #[oai(status = 503, content_type = "application/problem+json")]
     Unavailable(Json<Problem>),
+    /// A device did not answer in time.
+    #[oai(status = 504, content_type = "application/problem+json")]
+    GatewayTimeout(Json<Problem>),
 }
 
 impl Problem {
@@ -165,6 +171,27 @@ impl ApiError {
         ))
     }
 
+    pub fn not_found_code(code: &str, detail: impl Into<String>) -> Self {
+        ApiError::NotFound(problem(StatusCode::NOT_FOUND, code, detail, None))
+    }
+
+    pub fn conflict_code(code: &str, detail: impl Into<String>) -> Self {
+        ApiError::Conflict(problem(StatusCode::CONFLICT, code, detail, None))
+    }
+
+    pub fn bad_gateway(code: &str, detail: impl Into<String>) -> Self {
+        ApiError::BadGateway(problem(StatusCode::BAD_GATEWAY, code, detail, None))
+    }
+
+    pub fn gateway_timeout(detail: impl Into<String>) -> Self {
+        ApiError::GatewayTimeout(problem(
+            StatusCode::GATEWAY_TIMEOUT,
+            "device_timeout",
+            detail,
+            None,
+        ))
+    }
+
     pub fn unavailable(detail: impl Into<String>) -> Self {
         ApiError::Unavailable(problem(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -185,7 +212,9 @@ impl ApiError {
             | ApiError::PayloadTooLarge(p)
             | ApiError::UnsupportedMediaType(p)
             | ApiError::Unprocessable(p)
-            | ApiError::Unavailable(p) => &p.0,
+            | ApiError::BadGateway(p)
+            | ApiError::Unavailable(p)
+            | ApiError::GatewayTimeout(p) => &p.0,
         }
     }
 }

@@ -7,3 +7,4 @@ mod api;
 mod identity;
 mod isolation;
 mod matrix;
+mod tools;

@@ -93,6 +93,11 @@ const TABLE: &[(&str, &str, Option<&str>, Option<&str>)] = &[
     ("listDeviceScopes", "OALM", None, None),
     ("revokeDeviceScope", "OA", Some("O"), Some("")),
     ("checkAuthorization", ALL, Some(ALL), Some(ALL)),
+    // tools: a fundamental read on a device with its required argument
+    // missing: allowed calls pass every guard and end at input checking (422),
+    // so the matrix never reaches a device.
+    ("listTools", ALL, None, None),
+    ("runDeviceTool", "OALMRWD", Some("O"), Some("")),
 ];
 
 /// Operations that need no authentication: the token in the body is the credential.
@@ -431,6 +436,13 @@ fn request(op: &str, p: &Place, f: Uuid) -> (Method, String, Option<Value>, Stat
             S::NO_CONTENT,
         ),
         "listRoles" => (M::GET, "/roles".into(), None, S::OK),
+        "listTools" => (M::GET, "/tools".into(), None, S::OK),
+        "runDeviceTool" => (
+            M::POST,
+            format!("/devices/{}/tools/get_route", p.device.id),
+            Some(json!({})),
+            S::UNPROCESSABLE_ENTITY,
+        ),
         "createRole" => (
             M::POST,
             "/roles".into(),

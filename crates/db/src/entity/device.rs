@@ -24,6 +24,9 @@ pub struct Model {
     pub allow_bridge_writes: bool,
     pub allow_bandwidth_test: bool,
     pub credentials: Option<Vec<u8>>,
+    /// `DeviceTls` as JSON.
+    #[sea_orm(column_type = "Text")]
+    pub tls: String,
     pub created_at: TimeDateTimeWithTimeZone,
 }
 

@@ -1,0 +1,131 @@
+//! The tool catalogue over REST: the same tools, the same guards and the
+//! same audit records as MCP, through [`crate::tooling`].
+
+use super::auth::{Caller, RequestId};
+use super::problem::ApiError;
+use super::{ApiResult, Tag};
+use crate::state::AppState;
+use crate::tooling::{self, CallError};
+use poem::Request;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
+use serde_json::Value;
+use tools::ToolError;
+use uuid::Uuid;
+
+pub struct ToolsApi {
+    pub state: AppState,
+}
+
+/// A tool of the catalogue.
+#[derive(Debug, Object)]
+pub struct ToolDto {
+    pub name: String,
+    pub category: String,
+    /// `fundamental`, `advanced` or `professional`: the permission `tool:<tier>` it needs.
+    pub tier: String,
+    /// Whether it changes the device.
+    pub writes: bool,
+    pub summary: String,
+    /// JSON Schema of the request body of `runDeviceTool`.
+    pub input_schema: Value,
+}
+
+/// What a tool returned.
+#[derive(Debug, Object)]
+pub struct ToolResultDto {
+    pub tool: String,
+    pub device_id: Uuid,
+    /// One sentence for people.
+    pub summary: String,
+    /// The result for programs; secrets are redacted.
+    pub data: Value,
+}
+
+impl From<CallError> for ApiError {
+    fn from(e: CallError) -> Self {
+        let msg = e.to_string();
+        match e {
+            CallError::UnknownTool(_) => ApiError::not_found_code("unknown_tool", msg),
+            CallError::UnknownDevice => ApiError::not_found("device"),
+            CallError::Denied { code, message } => ApiError::forbidden(code, message),
+            CallError::Capability(_) => ApiError::forbidden("capability_disabled", msg),
+            CallError::Invalid(b) => ApiError::invalid(&b.field, b.reason),
+            CallError::NoCredentials(_) => ApiError::conflict_code("no_credentials", msg),
+            CallError::Unavailable(m) => ApiError::unavailable(m),
+            CallError::Tool(t) => match t {
+                ToolError::Invalid(b) => ApiError::invalid(&b.field, b.reason),
+                ToolError::Refused(_) => ApiError::conflict_code("tool_refused", msg),
+                ToolError::NotConfirmed(_) => ApiError::bad_gateway("not_confirmed", msg),
+                ToolError::Device(d) => match d {
+                    tools::DeviceError::Timeout => ApiError::gateway_timeout(msg),
+                    tools::DeviceError::CircuitOpen(_) => ApiError::unavailable(msg),
+                    tools::DeviceError::NotInSchema(_) => {
+                        ApiError::bad_request("not_in_schema", msg)
+                    }
+                    _ => ApiError::bad_gateway("device_error", msg),
+                },
+            },
+        }
+    }
+}
+
+#[OpenApi(tag = "Tag::Tools")]
+impl ToolsApi {
+    /// The tool catalogue: every tool with its tier and input schema.
+    #[oai(path = "/tools", method = "get", operation_id = "listTools")]
+    async fn list_tools(&self, caller: Caller, req: &Request) -> ApiResult<Json<Vec<ToolDto>>> {
+        let ctx = super::Ctx::new(&self.state, caller, req);
+        ctx.authenticated("listTools").await?;
+        Ok(Json(
+            tools::CATALOGUE
+                .iter()
+                .map(|t| ToolDto {
+                    name: t.name.into(),
+                    category: t.category.into(),
+                    tier: t.tier.as_str().into(),
+                    writes: t.writes,
+                    summary: t.summary.into(),
+                    input_schema: t.input_schema(false),
+                })
+                .collect(),
+        ))
+    }
+
+    /// Run a tool on a device. Needs `tool:<tier>` from a binding that
+    /// reaches the device (within the caller's device scope and the
+    /// binding's environments), and the device's capability flags must
+    /// allow the tier. The body is the tool's input (`GET /tools`).
+    #[oai(
+        path = "/devices/:device_id/tools/:tool_name",
+        method = "post",
+        operation_id = "runDeviceTool"
+    )]
+    async fn run_tool(
+        &self,
+        caller: Caller,
+        req: &Request,
+        device_id: Path<Uuid>,
+        tool_name: Path<String>,
+        body: Json<Value>,
+    ) -> ApiResult<Json<ToolResultDto>> {
+        let request_id = req
+            .extensions()
+            .get::<RequestId>()
+            .map(|r| r.0.clone())
+            .unwrap_or_default();
+        let c = tooling::Caller {
+            who: &caller.0,
+            request_id: &request_id,
+            channel: "rest",
+        };
+        let out = tooling::call(&self.state, &c, device_id.0.into(), &tool_name.0, &body.0).await?;
+        Ok(Json(ToolResultDto {
+            tool: tool_name.0,
+            device_id: device_id.0,
+            summary: out.summary,
+            data: out.data,
+        }))
+    }
+}

@@ -1,0 +1,241 @@
+//! Running a tool for a caller: the one path REST and MCP share.
+//!
+//! In order: the tool exists; RBAC allows `tool:<tier>` on the device (the
+//! binding's scope reaches it, the device scope includes it, the binding's
+//! environments allow the device's environment); the device's capability
+//! flags allow the tier and topic; the input is valid; the device has
+//! credentials. Every refusal and every run is audited, then the tool runs
+//! through the `RouterOs` port.
+
+use crate::state::AppState;
+use audit::{AuditEvent, Outcome as AuditOutcome};
+use kernel::{AuditEventId, DeviceId, Principal};
+use rbac::engine::Outcome;
+use rbac::{Decision, Permission, Resource};
+use tools::{Args, Tier, Tool, ToolError, ToolOutput};
+
+/// Why a tool call did not produce a result.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error("there is no tool named {0:?}")]
+    UnknownTool(String),
+    #[error("device not found")]
+    UnknownDevice,
+    /// RBAC said no; the message is the decision's reason.
+    #[error("{message}")]
+    Denied { code: &'static str, message: String },
+    /// The device's capability flags say no.
+    #[error(transparent)]
+    Capability(#[from] tools::guard::CapabilityRefusal),
+    #[error(transparent)]
+    Invalid(#[from] tools::BadArg),
+    #[error(
+        "device `{0}` has no stored credentials; set them with PUT /devices/{{id}}/credentials"
+    )]
+    NoCredentials(String),
+    #[error(transparent)]
+    Tool(ToolError),
+    /// Storage or the audit trail failed; nothing ran.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// The permission a tier needs.
+pub fn permission(tier: Tier) -> Permission {
+    match tier {
+        Tier::Fundamental => Permission::ToolFundamental,
+        Tier::Advanced => Permission::ToolAdvanced,
+        Tier::Professional => Permission::ToolProfessional,
+    }
+}
+
+/// The caller's context for audit records.
+#[derive(Debug, Clone)]
+pub struct Caller<'a> {
+    pub who: &'a Principal,
+    pub request_id: &'a str,
+    /// `rest` or `mcp`.
+    pub channel: &'static str,
+}
+
+async fn audit(
+    state: &AppState,
+    c: &Caller<'_>,
+    tool: &str,
+    action: &str,
+    device: DeviceId,
+    outcome: AuditOutcome,
+    reason: String,
+) -> Result<(), CallError> {
+    let now = state.clock.now();
+    state
+        .audit
+        .record(AuditEvent {
+            id: AuditEventId::from_uuid(state.entropy.uuid_v7(now)),
+            at: now,
+            tenant_id: Some(c.who.tenant_id),
+            user_id: Some(c.who.user_id),
+            user_email: Some(c.who.email.clone()),
+            operation: format!("{}:{tool}", c.channel),
+            action: action.to_owned(),
+            resource_type: "device".into(),
+            resource_id: Some(device.uuid()),
+            decision: outcome,
+            reason: reason.chars().take(1000).collect(),
+            request_id: c.request_id.to_owned(),
+        })
+        .await
+        .map_err(|_| {
+            CallError::Unavailable("the audit trail cannot be written; the tool did not run".into())
+        })
+}
+
+/// Whether the caller may call `tool` on `device` (RBAC only), without auditing:
+/// for listing tools.
+pub async fn may_call(state: &AppState, who: &Principal, tool: &Tool, device: DeviceId) -> bool {
+    matches!(
+        state
+            .authz
+            .decide(who, permission(tool.tier), Resource::Device(device))
+            .await,
+        Ok(Outcome::Decided(Decision::Allow(_)))
+    )
+}
+
+/// Whether the caller may see `device` (for listing devices to agents).
+pub async fn may_see(state: &AppState, who: &Principal, device: DeviceId) -> bool {
+    matches!(
+        state
+            .authz
+            .decide(who, Permission::DeviceRead, Resource::Device(device))
+            .await,
+        Ok(Outcome::Decided(Decision::Allow(_)))
+    )
+}
+
+/// Runs `tool_name` on `device_id` for the caller with `input`.
+pub async fn call(
+    state: &AppState,
+    c: &Caller<'_>,
+    device_id: DeviceId,
+    tool_name: &str,
+    input: &serde_json::Value,
+) -> Result<ToolOutput, CallError> {
+    let tool = tools::find(tool_name)
+        .ok_or_else(|| CallError::UnknownTool(tool_name.chars().take(64).collect()))?;
+    let perm = permission(tool.tier);
+    let decision = state
+        .authz
+        .decide(c.who, perm, Resource::Device(device_id))
+        .await
+        .map_err(|_| {
+            CallError::Unavailable("authorization data is unavailable; try again".into())
+        })?;
+    match decision {
+        Outcome::NotFound => {
+            audit(
+                state,
+                c,
+                tool.name,
+                perm.as_str(),
+                device_id,
+                AuditOutcome::Deny,
+                "device not found".into(),
+            )
+            .await?;
+            return Err(CallError::UnknownDevice);
+        }
+        Outcome::Decided(Decision::Deny(r)) => {
+            audit(
+                state,
+                c,
+                tool.name,
+                perm.as_str(),
+                device_id,
+                AuditOutcome::Deny,
+                r.message(),
+            )
+            .await?;
+            return Err(CallError::Denied {
+                code: r.code(),
+                message: r.message(),
+            });
+        }
+        Outcome::Decided(Decision::Allow(_)) => {}
+    }
+    let device = state
+        .tenancy
+        .device(device_id)
+        .await
+        .map_err(|_| CallError::UnknownDevice)?;
+    if let Err(refusal) = tools::guard::device_allows(tool, &device) {
+        audit(
+            state,
+            c,
+            tool.name,
+            perm.as_str(),
+            device_id,
+            AuditOutcome::Deny,
+            refusal.to_string(),
+        )
+        .await?;
+        return Err(refusal.into());
+    }
+    let args = match Args::parse(tool, input) {
+        Ok(a) => a,
+        Err(e) => {
+            audit(
+                state,
+                c,
+                tool.name,
+                perm.as_str(),
+                device_id,
+                AuditOutcome::Deny,
+                format!("invalid input: {e}"),
+            )
+            .await?;
+            return Err(e.into());
+        }
+    };
+    let credentials = state
+        .tenancy
+        .credentials(device_id)
+        .await
+        .map_err(|_| CallError::Unavailable("device credentials cannot be read right now".into()))?
+        .ok_or_else(|| CallError::NoCredentials(device.name.clone()))?;
+    let target = crate::devices::target(&device, credentials);
+    let dry = args.dry_run();
+    audit(
+        state,
+        c,
+        tool.name,
+        perm.as_str(),
+        device_id,
+        AuditOutcome::Allow,
+        format!(
+            "{} {}{}",
+            if tool.writes { "write" } else { "read" },
+            tool.name,
+            if dry { " (dry run)" } else { "" }
+        ),
+    )
+    .await?;
+    let result = state.tools.run(tool, &device, &target, &args).await;
+    if tool.writes && !dry {
+        let (outcome, reason) = match &result {
+            Ok(o) => (AuditOutcome::Allow, format!("done: {}", o.summary)),
+            Err(e) => (AuditOutcome::Deny, format!("failed: {e}")),
+        };
+        audit(
+            state,
+            c,
+            tool.name,
+            "tool:result",
+            device_id,
+            outcome,
+            reason,
+        )
+        .await?;
+    }
+    result.map_err(CallError::Tool)
+}

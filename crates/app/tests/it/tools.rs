@@ -1,0 +1,636 @@
+//! The tool catalogue against simulated RouterOS devices, over REST and
+//! over MCP with the real `mcp` client: every tool runs, every request the
+//! adapter sends is part of RouterOS 7.24's command set (when the schema is
+//! present), writes change the device and are read back, and every guard
+//! refuses what it should, audited.
+
+use kernel::{Environment, TenantId};
+use rbac::BuiltinRole as R;
+use reqwest::StatusCode;
+use routeros_sim::{Fault, Schema, Simulator};
+use serde_json::{Value, json};
+use tenancy::{Capabilities, Device, DeviceCredentials, DeviceTls, Scope};
+use testkit::{Reply, TestApp};
+
+struct Lab {
+    app: TestApp,
+    sim: Simulator,
+    tenant: TenantId,
+    team: tenancy::OrgUnit,
+    site: tenancy::Site,
+}
+
+async fn lab() -> Lab {
+    let app = TestApp::spawn().await;
+    let schema = Schema::find().map(|p| Schema::load(p).expect("the RouterOS schema loads"));
+    if schema.is_none() {
+        eprintln!("note: ../shared/routeros-schema is absent; requests are not checked against it");
+    }
+    let sim = Simulator::start(schema);
+    let t = app.tenant("lab").await;
+    let team = app.team(&t, "net").await;
+    let site = app.site(t.id, &team, "lab-site").await;
+    Lab {
+        app,
+        sim,
+        tenant: t.id,
+        team,
+        site,
+    }
+}
+
+impl Lab {
+    /// A rosgate device backed by a simulated router of the same name.
+    async fn device(&self, name: &str, env: Environment, caps: Capabilities) -> Device {
+        let sim = self.sim.add_device(name, "api", "s3cret-pw").await.unwrap();
+        self.app
+            .state
+            .tenancy
+            .create_device(
+                self.tenant,
+                tenancy::service::NewDevice {
+                    site_id: self.site.id,
+                    name: name.into(),
+                    host: sim.host.clone(),
+                    port: sim.port,
+                    environment: env,
+                    tags: Default::default(),
+                    capabilities: caps,
+                    tls: DeviceTls::PlainHttp,
+                    credentials: Some(DeviceCredentials {
+                        username: "api".into(),
+                        password: "s3cret-pw".into(),
+                    }),
+                },
+            )
+            .await
+            .unwrap()
+    }
+
+    async fn user(&self, role: R) -> String {
+        self.app
+            .user(self.tenant, &[(role, Scope::Team(self.team.id.into()))])
+            .await
+            .1
+    }
+
+    async fn run(&self, token: &str, d: &Device, tool: &str, input: Value) -> Reply {
+        self.app
+            .post(
+                token,
+                &format!("/api/v1/devices/{}/tools/{tool}", d.id),
+                input,
+            )
+            .await
+    }
+
+    fn assert_no_violations(&self) {
+        let v = self.sim.violations();
+        assert!(
+            v.is_empty(),
+            "requests outside RouterOS 7.24's command set: {v:#?}"
+        );
+    }
+}
+
+fn writes() -> Capabilities {
+    Capabilities {
+        allow_advanced_writes: true,
+        ..Capabilities::default()
+    }
+}
+
+#[tokio::test]
+async fn every_read_tool_runs_and_stays_within_the_routeros_schema() {
+    let lab = lab().await;
+    let d = lab
+        .device("r-read", Environment::Lab, Capabilities::default())
+        .await;
+    let token = lab.user(R::ReadOnly).await;
+    let overview = lab.run(&token, &d, "get_system_overview", json!({})).await;
+    assert_eq!(overview.status, StatusCode::OK, "{}", overview.body);
+    assert_eq!(overview.body["data"]["identity"], "r-read");
+    assert_eq!(overview.body["data"]["version"], "7.24 (stable)");
+
+    let id_of = |r: &Reply, list: &str| {
+        r.body["data"][list][0][".id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let ifaces = lab.run(&token, &d, "list_interfaces", json!({})).await;
+    let addrs = lab.run(&token, &d, "list_ip_addresses", json!({})).await;
+    let routes = lab.run(&token, &d, "get_routing_summary", json!({})).await;
+    let inputs = [
+        (
+            "get_interface",
+            json!({"interface_id": id_of(&ifaces, "interfaces")}),
+        ),
+        (
+            "get_ip_address",
+            json!({"address_id": id_of(&addrs, "addresses")}),
+        ),
+        ("get_route", json!({"route_id": id_of(&routes, "routes")})),
+        ("ping", json!({"target": "10.0.0.1", "count": 2})),
+        ("traceroute", json!({"target": "9.9.9.9", "max_hops": 5})),
+        ("get_recent_logs", json!({"limit": 5, "message": "login"})),
+        (
+            "get_interface_stats",
+            json!({"interface_names": ["ether1"]}),
+        ),
+    ];
+    for tool in tools::CATALOGUE.iter().filter(|t| !t.writes) {
+        let input = inputs
+            .iter()
+            .find(|(n, _)| *n == tool.name)
+            .map_or_else(|| json!({}), |(_, i)| i.clone());
+        let r = lab.run(&token, &d, tool.name, input).await;
+        assert_eq!(r.status, StatusCode::OK, "{}: {}", tool.name, r.body);
+        assert!(!r.str("summary").is_empty(), "{}", tool.name);
+        assert!(
+            !r.body.to_string().contains("s3cret-pw"),
+            "{}: the device password leaked",
+            tool.name
+        );
+    }
+    let ping = lab
+        .run(
+            &token,
+            &d,
+            "ping",
+            json!({"target": "10.0.0.1", "count": 3}),
+        )
+        .await;
+    assert_eq!(ping.body["data"]["received"], "3");
+    lab.assert_no_violations();
+}
+
+#[tokio::test]
+async fn writes_change_the_device_by_id_and_are_read_back() {
+    let lab = lab().await;
+    let d = lab.device("r-write", Environment::Lab, writes()).await;
+    let token = lab.user(R::OpsRw).await;
+
+    // Dry run: nothing changes.
+    let r = lab
+        .run(
+            &token,
+            &d,
+            "set_system_identity",
+            json!({"identity": "edge-1", "dry_run": true}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["data"]["dry_run"], true);
+    assert_eq!(
+        lab.sim.state("r-write").setting("system/identity").unwrap()["name"],
+        "r-write"
+    );
+    let r = lab
+        .run(
+            &token,
+            &d,
+            "set_system_identity",
+            json!({"identity": "edge-1"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, &r.body["data"]["changed"]),
+        (StatusCode::OK, &json!(true)),
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        lab.sim.state("r-write").setting("system/identity").unwrap()["name"],
+        "edge-1"
+    );
+    let again = lab
+        .run(
+            &token,
+            &d,
+            "set_system_identity",
+            json!({"identity": "edge-1"}),
+        )
+        .await;
+    assert_eq!(again.body["data"]["changed"], false, "no change, no write");
+
+    // Addresses: added, overlap refused, removed by id; the management network is protected.
+    let r = lab
+        .run(
+            &token,
+            &d,
+            "add_secondary_ip_address",
+            json!({"address": "192.168.77.1/24", "interface": "ether2", "comment": "lab"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let id = r.body["data"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        lab.sim.state("r-write").item("ip/address", &id).unwrap()["address"],
+        "192.168.77.1/24"
+    );
+    let clash = lab
+        .run(
+            &token,
+            &d,
+            "add_secondary_ip_address",
+            json!({"address": "192.168.77.9/32", "interface": "ether3"}),
+        )
+        .await;
+    assert_eq!(
+        (clash.status, clash.code()),
+        (StatusCode::CONFLICT, "tool_refused")
+    );
+    lab.sim.clear_requests("r-write");
+    let r = lab
+        .run(
+            &token,
+            &d,
+            "remove_secondary_ip_address",
+            json!({"address_id": id}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(lab.sim.state("r-write").item("ip/address", &id).is_none());
+    let deletes: Vec<_> = lab
+        .sim
+        .requests("r-write")
+        .into_iter()
+        .filter(|q| q.method == "DELETE")
+        .map(|q| q.path)
+        .collect();
+    assert_eq!(
+        deletes,
+        vec![format!("ip/address/{id}")],
+        "removed by its .id"
+    );
+    lab.app
+        .state
+        .tenancy
+        .update_device(
+            d.id,
+            tenancy::service::DevicePatch {
+                host: Some("127.0.0.1".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let mgmt = lab
+        .run(
+            &token,
+            &d,
+            "add_secondary_ip_address",
+            json!({"address": "127.0.0.2/8", "interface": "ether2"}),
+        )
+        .await;
+    let mgmt_id = mgmt.body["data"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let r = lab
+        .run(
+            &token,
+            &d,
+            "remove_secondary_ip_address",
+            json!({"address_id": mgmt_id}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::CONFLICT, "tool_refused"),
+        "{}",
+        r.body
+    );
+    assert!(r.detail().contains("cut the device off"));
+
+    // DNS, NTP, cache.
+    let r = lab
+        .run(
+            &token,
+            &d,
+            "update_dns_servers",
+            json!({"dns_servers": ["192.0.2.53", "198.51.100.53"]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        lab.sim.state("r-write").setting("ip/dns").unwrap()["servers"],
+        "192.0.2.53,198.51.100.53"
+    );
+    let r = lab
+        .run(
+            &token,
+            &d,
+            "update_ntp_servers",
+            json!({"ntp_servers": ["192.0.2.123"], "enabled": true}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        lab.sim
+            .state("r-write")
+            .setting("system/ntp/client")
+            .unwrap()["servers"],
+        "192.0.2.123"
+    );
+    let r = lab.run(&token, &d, "flush_dns_cache", json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(
+        lab.sim
+            .state("r-write")
+            .table("ip/dns/cache")
+            .is_none_or(|t| t.is_empty())
+    );
+
+    // Address lists: only mcp-* lists.
+    let r = lab
+        .run(
+            &token,
+            &d,
+            "update_firewall_address_list",
+            json!({"list_name": "blocklist", "address": "203.0.113.7"}),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "tool_refused"));
+    let r = lab
+        .run(
+            &token,
+            &d,
+            "update_firewall_address_list",
+            json!({"list_name": "mcp-block", "address": "203.0.113.7", "comment": "abuse"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = lab
+        .run(
+            &token,
+            &d,
+            "update_firewall_address_list",
+            json!({"list_name": "mcp-block", "address": "203.0.113.7", "action": "remove"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, &r.body["data"]["changed"]),
+        (StatusCode::OK, &json!(true)),
+        "{}",
+        r.body
+    );
+    lab.assert_no_violations();
+}
+
+#[tokio::test]
+async fn guards_refuse_and_every_refusal_is_audited() {
+    let lab = lab().await;
+    let lab_dev = lab.device("r-guard", Environment::Lab, writes()).await;
+    let locked = lab
+        .device("r-locked", Environment::Lab, Capabilities::default())
+        .await;
+    let prod = lab.device("r-prod", Environment::Prod, writes()).await;
+    let dns = json!({"dns_servers": ["192.0.2.53"]});
+
+    let member = lab.user(R::Member).await;
+    let r = lab
+        .run(&member, &lab_dev, "update_dns_servers", dns.clone())
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::FORBIDDEN, "missing_permission"),
+        "{}",
+        r.body
+    );
+
+    let ops = lab.user(R::OpsRw).await;
+    let r = lab
+        .run(&ops, &locked, "update_dns_servers", dns.clone())
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::FORBIDDEN, "capability_disabled"),
+        "{}",
+        r.body
+    );
+    assert!(r.detail().contains("allow_advanced_writes"));
+
+    // A binding limited to lab reaches the lab device, not the prod one.
+    let (_, lab_only) = lab
+        .app
+        .user_with(
+            lab.tenant,
+            vec![(
+                R::OpsRw,
+                Scope::Team(lab.team.id.into()),
+                Some(vec![Environment::Lab]),
+            )],
+            false,
+        )
+        .await;
+    assert_eq!(
+        lab.run(&lab_only, &lab_dev, "get_dns_status", json!({}))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let r = lab.run(&lab_only, &prod, "get_dns_status", json!({})).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::FORBIDDEN, "environment_not_allowed"),
+        "{}",
+        r.body
+    );
+
+    // Another tenant's device.
+    let other = lab.app.tenant("other").await;
+    let (_, stranger) = lab
+        .app
+        .user(other.id, &[(R::Admin, Scope::Tenant(other.id))])
+        .await;
+    let r = lab
+        .run(&stranger, &lab_dev, "get_system_overview", json!({}))
+        .await;
+    assert_eq!(
+        (r.status, r.detail()),
+        (StatusCode::FORBIDDEN, "Cross-tenant access denied")
+    );
+
+    // Bad input never reaches the device.
+    lab.sim.clear_requests("r-guard");
+    for bad in [
+        json!({"dns_servers": []}),
+        json!({"dns_servers": ["a b"]}),
+        json!({"dns_servers": ["192.0.2.1"], "x": 1}),
+        json!([1]),
+    ] {
+        let r = lab
+            .run(&ops, &lab_dev, "update_dns_servers", bad.clone())
+            .await;
+        assert!(
+            r.status == StatusCode::UNPROCESSABLE_ENTITY || r.status == StatusCode::BAD_REQUEST,
+            "{bad}: {}",
+            r.body
+        );
+        assert!(r.is_problem());
+    }
+    let r = lab.run(&ops, &lab_dev, "no_such_tool", json!({})).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::NOT_FOUND, "unknown_tool")
+    );
+    assert!(
+        lab.sim.requests("r-guard").is_empty(),
+        "refused calls send nothing"
+    );
+
+    let events = lab.app.state.db.audit_events(lab.tenant).await.unwrap();
+    let denied: Vec<_> = events
+        .iter()
+        .filter(|e| e.operation == "rest:update_dns_servers" && e.decision == "deny")
+        .collect();
+    assert!(
+        denied.len() >= 2 + 4,
+        "member, capability and bad inputs are audited: {}",
+        denied.len()
+    );
+    assert!(
+        denied
+            .iter()
+            .any(|e| e.reason.contains("allow_advanced_writes"))
+    );
+}
+
+#[tokio::test]
+async fn failing_devices_give_clear_errors_and_the_breaker_opens() {
+    let lab = lab().await;
+    let d = lab
+        .device("r-fail", Environment::Lab, Capabilities::default())
+        .await;
+    let token = lab.user(R::ReadOnly).await;
+    lab.sim.set_fault("r-fail", Fault::AuthFailure).await;
+    let r = lab.run(&token, &d, "get_system_clock", json!({})).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::BAD_GATEWAY, "device_error")
+    );
+    assert!(
+        r.detail().contains("refused the credentials"),
+        "{}",
+        r.detail()
+    );
+    assert!(!r.body.to_string().contains("s3cret-pw"));
+    lab.sim.set_fault("r-fail", Fault::ServerError).await;
+    for _ in 0..5 {
+        let r = lab.run(&token, &d, "get_system_clock", json!({})).await;
+        assert_eq!(r.status, StatusCode::BAD_GATEWAY, "{}", r.body);
+    }
+    let r = lab.run(&token, &d, "get_system_clock", json!({})).await;
+    assert_eq!(
+        r.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the breaker is open: {}",
+        r.body
+    );
+    assert!(r.detail().contains("paused"), "{}", r.detail());
+}
+
+#[tokio::test]
+async fn a_real_mcp_client_sees_its_tools_and_is_refused_what_it_may_not_do() {
+    let lab = lab().await;
+    let d = lab.device("r-mcp", Environment::Lab, writes()).await;
+    let url = format!("{}/mcp", lab.app.base);
+    let read_only = lab.user(R::ReadOnly).await;
+    let ops = lab.user(R::OpsRw).await;
+    let admin = lab.user(R::Admin).await;
+
+    let list = |token: String| {
+        let url = url.clone();
+        async move {
+            testkit::mcp::run(&url, &token, &["list_tools"])
+                .await
+                .unwrap()
+        }
+    };
+    let ro_tools = list(read_only.clone()).await;
+    let ops_tools = list(ops.clone()).await;
+    let admin_tools = list(admin.clone()).await;
+    let has = |v: &Value, t: &str| v.as_array().unwrap().iter().any(|x| x == t);
+    assert!(
+        has(&ro_tools, "get_system_overview") && !has(&ro_tools, "update_dns_servers"),
+        "{ro_tools}"
+    );
+    assert!(has(&ops_tools, "update_dns_servers"), "{ops_tools}");
+    assert_ne!(ro_tools, ops_tools);
+    assert!(admin_tools.as_array().unwrap().len() >= ops_tools.as_array().unwrap().len());
+
+    let device_arg = json!({"device_id": d.id}).to_string();
+    let r = testkit::mcp::run(
+        &url,
+        &read_only,
+        &["call_tool", "get_system_overview", &device_arg],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r["is_error"], false, "{r}");
+    assert_eq!(r["structured"]["identity"], "r-mcp");
+
+    let dns = json!({"device_id": d.id, "dns_servers": ["192.0.2.53"]}).to_string();
+    let r = testkit::mcp::run(&url, &read_only, &["call_tool", "update_dns_servers", &dns])
+        .await
+        .unwrap();
+    assert_eq!(r["is_error"], true, "{r}");
+    assert!(
+        r["text"].as_str().unwrap().contains("missing_permission"),
+        "{r}"
+    );
+    let r = testkit::mcp::run(&url, &ops, &["call_tool", "update_dns_servers", &dns])
+        .await
+        .unwrap();
+    assert_eq!(r["is_error"], false, "{r}");
+
+    let other = lab.app.tenant("elsewhere").await;
+    let (_, stranger) = lab
+        .app
+        .user(other.id, &[(R::Admin, Scope::Tenant(other.id))])
+        .await;
+    let r = testkit::mcp::run(
+        &url,
+        &stranger,
+        &["call_tool", "get_system_overview", &device_arg],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r["is_error"], true, "{r}");
+    assert!(
+        r["text"]
+            .as_str()
+            .unwrap()
+            .contains("Cross-tenant access denied"),
+        "{r}"
+    );
+
+    let r = testkit::mcp::run(
+        &url,
+        &read_only,
+        &["read_resource", &format!("device://{}/overview", d.id)],
+    )
+    .await
+    .unwrap();
+    assert!(r["text"].as_str().unwrap().contains("7.24"), "{r}");
+
+    // Without a token: 401 pointing to the /mcp resource metadata.
+    let resp = reqwest::Client::new()
+        .post(&url)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let challenge = resp.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        challenge.contains("/.well-known/oauth-protected-resource/mcp"),
+        "{challenge}"
+    );
+    lab.assert_no_violations();
+}
