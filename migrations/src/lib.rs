@@ -9,6 +9,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_foundation;
 mod m20261122_000002_identities;
 mod m20261122_000003_device_tls;
+mod m20261122_000004_plans;
 
 /// The ordered list of migrations.
 #[derive(Debug)]
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_foundation::Migration),
             Box::new(m20261122_000002_identities::Migration),
             Box::new(m20261122_000003_device_tls::Migration),
+            Box::new(m20261122_000004_plans::Migration),
         ]
     }
 }

@@ -181,29 +181,34 @@ impl ServerHandler for McpServer {
         let who = principal(&ctx)?;
         let rid = request_id(&ctx);
         let input = Value::Object(request.arguments.clone().unwrap_or_default());
-        let Some(device) = input
-            .get("device_id")
-            .and_then(Value::as_str)
-            .and_then(|s| uuid::Uuid::parse_str(s).ok())
-        else {
-            return Ok(tool_error(
-                "device_id: required, the id (a UUID) of one of your devices".into(),
-            ));
-        };
         let c = tooling::Caller {
             who: &who,
             request_id: &rid,
             channel: "mcp",
         };
-        match tooling::call(
-            &self.state,
-            &c,
-            DeviceId::from_uuid(device),
-            &request.name,
-            &input,
-        )
-        .await
-        {
+        let fleet = tools::find(&request.name).is_some_and(|t| t.fleet);
+        let result = if fleet {
+            tooling::call_fleet(&self.state, &c, &request.name, &input).await
+        } else {
+            let Some(device) = input
+                .get("device_id")
+                .and_then(Value::as_str)
+                .and_then(|s| uuid::Uuid::parse_str(s).ok())
+            else {
+                return Ok(tool_error(
+                    "device_id: required, the id (a UUID) of one of your devices".into(),
+                ));
+            };
+            tooling::call(
+                &self.state,
+                &c,
+                DeviceId::from_uuid(device),
+                &request.name,
+                &input,
+            )
+            .await
+        };
+        match result {
             Ok(out) => {
                 let mut result = CallToolResult::success(vec![ContentBlock::text(format!(
                     "{}\n{}",
@@ -300,6 +305,9 @@ fn refusal_text(e: &CallError) -> String {
         CallError::NoCredentials(_) => "no_credentials",
         CallError::Tool(_) => "tool_failed",
         CallError::Unavailable(_) => "unavailable",
+        CallError::WrongEndpoint(_) => "wrong_endpoint",
+        CallError::UnknownPlan => "not_found",
+        CallError::Token(_) => "invalid_approval_token",
     };
     format!("refused ({code}): {e}")
 }

@@ -32,6 +32,8 @@ pub struct AppState {
     pub web: Arc<WebSettings>,
     /// Runs catalogue tools on devices through the RouterOS adapter.
     pub tools: tools::Runner,
+    /// Professional changes: plans, approval tokens, application.
+    pub plans: tools::plans::Plans,
 }
 
 /// What the browser-facing endpoints need from the configuration.
@@ -84,6 +86,19 @@ impl AppState {
         };
         let sealer = Arc::new(AesGcmSealer::from_base64(&key, entropy.clone())?);
         let store = Arc::new(db.clone());
+        let device_api: Arc<dyn tools::RouterOs> = Arc::new(routeros::RestClient::new(
+            routeros::ClientConfig::default(),
+            clock.clone(),
+        ));
+        // Approval tokens are signed with a key derived from the sealing key,
+        // so every instance sharing the database accepts each other's tokens.
+        let token_key = {
+            use sha2::{Digest, Sha256};
+            let mut h = Sha256::new();
+            h.update(b"rosgate/plan-approval/v1\0");
+            h.update(key.as_bytes());
+            tools::plan::TokenKey::new(h.finalize().into())
+        };
         let session_store: Arc<dyn SessionStore> = match &config.redis_url {
             Some(url) => Arc::new(
                 redis_store::RedisSessionStore::connect(url, &config.redis_key_prefix).await?,
@@ -145,12 +160,13 @@ impl AppState {
             sealer: sealer.clone(),
             idp,
             web: Arc::new(web),
-            tools: tools::Runner::new(
-                Arc::new(routeros::RestClient::new(
-                    routeros::ClientConfig::default(),
-                    clock.clone(),
-                )),
+            tools: tools::Runner::new(device_api.clone(), clock.clone()),
+            plans: tools::plans::Plans::new(
+                store.clone(),
+                device_api,
                 clock.clone(),
+                entropy.clone(),
+                token_key,
             ),
             tenancy: TenancyService::new(store.clone(), clock.clone(), entropy.clone(), sealer),
             rbac: RbacService::new(store.clone(), clock.clone(), entropy.clone()),

@@ -35,6 +35,14 @@ pub enum CallError {
     NoCredentials(String),
     #[error(transparent)]
     Tool(ToolError),
+    /// A single-device tool called without a device, or the reverse.
+    #[error("{0}")]
+    WrongEndpoint(String),
+    #[error("plan not found")]
+    UnknownPlan,
+    /// The approval token is wrong, expired, not the caller's or used.
+    #[error("{0}")]
+    Token(String),
     /// Storage or the audit trail failed; nothing ran.
     #[error("{0}")]
     Unavailable(String),
@@ -123,6 +131,12 @@ pub async fn call(
 ) -> Result<ToolOutput, CallError> {
     let tool = tools::find(tool_name)
         .ok_or_else(|| CallError::UnknownTool(tool_name.chars().take(64).collect()))?;
+    if tool.fleet {
+        return Err(CallError::WrongEndpoint(format!(
+            "{} works on several devices or a plan: call it without a device (REST: POST /api/v1/tools/{})",
+            tool.name, tool.name
+        )));
+    }
     let perm = permission(tool.tier);
     let decision = state
         .authz
@@ -238,4 +252,249 @@ pub async fn call(
         .await?;
     }
     result.map_err(CallError::Tool)
+}
+
+/// The guards of one device for a fleet tool: RBAC, then capability flags.
+/// Every refusal is audited.
+async fn guard_device(
+    state: &AppState,
+    c: &Caller<'_>,
+    tool: &Tool,
+    device_id: DeviceId,
+) -> Result<tenancy::Device, CallError> {
+    let perm = permission(tool.tier);
+    let decision = state
+        .authz
+        .decide(c.who, perm, Resource::Device(device_id))
+        .await
+        .map_err(|_| {
+            CallError::Unavailable("authorization data is unavailable; try again".into())
+        })?;
+    match decision {
+        Outcome::NotFound => {
+            audit(
+                state,
+                c,
+                tool.name,
+                perm.as_str(),
+                device_id,
+                AuditOutcome::Deny,
+                "device not found".into(),
+            )
+            .await?;
+            return Err(CallError::UnknownDevice);
+        }
+        Outcome::Decided(Decision::Deny(r)) => {
+            audit(
+                state,
+                c,
+                tool.name,
+                perm.as_str(),
+                device_id,
+                AuditOutcome::Deny,
+                r.message(),
+            )
+            .await?;
+            return Err(CallError::Denied {
+                code: r.code(),
+                message: r.message(),
+            });
+        }
+        Outcome::Decided(Decision::Allow(_)) => {}
+    }
+    let device = state
+        .tenancy
+        .device(device_id)
+        .await
+        .map_err(|_| CallError::UnknownDevice)?;
+    if let Err(refusal) = tools::guard::device_allows(tool, &device) {
+        audit(
+            state,
+            c,
+            tool.name,
+            perm.as_str(),
+            device_id,
+            AuditOutcome::Deny,
+            refusal.to_string(),
+        )
+        .await?;
+        return Err(refusal.into());
+    }
+    Ok(device)
+}
+
+fn plan_error(e: tools::plans::PlanError) -> CallError {
+    use tools::plans::PlanError as E;
+    match e {
+        E::Tool(t) => CallError::Tool(t),
+        E::NotFound => CallError::UnknownPlan,
+        E::Token(m) => CallError::Token(m),
+        E::Store(_) => CallError::Unavailable("plans cannot be stored right now; try again".into()),
+    }
+}
+
+/// Runs a fleet tool (a plan tool or an apply tool) for the caller.
+/// Plan tools check every named device and store a pending plan with its
+/// approval token; apply tools check the token (creator only, 15 minutes,
+/// once), check every device again, then apply.
+pub async fn call_fleet(
+    state: &AppState,
+    c: &Caller<'_>,
+    tool_name: &str,
+    input: &serde_json::Value,
+) -> Result<ToolOutput, CallError> {
+    let tool = tools::find(tool_name)
+        .ok_or_else(|| CallError::UnknownTool(tool_name.chars().take(64).collect()))?;
+    if !tool.fleet {
+        return Err(CallError::WrongEndpoint(format!(
+            "{} runs on one device: REST POST /api/v1/devices/{{device_id}}/tools/{}, or MCP with device_id",
+            tool.name, tool.name
+        )));
+    }
+    let args = Args::parse(tool, input)?;
+    if let Some(plan_id) = args
+        .str("plan_id")
+        .and_then(|s| uuid::Uuid::parse_str(s).ok())
+    {
+        let token = args.str("approval_token").unwrap_or_default();
+        let plan = state
+            .plans
+            .get(c.who.tenant_id, plan_id)
+            .await
+            .map_err(plan_error)?;
+        let apply_with = tools::plans::apply_tool_for(&plan.change);
+        if apply_with != tool.name {
+            return Err(CallError::Tool(ToolError::Refused(format!(
+                "this plan is applied with {apply_with}, not {}",
+                tool.name
+            ))));
+        }
+        // Permissions and capabilities may have changed since the plan was made.
+        for d in &plan.device_ids {
+            guard_device(state, c, tool, *d).await?;
+        }
+        let plan = state
+            .plans
+            .start(tool, c.who.tenant_id, plan_id, token, c.who.user_id)
+            .await
+            .map_err(plan_error)?;
+        let mut targets = Vec::new();
+        for d in &plan.device_ids {
+            let device = state
+                .tenancy
+                .device(*d)
+                .await
+                .map_err(|_| CallError::UnknownDevice)?;
+            let creds = state.tenancy.credentials(*d).await.map_err(|_| {
+                CallError::Unavailable("device credentials cannot be read right now".into())
+            })?;
+            let Some(creds) = creds else {
+                let why = format!("device `{}` has no stored credentials", device.name);
+                let _ = state.plans.abort(&plan, &why).await;
+                return Err(CallError::NoCredentials(device.name));
+            };
+            targets.push(crate::devices::target(&device, creds));
+        }
+        audit_plan(
+            state,
+            c,
+            tool.name,
+            plan.id,
+            AuditOutcome::Allow,
+            format!("applying plan on {} devices", targets.len()),
+        )
+        .await?;
+        let done = state.plans.run(plan, &targets).await.map_err(plan_error)?;
+        let completed = done.status == tools::plan::PlanStatus::Completed;
+        audit_plan(
+            state,
+            c,
+            tool.name,
+            done.id,
+            if completed {
+                AuditOutcome::Allow
+            } else {
+                AuditOutcome::Deny
+            },
+            format!("plan {}", done.status.as_str()),
+        )
+        .await?;
+        return Ok(ToolOutput {
+            summary: format!("plan {} {}", done.id, done.status.as_str()),
+            data: serde_json::json!({
+                "plan_id": done.id, "status": done.status.as_str(), "outcomes": done.outcomes,
+            }),
+        });
+    }
+    let devices = tools::plans::device_ids(&args);
+    let (change, batch) = tools::plans::change_for(tool, &args).map_err(plan_error)?;
+    for d in &devices {
+        guard_device(state, c, tool, *d).await?;
+    }
+    let (plan, token) = state
+        .plans
+        .create(tool, c.who.tenant_id, c.who.user_id, devices, change, batch)
+        .await
+        .map_err(plan_error)?;
+    audit_plan(
+        state,
+        c,
+        tool.name,
+        plan.id,
+        AuditOutcome::Allow,
+        format!("plan created, risk {}", plan.risk),
+    )
+    .await?;
+    let expires = plan
+        .expires_at
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    Ok(ToolOutput {
+        summary: format!(
+            "plan {} created for {} devices (risk {}); apply it with {} and the approval token within 15 minutes",
+            plan.id,
+            plan.device_ids.len(),
+            plan.risk,
+            tools::plans::apply_tool_for(&plan.change)
+        ),
+        data: serde_json::json!({
+            "plan_id": plan.id,
+            "approval_token": token,
+            "expires_at": expires,
+            "risk": plan.risk,
+            "status": plan.status.as_str(),
+            "apply_with": tools::plans::apply_tool_for(&plan.change),
+            "change": plan.change,
+            "device_ids": plan.device_ids,
+        }),
+    })
+}
+
+async fn audit_plan(
+    state: &AppState,
+    c: &Caller<'_>,
+    tool: &str,
+    plan: uuid::Uuid,
+    outcome: AuditOutcome,
+    reason: String,
+) -> Result<(), CallError> {
+    let now = state.clock.now();
+    state
+        .audit
+        .record(AuditEvent {
+            id: AuditEventId::from_uuid(state.entropy.uuid_v7(now)),
+            at: now,
+            tenant_id: Some(c.who.tenant_id),
+            user_id: Some(c.who.user_id),
+            user_email: Some(c.who.email.clone()),
+            operation: format!("{}:{tool}", c.channel),
+            action: "tool:professional".into(),
+            resource_type: "plan".into(),
+            resource_id: Some(plan),
+            decision: outcome,
+            reason,
+            request_id: c.request_id.to_owned(),
+        })
+        .await
+        .map_err(|_| CallError::Unavailable("the audit trail cannot be written".into()))
 }

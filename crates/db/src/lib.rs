@@ -8,6 +8,7 @@
 mod audit_store;
 mod convert;
 pub mod entity;
+mod plan_store;
 mod rbac_store;
 mod tenancy_store;
 

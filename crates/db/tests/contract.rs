@@ -413,3 +413,77 @@ async fn the_newest_live_invitation_is_pending_for_an_email() {
         None
     );
 }
+
+#[tokio::test]
+async fn plan_status_moves_are_compare_and_set() {
+    use tools::plan::{Change, Plan, PlanStatus, PlanStore};
+    let (db, _d) = db().await;
+    let db = Arc::new(db);
+    let t = tenant(&db).await;
+    let plan = Plan {
+        id: id(),
+        tenant_id: t.id,
+        created_by: UserId::from_uuid(id()),
+        tool: "plan_add_static_route".into(),
+        change: Change::RemoveStaticRoute {
+            route_id: "*1".into(),
+        },
+        device_ids: vec![id().into()],
+        batch_size: 5,
+        status: PlanStatus::Pending,
+        risk: "high".into(),
+        outcomes: vec![],
+        created_at: now(),
+        expires_at: now() + time::Duration::minutes(15),
+    };
+    db.insert_plan(&plan).await.unwrap();
+    assert_eq!(
+        db.plan(plan.id).await.unwrap(),
+        Some(plan.clone()),
+        "round trip"
+    );
+    // Eight callers present the same token at once: one moves the plan.
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let db = db.clone();
+        let id = plan.id;
+        tasks.push(tokio::spawn(async move {
+            db.move_plan(id, PlanStatus::Pending, PlanStatus::Approved)
+                .await
+                .unwrap()
+        }));
+    }
+    let mut won = 0;
+    for task in tasks {
+        won += usize::from(task.await.unwrap());
+    }
+    assert_eq!(won, 1);
+    assert!(
+        !db.move_plan(plan.id, PlanStatus::Approved, PlanStatus::Pending)
+            .await
+            .unwrap(),
+        "the state machine refuses going back"
+    );
+    assert!(
+        db.move_plan(plan.id, PlanStatus::Approved, PlanStatus::Executing)
+            .await
+            .unwrap()
+    );
+    let outcome = tools::plan::DeviceOutcome {
+        device_id: plan.device_ids[0],
+        outcome: "applied".into(),
+        detail: "ok".into(),
+    };
+    db.finish_plan(
+        plan.id,
+        PlanStatus::Completed,
+        std::slice::from_ref(&outcome),
+    )
+    .await
+    .unwrap();
+    let stored = db.plan(plan.id).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.status, stored.outcomes),
+        (PlanStatus::Completed, vec![outcome])
+    );
+}

@@ -143,6 +143,29 @@ fn check(field: &str, kind: Kind, v: &Value, required: bool) -> Result<(), BadAr
                 return Err(bad(field, format!("must be one of {}", words.join(", "))));
             }
         }
+        Kind::DeviceIds { max } => {
+            let items = v
+                .as_array()
+                .ok_or_else(|| bad(field, "must be a list of device ids"))?;
+            if items.is_empty() || items.len() > max {
+                return Err(bad(field, format!("must hold 1 to {max} device ids")));
+            }
+            let mut seen = std::collections::HashSet::new();
+            for i in items {
+                let id = i
+                    .as_str()
+                    .and_then(|s| uuid::Uuid::parse_str(s).ok())
+                    .ok_or_else(|| bad(field, "must hold device ids (UUIDs)"))?;
+                if !seen.insert(id) {
+                    return Err(bad(field, "must not name a device twice"));
+                }
+            }
+        }
+        Kind::Uuid => {
+            v.as_str()
+                .and_then(|s| uuid::Uuid::parse_str(s).ok())
+                .ok_or_else(|| bad(field, "must be an id (a UUID)"))?;
+        }
         Kind::Words { max } => {
             let items = v.as_array().ok_or_else(|| bad(field, "must be a list"))?;
             if items.len() > max {

@@ -68,6 +68,12 @@ pub enum Kind {
     Words {
         max: usize,
     },
+    /// 1 to `max` device ids.
+    DeviceIds {
+        max: usize,
+    },
+    /// An id (a UUID), such as a plan's.
+    Uuid,
 }
 
 /// One parameter of a tool.
@@ -111,6 +117,9 @@ pub struct Tool {
     pub tier: Tier,
     pub topic: Topic,
     pub writes: bool,
+    /// Whether the tool works on several devices (`device_ids`) or on a
+    /// plan (`plan_id`) rather than on one `device_id`.
+    pub fleet: bool,
     pub summary: &'static str,
     /// Parameters besides `device_id`.
     pub params: &'static [Param],
@@ -128,6 +137,7 @@ const fn read(
         tier: Tier::Fundamental,
         topic: Topic::None,
         writes: false,
+        fleet: false,
         summary,
         params,
     }
@@ -145,10 +155,46 @@ const fn write(
         tier: Tier::Advanced,
         topic: Topic::None,
         writes: true,
+        fleet: false,
         summary,
         params,
     }
 }
+
+const fn pro(
+    name: &'static str,
+    category: &'static str,
+    topic: Topic,
+    summary: &'static str,
+    params: &'static [Param],
+) -> Tool {
+    Tool {
+        name,
+        category,
+        tier: Tier::Professional,
+        topic,
+        writes: true,
+        fleet: true,
+        summary,
+        params,
+    }
+}
+
+const DEVICES: Param = req(
+    "device_ids",
+    Kind::DeviceIds { max: 50 },
+    "The devices to change (1 to 50).",
+);
+const PLAN: Param = req(
+    "plan_id",
+    Kind::Uuid,
+    "The plan, as returned when it was created.",
+);
+const TOKEN: Param = req(
+    "approval_token",
+    Kind::Text { max: 100 },
+    "The single-use token returned with the plan, valid for 15 minutes, for its creator only.",
+);
 
 const ID: Kind = Kind::ItemId;
 
@@ -483,6 +529,130 @@ pub const CATALOGUE: &[Tool] = &[
             DRY_RUN,
         ],
     ),
+    pro(
+        "plan_add_firewall_rule",
+        "firewall",
+        Topic::Firewall,
+        "Plans a new filter rule on each device; nothing changes until the plan is applied.",
+        &[
+            DEVICES,
+            req(
+                "chain",
+                Kind::OneOf(&["input", "forward", "output"]),
+                "The chain.",
+            ),
+            req(
+                "action",
+                Kind::OneOf(&["accept", "drop", "reject", "log", "passthrough"]),
+                "The action.",
+            ),
+            opt(
+                "src_address",
+                Kind::Text { max: 64 },
+                "Source address or prefix.",
+            ),
+            opt(
+                "dst_address",
+                Kind::Text { max: 64 },
+                "Destination address or prefix.",
+            ),
+            opt(
+                "protocol",
+                Kind::OneOf(&["tcp", "udp", "icmp"]),
+                "Protocol.",
+            ),
+            opt(
+                "dst_port",
+                Kind::Text { max: 32 },
+                "Destination port or range (tcp or udp).",
+            ),
+            opt(
+                "comment",
+                Kind::Text { max: 200 },
+                "A comment; the plan id is added.",
+            ),
+        ],
+    ),
+    pro(
+        "plan_remove_firewall_rule",
+        "firewall",
+        Topic::Firewall,
+        "Plans removing a filter rule by its id.",
+        &[DEVICES, req("rule_id", ID, "The rule's `.id`.")],
+    ),
+    pro(
+        "apply_firewall_plan",
+        "firewall",
+        Topic::Firewall,
+        "Applies a firewall plan: snapshot, router-side rollback armed, change, health check, then confirm or roll back.",
+        &[PLAN, TOKEN],
+    ),
+    pro(
+        "plan_add_static_route",
+        "routing",
+        Topic::Routing,
+        "Plans a static route on each device (default routes are refused).",
+        &[
+            DEVICES,
+            req("dst_address", Kind::Cidr, "The destination prefix."),
+            req("gateway", Kind::Host, "The gateway address."),
+            opt(
+                "distance",
+                Kind::Int { min: 1, max: 255 },
+                "Administrative distance.",
+            ),
+            opt(
+                "comment",
+                Kind::Text { max: 200 },
+                "A comment; the plan id is added.",
+            ),
+        ],
+    ),
+    pro(
+        "plan_remove_static_route",
+        "routing",
+        Topic::Routing,
+        "Plans removing a static route by its id.",
+        &[DEVICES, req("route_id", ID, "The route's `.id`.")],
+    ),
+    pro(
+        "apply_routing_plan",
+        "routing",
+        Topic::Routing,
+        "Applies a routing plan device by device with health checks and automatic rollback.",
+        &[PLAN, TOKEN],
+    ),
+    pro(
+        "config_plan_dns_ntp_rollout",
+        "dns_ntp",
+        Topic::None,
+        "Plans new DNS and/or NTP servers across devices, applied in batches.",
+        &[
+            DEVICES,
+            opt(
+                "dns_servers",
+                Kind::HostList { max: 3 },
+                "Up to 3 DNS servers.",
+            ),
+            opt(
+                "ntp_servers",
+                Kind::HostList { max: 4 },
+                "Up to 4 NTP servers.",
+            ),
+            opt(
+                "batch_size",
+                Kind::Int { min: 1, max: 50 },
+                "Devices per batch (default 5).",
+            ),
+        ],
+    ),
+    pro(
+        "config_apply_dns_ntp_rollout",
+        "dns_ntp",
+        Topic::None,
+        "Applies a DNS/NTP rollout batch by batch; a failure rolls back every device already changed.",
+        &[PLAN, TOKEN],
+    ),
 ];
 
 /// The tool named `name`.
@@ -496,7 +666,7 @@ impl Tool {
     pub fn input_schema(&self, with_device: bool) -> Value {
         let mut props = Map::new();
         let mut required = Vec::new();
-        if with_device {
+        if with_device && !self.fleet {
             props.insert(
                 "device_id".into(),
                 json!({"type": "string", "format": "uuid", "description": "The device to run the tool on."}),
@@ -521,6 +691,11 @@ impl Tool {
                 Kind::Words { max } => json!({
                     "type": "array", "maxItems": max, "items": {"type": "string", "maxLength": 64}
                 }),
+                Kind::DeviceIds { max } => json!({
+                    "type": "array", "minItems": 1, "maxItems": max,
+                    "items": {"type": "string", "format": "uuid"}
+                }),
+                Kind::Uuid => json!({"type": "string", "format": "uuid"}),
             };
             s["description"] = Value::from(p.help);
             props.insert(p.name.into(), s);
@@ -556,7 +731,7 @@ mod tests {
 
     #[test]
     fn writes_are_never_fundamental_and_offer_a_dry_run() {
-        for t in CATALOGUE.iter().filter(|t| t.writes) {
+        for t in CATALOGUE.iter().filter(|t| t.writes && !t.fleet) {
             assert_ne!(t.tier, Tier::Fundamental, "{}", t.name);
             assert!(t.params.iter().any(|p| p.name == "dry_run"), "{}", t.name);
         }

@@ -15,6 +15,8 @@ fn kind(k: Kind) -> String {
         Kind::HostList { max } => format!("list of 1–{max} IPs or host names"),
         Kind::OneOf(words) => words.join(" \\| "),
         Kind::Words { max } => format!("list of ≤ {max} words"),
+        Kind::DeviceIds { max } => format!("list of 1–{max} device ids"),
+        Kind::Uuid => "id (UUID)".into(),
     }
 }
 

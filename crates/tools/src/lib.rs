@@ -12,10 +12,13 @@
 //! MCP; the `routeros` crate implements the port against the RouterOS v7
 //! REST API, and the app exposes the tools.
 
+pub mod apply;
 pub mod args;
 pub mod catalogue;
 pub mod doc;
 pub mod guard;
+pub mod plan;
+pub mod plans;
 pub mod port;
 pub mod redact;
 pub mod run;

@@ -43,6 +43,16 @@ pub struct ToolResultDto {
     pub data: Value,
 }
 
+/// What a fleet tool returned.
+#[derive(Debug, Object)]
+pub struct FleetResultDto {
+    pub tool: String,
+    pub summary: String,
+    /// For a plan tool: `plan_id`, `approval_token`, `expires_at`, `risk`;
+    /// for an apply tool: `status` and per-device `outcomes`.
+    pub data: Value,
+}
+
 impl From<CallError> for ApiError {
     fn from(e: CallError) -> Self {
         let msg = e.to_string();
@@ -54,6 +64,9 @@ impl From<CallError> for ApiError {
             CallError::Invalid(b) => ApiError::invalid(&b.field, b.reason),
             CallError::NoCredentials(_) => ApiError::conflict_code("no_credentials", msg),
             CallError::Unavailable(m) => ApiError::unavailable(m),
+            CallError::WrongEndpoint(_) => ApiError::bad_request("wrong_endpoint", msg),
+            CallError::UnknownPlan => ApiError::not_found("plan"),
+            CallError::Token(_) => ApiError::forbidden("invalid_approval_token", msg),
             CallError::Tool(t) => match t {
                 ToolError::Invalid(b) => ApiError::invalid(&b.field, b.reason),
                 ToolError::Refused(_) => ApiError::conflict_code("tool_refused", msg),
@@ -124,6 +137,41 @@ impl ToolsApi {
         Ok(Json(ToolResultDto {
             tool: tool_name.0,
             device_id: device_id.0,
+            summary: out.summary,
+            data: out.data,
+        }))
+    }
+
+    /// Run a fleet tool: a plan tool (`plan_*`, `config_plan_*`) with
+    /// `device_ids`, which checks every device and returns a pending plan
+    /// with its single-use approval token, or an apply tool with `plan_id`
+    /// and `approval_token`, which applies the plan (creator only, within
+    /// 15 minutes) with snapshots, health checks and automatic rollback.
+    #[oai(
+        path = "/tools/:tool_name",
+        method = "post",
+        operation_id = "runFleetTool"
+    )]
+    async fn run_fleet_tool(
+        &self,
+        caller: Caller,
+        req: &Request,
+        tool_name: Path<String>,
+        body: Json<Value>,
+    ) -> ApiResult<Json<FleetResultDto>> {
+        let request_id = req
+            .extensions()
+            .get::<RequestId>()
+            .map(|r| r.0.clone())
+            .unwrap_or_default();
+        let c = tooling::Caller {
+            who: &caller.0,
+            request_id: &request_id,
+            channel: "rest",
+        };
+        let out = tooling::call_fleet(&self.state, &c, &tool_name.0, &body.0).await?;
+        Ok(Json(FleetResultDto {
+            tool: tool_name.0,
             summary: out.summary,
             data: out.data,
         }))

@@ -98,6 +98,10 @@ const TABLE: &[(&str, &str, Option<&str>, Option<&str>)] = &[
     // so the matrix never reaches a device.
     ("listTools", ALL, None, None),
     ("runDeviceTool", "OALMRWD", Some("O"), Some("")),
+    // Fleet tools read their devices from the body, so input is checked
+    // before authorization: invalid input is 422 for everyone. Their guards
+    // are tested in tools.rs.
+    ("runFleetTool", ALL, None, None),
 ];
 
 /// Operations that need no authentication: the token in the body is the credential.
@@ -437,6 +441,12 @@ fn request(op: &str, p: &Place, f: Uuid) -> (Method, String, Option<Value>, Stat
         ),
         "listRoles" => (M::GET, "/roles".into(), None, S::OK),
         "listTools" => (M::GET, "/tools".into(), None, S::OK),
+        "runFleetTool" => (
+            M::POST,
+            "/tools/plan_add_static_route".into(),
+            Some(json!({"device_ids": []})),
+            S::UNPROCESSABLE_ENTITY,
+        ),
         "runDeviceTool" => (
             M::POST,
             format!("/devices/{}/tools/get_route", p.device.id),

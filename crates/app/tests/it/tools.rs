@@ -634,3 +634,318 @@ async fn a_real_mcp_client_sees_its_tools_and_is_refused_what_it_may_not_do() {
     );
     lab.assert_no_violations();
 }
+
+fn professional(routing: bool, firewall: bool) -> Capabilities {
+    Capabilities {
+        allow_advanced_writes: true,
+        allow_professional_workflows: true,
+        allow_routing_writes: routing,
+        allow_firewall_writes: firewall,
+        ..Capabilities::default()
+    }
+}
+
+impl Lab {
+    async fn fleet(&self, token: &str, tool: &str, input: Value) -> Reply {
+        self.app
+            .post(token, &format!("/api/v1/tools/{tool}"), input)
+            .await
+    }
+}
+
+#[tokio::test]
+async fn a_route_plan_is_approved_once_by_its_creator_and_really_applied() {
+    let lab = lab().await;
+    let a = lab
+        .device("r-plan-a", Environment::Lab, professional(true, false))
+        .await;
+    let b = lab
+        .device("r-plan-b", Environment::Lab, professional(true, false))
+        .await;
+    let admin = lab.user(R::Admin).await;
+    let other_admin = lab.user(R::Admin).await;
+
+    let r = lab
+        .fleet(
+            &admin,
+            "plan_add_static_route",
+            json!({"device_ids": [a.id, b.id], "dst_address": "0.0.0.0/0", "gateway": "10.0.1.1"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::CONFLICT, "tool_refused"),
+        "default routes are refused: {}",
+        r.body
+    );
+
+    let r = lab
+        .fleet(&admin, "plan_add_static_route", json!({"device_ids": [a.id, b.id], "dst_address": "172.16.50.0/24", "gateway": "10.0.1.1", "comment": "lab link"}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let plan_id = r.body["data"]["plan_id"].as_str().unwrap().to_owned();
+    let token = r.body["data"]["approval_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(r.body["data"]["status"], "pending");
+    assert!(
+        lab.sim
+            .state("r-plan-a")
+            .table("ip/route")
+            .unwrap()
+            .find("dst-address", "172.16.50.0/24")
+            .is_none(),
+        "a plan changes nothing"
+    );
+
+    let apply = |by: String, token: String| {
+        let plan_id = plan_id.clone();
+        let lab = &lab;
+        async move {
+            lab.fleet(
+                &by,
+                "apply_routing_plan",
+                json!({"plan_id": plan_id, "approval_token": token}),
+            )
+            .await
+        }
+    };
+    let r = apply(admin.clone(), format!("approve_{}", "0".repeat(64))).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::FORBIDDEN, "invalid_approval_token"),
+        "{}",
+        r.body
+    );
+    let r = apply(other_admin.clone(), token.clone()).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::FORBIDDEN, "invalid_approval_token"),
+        "{}",
+        r.body
+    );
+    assert!(r.detail().contains("creator"));
+    let r = lab
+        .fleet(
+            &admin,
+            "apply_firewall_plan",
+            json!({"plan_id": plan_id, "approval_token": token}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::CONFLICT, "tool_refused"),
+        "the wrong apply tool: {}",
+        r.body
+    );
+
+    lab.sim.clear_requests("r-plan-a");
+    let r = apply(admin.clone(), token.clone()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["data"]["status"], "completed", "{}", r.body);
+    for name in ["r-plan-a", "r-plan-b"] {
+        let state = lab.sim.state(name);
+        let route = state
+            .table("ip/route")
+            .unwrap()
+            .find("dst-address", "172.16.50.0/24")
+            .cloned();
+        let route = route.unwrap_or_else(|| panic!("{name} has the route"));
+        assert!(
+            route["comment"].contains(&plan_id.replace('-', "")),
+            "tagged with the plan: {route:?}"
+        );
+        assert!(
+            state.table("system/scheduler").is_none_or(|t| t.is_empty()),
+            "{name}: the safety net is disarmed"
+        );
+    }
+    // The router-side rollback was armed before the change and removed after.
+    let steps: Vec<String> = lab
+        .sim
+        .requests("r-plan-a")
+        .into_iter()
+        .filter(|q| q.method != "GET")
+        .map(|q| {
+            format!(
+                "{} {}",
+                q.method,
+                q.path.split('/').take(2).collect::<Vec<_>>().join("/")
+            )
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "PUT system/scheduler",
+            "PUT ip/route",
+            "DELETE system/scheduler"
+        ],
+        "{steps:?}"
+    );
+    let armed = lab
+        .sim
+        .requests("r-plan-a")
+        .into_iter()
+        .find(|q| q.path == "system/scheduler")
+        .unwrap();
+    let script = armed.body.unwrap()["on-event"].as_str().unwrap().to_owned();
+    assert!(
+        script.starts_with("/ip route remove [find where comment~"),
+        "{script}"
+    );
+
+    let r = apply(admin.clone(), token).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::FORBIDDEN, "invalid_approval_token"),
+        "a token works once"
+    );
+    lab.assert_no_violations();
+}
+
+#[tokio::test]
+async fn a_failed_health_check_rolls_back_every_device_already_changed() {
+    let lab = lab().await;
+    let a = lab
+        .device("r-fw-a", Environment::Lab, professional(false, true))
+        .await;
+    let b = lab
+        .device("r-fw-b", Environment::Lab, professional(false, true))
+        .await;
+    let admin = lab.user(R::Admin).await;
+    let rules_before = |name: &str| {
+        lab.sim
+            .state(name)
+            .table("ip/firewall/filter")
+            .map_or(0, |t| t.len())
+    };
+    let (before_a, before_b) = (rules_before("r-fw-a"), rules_before("r-fw-b"));
+    // The second router is overloaded: its health check fails after the change.
+    lab.sim.with_state("r-fw-b", |s| {
+        if let Some(r) = s.settings.get_mut("system/resource") {
+            r.insert("cpu-load".into(), "97".into());
+        }
+    });
+    let r = lab
+        .fleet(&admin, "plan_add_firewall_rule", json!({"device_ids": [a.id, b.id], "chain": "forward", "action": "drop", "src_address": "203.0.113.0/24"}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["data"]["risk"], "high");
+    let input = json!({"plan_id": r.body["data"]["plan_id"], "approval_token": r.body["data"]["approval_token"]});
+    let r = lab.fleet(&admin, "apply_firewall_plan", input).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["data"]["status"], "rolled_back", "{}", r.body);
+    let outcomes = r.body["data"]["outcomes"].as_array().unwrap();
+    assert_eq!(outcomes[0]["outcome"], "rolled_back", "{outcomes:?}");
+    assert_eq!(outcomes[1]["outcome"], "failed");
+    assert!(
+        outcomes[1]["detail"].as_str().unwrap().contains("CPU 97"),
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        rules_before("r-fw-a"),
+        before_a,
+        "the first router is back as it was"
+    );
+    assert_eq!(
+        rules_before("r-fw-b"),
+        before_b,
+        "the second router is back as it was"
+    );
+    for name in ["r-fw-a", "r-fw-b"] {
+        assert!(
+            lab.sim
+                .state(name)
+                .table("system/scheduler")
+                .is_none_or(|t| t.is_empty())
+        );
+    }
+    lab.assert_no_violations();
+}
+
+#[tokio::test]
+async fn a_dns_ntp_rollout_runs_in_batches_and_professional_guards_hold() {
+    let lab = lab().await;
+    let mut devices = Vec::new();
+    for i in 0..3 {
+        devices.push(
+            lab.device(
+                &format!("r-roll-{i}"),
+                Environment::Lab,
+                professional(false, false),
+            )
+            .await,
+        );
+    }
+    let no_pro = lab.device("r-no-pro", Environment::Lab, writes()).await;
+    let admin = lab.user(R::Admin).await;
+    let ops = lab.user(R::OpsRw).await;
+    let ids: Vec<_> = devices.iter().map(|d| d.id).collect();
+    let input = json!({"device_ids": ids, "dns_servers": ["192.0.2.53"], "ntp_servers": ["192.0.2.123"], "batch_size": 2});
+
+    let r = lab
+        .fleet(&ops, "config_plan_dns_ntp_rollout", input.clone())
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::FORBIDDEN, "missing_permission"),
+        "{}",
+        r.body
+    );
+    let mut with_locked = input.clone();
+    with_locked["device_ids"] = json!([devices[0].id, no_pro.id]);
+    let r = lab
+        .fleet(&admin, "config_plan_dns_ntp_rollout", with_locked)
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::FORBIDDEN, "capability_disabled"),
+        "{}",
+        r.body
+    );
+    let r = lab
+        .fleet(
+            &admin,
+            "config_plan_dns_ntp_rollout",
+            json!({"device_ids": ids}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::CONFLICT, "tool_refused"),
+        "nothing to change: {}",
+        r.body
+    );
+    let r = lab.fleet(&admin, "get_system_clock", json!({})).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::BAD_REQUEST, "wrong_endpoint")
+    );
+
+    let r = lab
+        .fleet(&admin, "config_plan_dns_ntp_rollout", input)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let apply = json!({"plan_id": r.body["data"]["plan_id"], "approval_token": r.body["data"]["approval_token"]});
+    let r = lab
+        .fleet(&admin, "config_apply_dns_ntp_rollout", apply)
+        .await;
+    assert_eq!(r.body["data"]["status"], "completed", "{}", r.body);
+    for d in &devices {
+        let s = lab.sim.state(&d.name);
+        assert_eq!(s.setting("ip/dns").unwrap()["servers"], "192.0.2.53");
+        assert_eq!(
+            s.setting("system/ntp/client").unwrap()["servers"],
+            "192.0.2.123"
+        );
+    }
+    let events = lab.app.state.db.audit_events(lab.tenant).await.unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.resource_type == "plan" && e.reason == "plan completed")
+    );
+    lab.assert_no_violations();
+}

@@ -9,6 +9,7 @@ pub mod device_group_member;
 pub mod device_scope;
 pub mod invitation;
 pub mod org_unit;
+pub mod plan;
 pub mod role;
 pub mod role_binding;
 pub mod site;

@@ -1,0 +1,315 @@
+//! Plans: professional changes that are proposed, approved with a
+//! single-use token, then applied device by device with a snapshot, a
+//! router-side safety net, a health check and automatic rollback.
+//!
+//! The state machine (checked on every move, atomically in the store):
+//! `pending → approved → executing → completed | failed | rolling_back`,
+//! `rolling_back → rolled_back`, and `pending | approved → cancelled`.
+//! Applying a plan with its token moves it pending → approved → executing;
+//! the store's compare-and-set on the first move makes the token single use.
+
+use async_trait::async_trait;
+use hmac::{Hmac, Mac};
+use kernel::{DeviceId, StoreError, TenantId, UserId};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+/// How long an approval token is good for.
+pub const TOKEN_TTL: Duration = Duration::minutes(15);
+
+/// Where a plan is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanStatus {
+    Pending,
+    Approved,
+    Executing,
+    Completed,
+    Failed,
+    RollingBack,
+    RolledBack,
+    Cancelled,
+}
+
+impl PlanStatus {
+    /// Whether the state machine allows `self → next`.
+    pub fn can_move_to(self, next: PlanStatus) -> bool {
+        use PlanStatus::*;
+        matches!(
+            (self, next),
+            (Pending, Approved | Cancelled)
+                | (Approved, Executing | Cancelled)
+                | (Executing, Completed | Failed | RollingBack | Cancelled)
+                | (RollingBack, RolledBack | Failed)
+        )
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlanStatus::Pending => "pending",
+            PlanStatus::Approved => "approved",
+            PlanStatus::Executing => "executing",
+            PlanStatus::Completed => "completed",
+            PlanStatus::Failed => "failed",
+            PlanStatus::RollingBack => "rolling_back",
+            PlanStatus::RolledBack => "rolled_back",
+            PlanStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<PlanStatus> {
+        use PlanStatus::*;
+        [
+            Pending,
+            Approved,
+            Executing,
+            Completed,
+            Failed,
+            RollingBack,
+            RolledBack,
+            Cancelled,
+        ]
+        .into_iter()
+        .find(|p| p.as_str() == s)
+    }
+}
+
+/// The change a plan makes on each of its devices.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Change {
+    AddFirewallRule {
+        chain: String,
+        action: String,
+        src_address: Option<String>,
+        dst_address: Option<String>,
+        protocol: Option<String>,
+        dst_port: Option<String>,
+        comment: Option<String>,
+    },
+    RemoveFirewallRule {
+        rule_id: String,
+    },
+    AddStaticRoute {
+        dst_address: String,
+        gateway: String,
+        distance: Option<i64>,
+        comment: Option<String>,
+    },
+    RemoveStaticRoute {
+        route_id: String,
+    },
+    DnsNtp {
+        dns_servers: Option<Vec<String>>,
+        ntp_servers: Option<Vec<String>>,
+    },
+}
+
+impl Change {
+    /// How risky the change is, for the people approving it.
+    pub fn risk(&self, devices: usize) -> &'static str {
+        match self {
+            Change::AddFirewallRule { chain, action, .. }
+                if chain == "input" || action == "drop" || action == "reject" =>
+            {
+                "high"
+            }
+            Change::RemoveFirewallRule { .. } | Change::RemoveStaticRoute { .. } => "high",
+            Change::DnsNtp { .. } if devices > 10 => "high",
+            _ => "medium",
+        }
+    }
+}
+
+/// What happened on one device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceOutcome {
+    pub device_id: DeviceId,
+    /// `applied`, `rolled_back`, `failed` or `not_started`.
+    pub outcome: String,
+    pub detail: String,
+}
+
+/// A plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    pub id: Uuid,
+    pub tenant_id: TenantId,
+    pub created_by: UserId,
+    /// The plan tool that created it.
+    pub tool: String,
+    pub change: Change,
+    pub device_ids: Vec<DeviceId>,
+    pub batch_size: usize,
+    pub status: PlanStatus,
+    pub risk: String,
+    pub outcomes: Vec<DeviceOutcome>,
+    pub created_at: OffsetDateTime,
+    /// When the approval token stops working.
+    pub expires_at: OffsetDateTime,
+}
+
+/// Where plans are kept.
+#[async_trait]
+pub trait PlanStore: Send + Sync {
+    async fn insert_plan(&self, plan: &Plan) -> Result<(), StoreError>;
+    async fn plan(&self, id: Uuid) -> Result<Option<Plan>, StoreError>;
+    /// Moves the plan from `from` to `to` if it is in `from`; `false` if it
+    /// was not (someone else moved it first).
+    async fn move_plan(
+        &self,
+        id: Uuid,
+        from: PlanStatus,
+        to: PlanStatus,
+    ) -> Result<bool, StoreError>;
+    /// Records the per-device outcomes and the final status.
+    async fn finish_plan(
+        &self,
+        id: Uuid,
+        status: PlanStatus,
+        outcomes: &[DeviceOutcome],
+    ) -> Result<(), StoreError>;
+}
+
+/// Signs approval tokens: `approve_<hex HMAC-SHA256(plan id, creator, expiry)>`.
+#[derive(Clone)]
+pub struct TokenKey([u8; 32]);
+
+impl std::fmt::Debug for TokenKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenKey(<redacted>)")
+    }
+}
+
+impl TokenKey {
+    pub fn new(key: [u8; 32]) -> Self {
+        Self(key)
+    }
+
+    fn mac(&self, plan: &Plan) -> Hmac<Sha256> {
+        // A 32-byte key is always accepted by HMAC.
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0)
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        mac.update(plan.id.as_bytes());
+        mac.update(plan.created_by.uuid().as_bytes());
+        mac.update(&plan.expires_at.unix_timestamp().to_be_bytes());
+        mac
+    }
+
+    /// The token for `plan`, shown once to its creator.
+    pub fn token(&self, plan: &Plan) -> String {
+        let bytes = self.mac(plan).finalize().into_bytes();
+        format!("approve_{}", hex::encode(bytes))
+    }
+
+    /// Whether `token` is `plan`'s, presented by its creator before expiry
+    /// (constant-time comparison).
+    pub fn verify(
+        &self,
+        plan: &Plan,
+        token: &str,
+        by: UserId,
+        now: OffsetDateTime,
+    ) -> Result<(), &'static str> {
+        if by != plan.created_by {
+            return Err("only the plan's creator can apply it with its token");
+        }
+        if now >= plan.expires_at {
+            return Err("the approval token has expired; create the plan again");
+        }
+        let Some(bytes) = token
+            .strip_prefix("approve_")
+            .and_then(|h| hex::decode(h).ok())
+        else {
+            return Err("the approval token is malformed");
+        };
+        self.mac(plan)
+            .verify_slice(&bytes)
+            .map_err(|_| "the approval token does not belong to this plan")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan() -> Plan {
+        let t = OffsetDateTime::UNIX_EPOCH + Duration::days(20_000);
+        Plan {
+            id: Uuid::from_u128(1),
+            tenant_id: TenantId::from_uuid(Uuid::from_u128(2)),
+            created_by: UserId::from_uuid(Uuid::from_u128(3)),
+            tool: "plan_add_static_route".into(),
+            change: Change::RemoveStaticRoute {
+                route_id: "*1".into(),
+            },
+            device_ids: vec![],
+            batch_size: 5,
+            status: PlanStatus::Pending,
+            risk: "high".into(),
+            outcomes: vec![],
+            created_at: t,
+            expires_at: t + TOKEN_TTL,
+        }
+    }
+
+    #[test]
+    fn the_state_machine_allows_only_forward_moves() {
+        use PlanStatus::*;
+        assert!(Pending.can_move_to(Approved));
+        assert!(Approved.can_move_to(Executing));
+        assert!(Executing.can_move_to(RollingBack));
+        assert!(RollingBack.can_move_to(RolledBack));
+        assert!(
+            !Pending.can_move_to(Executing),
+            "the origin's broken shortcut"
+        );
+        assert!(!Completed.can_move_to(Executing));
+        assert!(!RolledBack.can_move_to(Pending));
+        for s in [
+            Pending,
+            Approved,
+            Executing,
+            Completed,
+            Failed,
+            RollingBack,
+            RolledBack,
+            Cancelled,
+        ] {
+            assert_eq!(PlanStatus::parse(s.as_str()), Some(s));
+        }
+    }
+
+    #[test]
+    fn tokens_are_bound_to_plan_creator_and_time() {
+        let key = TokenKey::new([7; 32]);
+        let p = plan();
+        let token = key.token(&p);
+        let now = p.created_at;
+        assert_eq!(key.verify(&p, &token, p.created_by, now), Ok(()));
+        assert!(
+            key.verify(&p, &token, UserId::from_uuid(Uuid::from_u128(9)), now)
+                .is_err(),
+            "another user"
+        );
+        assert!(
+            key.verify(&p, &token, p.created_by, p.expires_at).is_err(),
+            "expired"
+        );
+        let mut other = p.clone();
+        other.id = Uuid::from_u128(42);
+        assert!(
+            key.verify(&other, &token, p.created_by, now).is_err(),
+            "another plan"
+        );
+        assert!(
+            TokenKey::new([8; 32])
+                .verify(&p, &token, p.created_by, now)
+                .is_err(),
+            "another key"
+        );
+        assert!(key.verify(&p, "approve_zz", p.created_by, now).is_err());
+    }
+}

@@ -1,0 +1,263 @@
+//! The plan service: turns a plan tool's input into a [`Plan`], hands out
+//! its approval token, and applies it when the token comes back.
+
+use crate::apply;
+use crate::args::{Args, cidr};
+use crate::catalogue::Tool;
+use crate::plan::{Change, Plan, PlanStatus, PlanStore, TOKEN_TTL, TokenKey};
+use crate::port::{DeviceTarget, RouterOs};
+use crate::run::ToolError;
+use kernel::{Clock, DeviceId, Entropy, StoreError, TenantId, UserId};
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// Plans, their tokens and their application.
+#[derive(Clone)]
+pub struct Plans {
+    store: Arc<dyn PlanStore>,
+    api: Arc<dyn RouterOs>,
+    clock: Arc<dyn Clock>,
+    entropy: Arc<dyn Entropy>,
+    key: TokenKey,
+}
+
+impl std::fmt::Debug for Plans {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Plans")
+    }
+}
+
+/// Why a plan could not be created or applied.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error(transparent)]
+    Tool(#[from] ToolError),
+    #[error("plan not found")]
+    NotFound,
+    /// The token is wrong, expired, not the caller's, or already used.
+    #[error("{0}")]
+    Token(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn refused(m: impl Into<String>) -> PlanError {
+    PlanError::Tool(ToolError::Refused(m.into()))
+}
+
+/// Which apply tool applies which change.
+pub fn apply_tool_for(change: &Change) -> &'static str {
+    match change {
+        Change::AddFirewallRule { .. } | Change::RemoveFirewallRule { .. } => "apply_firewall_plan",
+        Change::AddStaticRoute { .. } | Change::RemoveStaticRoute { .. } => "apply_routing_plan",
+        Change::DnsNtp { .. } => "config_apply_dns_ntp_rollout",
+    }
+}
+
+/// The devices a plan tool's input names.
+pub fn device_ids(args: &Args) -> Vec<DeviceId> {
+    args.list("device_ids")
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|s| Uuid::parse_str(s).ok())
+        .map(DeviceId::from_uuid)
+        .collect()
+}
+
+/// The change a plan tool's checked input asks for, and its batch size.
+pub fn change_for(tool: &Tool, args: &Args) -> Result<(Change, usize), PlanError> {
+    let s = |k: &str| args.str(k).filter(|v| !v.is_empty()).map(str::to_owned);
+    let change = match tool.name {
+        "plan_add_firewall_rule" => {
+            if s("dst_port").is_some() && !matches!(args.str("protocol"), Some("tcp" | "udp")) {
+                return Err(refused("dst_port needs protocol tcp or udp"));
+            }
+            Change::AddFirewallRule {
+                chain: s("chain").unwrap_or_default(),
+                action: s("action").unwrap_or_default(),
+                src_address: s("src_address"),
+                dst_address: s("dst_address"),
+                protocol: s("protocol"),
+                dst_port: s("dst_port"),
+                comment: s("comment"),
+            }
+        }
+        "plan_remove_firewall_rule" => Change::RemoveFirewallRule {
+            rule_id: s("rule_id").unwrap_or_default(),
+        },
+        "plan_add_static_route" => {
+            let dst = s("dst_address").unwrap_or_default();
+            if cidr(&dst).is_some_and(|(_, len)| len == 0) {
+                return Err(refused(
+                    "default routes (0.0.0.0/0) are refused: they can cut every device off at once",
+                ));
+            }
+            Change::AddStaticRoute {
+                dst_address: dst,
+                gateway: s("gateway").unwrap_or_default(),
+                distance: args.int("distance"),
+                comment: s("comment"),
+            }
+        }
+        "plan_remove_static_route" => Change::RemoveStaticRoute {
+            route_id: s("route_id").unwrap_or_default(),
+        },
+        "config_plan_dns_ntp_rollout" => {
+            let dns = args.list("dns_servers");
+            let ntp = args.list("ntp_servers");
+            if dns.is_none() && ntp.is_none() {
+                return Err(refused("give dns_servers, ntp_servers or both"));
+            }
+            Change::DnsNtp {
+                dns_servers: dns,
+                ntp_servers: ntp,
+            }
+        }
+        other => return Err(refused(format!("{other} does not create plans"))),
+    };
+    let batch = args.int("batch_size").unwrap_or(5).clamp(1, 50) as usize;
+    Ok((change, batch))
+}
+
+impl Plans {
+    pub fn new(
+        store: Arc<dyn PlanStore>,
+        api: Arc<dyn RouterOs>,
+        clock: Arc<dyn Clock>,
+        entropy: Arc<dyn Entropy>,
+        key: TokenKey,
+    ) -> Self {
+        Self {
+            store,
+            api,
+            clock,
+            entropy,
+            key,
+        }
+    }
+
+    /// The plan `id`, if it is in `tenant`.
+    pub async fn get(&self, tenant: TenantId, id: Uuid) -> Result<Plan, PlanError> {
+        match self.store.plan(id).await? {
+            Some(p) if p.tenant_id == tenant => Ok(p),
+            _ => Err(PlanError::NotFound),
+        }
+    }
+
+    /// Stores a pending plan and returns it with its approval token.
+    pub async fn create(
+        &self,
+        tool: &Tool,
+        tenant: TenantId,
+        creator: UserId,
+        devices: Vec<DeviceId>,
+        change: Change,
+        batch_size: usize,
+    ) -> Result<(Plan, String), PlanError> {
+        let now = self.clock.now();
+        let plan = Plan {
+            id: self.entropy.uuid_v7(now),
+            tenant_id: tenant,
+            created_by: creator,
+            tool: tool.name.to_owned(),
+            risk: change.risk(devices.len()).to_owned(),
+            change,
+            device_ids: devices,
+            batch_size,
+            status: PlanStatus::Pending,
+            outcomes: Vec::new(),
+            created_at: now,
+            expires_at: now + TOKEN_TTL,
+        };
+        self.store.insert_plan(&plan).await?;
+        let token = self.key.token(&plan);
+        Ok((plan, token))
+    }
+
+    /// Checks the token and moves the plan pending → approved → executing.
+    /// The first move is a compare-and-set: a token works once.
+    pub async fn start(
+        &self,
+        apply_tool: &Tool,
+        tenant: TenantId,
+        id: Uuid,
+        token: &str,
+        by: UserId,
+    ) -> Result<Plan, PlanError> {
+        let mut plan = self.get(tenant, id).await?;
+        if apply_tool_for(&plan.change) != apply_tool.name {
+            return Err(refused(format!(
+                "this plan is applied with {}, not {}",
+                apply_tool_for(&plan.change),
+                apply_tool.name
+            )));
+        }
+        self.key
+            .verify(&plan, token, by, self.clock.now())
+            .map_err(|m| PlanError::Token(m.into()))?;
+        if plan.status != PlanStatus::Pending
+            || !self
+                .store
+                .move_plan(id, PlanStatus::Pending, PlanStatus::Approved)
+                .await?
+        {
+            return Err(PlanError::Token(format!(
+                "the approval token was already used (the plan is {})",
+                plan.status.as_str()
+            )));
+        }
+        if !self
+            .store
+            .move_plan(id, PlanStatus::Approved, PlanStatus::Executing)
+            .await?
+        {
+            return Err(PlanError::Token("the plan was cancelled meanwhile".into()));
+        }
+        plan.status = PlanStatus::Executing;
+        Ok(plan)
+    }
+
+    /// Applies a started plan on `targets` (one per plan device, in order)
+    /// and records the outcome.
+    pub async fn run(&self, mut plan: Plan, targets: &[DeviceTarget]) -> Result<Plan, PlanError> {
+        let (ok, outcomes) = apply::apply(&plan, self.api.as_ref(), targets).await;
+        let status = if ok {
+            PlanStatus::Completed
+        } else {
+            // executing → rolling_back → rolled_back, as the state machine says.
+            self.store
+                .move_plan(plan.id, PlanStatus::Executing, PlanStatus::RollingBack)
+                .await?;
+            if outcomes
+                .iter()
+                .any(|o| o.outcome == "failed" && o.detail.contains("undo failed"))
+            {
+                PlanStatus::Failed
+            } else {
+                PlanStatus::RolledBack
+            }
+        };
+        self.store.finish_plan(plan.id, status, &outcomes).await?;
+        plan.status = status;
+        plan.outcomes = outcomes;
+        Ok(plan)
+    }
+
+    /// Ends a started plan that could not run at all (a device lost its
+    /// credentials or its permission meanwhile).
+    pub async fn abort(&self, plan: &Plan, why: &str) -> Result<(), PlanError> {
+        let outcomes: Vec<_> = plan
+            .device_ids
+            .iter()
+            .map(|d| crate::plan::DeviceOutcome {
+                device_id: *d,
+                outcome: "not_started".into(),
+                detail: why.to_owned(),
+            })
+            .collect();
+        self.store
+            .finish_plan(plan.id, PlanStatus::Failed, &outcomes)
+            .await?;
+        Ok(())
+    }
+}
