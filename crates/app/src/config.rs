@@ -36,6 +36,10 @@ pub struct Config {
     pub redis_key_prefix: String,
     /// OpenID Connect login and bearer tokens; unset for API tokens only.
     pub oidc: Option<OidcConfig>,
+    /// Seconds between health checks of a device (it adapts: see docs).
+    pub health_interval_seconds: u64,
+    /// Up to this many seconds are added to each interval, so checks spread out.
+    pub health_jitter_seconds: u64,
 }
 
 /// The `[oidc]` table: rosgate as a client and resource server of an
@@ -138,6 +142,8 @@ pub const KEYS: &[&str] = &[
     "redis_url",
     "redis_key_prefix",
     "oidc",
+    "health_interval_seconds",
+    "health_jitter_seconds",
 ];
 
 impl Default for Config {
@@ -154,6 +160,8 @@ impl Default for Config {
             redis_url: None,
             redis_key_prefix: "rosgate:".into(),
             oidc: None,
+            health_interval_seconds: 60,
+            health_jitter_seconds: 10,
         }
     }
 }

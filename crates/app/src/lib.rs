@@ -16,6 +16,7 @@ pub mod config;
 pub mod crypto;
 pub mod demo;
 pub mod devices;
+pub mod health;
 pub mod login;
 pub mod mcp;
 pub mod server;

@@ -105,6 +105,7 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
                 })?;
             let addr = listener.local_addr()?;
             println!("rosgate listening on http://{addr}  (API docs: http://{addr}/docs)");
+            let _health = state.health.clone().spawn(state.clone());
             let app = server::app(state, config.max_body_bytes);
             server::serve(app, listener, async {
                 let _ = tokio::signal::ctrl_c().await;

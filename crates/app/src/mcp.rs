@@ -238,6 +238,10 @@ impl ServerHandler for McpServer {
                 format!("device://{}/overview", d.id),
                 format!("{} overview", d.name),
             ));
+            out.push(Resource::new(
+                format!("device://{}/health", d.id),
+                format!("{} health", d.name),
+            ));
         }
         Ok(ListResourcesResult::with_all_items(out))
     }
@@ -250,13 +254,34 @@ impl ServerHandler for McpServer {
         let who = principal(&ctx)?;
         let uri = request.uri.clone();
         let body = if uri == "fleet://health-summary" {
-            let devices = self.devices(&who).await;
-            json!({
-                "devices": devices.iter().map(|d| json!({
+            let mut rows = Vec::new();
+            for d in self.devices(&who).await {
+                let health = self.state.health.get(d.id).await;
+                rows.push(json!({
                     "id": d.id, "name": d.name, "environment": d.environment.as_str(),
                     "host": d.host, "has_credentials": d.has_credentials,
-                })).collect::<Vec<_>>()
-            })
+                    "status": health.as_ref().map_or("unknown", |h| h.status.as_str()),
+                    "health": health,
+                }));
+            }
+            json!({ "devices": rows })
+        } else if let Some(id) = uri
+            .strip_prefix("device://")
+            .and_then(|r| r.strip_suffix("/health"))
+            .and_then(|s| uuid::Uuid::parse_str(s).ok())
+        {
+            let id = DeviceId::from_uuid(id);
+            if !tooling::may_see(&self.state, &who, id).await {
+                return Err(ErrorData::resource_not_found(
+                    format!("no resource {uri}"),
+                    None,
+                ));
+            }
+            let record = match self.state.health.get(id).await {
+                Some(r) => Some(r),
+                None => self.state.health.check_now(&self.state, id).await,
+            };
+            serde_json::to_value(record).unwrap_or_default()
         } else if let Some(id) = uri
             .strip_prefix("device://")
             .and_then(|r| r.strip_suffix("/overview"))

@@ -34,6 +34,8 @@ pub struct AppState {
     pub tools: tools::Runner,
     /// Professional changes: plans, approval tokens, application.
     pub plans: tools::plans::Plans,
+    /// Device health checks and their cached results.
+    pub health: crate::health::Health,
 }
 
 /// What the browser-facing endpoints need from the configuration.
@@ -161,6 +163,18 @@ impl AppState {
             idp,
             web: Arc::new(web),
             tools: tools::Runner::new(device_api.clone(), clock.clone()),
+            health: crate::health::Health::new(
+                Arc::new(kernel::MemoryCache::new(clock.clone())),
+                Arc::new(kernel::MemoryLocks::new(clock.clone())),
+                clock.clone(),
+                entropy.clone(),
+                time::Duration::seconds(
+                    i64::try_from(config.health_interval_seconds.clamp(5, 3600)).unwrap_or(60),
+                ),
+                time::Duration::seconds(
+                    i64::try_from(config.health_jitter_seconds.min(600)).unwrap_or(10),
+                ),
+            ),
             plans: tools::plans::Plans::new(
                 store.clone(),
                 device_api,

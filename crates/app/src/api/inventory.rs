@@ -223,15 +223,17 @@ impl InventoryApi {
         let visible = devices
             .into_iter()
             .filter(|d| ctx.visible(&index, P::DeviceRead, Resource::Device(d.id)));
-        Ok(Json(
-            Paging {
-                after: after.0,
-                limit: limit.0,
-            }
-            .request()
-            .paginate(visible.map(DeviceDto::from), |d| d.id)
-            .into(),
-        ))
+        let mut page: DevicePage = Paging {
+            after: after.0,
+            limit: limit.0,
+        }
+        .request()
+        .paginate(visible.map(DeviceDto::from), |d| d.id)
+        .into();
+        for d in &mut page.items {
+            d.health = self.state.health.get(d.id.into()).await.map(Into::into);
+        }
+        Ok(Json(page))
     }
 
     /// Get a device.
@@ -253,9 +255,14 @@ impl InventoryApi {
             Resource::Device(device_id.0.into()),
         )
         .await?;
-        Ok(Json(
-            self.state.tenancy.device(device_id.0.into()).await?.into(),
-        ))
+        let mut dto: DeviceDto = self.state.tenancy.device(device_id.0.into()).await?.into();
+        dto.health = self
+            .state
+            .health
+            .get(device_id.0.into())
+            .await
+            .map(Into::into);
+        Ok(Json(dto))
     }
 
     /// Change a device; moving it to another site needs `device:create` there.

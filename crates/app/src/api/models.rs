@@ -475,6 +475,39 @@ pub struct DeviceDto {
     /// Whether credentials are stored (they are never returned).
     pub has_credentials: bool,
     pub created_at: OffsetDateTime,
+    /// The last health check, if one ran in the last five minutes.
+    #[oai(skip_serializing_if_is_none)]
+    pub health: Option<HealthDto>,
+}
+
+/// A device's last health check.
+#[derive(Debug, Clone, Object)]
+pub struct HealthDto {
+    /// `healthy`, `degraded`, `unreachable` or `unknown`.
+    pub status: String,
+    #[oai(skip_serializing_if_is_none)]
+    pub cpu_load_percent: Option<f64>,
+    #[oai(skip_serializing_if_is_none)]
+    pub memory_used_percent: Option<f64>,
+    /// `warning` (above 75 %) or `critical` (above 90 %).
+    #[oai(skip_serializing_if_is_none)]
+    pub level: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    pub error: Option<String>,
+    pub checked_at: OffsetDateTime,
+}
+
+impl From<crate::health::HealthRecord> for HealthDto {
+    fn from(h: crate::health::HealthRecord) -> Self {
+        Self {
+            status: h.status.as_str().into(),
+            cpu_load_percent: h.cpu_load_percent,
+            memory_used_percent: h.memory_used_percent,
+            level: h.level,
+            error: h.error,
+            checked_at: h.checked_at,
+        }
+    }
 }
 
 /// How TLS to the device is checked.
@@ -558,6 +591,7 @@ impl From<tenancy::Device> for DeviceDto {
             tls: d.tls.into(),
             has_credentials: d.has_credentials,
             created_at: d.created_at,
+            health: None,
         }
     }
 }
