@@ -5,6 +5,8 @@
 //! passwords, credentials); adapters store what they are given and nothing
 //! more.
 
+pub mod chain;
+
 use async_trait::async_trait;
 use kernel::{AuditEventId, StoreError, TenantId, UserId};
 use serde::Serialize;
