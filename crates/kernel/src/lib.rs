@@ -10,6 +10,7 @@ pub mod environment;
 pub mod id;
 pub mod page;
 pub mod principal;
+pub mod ratelimit;
 pub mod store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -18,6 +19,7 @@ pub use environment::{Environment, EnvironmentSet};
 pub use id::*;
 pub use page::{Page, PageRequest};
 pub use principal::{AuthMethod, Principal};
+pub use ratelimit::{MemoryRateLimiter, Quota, RateLimiter};
 pub use store::{CachePort, LockPort, MemoryCache, MemoryLocks};
 
 pub mod error;
