@@ -55,12 +55,24 @@ pub fn gcra(
     quota: Quota,
     now: OffsetDateTime,
 ) -> (Decision, OffsetDateTime) {
-    let t = quota.emission_interval();
     let tat = tat.map_or(now, |x| x.max(now));
-    let new_tat = tat + t;
+    let new_tat = tat + quota.emission_interval();
     let allowed = new_tat - now <= quota.period;
     let kept = if allowed { new_tat } else { tat };
-    let used = kept - now;
+    (decision(allowed, kept, quota, now), kept)
+}
+
+/// The decision for a check that was `allowed` (or not) and left the key's
+/// TAT at `kept`: what an adapter that runs the GCRA step elsewhere (in a
+/// Redis script) reports.
+pub fn decision(
+    allowed: bool,
+    kept: OffsetDateTime,
+    quota: Quota,
+    now: OffsetDateTime,
+) -> Decision {
+    let t = quota.emission_interval();
+    let used = (kept - now).max(Duration::ZERO);
     let spare = quota.period - used;
     let remaining = if t.is_zero() {
         0
@@ -69,14 +81,13 @@ pub fn gcra(
             .unwrap_or(0)
             .min(quota.limit)
     };
-    let decision = Decision {
+    Decision {
         allowed,
         limit: quota.limit,
         remaining,
         reset_after: used,
-        retry_after: (!allowed).then(|| new_tat - quota.period - now),
-    };
-    (decision, kept)
+        retry_after: (!allowed).then(|| kept + t - quota.period - now),
+    }
 }
 
 /// The in-process limiter of the embedded default: one instance only.

@@ -6,7 +6,9 @@
 //! signed in on all of them, a login that left through one instance may come
 //! back through another, and a sign-out on one must end the session
 //! everywhere. [`RedisSessionStore`] implements the
-//! [`SessionStore`] port on a Redis server they all share.
+//! [`SessionStore`] port on a Redis server they all share. On the same
+//! connections, [`RedisRateLimiter`] gives all instances one rate-limit
+//! budget per key (`{prefix}rl:{key}`).
 //!
 //! # Key layout
 //!
@@ -62,6 +64,9 @@ const COMMAND_TIMEOUT: StdDuration = StdDuration::from_secs(5);
 
 /// Stores a new session unless its key is taken.
 /// KEYS[1] session key; ARGV[1] data, ARGV[2] expiry (unix ms). Returns 1, or 0 if taken.
+mod ratelimit;
+pub use ratelimit::RedisRateLimiter;
+
 const INSERT_LUA: &str = r"
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'data', ARGV[1], 'exp', ARGV[2])

@@ -207,3 +207,39 @@ async fn scripts_survive_a_flushed_script_cache() {
     contract::lifecycle(&store, SystemClock.now()).await;
     clean_up(&client, &prefix).await;
 }
+
+#[tokio::test]
+async fn the_redis_rate_limiter_meets_the_contract() {
+    use kernel::ratelimit::contract as rl;
+    let prefix = fresh_prefix();
+    let s = store(&prefix).await;
+    let limiter = s.rate_limiter().await.unwrap();
+    let now = SystemClock.now();
+    rl::limit_then_deny(&limiter, "a", now).await;
+    rl::refills_with_time(&limiter, "b", now).await;
+    rl::concurrent_never_exceeds(Arc::new(s.rate_limiter().await.unwrap()), "c", now).await;
+    clean_up(&raw().await, &prefix).await;
+}
+
+#[tokio::test]
+async fn two_instances_sharing_redis_share_one_budget() {
+    use kernel::ratelimit::{Quota, RateLimiter};
+    let prefix = fresh_prefix();
+    // Two separate connections, as two rosgate instances would have.
+    let one = store(&prefix).await.rate_limiter().await.unwrap();
+    let two = store(&prefix).await.rate_limiter().await.unwrap();
+    let quota = Quota {
+        limit: 6,
+        period: time::Duration::hours(1),
+    };
+    let now = SystemClock.now();
+    let mut allowed = 0;
+    for i in 0..10 {
+        let l: &dyn RateLimiter = if i % 2 == 0 { &one } else { &two };
+        if l.check("alice", quota, now).await.unwrap().allowed {
+            allowed += 1;
+        }
+    }
+    assert_eq!(allowed, 6, "one budget across both instances");
+    clean_up(&raw().await, &prefix).await;
+}
