@@ -1,10 +1,21 @@
-//! Rate limits as a port. The algorithm is GCRA (the generic cell rate
-//! algorithm): one timestamp per key, the theoretical arrival time (TAT) of
-//! the next request. A quota of `limit` per `period` lets `limit` requests
-//! through at once and then one every `period / limit`. The time is passed
-//! in by the caller (from the clock port), so windows are tested without
-//! sleeping; the in-process adapter here serves the embedded default, a
-//! Redis adapter (one atomic script per check) serves several instances.
+//! Rate limits as a port, so the HTTP layer can refuse a caller that asks too
+//! often without knowing whether the count lives in this process or in a
+//! store every instance shares.
+//!
+//! The algorithm is GCRA (the generic cell rate algorithm). Each key keeps
+//! one instant, its theoretical arrival time (TAT): when the key would be
+//! back to its full budget. A quota of `limit` per `period` has an emission
+//! interval `T = period / limit`; a check moves the TAT to
+//! `max(TAT, now) + T` and is allowed if that lies at most one window ahead
+//! of `now`. So `limit` requests may come at once, and after that one every
+//! `T`; a refused check changes nothing.
+//!
+//! All arithmetic is in whole microseconds (`T` rounded down, at least one
+//! microsecond; the window is `limit × T`, which is `period` unless `period`
+//! does not divide evenly), so the in-process adapter here and the Redis
+//! adapter, which keeps microseconds, decide alike. The time is passed in by
+//! the caller from the [`Clock`](crate::Clock) port, so windows are tested
+//! without sleeping.
 
 use crate::StoreError;
 use async_trait::async_trait;
@@ -12,7 +23,14 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use time::{Duration, OffsetDateTime};
 
-/// `limit` requests per `period`.
+/// Periods longer than this count as this long: the arithmetic then stays
+/// far inside `i64` microseconds and the exact doubles of a Lua script.
+const MAX_PERIOD_US: i64 = 10 * 366 * 24 * 60 * 60 * 1_000_000;
+
+/// `limit` requests per `period`, e.g. 1000 per hour.
+///
+/// A quota with a `limit` of zero, or a `period` shorter than a
+/// microsecond, refuses every request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Quota {
     pub limit: u32,
@@ -20,9 +38,41 @@ pub struct Quota {
 }
 
 impl Quota {
-    /// Time between requests at the steady rate.
+    /// Time between requests at the steady rate (`period / limit`, whole
+    /// microseconds, at least one); zero for a quota that refuses everything.
     pub fn emission_interval(self) -> Duration {
-        self.period / self.limit.max(1)
+        self.gcra()
+            .map_or(Duration::ZERO, |g| Duration::microseconds(g.interval_us))
+    }
+
+    /// The quota in the units adapters compute in; `None` if it refuses
+    /// everything.
+    pub fn gcra(self) -> Option<Gcra> {
+        let period_us = i64::try_from(self.period.whole_microseconds())
+            .unwrap_or(i64::MAX)
+            .min(MAX_PERIOD_US);
+        if self.limit == 0 || period_us < 1 {
+            return None;
+        }
+        let interval_us = (period_us / i64::from(self.limit)).max(1);
+        Some(Gcra {
+            limit: self.limit,
+            interval_us,
+            window_us: interval_us * i64::from(self.limit),
+            expiry_us: period_us.max(interval_us * i64::from(self.limit)),
+        })
+    }
+
+    /// The answer for a quota that refuses everything ([`Quota::gcra`] is
+    /// `None`): denied, and waiting does not help.
+    pub fn refusal(self) -> Decision {
+        Decision {
+            allowed: false,
+            limit: self.limit,
+            remaining: 0,
+            reset_after: Duration::ZERO,
+            retry_after: None,
+        }
     }
 }
 
@@ -30,17 +80,28 @@ impl Quota {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Decision {
     pub allowed: bool,
+    /// The quota's `limit`.
     pub limit: u32,
+    /// Requests that would still be allowed right now, after this one.
     pub remaining: u32,
-    /// When the key is back to its full budget.
+    /// How long until the key is back to its full budget.
     pub reset_after: Duration,
-    /// When a refused caller may try again.
+    /// For a refused check, how long until one request would be allowed;
+    /// `None` when allowed, or when the quota refuses everything.
     pub retry_after: Option<Duration>,
 }
 
 /// Counts requests per key against a quota.
+///
+/// # Errors
+///
+/// Adapters MUST return [`StoreError::Unavailable`] when their store cannot
+/// answer, with a message that holds no credentials; the check then did not
+/// count.
 #[async_trait]
 pub trait RateLimiter: Send + Sync {
+    /// Counts one request for `key` at `now` (taken from the clock port) and
+    /// says whether it is within `quota`. A refused request is not counted.
     async fn check(
         &self,
         key: &str,
@@ -49,56 +110,115 @@ pub trait RateLimiter: Send + Sync {
     ) -> Result<Decision, StoreError>;
 }
 
-/// One GCRA step: the decision and the key's new TAT (unchanged when refused).
-pub fn gcra(
-    tat: Option<OffsetDateTime>,
-    quota: Quota,
-    now: OffsetDateTime,
-) -> (Decision, OffsetDateTime) {
-    let tat = tat.map_or(now, |x| x.max(now));
-    let new_tat = tat + quota.emission_interval();
-    let allowed = new_tat - now <= quota.period;
-    let kept = if allowed { new_tat } else { tat };
-    (decision(allowed, kept, quota, now), kept)
+/// A usable [`Quota`] in whole microseconds: the GCRA step every adapter
+/// runs, here or (transcribed) in a store's script.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gcra {
+    pub limit: u32,
+    /// `T`: the emission interval.
+    pub interval_us: i64,
+    /// `limit × T`: how far ahead of `now` the TAT may go.
+    pub window_us: i64,
+    /// How long a stored TAT can matter: an adapter's store may forget a
+    /// key this long after its last allowed check.
+    pub expiry_us: i64,
 }
 
-/// The decision for a check that was `allowed` (or not) and left the key's
-/// TAT at `kept`: what an adapter that runs the GCRA step elsewhere (in a
-/// Redis script) reports.
-pub fn decision(
-    allowed: bool,
-    kept: OffsetDateTime,
-    quota: Quota,
-    now: OffsetDateTime,
-) -> Decision {
-    let t = quota.emission_interval();
-    let used = (kept - now).max(Duration::ZERO);
-    let spare = quota.period - used;
-    let remaining = if t.is_zero() {
-        0
-    } else {
-        u32::try_from((spare.whole_microseconds() / t.whole_microseconds().max(1)).max(0))
-            .unwrap_or(0)
-            .min(quota.limit)
-    };
-    Decision {
-        allowed,
-        limit: quota.limit,
-        remaining,
-        reset_after: used,
-        retry_after: (!allowed).then(|| kept + t - quota.period - now),
+impl Gcra {
+    /// One step from the key's stored TAT (`None` if it has none): whether
+    /// the request is allowed, and the TAT to keep (the new one if allowed,
+    /// `max(TAT, now)` if not, which an adapter need not store).
+    pub fn step(self, tat_us: Option<i64>, now_us: i64) -> (bool, i64) {
+        let tat = tat_us.map_or(now_us, |t| t.max(now_us));
+        let new_tat = tat.saturating_add(self.interval_us);
+        if new_tat - now_us <= self.window_us {
+            (true, new_tat)
+        } else {
+            (false, tat)
+        }
+    }
+
+    /// The decision for a step that was `allowed` (or not) and left the
+    /// key's TAT at `kept_us`, both as [`Gcra::step`] returns them.
+    pub fn decision(self, allowed: bool, kept_us: i64, now_us: i64) -> Decision {
+        let ahead = kept_us.saturating_sub(now_us).max(0);
+        let spare = (self.window_us - ahead).max(0);
+        let remaining = u32::try_from(spare / self.interval_us)
+            .unwrap_or(u32::MAX)
+            .min(self.limit);
+        Decision {
+            allowed,
+            limit: self.limit,
+            remaining,
+            reset_after: Duration::microseconds(ahead),
+            retry_after: (!allowed).then(|| {
+                Duration::microseconds((ahead + self.interval_us - self.window_us).max(0))
+            }),
+        }
     }
 }
 
+/// `t` in whole microseconds since 1970, rounded down.
+pub fn unix_micros(t: OffsetDateTime) -> i64 {
+    let us = t.unix_timestamp_nanos().div_euclid(1_000);
+    // Every `OffsetDateTime` is within ±10,000 years: far inside i64.
+    i64::try_from(us).unwrap_or(if us < 0 { i64::MIN } else { i64::MAX })
+}
+
+/// Pruning runs at least this often (by the callers' `now`) ...
+const PRUNE_EVERY_US: i64 = 60 * 1_000_000;
+/// ... and whenever the map has doubled since the last pruning, but not
+/// below this size.
+const PRUNE_MIN_KEYS: usize = 1024;
+
 /// The in-process limiter of the embedded default: one instance only.
+///
+/// Keys whose TAT has passed are dropped now and then (a key without a TAT
+/// behaves exactly like one whose TAT has passed), so memory follows the
+/// keys in use, not every key ever seen.
 #[derive(Debug, Default)]
 pub struct MemoryRateLimiter {
-    tats: Mutex<HashMap<String, OffsetDateTime>>,
+    state: Mutex<MemoryState>,
+}
+
+#[derive(Debug, Default)]
+struct MemoryState {
+    /// Each key's TAT, unix microseconds.
+    tats: HashMap<String, i64>,
+    /// Prune when the map reaches this many keys ...
+    prune_at_len: usize,
+    /// ... or a check comes at or after this instant (unix microseconds).
+    prune_at_us: i64,
 }
 
 impl MemoryRateLimiter {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// How many keys it holds now; for tests of the pruning.
+    pub fn len(&self) -> usize {
+        self.lock().tats.len()
+    }
+
+    /// Whether it holds no key.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, MemoryState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl MemoryState {
+    fn prune_if_due(&mut self, now_us: i64) {
+        if self.tats.len() < self.prune_at_len.max(PRUNE_MIN_KEYS) && now_us < self.prune_at_us {
+            return;
+        }
+        self.tats.retain(|_, tat| *tat > now_us);
+        self.prune_at_len = self.tats.len().saturating_mul(2);
+        self.prune_at_us = now_us.saturating_add(PRUNE_EVERY_US);
     }
 }
 
@@ -110,80 +230,151 @@ impl RateLimiter for MemoryRateLimiter {
         quota: Quota,
         now: OffsetDateTime,
     ) -> Result<Decision, StoreError> {
-        let mut tats = self.tats.lock().unwrap_or_else(|e| e.into_inner());
-        if tats.len() > 100_000 {
-            // Keys whose TAT has passed hold nothing a fresh key would not.
-            tats.retain(|_, tat| *tat > now);
+        let Some(gcra) = quota.gcra() else {
+            return Ok(quota.refusal());
+        };
+        let now_us = unix_micros(now);
+        let mut state = self.lock();
+        state.prune_if_due(now_us);
+        let (allowed, kept) = gcra.step(state.tats.get(key).copied(), now_us);
+        if allowed {
+            match state.tats.get_mut(key) {
+                Some(tat) => *tat = kept,
+                None => {
+                    state.tats.insert(key.to_owned(), kept);
+                }
+            }
         }
-        let (decision, tat) = gcra(tats.get(key).copied(), quota, now);
-        tats.insert(key.to_owned(), tat);
-        Ok(decision)
+        Ok(gcra.decision(allowed, kept, now_us))
     }
 }
 
 /// The behaviour every [`RateLimiter`] adapter must show, as async
-/// functions an adapter's tests call.
+/// functions an adapter's tests call with a fresh limiter (or a fresh key
+/// prefix) and a fixed `now`. Each function uses keys of its own, so they
+/// may share one limiter.
 #[cfg(any(test, feature = "contract"))]
 #[allow(clippy::expect_used)] // a failed expectation is a failed contract
 pub mod contract {
     use super::*;
     use std::sync::Arc;
 
-    const HOURLY: Quota = Quota {
-        limit: 10,
+    /// The example quota: 1000 per hour, one every 3.6 seconds.
+    pub const HOURLY: Quota = Quota {
+        limit: 1000,
         period: Duration::hours(1),
     };
 
-    /// `limit` at once, then refused with a retry time; remaining counts down.
-    pub async fn limit_then_deny(l: &dyn RateLimiter, key: &str, now: OffsetDateTime) {
-        for i in 0..HOURLY.limit {
-            let d = l.check(key, HOURLY, now).await.expect("check");
-            assert!(d.allowed, "request {i} is within the quota");
-            assert_eq!(d.remaining, HOURLY.limit - i - 1);
-        }
-        let d = l.check(key, HOURLY, now).await.expect("check");
-        assert!(!d.allowed);
-        assert_eq!(d.remaining, 0);
-        assert_eq!(
-            d.retry_after,
-            Some(HOURLY.emission_interval()),
-            "one slot frees up after period/limit"
-        );
+    async fn check(l: &dyn RateLimiter, key: &str, quota: Quota, now: OffsetDateTime) -> Decision {
+        l.check(key, quota, now).await.expect("the limiter answers")
     }
 
-    /// After the window the full budget is back; a slot frees up at the steady rate.
-    pub async fn refills_with_time(l: &dyn RateLimiter, key: &str, now: OffsetDateTime) {
-        for _ in 0..=HOURLY.limit {
-            l.check(key, HOURLY, now).await.expect("check");
+    /// Exactly `limit` at once, remaining counting down; then refused with a
+    /// positive retry time, and refusals do not count.
+    pub async fn limit_then_deny(l: &dyn RateLimiter, now: OffsetDateTime) {
+        let key = "contract:limit-then-deny";
+        let t = HOURLY.emission_interval();
+        assert_eq!(t, Duration::milliseconds(3600));
+        for i in 1..=HOURLY.limit {
+            let d = check(l, key, HOURLY, now).await;
+            assert!(d.allowed, "request {i} is within the quota");
+            assert_eq!(d.limit, HOURLY.limit);
+            assert_eq!(d.remaining, HOURLY.limit - i, "after request {i}");
+            assert_eq!(d.reset_after, t * i, "after request {i}");
+            assert_eq!(d.retry_after, None);
         }
-        let later = now + HOURLY.emission_interval();
-        assert!(
-            l.check(key, HOURLY, later).await.expect("check").allowed,
-            "one slot after 6 minutes"
-        );
-        assert!(!l.check(key, HOURLY, later).await.expect("check").allowed);
-        let reset = now + HOURLY.period + HOURLY.period;
-        for _ in 0..HOURLY.limit {
-            assert!(
-                l.check(key, HOURLY, reset).await.expect("check").allowed,
-                "the whole budget is back"
+        for _ in 0..3 {
+            let d = check(l, key, HOURLY, now).await;
+            assert!(!d.allowed, "one more than the limit is refused");
+            assert_eq!(d.remaining, 0);
+            assert_eq!(d.reset_after, HOURLY.period, "a refusal does not count");
+            assert_eq!(
+                d.retry_after,
+                Some(t),
+                "one slot frees up after period/limit"
             );
         }
+        let d = check(l, key, HOURLY, now + t - Duration::microseconds(1)).await;
+        assert!(!d.allowed, "not before the retry time");
+        assert_eq!(d.retry_after, Some(Duration::microseconds(1)));
+        let d = check(l, key, HOURLY, now + t).await;
+        assert!(d.allowed, "at the retry time");
+        assert_eq!(d.remaining, 0);
+
+        // A period that does not divide evenly still lets exactly `limit` through.
+        let odd = Quota {
+            limit: 7,
+            period: Duration::seconds(1),
+        };
+        let key = "contract:limit-then-deny:odd";
+        for i in 1..=odd.limit {
+            let d = check(l, key, odd, now).await;
+            assert!(d.allowed, "request {i} of 7 per second");
+            assert_eq!(d.remaining, odd.limit - i);
+        }
+        let d = check(l, key, odd, now).await;
+        assert!(!d.allowed, "the 8th of 7 per second");
+        assert!(d.retry_after.is_some_and(|r| r.is_positive()));
     }
 
-    /// Many tasks on one key never get more than the limit.
-    pub async fn concurrent_never_exceeds(l: Arc<dyn RateLimiter>, key: &str, now: OffsetDateTime) {
+    /// Once `period` has passed the full budget is back; before that, one
+    /// request per emission interval.
+    pub async fn resets_after_the_window(l: &dyn RateLimiter, now: OffsetDateTime) {
+        let quota = Quota {
+            limit: 10,
+            period: Duration::minutes(1),
+        };
+        let t = quota.emission_interval();
+        let key = "contract:resets";
+        for _ in 0..quota.limit {
+            assert!(check(l, key, quota, now).await.allowed);
+        }
+        assert!(!check(l, key, quota, now).await.allowed);
+
+        let later = now + t;
+        let d = check(l, key, quota, later).await;
+        assert!(d.allowed, "one slot after period/limit");
+        assert_eq!(d.remaining, 0);
+        assert!(!check(l, key, quota, later).await.allowed);
+
+        let reset = later + quota.period;
+        for i in 1..=quota.limit {
+            let d = check(l, key, quota, reset).await;
+            assert!(d.allowed, "request {i}: the whole budget is back");
+            assert_eq!(d.remaining, quota.limit - i);
+        }
+        assert!(!check(l, key, quota, reset).await.allowed);
+
+        // Half the window gives back half the budget.
+        let half = reset + quota.period / 2;
+        for _ in 0..quota.limit / 2 {
+            assert!(check(l, key, quota, half).await.allowed);
+        }
+        assert!(!check(l, key, quota, half).await.allowed);
+
+        // Long idle time is not saved up: still exactly `limit` at once.
+        let idle = half + quota.period * 100;
+        for i in 1..=quota.limit {
+            let d = check(l, key, quota, idle).await;
+            assert!(d.allowed, "request {i} after a long pause");
+            assert_eq!(d.remaining, quota.limit - i);
+        }
+        assert!(!check(l, key, quota, idle).await.allowed);
+    }
+
+    /// 64 tasks checking one key 4 times each, limit 100: exactly 100 pass.
+    pub async fn concurrent_never_exceeds(l: Arc<dyn RateLimiter>, now: OffsetDateTime) {
         let quota = Quota {
             limit: 100,
             period: Duration::hours(1),
         };
         let mut tasks = Vec::new();
         for _ in 0..64 {
-            let (l, key) = (l.clone(), key.to_owned());
+            let l = l.clone();
             tasks.push(tokio::spawn(async move {
                 let mut allowed = 0u32;
                 for _ in 0..4 {
-                    if l.check(&key, quota, now).await.expect("check").allowed {
+                    if check(&*l, "contract:concurrent", quota, now).await.allowed {
                         allowed += 1;
                     }
                 }
@@ -192,9 +383,59 @@ pub mod contract {
         }
         let mut total = 0;
         for t in tasks {
-            total += t.await.expect("task");
+            total += t.await.expect("the task finishes");
         }
-        assert_eq!(total, 100, "exactly the limit, never more");
+        assert_eq!(total, quota.limit, "exactly the limit, never more");
+    }
+
+    /// One key's budget is its own.
+    pub async fn keys_are_independent(l: &dyn RateLimiter, now: OffsetDateTime) {
+        let quota = Quota {
+            limit: 2,
+            period: Duration::minutes(1),
+        };
+        let (alice, bob) = ("contract:keys:alice", "contract:keys:bob");
+        assert!(check(l, alice, quota, now).await.allowed);
+        assert!(check(l, alice, quota, now).await.allowed);
+        assert!(!check(l, alice, quota, now).await.allowed);
+        let d = check(l, bob, quota, now).await;
+        assert!(d.allowed, "bob has a budget of his own");
+        assert_eq!(d.remaining, 1);
+        assert!(
+            !check(l, alice, quota, now).await.allowed,
+            "alice still has none"
+        );
+        // A key whose name extends another's is another key.
+        assert!(check(l, "contract:keys:alice2", quota, now).await.allowed);
+    }
+
+    /// A limit of zero (or an empty period) refuses everything, and waiting
+    /// does not help.
+    pub async fn a_zero_quota_refuses(l: &dyn RateLimiter, now: OffsetDateTime) {
+        for quota in [
+            Quota {
+                limit: 0,
+                period: Duration::hours(1),
+            },
+            Quota {
+                limit: 5,
+                period: Duration::ZERO,
+            },
+        ] {
+            let d = check(l, "contract:zero", quota, now).await;
+            assert!(!d.allowed, "{quota:?}");
+            assert_eq!(d.remaining, 0);
+            assert_eq!(d.retry_after, None);
+        }
+    }
+
+    /// Every contract function above, on one limiter.
+    pub async fn all(l: Arc<dyn RateLimiter>, now: OffsetDateTime) {
+        limit_then_deny(&*l, now).await;
+        resets_after_the_window(&*l, now).await;
+        keys_are_independent(&*l, now).await;
+        a_zero_quota_refuses(&*l, now).await;
+        concurrent_never_exceeds(l, now).await;
     }
 }
 
@@ -207,23 +448,108 @@ mod tests {
         OffsetDateTime::UNIX_EPOCH + Duration::days(20_000)
     }
 
-    #[tokio::test]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_memory_limiter_meets_the_contract() {
-        let l = MemoryRateLimiter::new();
-        contract::limit_then_deny(&l, "a", t0()).await;
-        contract::refills_with_time(&l, "b", t0()).await;
-        contract::concurrent_never_exceeds(Arc::new(MemoryRateLimiter::new()), "c", t0()).await;
+        contract::all(Arc::new(MemoryRateLimiter::new()), t0()).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_checks_on_their_own_limiter() {
+        contract::concurrent_never_exceeds(Arc::new(MemoryRateLimiter::new()), t0()).await;
+    }
+
+    #[test]
+    fn gcra_follows_the_formulas() {
+        let g = contract::HOURLY.gcra().unwrap();
+        assert_eq!(g.interval_us, 3_600_000);
+        assert_eq!(g.window_us, 3_600_000_000);
+        let now = 1_000_000_000_000;
+        // Empty key: new TAT = now + T.
+        assert_eq!(g.step(None, now), (true, now + g.interval_us));
+        // A TAT in the past counts as now.
+        assert_eq!(g.step(Some(now - 5), now), (true, now + g.interval_us));
+        // new_tat - now == window is still allowed; one microsecond more is not.
+        let full = now + g.window_us - g.interval_us;
+        assert_eq!(g.step(Some(full), now), (true, now + g.window_us));
+        assert_eq!(g.step(Some(full + 1), now), (false, full + 1));
+        let d = g.decision(false, full + 1, now);
+        assert_eq!(d.retry_after, Some(Duration::microseconds(1)));
+        assert_eq!(
+            d.reset_after,
+            Duration::microseconds(g.window_us - g.interval_us + 1)
+        );
+    }
+
+    #[test]
+    fn tiny_and_huge_periods_stay_sane() {
+        // More than one per microsecond: one per microsecond, window = limit µs.
+        let fast = Quota {
+            limit: 3_000_000,
+            period: Duration::seconds(1),
+        }
+        .gcra()
+        .unwrap();
+        assert_eq!((fast.interval_us, fast.window_us), (1, 3_000_000));
+        assert_eq!(fast.expiry_us, 3_000_000, "kept while it matters");
+        let slow = Quota {
+            limit: 1,
+            period: Duration::MAX,
+        }
+        .gcra()
+        .unwrap();
+        assert_eq!(slow.window_us, MAX_PERIOD_US);
+        // Near the end of year 9999: still no overflow.
+        let now = 253_000_000_000_000_000;
+        let (allowed, tat) = slow.step(None, now);
+        assert!(allowed && tat == now + MAX_PERIOD_US);
+        assert!(!slow.step(Some(tat), now).0);
     }
 
     #[tokio::test]
-    async fn keys_are_independent() {
+    async fn keys_whose_time_has_passed_are_pruned() {
         let l = MemoryRateLimiter::new();
         let q = Quota {
             limit: 1,
-            period: Duration::minutes(1),
+            period: Duration::seconds(10),
         };
-        assert!(l.check("alice", q, t0()).await.unwrap().allowed);
-        assert!(!l.check("alice", q, t0()).await.unwrap().allowed);
-        assert!(l.check("bob", q, t0()).await.unwrap().allowed);
+        for i in 0..5000 {
+            l.check(&format!("k{i}"), q, t0()).await.unwrap();
+        }
+        assert!(l.len() <= 5000);
+        // A minute later every TAT has passed; the next check prunes them.
+        let later = t0() + Duration::minutes(1);
+        let d = l.check("fresh", q, later).await.unwrap();
+        assert!(d.allowed);
+        assert_eq!(l.len(), 1, "only the fresh key is left");
+        // A pruned key behaves like a new one.
+        assert!(l.check("k1", q, later).await.unwrap().allowed);
+    }
+
+    #[tokio::test]
+    async fn pruning_keeps_live_keys() {
+        let l = MemoryRateLimiter::new();
+        let q = Quota {
+            limit: 1,
+            period: Duration::hours(1),
+        };
+        for i in 0..3000 {
+            assert!(l.check(&format!("k{i}"), q, t0()).await.unwrap().allowed);
+        }
+        // Pruning ran while they were added (the map passed 1024 keys); all
+        // are still within their hour, so all are kept and still refused.
+        assert_eq!(l.len(), 3000);
+        for i in (0..3000).step_by(97) {
+            assert!(!l.check(&format!("k{i}"), q, t0()).await.unwrap().allowed);
+        }
+    }
+
+    #[test]
+    fn microseconds_round_down() {
+        let t = OffsetDateTime::UNIX_EPOCH + Duration::nanoseconds(1_999);
+        assert_eq!(unix_micros(t), 1);
+        assert_eq!(
+            unix_micros(OffsetDateTime::UNIX_EPOCH - Duration::nanoseconds(1)),
+            -1
+        );
     }
 }

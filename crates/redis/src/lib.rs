@@ -55,6 +55,9 @@ use std::time::Duration as StdDuration;
 use tenancy::session::{PendingLogin, SessionKey, SessionStore, UserSession};
 use time::{Duration, OffsetDateTime};
 
+mod ratelimit;
+pub use ratelimit::RedisRateLimiter;
+
 /// Connections kept open to Redis; every command is one short round trip.
 const POOL_SIZE: usize = 4;
 /// How long opening one connection (TCP and TLS) may take.
@@ -64,9 +67,6 @@ const COMMAND_TIMEOUT: StdDuration = StdDuration::from_secs(5);
 
 /// Stores a new session unless its key is taken.
 /// KEYS[1] session key; ARGV[1] data, ARGV[2] expiry (unix ms). Returns 1, or 0 if taken.
-mod ratelimit;
-pub use ratelimit::RedisRateLimiter;
-
 const INSERT_LUA: &str = r"
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'data', ARGV[1], 'exp', ARGV[2])

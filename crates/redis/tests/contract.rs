@@ -9,7 +9,7 @@ use fred::prelude::{
     Builder, Client, ClientLike, Config, HashesInterface, KeysInterface, LuaInterface,
 };
 use kernel::{Clock, StoreError, SystemClock, TenantId, UserId};
-use redis_store::RedisSessionStore;
+use redis_store::{RedisRateLimiter, RedisSessionStore};
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
 use tenancy::session::{SESSION_TTL, SessionKey, SessionStore, UserSession, contract};
@@ -208,38 +208,162 @@ async fn scripts_survive_a_flushed_script_cache() {
     clean_up(&client, &prefix).await;
 }
 
-#[tokio::test]
-async fn the_redis_rate_limiter_meets_the_contract() {
-    use kernel::ratelimit::contract as rl;
-    let prefix = fresh_prefix();
-    let s = store(&prefix).await;
-    let limiter = s.rate_limiter().await.unwrap();
-    let now = SystemClock.now();
-    rl::limit_then_deny(&limiter, "a", now).await;
-    rl::refills_with_time(&limiter, "b", now).await;
-    rl::concurrent_never_exceeds(Arc::new(s.rate_limiter().await.unwrap()), "c", now).await;
-    clean_up(&raw().await, &prefix).await;
+// The rate limiter. `now` is a fixed instant: Redis decides on the `now` it
+// is given, and only its key expiry follows its own clock.
+
+fn rl_t0() -> time::OffsetDateTime {
+    time::OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000)
 }
 
-#[tokio::test]
+async fn limiter(store: &RedisSessionStore) -> RedisRateLimiter {
+    RedisRateLimiter::from_store(store)
+        .await
+        .expect("Redis loads the rate-limit script")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_redis_rate_limiter_meets_the_contract() {
+    use kernel::ratelimit::contract as rl;
+    let now = rl_t0();
+    let prefixes: Vec<String> = (0..5).map(|_| fresh_prefix()).collect();
+    let stores = [
+        store(&prefixes[0]).await,
+        store(&prefixes[1]).await,
+        store(&prefixes[2]).await,
+        store(&prefixes[3]).await,
+        store(&prefixes[4]).await,
+    ];
+    rl::limit_then_deny(&limiter(&stores[0]).await, now).await;
+    rl::resets_after_the_window(&limiter(&stores[1]).await, now).await;
+    rl::keys_are_independent(&limiter(&stores[2]).await, now).await;
+    rl::a_zero_quota_refuses(&limiter(&stores[3]).await, now).await;
+    rl::concurrent_never_exceeds(Arc::new(limiter(&stores[4]).await), now).await;
+    let client = raw().await;
+    for p in &prefixes {
+        clean_up(&client, p).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_sharing_redis_share_one_budget() {
     use kernel::ratelimit::{Quota, RateLimiter};
     let prefix = fresh_prefix();
-    // Two separate connections, as two rosgate instances would have.
-    let one = store(&prefix).await.rate_limiter().await.unwrap();
-    let two = store(&prefix).await.rate_limiter().await.unwrap();
+    // Two separately connected stores, as two rosgate instances would have.
+    let (store_one, store_two) = (store(&prefix).await, store(&prefix).await);
+    let one: Arc<dyn RateLimiter> = Arc::new(limiter(&store_one).await);
+    let two: Arc<dyn RateLimiter> = Arc::new(limiter(&store_two).await);
     let quota = Quota {
-        limit: 6,
+        limit: 50,
         period: time::Duration::hours(1),
     };
-    let now = SystemClock.now();
-    let mut allowed = 0;
-    for i in 0..10 {
-        let l: &dyn RateLimiter = if i % 2 == 0 { &one } else { &two };
-        if l.check("alice", quota, now).await.unwrap().allowed {
-            allowed += 1;
-        }
+    let now = rl_t0();
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let l = if i % 2 == 0 { one.clone() } else { two.clone() };
+        tasks.push(tokio::spawn(async move {
+            let mut allowed = 0u32;
+            for _ in 0..3 {
+                if l.check("alice", quota, now).await.unwrap().allowed {
+                    allowed += 1;
+                }
+            }
+            allowed
+        }));
     }
-    assert_eq!(allowed, 6, "one budget across both instances");
+    let mut allowed = 0;
+    for t in tasks {
+        allowed += t.await.unwrap();
+    }
+    assert_eq!(allowed, 50, "one budget across both instances");
+    let d = two.check("alice", quota, now).await.unwrap();
+    assert!(!d.allowed);
+    assert_eq!(d.retry_after, Some(quota.emission_interval()));
+    // The slot that frees up goes to whichever instance asks first.
+    let later = now + quota.emission_interval();
+    assert!(one.check("alice", quota, later).await.unwrap().allowed);
+    assert!(!two.check("alice", quota, later).await.unwrap().allowed);
+    assert!(one.check("bob", quota, now).await.unwrap().allowed);
     clean_up(&raw().await, &prefix).await;
+    store_one.close().await;
+    store_two.close().await;
+}
+
+#[tokio::test]
+async fn rate_limit_keys_expire_with_their_period() {
+    use kernel::ratelimit::{Quota, RateLimiter};
+    let prefix = fresh_prefix();
+    let store = store(&prefix).await;
+    let limiter = limiter(&store).await;
+    let client = raw().await;
+    let quota = Quota {
+        limit: 10,
+        period: time::Duration::minutes(10),
+    };
+    let now = rl_t0();
+    assert!(limiter.check("k", quota, now).await.unwrap().allowed);
+
+    let key = format!("{prefix}rl:k");
+    let pttl: i64 = client.pttl(&key).await.expect("pttl");
+    assert!(
+        (590_000..=600_000).contains(&pttl),
+        "Redis forgets the key one period after its last use: PTTL {pttl} ms"
+    );
+    let tat: String = client.get(&key).await.expect("get");
+    let expected = (now + quota.emission_interval()).unix_timestamp_nanos() / 1_000;
+    assert_eq!(tat, expected.to_string(), "the TAT in unix microseconds");
+
+    // A refused check writes nothing: the expiry does not move.
+    let tight = Quota {
+        limit: 1,
+        period: time::Duration::minutes(10),
+    };
+    assert!(!limiter.check("k", tight, now).await.unwrap().allowed);
+    let after: String = client.get(&key).await.expect("get");
+    assert_eq!(after, tat);
+
+    // Unreadable content counts as no TAT at all.
+    let _: () = client
+        .set(&key, "not a number", None, None, false)
+        .await
+        .expect("set");
+    assert!(limiter.check("k", tight, now).await.unwrap().allowed);
+
+    assert_eq!(clean_up(&client, &prefix).await, 1, "one key, nothing else");
+    store.close().await;
+}
+
+#[tokio::test]
+async fn the_rate_limit_script_survives_a_flushed_script_cache() {
+    use kernel::ratelimit::{Quota, RateLimiter};
+    let prefix = fresh_prefix();
+    let store = store(&prefix).await;
+    let limiter = limiter(&store).await;
+    let client = raw().await;
+    client.script_flush(false).await.expect("script flush");
+    let quota = Quota {
+        limit: 1,
+        period: time::Duration::minutes(1),
+    };
+    assert!(limiter.check("k", quota, rl_t0()).await.unwrap().allowed);
+    assert!(!limiter.check("k", quota, rl_t0()).await.unwrap().allowed);
+    clean_up(&client, &prefix).await;
+    store.close().await;
+}
+
+#[tokio::test]
+async fn a_rate_limiter_on_a_lost_redis_is_unavailable() {
+    use kernel::ratelimit::{Quota, RateLimiter};
+    let prefix = fresh_prefix();
+    let store = store(&prefix).await;
+    let limiter = limiter(&store).await;
+    store.close().await;
+    let quota = Quota {
+        limit: 1,
+        period: time::Duration::minutes(1),
+    };
+    let err = limiter
+        .check("k", quota, rl_t0())
+        .await
+        .expect_err("the connections are closed");
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
 }
