@@ -7,6 +7,13 @@
 //! 5 minutes) after 10 healthy checks in a row, and an unreachable device is
 //! retried after 60 s, then 120, 240, 480 and at most 960 s. Each next check
 //! gets a random jitter so checks of many devices spread out.
+//!
+//! The [`Schedule`] is pure (time is passed in), so its arithmetic is tested
+//! without sleeping; [`Health::spawn`] only ticks once a second and starts
+//! the checks that are due, at most [`PARALLEL`] at a time. A check calls the
+//! device through the tool runner with the device's stored credentials, as
+//! the gateway itself: no user, so nothing is audited. Devices without
+//! credentials are not scheduled; checking one on demand gives `unknown`.
 
 use crate::state::AppState;
 use kernel::{CachePort, Clock, DeviceId, Entropy, LockPort};
@@ -23,14 +30,25 @@ pub const MAX_INTERVAL: Duration = Duration::seconds(300);
 pub const MAX_BACKOFF: Duration = Duration::seconds(960);
 /// Healthy checks in a row before the interval grows.
 pub const STREAK: u32 = 10;
+/// How long one check may take before the device counts as unreachable.
+/// The REST client retries each of the check's two requests, so without
+/// this bound a dead device could hold its lock for over half a minute.
+pub const PROBE_TIMEOUT: Duration = Duration::seconds(20);
+/// How long a check holds its device's lock; longer than [`PROBE_TIMEOUT`]
+/// so the lock never expires under a running check, and bounded so a
+/// crashed checker does not keep it.
+pub const LOCK_TTL: Duration = Duration::seconds(60);
+/// Checks the background loop runs at the same time.
+pub const PARALLEL: usize = 8;
 
 /// A device's health.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Healthy,
     Degraded,
     Unreachable,
+    #[default]
     Unknown,
 }
 
@@ -56,6 +74,10 @@ pub struct HealthRecord {
     pub error: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub checked_at: OffsetDateTime,
+    /// When the scheduler checks the device next; `None` for a device it
+    /// does not track (no credentials, or not seen yet).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub next_check_at: Option<OffsetDateTime>,
 }
 
 /// Classifies CPU and memory use.
@@ -117,6 +139,19 @@ impl Schedule {
             .map(|(d, _)| *d)
             .collect();
         due.sort();
+        due
+    }
+
+    /// The devices due at `now`, each marked as started: it is not due
+    /// again until `hold` has passed (or its result is recorded, whichever
+    /// comes first), so a slow check is not started twice.
+    pub fn claim_due(&mut self, now: OffsetDateTime, hold: Duration) -> Vec<DeviceId> {
+        let due = self.due(now);
+        for d in &due {
+            if let Some(e) = self.entries.get_mut(d) {
+                e.next_due = now + hold;
+            }
+        }
         due
     }
 
@@ -184,8 +219,13 @@ impl std::fmt::Debug for Health {
     }
 }
 
-fn key(device: DeviceId) -> String {
+/// The cache key of a device's last result.
+pub fn key(device: DeviceId) -> String {
     format!("health:{device}")
+}
+
+fn lock_key(device: DeviceId) -> String {
+    format!("health-check:{device}")
 }
 
 impl Health {
@@ -216,64 +256,90 @@ impl Health {
         serde_json::from_value(v).ok()
     }
 
-    /// Checks `device` now, unless a check of it is already running (then
-    /// the cached result is returned).
+    /// When the scheduler checks `device` next; `None` if it does not track it.
+    pub fn next_check_at(&self, device: DeviceId) -> Option<OffsetDateTime> {
+        self.schedule().next_due(device)
+    }
+
+    /// Checks `device` now and plans its next check, unless a check of it is
+    /// already running: then this one waits for nothing and returns the
+    /// cached result (`None` if there is none yet).
     pub async fn check_now(&self, state: &AppState, device: DeviceId) -> Option<HealthRecord> {
-        let lock_key = format!("health-check:{device}");
-        let token = match self.locks.try_lock(&lock_key, Duration::seconds(30)).await {
+        let lock = lock_key(device);
+        let token = match self.locks.try_lock(&lock, LOCK_TTL).await {
             Ok(Some(t)) => t,
-            _ => return self.get(device).await,
+            Ok(None) => return self.get(device).await,
+            Err(e) => {
+                tracing::warn!(%device, error = %e, "health check lock unavailable");
+                return self.get(device).await;
+            }
         };
-        let record = self.probe(state, device).await;
-        let _ = self
+        let probe = tokio::time::timeout(
+            std::time::Duration::try_from(PROBE_TIMEOUT).unwrap_or_default(),
+            self.probe(state, device),
+        )
+        .await
+        .unwrap_or_else(|_| Probe {
+            status: Status::Unreachable,
+            error: Some(format!(
+                "no answer within {} seconds",
+                PROBE_TIMEOUT.whole_seconds()
+            )),
+            ..Probe::default()
+        });
+        let now = self.clock.now();
+        let mut fraction = [0u8; 2];
+        self.entropy.fill(&mut fraction);
+        let fraction = f64::from(u16::from_le_bytes(fraction)) / 65_536.0;
+        let next_check_at = {
+            let mut schedule = self.schedule();
+            schedule.record(device, probe.status, now, fraction);
+            schedule.next_due(device)
+        };
+        let record = HealthRecord {
+            status: probe.status,
+            cpu_load_percent: probe.cpu,
+            memory_used_percent: probe.mem,
+            level: probe.level.map(str::to_owned),
+            error: probe.error,
+            checked_at: now,
+            next_check_at,
+        };
+        if let Err(e) = self
             .cache
             .put(
                 &key(device),
                 serde_json::to_value(&record).unwrap_or_default(),
                 HEALTH_TTL,
             )
-            .await;
-        let fraction = f64::from(self.entropy.bytes(1).first().copied().unwrap_or(0)) / 256.0;
-        self.schedule()
-            .record(device, record.status, self.clock.now(), fraction);
-        let _ = self.locks.unlock(&lock_key, token).await;
+            .await
+        {
+            tracing::warn!(%device, error = %e, "health result not cached");
+        }
+        if record.status == Status::Unreachable {
+            tracing::info!(%device, error = record.error.as_deref().unwrap_or(""), "device unreachable");
+        }
+        let _ = self.locks.unlock(&lock, token).await;
         Some(record)
     }
 
-    async fn probe(&self, state: &AppState, id: DeviceId) -> HealthRecord {
-        let now = self.clock.now();
-        let record = |status, cpu, mem, level: Option<&str>, error: Option<String>| HealthRecord {
-            status,
-            cpu_load_percent: cpu,
-            memory_used_percent: mem,
-            level: level.map(str::to_owned),
-            error,
-            checked_at: now,
+    async fn probe(&self, state: &AppState, id: DeviceId) -> Probe {
+        let unknown = |why: &str| Probe {
+            status: Status::Unknown,
+            error: Some(why.to_owned()),
+            ..Probe::default()
         };
         let Ok(device) = state.tenancy.device(id).await else {
-            return record(
-                Status::Unknown,
-                None,
-                None,
-                None,
-                Some("device not found".into()),
-            );
+            return unknown("device not found");
         };
         let creds = match state.tenancy.credentials(id).await {
             Ok(Some(c)) => c,
-            _ => {
-                return record(
-                    Status::Unknown,
-                    None,
-                    None,
-                    None,
-                    Some("no stored credentials".into()),
-                );
-            }
+            Ok(None) => return unknown("no stored credentials"),
+            Err(_) => return unknown("credentials cannot be read"),
         };
         let target = crate::devices::target(&device, creds);
         let Some(tool) = tools::find("get_system_overview") else {
-            return record(Status::Unknown, None, None, None, None);
+            return unknown("the system overview tool is missing");
         };
         match state
             .tools
@@ -284,61 +350,105 @@ impl Health {
                 let cpu = out.data["cpu_load_percent"].as_f64().unwrap_or(0.0);
                 let mem = out.data["memory_used_percent"].as_f64().unwrap_or(0.0);
                 let (status, level) = classify(cpu, mem);
-                record(status, Some(cpu), Some(mem), level, None)
+                Probe {
+                    status,
+                    cpu: Some(cpu),
+                    mem: Some(mem),
+                    level,
+                    error: None,
+                }
             }
-            Err(e) => record(Status::Unreachable, None, None, None, Some(e.to_string())),
+            Err(e) => Probe {
+                status: Status::Unreachable,
+                error: Some(e.to_string()),
+                ..Probe::default()
+            },
         }
     }
 
-    /// Brings the schedule up to date with the devices that exist.
+    /// Brings the schedule up to date with the devices that exist and have
+    /// credentials, in every tenant.
     pub async fn refresh_devices(&self, state: &AppState) {
         let mut all = Vec::new();
-        if let Ok(tenants) = state.tenancy.repo().tenants().await {
-            for t in tenants {
-                if let Ok(devices) = state.tenancy.repo().devices(t.id).await {
-                    all.extend(
-                        devices
-                            .into_iter()
-                            .filter(|d| d.has_credentials)
-                            .map(|d| d.id),
-                    );
+        let tenants = match state.tenancy.repo().tenants().await {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(error = %e, "health: cannot list tenants");
+                return;
+            }
+        };
+        for t in tenants {
+            match state.tenancy.repo().devices(t.id).await {
+                Ok(devices) => all.extend(
+                    devices
+                        .into_iter()
+                        .filter(|d| d.has_credentials)
+                        .map(|d| d.id),
+                ),
+                // Leave the schedule as it is rather than drop this tenant's devices.
+                Err(e) => {
+                    tracing::warn!(tenant = %t.id, error = %e, "health: cannot list devices");
+                    return;
                 }
             }
         }
         self.schedule().track(&all, self.clock.now());
     }
 
-    /// Runs the checks that are due, at most `parallel` at a time.
+    /// Runs the checks that are due, at most `parallel` at a time, and waits
+    /// for them.
     pub async fn run_due(&self, state: &AppState, parallel: usize) {
-        let due = self.schedule().due(self.clock.now());
+        let due = self.schedule().claim_due(self.clock.now(), LOCK_TTL);
         let limit = Arc::new(tokio::sync::Semaphore::new(parallel.max(1)));
         let mut tasks = tokio::task::JoinSet::new();
         for d in due {
-            let (me, state, limit) = (self.clone(), state.clone(), limit.clone());
-            tasks.spawn(async move {
-                let _permit = limit.acquire_owned().await;
-                me.check_now(&state, d).await;
-            });
+            tasks.spawn(self.clone().checked(state.clone(), d, limit.clone()));
         }
         while tasks.join_next().await.is_some() {}
     }
 
-    /// The background loop of `rosgate serve`: every second, checks what is
-    /// due; every 30 seconds, looks for new or removed devices.
+    async fn checked(self, state: AppState, device: DeviceId, limit: Arc<tokio::sync::Semaphore>) {
+        let Ok(_permit) = limit.acquire_owned().await else {
+            return;
+        };
+        self.check_now(&state, device).await;
+    }
+
+    /// The background loop of `rosgate serve`: every second it starts the
+    /// checks that are due without waiting for earlier ones (a dead device
+    /// does not hold up the others), at most [`PARALLEL`] running at once;
+    /// every 30 seconds it looks for new or removed devices.
     pub fn spawn(self, state: AppState) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
+            let limit = Arc::new(tokio::sync::Semaphore::new(PARALLEL));
+            let mut tasks = tokio::task::JoinSet::new();
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut n: u64 = 0;
             loop {
                 tick.tick().await;
+                while tasks.try_join_next().is_some() {}
                 if n.is_multiple_of(30) {
                     self.refresh_devices(&state).await;
                 }
-                n += 1;
-                self.run_due(&state, 8).await;
+                n = n.wrapping_add(1);
+                let due = self.schedule().claim_due(self.clock.now(), LOCK_TTL);
+                for d in due {
+                    tasks.spawn(self.clone().checked(state.clone(), d, limit.clone()));
+                }
             }
         })
     }
+}
+
+/// What one probe found.
+#[derive(Debug, Default)]
+struct Probe {
+    status: Status,
+    cpu: Option<f64>,
+    mem: Option<f64>,
+    level: Option<&'static str>,
+    error: Option<String>,
 }
 
 #[cfg(test)]
@@ -417,5 +527,44 @@ mod tests {
         s.track(&[dev(2)], t0());
         assert_eq!(s.next_due(dev(1)), None);
         assert_eq!(s.due(t0()), vec![dev(2)]);
+    }
+
+    #[test]
+    fn a_claimed_device_is_not_due_again_until_its_result_or_the_hold() {
+        let mut s = Schedule::new(Duration::seconds(60), Duration::ZERO);
+        s.track(&[dev(1), dev(2)], t0());
+        assert_eq!(s.claim_due(t0(), LOCK_TTL), vec![dev(1), dev(2)]);
+        let later = t0() + Duration::seconds(5);
+        assert!(s.due(later).is_empty(), "both checks are still running");
+        s.record(dev(1), Status::Healthy, later, 0.0);
+        assert_eq!(s.next_due(dev(1)), Some(later + Duration::seconds(60)));
+        assert_eq!(
+            s.due(t0() + LOCK_TTL),
+            vec![dev(2)],
+            "a check that never reported is started again after the hold"
+        );
+        s.track(&[dev(1), dev(2), dev(3)], later);
+        assert_eq!(
+            s.next_due(dev(1)),
+            Some(later + Duration::seconds(60)),
+            "tracking again keeps what is known"
+        );
+        assert_eq!(s.due(later), vec![dev(3)]);
+    }
+
+    #[test]
+    fn records_survive_the_cache_as_json() {
+        let r = HealthRecord {
+            status: Status::Degraded,
+            cpu_load_percent: Some(95.0),
+            memory_used_percent: Some(40.5),
+            level: Some("critical".into()),
+            error: None,
+            checked_at: t0(),
+            next_check_at: Some(t0() + Duration::seconds(60)),
+        };
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["status"], "degraded");
+        assert_eq!(serde_json::from_value::<HealthRecord>(v).unwrap(), r);
     }
 }
