@@ -1,25 +1,75 @@
 //! Tamper evidence: a hash chain per tenant.
 //!
-//! Each event's `hash` is SHA-256 over a version byte, the previous event's
-//! hash and the event's canonical encoding; a tenant's first event links to
-//! [`GENESIS`]. Changing a stored event breaks its own link (`Altered`);
-//! deleting or reordering events breaks the next one's (`Missing`).
-//! [`verify`] walks rows in order with constant memory.
+//! Each stored event carries the hash of the tenant's previous event
+//! (`prev_hash`) and its own `hash`; a tenant's first event follows
+//! [`GENESIS`]. Changing a stored event breaks its own link
+//! ([`BreakKind::Altered`]); deleting or reordering events breaks the next
+//! one's ([`BreakKind::Missing`]). [`verify`] walks rows in chain order with
+//! constant memory and reports the first break. Cutting events off the end
+//! leaves every link intact: it shows only by comparing the head that
+//! [`verify`] reports with a head kept elsewhere.
 //!
-//! Canonical encoding, version 1 (it never changes once events exist; a new
-//! encoding gets a new version byte): the byte `1`, then every field of
-//! [`AuditEvent`] in declaration order, each as a tag byte and, for
-//! present values, a big-endian `u32` length and the UTF-8 bytes:
-//! tag `0` = absent (`None`), tag `1` = present. Times are RFC 3339 in UTC
-//! with exactly six fractional digits (databases keep microseconds), ids are
-//! lower-case hyphenated UUIDs, the decision is `allow` or `deny`.
+//! This module is pure: storage adapters decide where rows live and feed
+//! them to [`verify`] in order.
+//!
+//! # The canonical encoding, version 1
+//!
+//! The encoding is hashed into every stored link, so it never changes once
+//! events exist: a new encoding gets a new [`VERSION`] byte and the old one
+//! stays verifiable. `canonical(event)` is:
+//!
+//! 1. the version byte `0x01`;
+//! 2. the twenty-two fields of [`AuditEvent`] in this order, each as a tag
+//!    byte followed, for a present value, by its length in bytes as a
+//!    big-endian `u32` and its UTF-8 text:
+//!
+//!    | # | field                 | text                                   |
+//!    |---|-----------------------|----------------------------------------|
+//!    | 1 | `id`                  | hyphenated lower-case UUID             |
+//!    | 2 | `at`                  | RFC 3339 in UTC, six fractional digits |
+//!    | 3 | `tenant_id`           | UUID, or absent                        |
+//!    | 4 | `user_id`             | UUID, or absent                        |
+//!    | 5 | `user_email`          | as stored, or absent                   |
+//!    | 6 | `actor`               | `user`, `api_token` or `agent`         |
+//!    | 7 | `operation`           | as stored                              |
+//!    | 8 | `tool_name`           | as stored, or absent                   |
+//!    | 9 | `action`              | as stored                              |
+//!    |10 | `resource_type`       | as stored                              |
+//!    |11 | `resource_id`         | UUID, or absent                        |
+//!    |12 | `device_id`           | UUID, or absent                        |
+//!    |13 | `environment`         | as stored, or absent                   |
+//!    |14 | `effect`              | `read` or `write`                      |
+//!    |15 | `decision`            | `allow` or `deny`                      |
+//!    |16 | `reason`              | as stored                              |
+//!    |17 | `result`              | `success` or `failure`                 |
+//!    |18 | `error_class`         | as stored, or absent                   |
+//!    |19 | `approval_request_id` | UUID, or absent                        |
+//!    |20 | `request_id`          | as stored                              |
+//!    |21 | `client_addr`         | as stored, or absent                   |
+//!    |22 | `args_digest`         | as stored, or absent                   |
+//!
+//!    UUIDs are hyphenated lower case. Tag `0x00` means absent (`None`, and
+//!    nothing follows); tag `0x01` means present, so `None` and `Some("")`
+//!    differ.
+//!
+//! Times are written as `YYYY-MM-DDTHH:MM:SS.ffffffZ`: databases keep
+//! microseconds, so nanoseconds beyond them are truncated, and the offset an
+//! event was made in does not count, only the instant. (An instant whose UTC
+//! date falls outside years -9999..=9999 cannot be written in UTC; it is
+//! written in its own offset as `...ffffff+HH:MM:SS` instead of panicking.
+//! No clock produces one.) Fields are capped by the request body limit, far
+//! below the `u32` length.
+//!
+//! A link is `hash = SHA-256(0x01 || prev_hash || canonical(event))`, and
+//! [`GENESIS`] is `SHA-256("rosgate audit chain v1")`, which is
+//! `03019a55fc3e79cf47035676f130377a83083fe48b00c776fc35e61f5431713f`.
 
 use crate::AuditEvent;
 use kernel::AuditEventId;
 use sha2::{Digest, Sha256};
-use time::UtcOffset;
+use time::{OffsetDateTime, UtcOffset};
 
-/// The encoding version hashed into every link.
+/// The encoding version: the first byte of [`canonical`] and of every link.
 pub const VERSION: u8 = 1;
 
 /// The `prev_hash` of a tenant's first event: SHA-256 of `rosgate audit chain v1`.
@@ -28,95 +78,120 @@ pub const GENESIS: [u8; 32] = [
     0x83, 0x08, 0x3f, 0xe4, 0x8b, 0x00, 0xc7, 0x76, 0xfc, 0x35, 0xe6, 0x1f, 0x54, 0x31, 0x71, 0x3f,
 ];
 
+const ABSENT: u8 = 0;
+const PRESENT: u8 = 1;
+
+/// Appends one field: a tag byte, then for a present value its length and bytes.
 fn put(out: &mut Vec<u8>, value: Option<&str>) {
     match value {
-        None => out.push(0),
-        Some(v) => {
-            out.push(1);
-            let len = u32::try_from(v.len()).unwrap_or(u32::MAX);
+        None => out.push(ABSENT),
+        Some(text) => {
+            out.push(PRESENT);
+            // Request bodies are capped far below 4 GiB; saturate rather than panic.
+            let len = u32::try_from(text.len()).unwrap_or(u32::MAX);
             out.extend_from_slice(&len.to_be_bytes());
-            out.extend_from_slice(v.as_bytes());
+            out.extend_from_slice(text.as_bytes());
         }
     }
 }
 
-fn time_text(t: time::OffsetDateTime) -> String {
-    let t = t.to_offset(UtcOffset::UTC);
+fn uuid_text(id: uuid::Uuid) -> String {
+    id.hyphenated().to_string()
+}
+
+/// RFC 3339 in UTC with microseconds; see the module docs for the fallback.
+fn time_text(at: OffsetDateTime) -> String {
+    let (at, zone) = match at.checked_to_offset(UtcOffset::UTC) {
+        Some(utc) => (utc, "Z".to_owned()),
+        None => {
+            let (h, m, s) = at.offset().as_hms();
+            let sign = if at.offset().is_negative() { '-' } else { '+' };
+            let zone = format!(
+                "{sign}{:02}:{:02}:{:02}",
+                h.unsigned_abs(),
+                m.unsigned_abs(),
+                s.unsigned_abs()
+            );
+            (at, zone)
+        }
+    };
     format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.microsecond()
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}{zone}",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+        at.microsecond()
     )
 }
 
-/// The canonical bytes of an event (see the module docs).
-pub fn canonical(e: &AuditEvent) -> Vec<u8> {
-    let mut out = Vec::with_capacity(256);
+/// The canonical bytes of an event (format in the module docs).
+pub fn canonical(event: &AuditEvent) -> Vec<u8> {
+    let uuid = |id: Option<uuid::Uuid>| id.map(uuid_text);
+    let mut out = Vec::with_capacity(384);
     out.push(VERSION);
-    put(&mut out, Some(&e.id.uuid().hyphenated().to_string()));
-    put(&mut out, Some(&time_text(e.at)));
-    put(
-        &mut out,
-        e.tenant_id
-            .map(|t| t.uuid().hyphenated().to_string())
-            .as_deref(),
-    );
-    put(
-        &mut out,
-        e.user_id
-            .map(|u| u.uuid().hyphenated().to_string())
-            .as_deref(),
-    );
-    put(&mut out, e.user_email.as_deref());
-    put(&mut out, Some(&e.operation));
-    put(&mut out, Some(&e.action));
-    put(&mut out, Some(&e.resource_type));
-    put(
-        &mut out,
-        e.resource_id.map(|r| r.hyphenated().to_string()).as_deref(),
-    );
-    put(&mut out, Some(e.decision.as_str()));
-    put(&mut out, Some(&e.reason));
-    put(&mut out, Some(&e.request_id));
+    put(&mut out, Some(&uuid_text(event.id.uuid())));
+    put(&mut out, Some(&time_text(event.at)));
+    put(&mut out, uuid(event.tenant_id.map(|t| t.uuid())).as_deref());
+    put(&mut out, uuid(event.user_id.map(|u| u.uuid())).as_deref());
+    put(&mut out, event.user_email.as_deref());
+    put(&mut out, Some(event.actor.as_str()));
+    put(&mut out, Some(&event.operation));
+    put(&mut out, event.tool_name.as_deref());
+    put(&mut out, Some(&event.action));
+    put(&mut out, Some(&event.resource_type));
+    put(&mut out, uuid(event.resource_id).as_deref());
+    put(&mut out, uuid(event.device_id).as_deref());
+    put(&mut out, event.environment.as_deref());
+    put(&mut out, Some(event.effect.as_str()));
+    put(&mut out, Some(event.decision.as_str()));
+    put(&mut out, Some(&event.reason));
+    put(&mut out, Some(event.result.as_str()));
+    put(&mut out, event.error_class.as_deref());
+    put(&mut out, uuid(event.approval_request_id).as_deref());
+    put(&mut out, Some(&event.request_id));
+    put(&mut out, event.client_addr.as_deref());
+    put(&mut out, event.args_digest.as_deref());
     out
 }
 
-/// The hash of `event` following `prev_hash`.
+/// The hash of `event` following `prev_hash`:
+/// SHA-256(version || prev_hash || canonical(event)).
 pub fn link(prev_hash: &[u8; 32], event: &AuditEvent) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update([VERSION]);
-    h.update(prev_hash);
-    h.update(canonical(event));
-    h.finalize().into()
+    let mut hasher = Sha256::new();
+    hasher.update([VERSION]);
+    hasher.update(prev_hash);
+    hasher.update(canonical(event));
+    hasher.finalize().into()
 }
 
-/// An event with its place in the chain.
+/// An event with its place in a tenant's chain, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Chained {
     pub event: AuditEvent,
+    /// The hash of the tenant's previous event, or [`GENESIS`].
     pub prev_hash: [u8; 32],
+    /// `link(prev_hash, event)`.
     pub hash: [u8; 32],
 }
 
-/// Chains a batch of events after `prev` (the tenant's current head).
+/// Chains a batch of events after `prev` (the tenant's current head, or
+/// [`GENESIS`] for its first event). The last element's `hash` is the new head.
 pub fn chain(prev: [u8; 32], events: &[AuditEvent]) -> Vec<Chained> {
     let mut head = prev;
     events
         .iter()
-        .map(|e| {
-            let hash = link(&head, e);
-            let c = Chained {
-                event: e.clone(),
+        .map(|event| {
+            let hash = link(&head, event);
+            let chained = Chained {
+                event: event.clone(),
                 prev_hash: head,
                 hash,
             };
             head = hash;
-            c
+            chained
         })
         .collect()
 }
@@ -124,36 +199,50 @@ pub fn chain(prev: [u8; 32], events: &[AuditEvent]) -> Vec<Chained> {
 /// How a chain is broken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BreakKind {
-    /// The event does not hash to its stored hash: it was changed.
+    /// The row's `hash` is not `link(prev_hash, event)`: the event or its
+    /// stored hash was changed.
     Altered,
-    /// The event does not follow the one before it: an event was deleted,
-    /// inserted or moved.
+    /// The row's `prev_hash` is not the previous row's `hash`: a row was
+    /// deleted, inserted or moved (or the previous row was changed and
+    /// re-hashed).
     Missing,
 }
 
 /// The first broken link.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Break {
-    /// Position in the rows checked, from 0.
+    /// Position of the offending row among the rows given, from 0.
     pub index: u64,
+    /// The offending row's event id, as stored.
     pub event_id: AuditEventId,
     pub kind: BreakKind,
 }
 
-/// The result of a verification.
+/// The result of [`verify`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verification {
+    /// Rows whose links held (all rows when there is no break).
     pub checked: u64,
-    /// The hash of the last row checked (the chain head of the range).
+    /// The hash of the last row whose link held, or `start_prev` when none
+    /// did: with no break, the head of the range.
     pub head: [u8; 32],
     pub first_break: Option<Break>,
 }
 
-/// Walks `rows` in chain order, starting after `start_prev`, and stops at
-/// the first broken link. Holds one row at a time.
+impl Verification {
+    /// Whether every row's links held.
+    pub fn is_intact(&self) -> bool {
+        self.first_break.is_none()
+    }
+}
+
+/// Walks `rows` in chain order, starting after `start_prev` ([`GENESIS`] for
+/// a tenant's whole trail, or the `hash` of the row before a range), and
+/// stops at the first broken link without reading further. Holds one row at
+/// a time, so callers can stream rows from storage.
 pub fn verify(start_prev: [u8; 32], rows: impl IntoIterator<Item = Chained>) -> Verification {
     let mut head = start_prev;
-    let mut checked = 0;
+    let mut checked: u64 = 0;
     for row in rows {
         let kind = if row.prev_hash != head {
             Some(BreakKind::Missing)
@@ -183,125 +272,367 @@ pub fn verify(start_prev: [u8; 32], rows: impl IntoIterator<Item = Chained>) -> 
     }
 }
 
-/// Lower-case hex of a hash.
+/// Lower-case hex of a hash, for display and text columns.
 pub fn to_hex(hash: &[u8; 32]) -> String {
-    hash.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(hash)
+}
+
+/// Parses 64 hex digits (either case) back into a hash.
+pub fn from_hex(text: &str) -> Option<[u8; 32]> {
+    let mut hash = [0u8; 32];
+    hex::decode_to_slice(text, &mut hash).ok()?;
+    Some(hash)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Outcome;
+    use crate::{Actor, Effect, Outcome, RunResult};
     use kernel::{TenantId, UserId};
-    use time::{Duration, OffsetDateTime};
+    use time::macros::{datetime, offset};
+    use time::{Date, Duration, Time};
     use uuid::Uuid;
 
     fn event(n: u128) -> AuditEvent {
         AuditEvent {
             id: AuditEventId::from_uuid(Uuid::from_u128(n)),
-            at: OffsetDateTime::UNIX_EPOCH + Duration::days(20_000) + Duration::seconds(n as i64),
+            at: datetime!(2024-10-05 12:00:00 UTC) + Duration::seconds(n as i64),
             tenant_id: Some(TenantId::from_uuid(Uuid::from_u128(7))),
             user_id: Some(UserId::from_uuid(Uuid::from_u128(8))),
             user_email: Some("a@example.test".into()),
-            operation: "updateDevice".into(),
-            action: "device:update".into(),
+            actor: Actor::User,
+            operation: "rest:update_dns_servers".into(),
+            tool_name: Some("update_dns_servers".into()),
+            action: "tool:advanced".into(),
             resource_type: "device".into(),
             resource_id: Some(Uuid::from_u128(9)),
+            device_id: Some(Uuid::from_u128(9)),
+            environment: Some("prod".into()),
+            effect: Effect::Write,
             decision: Outcome::Allow,
             reason: "granted by ops_rw at team".into(),
+            result: RunResult::Success,
+            error_class: None,
+            approval_request_id: None,
             request_id: format!("req-{n}"),
+            client_addr: Some("192.0.2.1".into()),
+            args_digest: Some("ab".into()),
         }
     }
 
-    fn rows(n: u128) -> Vec<Chained> {
-        chain(GENESIS, &(1..=n).map(event).collect::<Vec<_>>())
+    const LEN: usize = 5;
+
+    fn rows() -> Vec<Chained> {
+        chain(GENESIS, &(1..=LEN as u128).map(event).collect::<Vec<_>>())
+    }
+
+    /// A named change to one field.
+    type Edit = (&'static str, fn(&mut AuditEvent));
+
+    /// One edit per field of `AuditEvent`, each the smallest change there is.
+    fn single_field_edits() -> Vec<Edit> {
+        vec![
+            ("id", |e| {
+                e.id = AuditEventId::from_uuid(Uuid::from_u128(99));
+            }),
+            ("at", |e| e.at += Duration::microseconds(1)),
+            ("tenant_id", |e| e.tenant_id = None),
+            ("user_id", |e| {
+                e.user_id = Some(UserId::from_uuid(Uuid::from_u128(80)));
+            }),
+            ("user_email", |e| e.user_email = Some(String::new())),
+            ("actor", |e| e.actor = Actor::Agent),
+            ("operation", |e| {
+                e.operation = "mcp:update_dns_servers".into()
+            }),
+            ("tool_name", |e| e.tool_name = None),
+            ("action", |e| e.action = "tool:fundamental".into()),
+            ("resource_type", |e| e.resource_type = "site".into()),
+            ("resource_id", |e| e.resource_id = None),
+            ("device_id", |e| e.device_id = None),
+            ("environment", |e| e.environment = Some("lab".into())),
+            ("effect", |e| e.effect = Effect::Read),
+            ("decision", |e| e.decision = Outcome::Deny),
+            ("reason", |e| e.reason.push('.')),
+            ("result", |e| e.result = RunResult::Failure),
+            ("error_class", |e| e.error_class = Some(String::new())),
+            ("approval_request_id", |e| {
+                e.approval_request_id = Some(Uuid::from_u128(5));
+            }),
+            ("request_id", |e| e.request_id.push('x')),
+            ("client_addr", |e| e.client_addr = None),
+            ("args_digest", |e| e.args_digest = Some("ac".into())),
+        ]
     }
 
     #[test]
     fn genesis_is_the_hash_of_its_name() {
-        let h: [u8; 32] = Sha256::digest(b"rosgate audit chain v1").into();
-        assert_eq!(to_hex(&GENESIS), to_hex(&h));
+        let expected: [u8; 32] = Sha256::digest(b"rosgate audit chain v1").into();
+        assert_eq!(GENESIS, expected);
+        assert_eq!(
+            to_hex(&GENESIS),
+            "03019a55fc3e79cf47035676f130377a83083fe48b00c776fc35e61f5431713f"
+        );
+    }
+
+    #[test]
+    fn the_version_1_encoding_is_pinned() {
+        let e = AuditEvent {
+            id: AuditEventId::from_uuid(Uuid::from_u128(1)),
+            at: datetime!(2024-05-06 07:08:09.123456789 UTC),
+            tenant_id: Some(TenantId::from_uuid(Uuid::from_u128(2))),
+            user_id: None,
+            user_email: Some(String::new()),
+            actor: Actor::ApiToken,
+            operation: "getSite".into(),
+            tool_name: None,
+            action: "site:read".into(),
+            resource_type: "site".into(),
+            resource_id: None,
+            device_id: None,
+            environment: None,
+            effect: Effect::Read,
+            decision: Outcome::Deny,
+            reason: "no binding".into(),
+            result: RunResult::Failure,
+            error_class: Some("forbidden".into()),
+            approval_request_id: None,
+            request_id: "r1".into(),
+            client_addr: Some("127.0.0.1".into()),
+            args_digest: None,
+        };
+        let mut expected = vec![VERSION];
+        for field in [
+            Some("00000000-0000-0000-0000-000000000001"),
+            Some("2024-05-06T07:08:09.123456Z"),
+            Some("00000000-0000-0000-0000-000000000002"),
+            None,
+            Some(""),
+            Some("api_token"),
+            Some("getSite"),
+            None,
+            Some("site:read"),
+            Some("site"),
+            None,
+            None,
+            None,
+            Some("read"),
+            Some("deny"),
+            Some("no binding"),
+            Some("failure"),
+            Some("forbidden"),
+            None,
+            Some("r1"),
+            Some("127.0.0.1"),
+            None,
+        ] {
+            match field {
+                None => expected.push(0),
+                Some(text) => {
+                    expected.push(1);
+                    expected.extend_from_slice(&(text.len() as u32).to_be_bytes());
+                    expected.extend_from_slice(text.as_bytes());
+                }
+            }
+        }
+        assert_eq!(canonical(&e), expected);
+        // Computed independently of this crate; if this changes, stored
+        // chains no longer verify.
+        assert_eq!(
+            to_hex(&link(&GENESIS, &e)),
+            "92db7cbfe5a2c054e46c31092c562380f28405f57bc7b137da2e9ca7d14ec03e"
+        );
     }
 
     #[test]
     fn an_untouched_chain_verifies_and_reports_its_head() {
-        let r = rows(5);
-        let head = r[4].hash;
+        let r = rows();
+        assert_eq!(r[0].prev_hash, GENESIS);
+        assert!(r.windows(2).all(|w| w[1].prev_hash == w[0].hash));
+        let head = r[LEN - 1].hash;
         let v = verify(GENESIS, r);
-        assert_eq!((v.checked, v.head, v.first_break), (5, head, None));
+        assert!(v.is_intact());
+        assert_eq!((v.checked, v.head, v.first_break), (LEN as u64, head, None));
     }
 
     #[test]
-    fn changing_any_field_is_detected_at_that_event() {
-        type Edit = Box<dyn Fn(&mut AuditEvent)>;
-        let edits: Vec<Edit> = vec![
-            Box::new(|e| e.reason.push('!')),
-            Box::new(|e| e.decision = Outcome::Deny),
-            Box::new(|e| e.user_id = None),
-            Box::new(|e| e.user_email = Some(String::new())),
-            Box::new(|e| e.at += Duration::microseconds(1)),
-            Box::new(|e| e.request_id = "other".into()),
-            Box::new(|e| e.resource_id = Some(Uuid::from_u128(10))),
-            Box::new(|e| e.operation = "deleteDevice".into()),
-        ];
-        for (i, edit) in edits.iter().enumerate() {
-            let mut r = rows(5);
-            edit(&mut r[2].event);
-            let v = verify(GENESIS, r);
-            let b = v
-                .first_break
-                .unwrap_or_else(|| panic!("edit {i} went unnoticed"));
-            assert_eq!((b.index, b.kind), (2, BreakKind::Altered), "edit {i}");
-            assert_eq!(v.checked, 2);
+    fn an_empty_chain_verifies_with_its_start_as_head() {
+        let v = verify(GENESIS, Vec::new());
+        assert_eq!((v.checked, v.head, v.first_break), (0, GENESIS, None));
+    }
+
+    #[test]
+    fn chaining_in_batches_equals_chaining_at_once() {
+        let events: Vec<_> = (1..=LEN as u128).map(event).collect();
+        let first = chain(GENESIS, &events[..2]);
+        let second = chain(first[1].hash, &events[2..]);
+        let batched: Vec<_> = first.into_iter().chain(second).collect();
+        assert_eq!(batched, rows());
+    }
+
+    #[test]
+    fn changing_any_single_field_of_any_event_is_altered_at_that_index() {
+        for (field, edit) in single_field_edits() {
+            for index in 0..LEN {
+                let mut r = rows();
+                let before = if index == 0 {
+                    GENESIS
+                } else {
+                    r[index - 1].hash
+                };
+                edit(&mut r[index].event);
+                let edited_id = r[index].event.id;
+                let v = verify(GENESIS, r);
+                assert_eq!(
+                    v.first_break,
+                    Some(Break {
+                        index: index as u64,
+                        event_id: edited_id,
+                        kind: BreakKind::Altered,
+                    }),
+                    "{field} changed at {index}"
+                );
+                assert_eq!((v.checked, v.head), (index as u64, before), "{field}");
+            }
         }
     }
 
     #[test]
-    fn deleting_or_reordering_events_is_detected() {
-        let mut r = rows(5);
-        r.remove(2);
+    fn changing_a_stored_hash_is_altered_at_that_index() {
+        let mut r = rows();
+        r[3].hash[0] ^= 1;
         let b = verify(GENESIS, r).first_break.unwrap();
-        assert_eq!(
-            (b.index, b.kind),
-            (2, BreakKind::Missing),
-            "the event after the gap"
-        );
+        assert_eq!((b.index, b.kind), (3, BreakKind::Altered));
+    }
 
-        let mut r = rows(5);
-        r.swap(1, 3);
+    #[test]
+    fn an_altered_event_rehashed_breaks_the_next_link() {
+        let mut r = rows();
+        r[1].event.decision = Outcome::Deny;
+        r[1].hash = link(&r[1].prev_hash, &r[1].event);
         let b = verify(GENESIS, r).first_break.unwrap();
-        assert_eq!((b.index, b.kind), (1, BreakKind::Missing));
+        assert_eq!((b.index, b.kind), (2, BreakKind::Missing));
+    }
 
-        let mut r = rows(5);
+    #[test]
+    fn deleting_a_row_is_missing_at_the_next_index() {
+        // The last row has no next row: see the cut-tail test.
+        for deleted in 0..LEN - 1 {
+            let mut r = rows();
+            r.remove(deleted);
+            let next_id = r[deleted].event.id;
+            let v = verify(GENESIS, r);
+            assert_eq!(
+                v.first_break,
+                Some(Break {
+                    index: deleted as u64,
+                    event_id: next_id,
+                    kind: BreakKind::Missing,
+                }),
+                "deleted {deleted}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_cut_tail_shows_only_in_the_head() {
+        let full_head = rows()[LEN - 1].hash;
+        let mut r = rows();
         r.pop();
-        assert_eq!(
-            verify(GENESIS, r).first_break,
-            None,
-            "a cut tail is caught by comparing heads, not links"
-        );
+        let v = verify(GENESIS, r);
+        assert!(v.is_intact(), "every remaining link holds");
+        assert_ne!(v.head, full_head, "but the head moved back");
+    }
+
+    #[test]
+    fn swapping_two_rows_is_detected_at_the_first() {
+        for i in 0..LEN {
+            for j in i + 1..LEN {
+                let mut r = rows();
+                r.swap(i, j);
+                let b = verify(GENESIS, r).first_break;
+                let b = b.unwrap_or_else(|| panic!("swap {i} {j} went unnoticed"));
+                assert_eq!((b.index, b.kind), (i as u64, BreakKind::Missing));
+            }
+        }
     }
 
     #[test]
     fn a_range_verifies_from_its_predecessor() {
-        let r = rows(6);
-        let start = r[2].hash;
-        let v = verify(start, r.into_iter().skip(3));
-        assert_eq!((v.checked, v.first_break), (3, None));
+        let r = rows();
+        let start = r[1].hash;
+        let head = r[LEN - 1].hash;
+        let v = verify(start, r.into_iter().skip(2));
+        assert_eq!((v.checked, v.head, v.first_break), (3, head, None));
+
+        let v = verify(GENESIS, rows().into_iter().skip(2));
+        let b = v.first_break.unwrap();
+        assert_eq!((b.index, b.kind), (0, BreakKind::Missing), "wrong start");
     }
 
     #[test]
-    fn absent_and_empty_differ_and_nanoseconds_do_not_count() {
+    fn verification_stops_reading_at_the_first_break() {
+        let mut r = rows();
+        r[1].event.reason.clear();
+        let never = std::iter::from_fn(|| -> Option<Chained> { panic!("read past the break") });
+        let v = verify(GENESIS, r.into_iter().chain(never));
+        assert_eq!(v.first_break.unwrap().index, 1);
+    }
+
+    #[test]
+    fn none_and_an_empty_string_hash_differently() {
+        let mut absent = event(1);
+        let mut empty = event(1);
+        absent.user_email = None;
+        empty.user_email = Some(String::new());
+        assert_ne!(canonical(&absent), canonical(&empty));
+        assert_ne!(link(&GENESIS, &absent), link(&GENESIS, &empty));
+    }
+
+    #[test]
+    fn text_cannot_move_between_fields() {
         let mut a = event(1);
         let mut b = event(1);
-        a.user_email = None;
-        b.user_email = Some(String::new());
-        assert_ne!(canonical(&a), canonical(&b));
-        let mut c = event(1);
-        c.at += Duration::nanoseconds(999);
-        assert_eq!(
-            canonical(&c),
-            canonical(&event(1)),
-            "databases keep microseconds"
-        );
+        (a.operation, a.action) = ("ab".into(), "c".into());
+        (b.operation, b.action) = ("a".into(), "bc".into());
+        assert_ne!(link(&GENESIS, &a), link(&GENESIS, &b));
+    }
+
+    #[test]
+    fn nanoseconds_beyond_microseconds_do_not_change_the_hash() {
+        let stored = event(1);
+        let mut precise = event(1);
+        precise.at += Duration::nanoseconds(999);
+        assert_eq!(link(&GENESIS, &precise), link(&GENESIS, &stored));
+        precise.at += Duration::nanoseconds(1);
+        assert_ne!(link(&GENESIS, &precise), link(&GENESIS, &stored));
+    }
+
+    #[test]
+    fn only_the_instant_counts_not_its_offset() {
+        let utc = event(1);
+        let mut local = event(1);
+        local.at = local.at.to_offset(offset!(+02:00));
+        assert_eq!(canonical(&local), canonical(&utc));
+    }
+
+    #[test]
+    fn an_instant_beyond_utc_years_encodes_without_panicking() {
+        let mut e = event(1);
+        e.at = Date::MAX
+            .with_time(Time::from_hms(23, 0, 0).unwrap())
+            .assume_offset(offset!(-05:00));
+        let bytes = canonical(&e);
+        let text = "9999-12-31T23:00:00.000000-05:00:00";
+        assert!(bytes.windows(text.len()).any(|w| w == text.as_bytes()));
+    }
+
+    #[test]
+    fn hashes_round_trip_through_hex() {
+        let hash = rows()[0].hash;
+        assert_eq!(from_hex(&to_hex(&hash)), Some(hash));
+        assert_eq!(from_hex(&to_hex(&hash).to_uppercase()), Some(hash));
+        assert_eq!(from_hex("00"), None);
+        assert_eq!(from_hex(&"g".repeat(64)), None);
     }
 }

@@ -1,11 +1,19 @@
-//! The audit trail's vocabulary: one [`AuditEvent`] per enforcement
-//! decision, allowed or denied, written through the [`AuditSink`] port.
+//! The audit trail's vocabulary: one [`AuditEvent`] per request or tool
+//! call, allowed or denied, written through the [`AuditSink`] port.
+//!
+//! - [`chain`]: the tamper-evident hash chain each tenant's events form.
+//! - [`writer`]: the group-commit writer that makes events durable in
+//!   batches before their requests are answered.
+//! - [`query`]: reading events back (filters, cursors, chain scans) and
+//!   [`query::verify_range`], which recomputes a stored chain.
 //!
 //! Architecture invariant: an event never carries a secret (tokens,
-//! passwords, credentials); adapters store what they are given and nothing
-//! more.
+//! passwords, credentials); arguments are kept only as a digest. Adapters
+//! store what they are given and nothing more.
 
 pub mod chain;
+pub mod query;
+pub mod writer;
 
 use async_trait::async_trait;
 use kernel::{AuditEventId, StoreError, TenantId, UserId};
@@ -13,27 +21,71 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-/// Whether the decision allowed the request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// The request was allowed.
-    Allow,
-    /// The request was refused.
-    Deny,
+/// Declares a closed set of words stored as text: `as_str` and `parse`.
+macro_rules! words {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($(#[$vm])* $variant),+ }
+
+        impl $name {
+            /// The stored word.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            /// The value a stored word names.
+            pub fn parse(text: &str) -> Option<Self> {
+                match text { $($text => Some($name::$variant),)+ _ => None }
+            }
+        }
+    };
 }
 
-impl Outcome {
-    /// `allow` or `deny`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Allow => "allow",
-            Outcome::Deny => "deny",
-        }
+words! {
+    /// Whether the enforcement path let the request through.
+    Outcome {
+        /// The request was allowed.
+        Allow = "allow",
+        /// The request was refused.
+        Deny = "deny",
     }
 }
 
-/// One enforcement decision, as recorded.
+words! {
+    /// How the request ended.
+    RunResult {
+        /// The operation completed.
+        Success = "success",
+        /// It was refused or failed; `error_class` says how.
+        Failure = "failure",
+    }
+}
+
+words! {
+    /// Who acted.
+    Actor {
+        /// A person: a browser session or an identity provider's access token.
+        User = "user",
+        /// An API token.
+        ApiToken = "api_token",
+        /// An agent over MCP.
+        Agent = "agent",
+    }
+}
+
+words! {
+    /// Whether the operation reads or changes state.
+    Effect {
+        /// Reads only.
+        Read = "read",
+        /// Changes rosgate's data or a device.
+        Write = "write",
+    }
+}
+
+/// One request or tool call, as recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditEvent {
     pub id: AuditEventId,
@@ -41,22 +93,108 @@ pub struct AuditEvent {
     pub tenant_id: Option<TenantId>,
     pub user_id: Option<UserId>,
     pub user_email: Option<String>,
-    /// The operation, such as `getSite` or a tool name.
+    pub actor: Actor,
+    /// The REST operation id (`getSite`) or `mcp:<tool>` / `rest:<tool>`.
     pub operation: String,
-    /// The permission asked for, such as `site:read`.
+    /// The tool, for tool calls.
+    pub tool_name: Option<String>,
+    /// The permission asked for, such as `site:read` (`-` when none was).
     pub action: String,
     pub resource_type: String,
     pub resource_id: Option<Uuid>,
+    /// The device touched, where there is one.
+    pub device_id: Option<Uuid>,
+    /// The device's environment at the time (`prod`, `staging`, `lab`).
+    pub environment: Option<String>,
+    pub effect: Effect,
     pub decision: Outcome,
     pub reason: String,
+    pub result: RunResult,
+    /// The stable problem code of a failure (`device_unreachable`, `forbidden`).
+    pub error_class: Option<String>,
+    /// The approval request the change went through, once approvals exist.
+    pub approval_request_id: Option<Uuid>,
     pub request_id: String,
+    /// The client's address as the server saw it.
+    pub client_addr: Option<String>,
+    /// SHA-256 of the canonical JSON of the arguments (never the arguments).
+    pub args_digest: Option<String>,
 }
 
-/// Where decisions are recorded.
+impl AuditEvent {
+    /// Whether this event is a change that went through.
+    pub fn is_change(&self) -> bool {
+        self.effect == Effect::Write && self.decision == Outcome::Allow
+    }
+}
+
+impl Actor {
+    /// The actor behind a principal: API tokens are themselves, every other
+    /// credential is a person.
+    pub fn of(auth: &kernel::AuthMethod) -> Self {
+        match auth {
+            kernel::AuthMethod::ApiToken { .. } => Actor::ApiToken,
+            _ => Actor::User,
+        }
+    }
+}
+
+impl Outcome {
+    /// The result a bare decision implies: a denial is a failure.
+    pub fn result(self) -> RunResult {
+        match self {
+            Outcome::Allow => RunResult::Success,
+            Outcome::Deny => RunResult::Failure,
+        }
+    }
+}
+
+/// Where events are recorded.
 #[async_trait]
 pub trait AuditSink: Send + Sync {
     /// Records an event durably before returning. Implementations MUST NOT
     /// drop events: on failure they return an error and the caller refuses
     /// the request.
     async fn record(&self, event: AuditEvent) -> Result<(), StoreError>;
+}
+
+/// Durable storage of events: appends a batch to the tenants' chains in one
+/// transaction (all or nothing), in the order given.
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    async fn append(&self, batch: &[AuditEvent]) -> Result<(), StoreError>;
+}
+
+/// Any log is a sink that commits each event on its own (the baseline the
+/// group-commit writer is measured against).
+#[async_trait]
+impl<T: AuditLog + ?Sized> AuditSink for T {
+    async fn record(&self, event: AuditEvent) -> Result<(), StoreError> {
+        self.append(std::slice::from_ref(&event)).await
+    }
+}
+
+/// The digest of a request's arguments: SHA-256 over their JSON with object
+/// keys sorted, in hex. Equal arguments give equal digests whatever the key
+/// order; nothing of the arguments can be read back from it.
+pub fn args_digest(args: &serde_json::Value) -> String {
+    use sha2::{Digest, Sha256};
+    fn sorted(v: &serde_json::Value) -> serde_json::Value {
+        match v {
+            serde_json::Value::Object(map) => {
+                let mut keys: Vec<_> = map.iter().collect();
+                keys.sort_by(|a, b| a.0.cmp(b.0));
+                serde_json::Value::Object(
+                    keys.into_iter()
+                        .map(|(k, v)| (k.clone(), sorted(v)))
+                        .collect(),
+                )
+            }
+            serde_json::Value::Array(items) => {
+                serde_json::Value::Array(items.iter().map(sorted).collect())
+            }
+            other => other.clone(),
+        }
+    }
+    hex::encode(Sha256::digest(sorted(args).to_string().as_bytes()))
 }

@@ -1,0 +1,276 @@
+//! Reading the trail back: the [`AuditReader`] port, the filters of the
+//! events API, and [`verify_range`], which recomputes a stored chain.
+//!
+//! Events live in one chain per tenant, numbered by `seq` from 1 without
+//! gaps in commit order; events that belong to no tenant (a failed login
+//! naming an unknown user) share the chain of [`ChainKey::NONE`]. Readers
+//! hand out rows in bounded chunks so that verification and reports run in
+//! constant memory however long the range.
+
+use crate::chain::{self, BreakKind, GENESIS};
+use crate::{AuditEvent, Outcome, RunResult};
+use async_trait::async_trait;
+use kernel::{AuditEventId, StoreError, TenantId, UserId};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Which chain: a tenant's, or the one for events without a tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ChainKey(pub Uuid);
+
+impl ChainKey {
+    /// The chain of events that name no tenant.
+    pub const NONE: ChainKey = ChainKey(Uuid::nil());
+
+    /// The chain an event belongs to.
+    pub fn of(tenant: Option<TenantId>) -> Self {
+        tenant.map_or(Self::NONE, |t| ChainKey(t.uuid()))
+    }
+}
+
+/// An event as stored, with its place in its chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    pub seq: i64,
+    pub event: AuditEvent,
+    pub prev_hash: [u8; 32],
+    pub hash: [u8; 32],
+}
+
+impl StoredEvent {
+    fn chained(&self) -> chain::Chained {
+        chain::Chained {
+            event: self.event.clone(),
+            prev_hash: self.prev_hash,
+            hash: self.hash,
+        }
+    }
+}
+
+/// Filters of `GET /audit/events`; every field given must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    pub user_id: Option<UserId>,
+    pub device_id: Option<Uuid>,
+    pub tool_name: Option<String>,
+    pub decision: Option<Outcome>,
+    pub result: Option<RunResult>,
+    /// Events at or after this instant.
+    pub from: Option<OffsetDateTime>,
+    /// Events before this instant.
+    pub to: Option<OffsetDateTime>,
+}
+
+/// The newest chain position: its `seq` and `hash`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Head {
+    pub seq: i64,
+    pub hash: [u8; 32],
+}
+
+/// Reading stored events.
+#[async_trait]
+pub trait AuditReader: Send + Sync {
+    /// Up to `limit` events of `tenant` matching `filter`, newest first,
+    /// with `seq` below `before` when given.
+    async fn page(
+        &self,
+        tenant: TenantId,
+        filter: &Filter,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// Up to `limit` rows of `chain` with `after < seq <= until`, by `seq`.
+    async fn scan(
+        &self,
+        chain: ChainKey,
+        after: i64,
+        until: i64,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// The `hash` of the row numbered `seq`, if there is one.
+    async fn hash_at(&self, chain: ChainKey, seq: i64) -> Result<Option<[u8; 32]>, StoreError>;
+
+    /// The smallest `seq` of an event at or after `at`, and the largest of
+    /// an event before `to` (the rows a time range spans), or `None` when
+    /// the range holds no event.
+    async fn seq_range(
+        &self,
+        chain: ChainKey,
+        from: Option<OffsetDateTime>,
+        to: Option<OffsetDateTime>,
+    ) -> Result<Option<(i64, i64)>, StoreError>;
+
+    /// The chain's head as recorded when events were appended.
+    async fn head(&self, chain: ChainKey) -> Result<Option<Head>, StoreError>;
+}
+
+/// Rows read per round trip by the scanning helpers.
+pub const CHUNK: u32 = 1000;
+
+/// Visits the rows of `chain` with `first <= seq <= last` in order, in
+/// chunks of [`CHUNK`]; `visit` returns `false` to stop early.
+pub async fn for_each(
+    reader: &dyn AuditReader,
+    chain: ChainKey,
+    first: i64,
+    last: i64,
+    mut visit: impl FnMut(&StoredEvent) -> bool + Send,
+) -> Result<(), StoreError> {
+    let mut after = first - 1;
+    loop {
+        let rows = reader.scan(chain, after, last, CHUNK).await?;
+        let Some(tail) = rows.last() else {
+            return Ok(());
+        };
+        after = tail.seq;
+        for row in &rows {
+            if !visit(row) {
+                return Ok(());
+            }
+        }
+        if rows.len() < CHUNK as usize {
+            return Ok(());
+        }
+    }
+}
+
+/// What went wrong at the first broken link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Problem {
+    /// The row's content or its `hash` was changed.
+    Altered,
+    /// The row does not follow the previous one: a row before it was
+    /// deleted, or rows were moved or inserted.
+    Missing,
+    /// Rows after the last one were deleted: the recorded head is not there.
+    Truncated,
+}
+
+impl Problem {
+    /// The word the API reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Problem::Altered => "altered",
+            Problem::Missing => "missing",
+            Problem::Truncated => "truncated",
+        }
+    }
+}
+
+/// The first broken link found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokenLink {
+    /// The `seq` of the offending row (for truncation, the recorded head's).
+    pub seq: i64,
+    pub event_id: Option<AuditEventId>,
+    pub problem: Problem,
+}
+
+/// The result of verifying a chain over a time range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RangeReport {
+    /// Rows whose links held.
+    pub checked: u64,
+    /// The first and last `seq` the range spans, if it holds any event.
+    pub seqs: Option<(i64, i64)>,
+    /// The hash of the last row checked: the chain head of the range when
+    /// nothing is broken (an auditor compares it with a report's).
+    pub head: [u8; 32],
+    pub first_break: Option<BrokenLink>,
+}
+
+/// Recomputes the chain of `chain` over the events in `[from, to)`.
+///
+/// The range is widened to whole `seq`s: every row between the first event
+/// at or after `from` and the last before `to` is checked, starting from
+/// the hash of the row before (or [`GENESIS`] at `seq` 1; a missing row
+/// before is reported as [`Problem::Missing`]). When the range reaches the
+/// end of the chain (no `to`), the last row must be the recorded head, so
+/// deleting the newest events shows as [`Problem::Truncated`].
+pub async fn verify_range(
+    reader: &dyn AuditReader,
+    chain_key: ChainKey,
+    from: Option<OffsetDateTime>,
+    to: Option<OffsetDateTime>,
+) -> Result<RangeReport, StoreError> {
+    let head = reader.head(chain_key).await?;
+    let Some((first, last)) = reader.seq_range(chain_key, from, to).await? else {
+        let first_break = match (to, head) {
+            (None, Some(h)) if from.is_none() => Some(BrokenLink {
+                seq: h.seq,
+                event_id: None,
+                problem: Problem::Truncated,
+            }),
+            _ => None,
+        };
+        return Ok(RangeReport {
+            checked: 0,
+            seqs: None,
+            head: GENESIS,
+            first_break,
+        });
+    };
+    let start = if first <= 1 {
+        Some(GENESIS)
+    } else {
+        reader.hash_at(chain_key, first - 1).await?
+    };
+    let mut report = RangeReport {
+        checked: 0,
+        seqs: Some((first, last)),
+        head: start.unwrap_or(GENESIS),
+        first_break: None,
+    };
+    let mut expected_seq = first;
+    let mut prev = start;
+    for_each(reader, chain_key, first, last, |row| {
+        let problem = match prev {
+            _ if row.seq != expected_seq => Some(Problem::Missing),
+            None => Some(Problem::Missing),
+            Some(p) => {
+                let v = chain::verify(p, [row.chained()]);
+                v.first_break.map(|b| match b.kind {
+                    BreakKind::Altered => Problem::Altered,
+                    BreakKind::Missing => Problem::Missing,
+                })
+            }
+        };
+        if let Some(problem) = problem {
+            report.first_break = Some(BrokenLink {
+                seq: row.seq,
+                event_id: Some(row.event.id),
+                problem,
+            });
+            return false;
+        }
+        report.checked += 1;
+        report.head = row.hash;
+        prev = Some(row.hash);
+        expected_seq = row.seq + 1;
+        true
+    })
+    .await?;
+    if report.first_break.is_none() && report.checked < (last - first + 1) as u64 {
+        // Rows were counted by the range but not read back in order.
+        report.first_break = Some(BrokenLink {
+            seq: expected_seq,
+            event_id: None,
+            problem: Problem::Missing,
+        });
+    }
+    if report.first_break.is_none()
+        && to.is_none()
+        && let Some(h) = head
+        && (h.seq != last || h.hash != report.head)
+    {
+        report.first_break = Some(BrokenLink {
+            seq: h.seq,
+            event_id: None,
+            problem: Problem::Truncated,
+        });
+    }
+    Ok(report)
+}

@@ -1,0 +1,316 @@
+//! Group commit: many requests' events made durable in one transaction.
+//!
+//! Each request hands its event to [`GroupCommit::record`] and waits. One
+//! task takes whatever is queued (up to [`WriterConfig::max_batch`]) and
+//! appends it through the [`AuditLog`] port in one transaction, then
+//! answers every waiter with the commit's result. Under load, batches grow
+//! and the cost of a commit is shared; when idle, an event is committed
+//! alone at once. No event is ever dropped: a full queue makes callers wait
+//! up to [`WriterConfig::enqueue_timeout`] and then fail (the request gets
+//! a 503), a failed commit fails every request of its batch, and
+//! [`GroupCommit::shutdown`] commits everything queued before it returns.
+
+use crate::{AuditEvent, AuditLog, AuditSink};
+use async_trait::async_trait;
+use kernel::StoreError;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+/// How the writer batches.
+#[derive(Debug, Clone, Copy)]
+pub struct WriterConfig {
+    /// Events queued before callers wait.
+    pub queue: usize,
+    /// At most this many events per transaction.
+    pub max_batch: usize,
+    /// How long a caller waits for room in a full queue before failing.
+    pub enqueue_timeout: Duration,
+}
+
+impl Default for WriterConfig {
+    fn default() -> Self {
+        WriterConfig {
+            queue: 8192,
+            max_batch: 512,
+            enqueue_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+type Reply = oneshot::Sender<Result<(), StoreError>>;
+
+/// The group-commit writer: an [`AuditSink`] over an [`AuditLog`].
+pub struct GroupCommit {
+    queue: Mutex<Option<mpsc::Sender<(AuditEvent, Reply)>>>,
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for GroupCommit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupCommit").finish_non_exhaustive()
+    }
+}
+
+impl GroupCommit {
+    /// Starts the writer task on the current tokio runtime.
+    pub fn start(log: Arc<dyn AuditLog>, config: WriterConfig) -> Self {
+        let (tx, rx) = mpsc::channel(config.queue.max(1));
+        let task = tokio::spawn(run(log, rx, config.max_batch.max(1)));
+        GroupCommit {
+            queue: Mutex::new(Some(tx)),
+            task: Mutex::new(Some(task)),
+            timeout: config.enqueue_timeout,
+        }
+    }
+
+    /// Stops taking events, commits everything already queued and waits
+    /// for the last commit. Events offered afterwards fail.
+    pub async fn shutdown(&self) {
+        self.queue.lock().await.take();
+        if let Some(task) = self.task.lock().await.take()
+            && let Err(e) = task.await
+        {
+            tracing::error!(error = %e, "the audit writer stopped abnormally");
+        }
+    }
+}
+
+#[async_trait]
+impl AuditSink for GroupCommit {
+    async fn record(&self, event: AuditEvent) -> Result<(), StoreError> {
+        let Some(tx) = self.queue.lock().await.clone() else {
+            return Err(StoreError::Unavailable(
+                "the audit writer has shut down".into(),
+            ));
+        };
+        let (reply, done) = oneshot::channel();
+        tx.send_timeout((event, reply), self.timeout)
+            .await
+            .map_err(|_| StoreError::Unavailable("the audit writer is overloaded".into()))?;
+        done.await
+            .unwrap_or_else(|_| Err(StoreError::Unavailable("the audit writer stopped".into())))
+    }
+}
+
+async fn run(
+    log: Arc<dyn AuditLog>,
+    mut rx: mpsc::Receiver<(AuditEvent, Reply)>,
+    max_batch: usize,
+) {
+    let mut events = Vec::with_capacity(max_batch);
+    let mut replies = Vec::with_capacity(max_batch);
+    while let Some((event, reply)) = rx.recv().await {
+        events.push(event);
+        replies.push(reply);
+        while events.len() < max_batch {
+            match rx.try_recv() {
+                Ok((event, reply)) => {
+                    events.push(event);
+                    replies.push(reply);
+                }
+                Err(_) => break,
+            }
+        }
+        let result = commit(log.as_ref(), &events).await;
+        events.clear();
+        for reply in replies.drain(..) {
+            // A caller that gave up waiting no longer listens; its event is stored anyway.
+            let _ = reply.send(result.clone());
+        }
+    }
+}
+
+/// One transaction; a transient failure (a serialization conflict between
+/// instances, a dropped connection) is retried once before the batch fails.
+async fn commit(log: &dyn AuditLog, events: &[AuditEvent]) -> Result<(), StoreError> {
+    match log.append(events).await {
+        Ok(()) => Ok(()),
+        Err(StoreError::Unavailable(first)) => {
+            tracing::warn!(error = %first, events = events.len(), "audit commit failed; retrying once");
+            let again = log.append(events).await;
+            if let Err(e) = &again {
+                tracing::error!(error = %e, events = events.len(), "audit commit failed; the requests are refused");
+            }
+            again
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Actor, Effect, Outcome, RunResult};
+    use kernel::AuditEventId;
+    use std::sync::Mutex as StdMutex;
+    use tokio::sync::Semaphore;
+    use uuid::Uuid;
+
+    fn event(n: u128) -> AuditEvent {
+        AuditEvent {
+            id: AuditEventId::from_uuid(Uuid::from_u128(n)),
+            at: time::OffsetDateTime::UNIX_EPOCH,
+            tenant_id: None,
+            user_id: None,
+            user_email: None,
+            actor: Actor::User,
+            operation: "getSite".into(),
+            tool_name: None,
+            action: "site:read".into(),
+            resource_type: "site".into(),
+            resource_id: None,
+            device_id: None,
+            environment: None,
+            effect: Effect::Read,
+            decision: Outcome::Allow,
+            reason: String::new(),
+            result: RunResult::Success,
+            error_class: None,
+            approval_request_id: None,
+            request_id: n.to_string(),
+            client_addr: None,
+            args_digest: None,
+        }
+    }
+
+    /// A log that keeps batches in memory; commits wait for a permit when gated.
+    #[derive(Default)]
+    struct Log {
+        batches: StdMutex<Vec<Vec<u128>>>,
+        gate: Option<Arc<Semaphore>>,
+        failures_left: StdMutex<u32>,
+    }
+
+    #[async_trait]
+    impl AuditLog for Log {
+        async fn append(&self, batch: &[AuditEvent]) -> Result<(), StoreError> {
+            if let Some(gate) = &self.gate {
+                gate.acquire().await.expect("gate open").forget();
+            }
+            {
+                let mut left = self.failures_left.lock().unwrap();
+                if *left > 0 {
+                    *left -= 1;
+                    return Err(StoreError::Unavailable("disk full".into()));
+                }
+            }
+            self.batches
+                .lock()
+                .unwrap()
+                .push(batch.iter().map(|e| e.id.uuid().as_u128()).collect());
+            Ok(())
+        }
+    }
+
+    impl Log {
+        fn stored(&self) -> Vec<u128> {
+            self.batches.lock().unwrap().concat()
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_events_share_commits_and_none_is_lost() {
+        let gate = Arc::new(Semaphore::new(0));
+        let log = Arc::new(Log {
+            gate: Some(gate.clone()),
+            ..Log::default()
+        });
+        let writer = Arc::new(GroupCommit::start(log.clone(), WriterConfig::default()));
+        let calls: Vec<_> = (0..200u128)
+            .map(|n| {
+                let w = writer.clone();
+                tokio::spawn(async move { w.record(event(n)).await })
+            })
+            .collect();
+        // Let every caller queue while the first commit is held.
+        while writer.queue.lock().await.as_ref().unwrap().capacity() > 8192 - 199 {
+            tokio::task::yield_now().await;
+        }
+        gate.add_permits(1_000);
+        for c in calls {
+            c.await.unwrap().unwrap();
+        }
+        let mut stored = log.stored();
+        stored.sort_unstable();
+        assert_eq!(stored, (0..200).collect::<Vec<_>>());
+        let batches = log.batches.lock().unwrap().len();
+        assert!(batches <= 3, "200 queued events took {batches} commits");
+    }
+
+    #[tokio::test]
+    async fn a_failed_commit_is_retried_once_then_fails_every_caller_of_the_batch() {
+        let log = Arc::new(Log::default());
+        *log.failures_left.lock().unwrap() = 1;
+        let writer = GroupCommit::start(log.clone(), WriterConfig::default());
+        writer.record(event(1)).await.unwrap();
+        assert_eq!(log.stored(), vec![1]);
+
+        *log.failures_left.lock().unwrap() = 2;
+        let err = writer.record(event(2)).await.unwrap_err();
+        assert!(matches!(err, StoreError::Unavailable(_)));
+        assert_eq!(log.stored(), vec![1], "a failed batch stores nothing");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_full_queue_makes_callers_wait_then_refuses_them() {
+        let gate = Arc::new(Semaphore::new(0));
+        let log = Arc::new(Log {
+            gate: Some(gate.clone()),
+            ..Log::default()
+        });
+        let config = WriterConfig {
+            queue: 1,
+            max_batch: 1,
+            enqueue_timeout: Duration::from_secs(5),
+        };
+        let writer = Arc::new(GroupCommit::start(log.clone(), config));
+        // One event in the held commit, one queued: the queue is full.
+        let w = writer.clone();
+        let first = tokio::spawn(async move { w.record(event(1)).await });
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        let w = writer.clone();
+        let second = tokio::spawn(async move { w.record(event(2)).await });
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        let refused = writer.record(event(3)).await.unwrap_err();
+        assert_eq!(
+            refused,
+            StoreError::Unavailable("the audit writer is overloaded".into())
+        );
+        gate.add_permits(10);
+        first.await.unwrap().unwrap();
+        second.await.unwrap().unwrap();
+        assert_eq!(
+            log.stored(),
+            vec![1, 2],
+            "the refused event was never queued"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn shutdown_commits_everything_queued_then_refuses() {
+        let gate = Arc::new(Semaphore::new(0));
+        let log = Arc::new(Log {
+            gate: Some(gate.clone()),
+            ..Log::default()
+        });
+        let writer = Arc::new(GroupCommit::start(log.clone(), WriterConfig::default()));
+        let calls: Vec<_> = (0..50u128)
+            .map(|n| {
+                let w = writer.clone();
+                tokio::spawn(async move { w.record(event(n)).await })
+            })
+            .collect();
+        while writer.queue.lock().await.as_ref().unwrap().capacity() > 8192 - 49 {
+            tokio::task::yield_now().await;
+        }
+        gate.add_permits(1_000);
+        writer.shutdown().await;
+        assert_eq!(log.stored().len(), 50, "shutdown flushed the queue");
+        for c in calls {
+            c.await.unwrap().unwrap();
+        }
+        assert!(writer.record(event(99)).await.is_err());
+    }
+}
