@@ -10,6 +10,7 @@ mod m20261122_000001_foundation;
 mod m20261122_000002_identities;
 mod m20261122_000003_device_tls;
 mod m20261122_000004_plans;
+mod m20261122_000005_audit_chain;
 
 /// The ordered list of migrations.
 #[derive(Debug)]
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_identities::Migration),
             Box::new(m20261122_000003_device_tls::Migration),
             Box::new(m20261122_000004_plans::Migration),
+            Box::new(m20261122_000005_audit_chain::Migration),
         ]
     }
 }

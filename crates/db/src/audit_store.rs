@@ -1,49 +1,320 @@
-//! [`AuditSink`] over SQL: one row per decision, written before the reply.
+//! The audit trail over SQL: [`AuditLog`] appends batches to the tenants'
+//! hash chains, [`AuditReader`] reads them back.
+//!
+//! Appending locks each chain's row in `audit_heads` (`SELECT … FOR
+//! UPDATE` on PostgreSQL; SQLite's `BEGIN IMMEDIATE` already serializes
+//! writers), links the new events after the head, inserts them in
+//! multi-row statements and moves the head, all in one transaction. Chains
+//! are locked in key order so instances appending to the same chains never
+//! deadlock. Several instances sharing one database therefore extend each
+//! chain one batch at a time, with `seq` dense from 1.
 
-use crate::entity::audit_event;
+use crate::entity::{audit_event, audit_head};
 use crate::{Database, store_err};
 use async_trait::async_trait;
-use audit::{AuditEvent, AuditSink};
-use kernel::StoreError;
+use audit::chain::{self, GENESIS};
+use audit::query::{AuditReader, ChainKey, Filter, Head, StoredEvent};
+use audit::{Actor, AuditEvent, AuditLog, Effect, Outcome, RunResult};
+use kernel::{AuditEventId, StoreError, TenantId};
 use sea_orm::ActiveValue::Set;
-use sea_orm::EntityTrait;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use std::collections::BTreeMap;
+use time::OffsetDateTime;
+
+/// Rows per INSERT: 26 columns stay far below every backend's parameter limit.
+const INSERT_CHUNK: usize = 400;
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Unavailable(format!("a stored audit event has an unreadable {what}"))
+}
+
+fn hash_of(text: &str) -> Result<[u8; 32], StoreError> {
+    chain::from_hex(text).ok_or_else(|| corrupt("hash"))
+}
+
+fn row(key: ChainKey, seq: i64, c: chain::Chained) -> audit_event::ActiveModel {
+    let e = c.event;
+    audit_event::ActiveModel {
+        id: Set(e.id.uuid()),
+        chain: Set(key.0),
+        seq: Set(seq),
+        at: Set(e.at),
+        tenant_id: Set(e.tenant_id.map(|t| t.uuid())),
+        user_id: Set(e.user_id.map(|u| u.uuid())),
+        user_email: Set(e.user_email),
+        actor: Set(e.actor.as_str().into()),
+        operation: Set(e.operation),
+        tool_name: Set(e.tool_name),
+        action: Set(e.action),
+        resource_type: Set(e.resource_type),
+        resource_id: Set(e.resource_id),
+        device_id: Set(e.device_id),
+        environment: Set(e.environment),
+        effect: Set(e.effect.as_str().into()),
+        decision: Set(e.decision.as_str().into()),
+        reason: Set(e.reason),
+        result: Set(e.result.as_str().into()),
+        error_class: Set(e.error_class),
+        approval_request_id: Set(e.approval_request_id),
+        request_id: Set(e.request_id),
+        client_addr: Set(e.client_addr),
+        args_digest: Set(e.args_digest),
+        prev_hash: Set(chain::to_hex(&c.prev_hash)),
+        hash: Set(chain::to_hex(&c.hash)),
+    }
+}
+
+fn stored(m: audit_event::Model) -> Result<StoredEvent, StoreError> {
+    Ok(StoredEvent {
+        seq: m.seq,
+        prev_hash: hash_of(&m.prev_hash)?,
+        hash: hash_of(&m.hash)?,
+        event: AuditEvent {
+            id: AuditEventId::from_uuid(m.id),
+            at: m.at,
+            tenant_id: m.tenant_id.map(TenantId::from_uuid),
+            user_id: m.user_id.map(kernel::UserId::from_uuid),
+            user_email: m.user_email,
+            actor: Actor::parse(&m.actor).ok_or_else(|| corrupt("actor"))?,
+            operation: m.operation,
+            tool_name: m.tool_name,
+            action: m.action,
+            resource_type: m.resource_type,
+            resource_id: m.resource_id,
+            device_id: m.device_id,
+            environment: m.environment,
+            effect: Effect::parse(&m.effect).ok_or_else(|| corrupt("effect"))?,
+            decision: Outcome::parse(&m.decision).ok_or_else(|| corrupt("decision"))?,
+            reason: m.reason,
+            result: RunResult::parse(&m.result).ok_or_else(|| corrupt("result"))?,
+            error_class: m.error_class,
+            approval_request_id: m.approval_request_id,
+            request_id: m.request_id,
+            client_addr: m.client_addr,
+            args_digest: m.args_digest,
+        },
+    })
+}
+
+/// Locks a chain's head for this transaction, creating it at `seq` 0.
+async fn lock_head(c: &impl ConnectionTrait, key: ChainKey) -> Result<Head, StoreError> {
+    audit_head::Entity::insert(audit_head::ActiveModel {
+        chain: Set(key.0),
+        seq: Set(0),
+        hash: Set(chain::to_hex(&GENESIS)),
+    })
+    .on_conflict(
+        OnConflict::column(audit_head::Column::Chain)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(c)
+    .await
+    .map_err(store_err)?;
+    let head = audit_head::Entity::find_by_id(key.0)
+        .lock_exclusive()
+        .one(c)
+        .await
+        .map_err(store_err)?
+        .ok_or(StoreError::NotFound)?;
+    Ok(Head {
+        seq: head.seq,
+        hash: hash_of(&head.hash)?,
+    })
+}
 
 #[async_trait]
-impl AuditSink for Database {
-    async fn record(&self, e: AuditEvent) -> Result<(), StoreError> {
-        audit_event::Entity::insert(audit_event::ActiveModel {
-            id: Set(e.id.uuid()),
-            at: Set(e.at),
-            tenant_id: Set(e.tenant_id.map(|t| t.uuid())),
-            user_id: Set(e.user_id.map(|u| u.uuid())),
-            user_email: Set(e.user_email),
-            operation: Set(e.operation),
-            action: Set(e.action),
-            resource_type: Set(e.resource_type),
-            resource_id: Set(e.resource_id),
-            decision: Set(e.decision.as_str().into()),
-            reason: Set(e.reason),
-            request_id: Set(e.request_id),
+impl AuditLog for Database {
+    async fn append(&self, batch: &[AuditEvent]) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut chains: BTreeMap<ChainKey, Vec<AuditEvent>> = BTreeMap::new();
+        for e in batch {
+            chains
+                .entry(ChainKey::of(e.tenant_id))
+                .or_default()
+                .push(e.clone());
+        }
+        let txn = self.write().await?;
+        for (key, events) in chains {
+            let head = lock_head(&txn, key).await?;
+            let linked = chain::chain(head.hash, &events);
+            let new_head = Head {
+                seq: head.seq + linked.len() as i64,
+                hash: linked.last().map_or(head.hash, |c| c.hash),
+            };
+            let mut rows = linked
+                .into_iter()
+                .enumerate()
+                .map(|(i, c)| row(key, head.seq + 1 + i as i64, c))
+                .peekable();
+            while rows.peek().is_some() {
+                let chunk: Vec<_> = rows.by_ref().take(INSERT_CHUNK).collect();
+                audit_event::Entity::insert_many(chunk)
+                    .exec_without_returning(&txn)
+                    .await
+                    .map_err(store_err)?;
+            }
+            audit_head::Entity::update(audit_head::ActiveModel {
+                chain: Set(key.0),
+                seq: Set(new_head.seq),
+                hash: Set(chain::to_hex(&new_head.hash)),
+            })
+            .exec(&txn)
+            .await
+            .map_err(store_err)?;
+        }
+        txn.commit().await.map_err(store_err)
+    }
+}
+
+#[async_trait]
+impl AuditReader for Database {
+    async fn page(
+        &self,
+        tenant: TenantId,
+        f: &Filter,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        use audit_event::Column as C;
+        let mut q = audit_event::Entity::find().filter(C::Chain.eq(tenant.uuid()));
+        if let Some(seq) = before {
+            q = q.filter(C::Seq.lt(seq));
+        }
+        if let Some(u) = f.user_id {
+            q = q.filter(C::UserId.eq(u.uuid()));
+        }
+        if let Some(d) = f.device_id {
+            q = q.filter(C::DeviceId.eq(d));
+        }
+        if let Some(t) = &f.tool_name {
+            q = q.filter(C::ToolName.eq(t.as_str()));
+        }
+        if let Some(d) = f.decision {
+            q = q.filter(C::Decision.eq(d.as_str()));
+        }
+        if let Some(r) = f.result {
+            q = q.filter(C::Result.eq(r.as_str()));
+        }
+        if let Some(from) = f.from {
+            q = q.filter(C::At.gte(from));
+        }
+        if let Some(to) = f.to {
+            q = q.filter(C::At.lt(to));
+        }
+        q.order_by_desc(C::Seq)
+            .limit(u64::from(limit))
+            .all(self.conn())
+            .await
+            .map_err(store_err)?
+            .into_iter()
+            .map(stored)
+            .collect()
+    }
+
+    async fn scan(
+        &self,
+        key: ChainKey,
+        after: i64,
+        until: i64,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        use audit_event::Column as C;
+        audit_event::Entity::find()
+            .filter(C::Chain.eq(key.0))
+            .filter(C::Seq.gt(after))
+            .filter(C::Seq.lte(until))
+            .order_by_asc(C::Seq)
+            .limit(u64::from(limit))
+            .all(self.conn())
+            .await
+            .map_err(store_err)?
+            .into_iter()
+            .map(stored)
+            .collect()
+    }
+
+    async fn hash_at(&self, key: ChainKey, seq: i64) -> Result<Option<[u8; 32]>, StoreError> {
+        use audit_event::Column as C;
+        let hash: Option<String> = audit_event::Entity::find()
+            .select_only()
+            .column(C::Hash)
+            .filter(C::Chain.eq(key.0))
+            .filter(C::Seq.eq(seq))
+            .into_tuple()
+            .one(self.conn())
+            .await
+            .map_err(store_err)?;
+        hash.as_deref().map(hash_of).transpose()
+    }
+
+    async fn seq_range(
+        &self,
+        key: ChainKey,
+        from: Option<OffsetDateTime>,
+        to: Option<OffsetDateTime>,
+    ) -> Result<Option<(i64, i64)>, StoreError> {
+        use audit_event::Column as C;
+        use sea_orm::sea_query::{Expr, Func};
+        let mut q = audit_event::Entity::find()
+            .select_only()
+            .expr(Func::min(Expr::col(C::Seq)))
+            .expr(Func::max(Expr::col(C::Seq)))
+            .filter(C::Chain.eq(key.0));
+        if let Some(from) = from {
+            q = q.filter(C::At.gte(from));
+        }
+        if let Some(to) = to {
+            q = q.filter(C::At.lt(to));
+        }
+        let bounds: Option<(Option<i64>, Option<i64>)> =
+            q.into_tuple().one(self.conn()).await.map_err(store_err)?;
+        Ok(match bounds {
+            Some((Some(first), Some(last))) => Some((first, last)),
+            _ => None,
         })
-        .exec(self.conn())
-        .await
-        .map_err(store_err)?;
-        Ok(())
+    }
+
+    async fn head(&self, key: ChainKey) -> Result<Option<Head>, StoreError> {
+        let Some(h) = audit_head::Entity::find_by_id(key.0)
+            .one(self.conn())
+            .await
+            .map_err(store_err)?
+        else {
+            return Ok(None);
+        };
+        if h.seq == 0 {
+            return Ok(None);
+        }
+        Ok(Some(Head {
+            seq: h.seq,
+            hash: hash_of(&h.hash)?,
+        }))
     }
 }
 
 impl Database {
-    /// The audit events of a tenant, oldest first (for tests and, later, the audit API).
-    pub async fn audit_events(
-        &self,
-        tenant: kernel::TenantId,
-    ) -> Result<Vec<audit_event::Model>, StoreError> {
-        use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
-        audit_event::Entity::find()
-            .filter(audit_event::Column::TenantId.eq(tenant.uuid()))
-            .order_by_asc(audit_event::Column::Id)
-            .all(self.conn())
+    /// A tenant's audit events, oldest first (for tests and tools).
+    pub async fn audit_events(&self, tenant: TenantId) -> Result<Vec<AuditEvent>, StoreError> {
+        let key = ChainKey::of(Some(tenant));
+        let mut out = Vec::new();
+        audit::query::for_each(self, key, 1, i64::MAX, |row| {
+            out.push(row.event.clone());
+            true
+        })
+        .await?;
+        Ok(out)
+    }
+
+    /// Runs raw SQL: tests use it to tamper with stored rows.
+    pub async fn execute_unprepared(&self, sql: &str) -> Result<u64, StoreError> {
+        self.conn()
+            .execute_unprepared(sql)
             .await
+            .map(|r| r.rows_affected())
             .map_err(store_err)
     }
 }

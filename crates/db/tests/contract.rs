@@ -487,3 +487,240 @@ async fn plan_status_moves_are_compare_and_set() {
         (PlanStatus::Completed, vec![outcome])
     );
 }
+
+mod audit_chain {
+    //! The audit trail's storage: dense per-tenant chains under concurrent
+    //! appends from several instances, and tampering found by verification.
+
+    use super::*;
+    use audit::query::{AuditReader, ChainKey, Filter, Problem, verify_range};
+    use audit::{Actor, AuditEvent, AuditLog, Effect, Outcome, RunResult};
+    use kernel::AuditEventId;
+
+    fn event(tenant: Option<TenantId>, n: i64) -> AuditEvent {
+        AuditEvent {
+            id: AuditEventId::from_uuid(Uuid::now_v7()),
+            at: now() + time::Duration::seconds(n),
+            tenant_id: tenant,
+            user_id: Some(UserId::from_uuid(Uuid::from_u128(n as u128 % 3))),
+            user_email: Some(format!("u{}@example.test", n % 3)),
+            actor: Actor::ApiToken,
+            operation: "rest:update_dns_servers".into(),
+            tool_name: Some(
+                if n % 2 == 0 {
+                    "get_routes"
+                } else {
+                    "update_dns_servers"
+                }
+                .into(),
+            ),
+            action: "tool:advanced".into(),
+            resource_type: "device".into(),
+            resource_id: None,
+            device_id: Some(Uuid::from_u128(42)),
+            environment: Some("prod".into()),
+            effect: Effect::Write,
+            decision: if n % 5 == 0 {
+                Outcome::Deny
+            } else {
+                Outcome::Allow
+            },
+            reason: format!("reason {n}"),
+            result: RunResult::Success,
+            error_class: None,
+            approval_request_id: None,
+            request_id: format!("r{n}"),
+            client_addr: Some("127.0.0.1".into()),
+            args_digest: Some("00".into()),
+        }
+    }
+
+    async fn filled(n: i64) -> (Database, tempfile::TempDir, TenantId) {
+        let (db, dir) = db().await;
+        let t = tenant(&db).await.id;
+        let batch: Vec<_> = (1..=n).map(|i| event(Some(t), i)).collect();
+        db.append(&batch).await.unwrap();
+        (db, dir, t)
+    }
+
+    /// An SQL predicate naming the tenant's chain: SQLite keeps uuids as
+    /// 16-byte blobs, PostgreSQL as `uuid`.
+    fn chain_is(t: TenantId) -> String {
+        match Backend::from_env() {
+            Backend::Sqlite => format!("chain = x'{}'", t.uuid().simple()),
+            Backend::Postgres => format!("chain = '{}'", t.uuid()),
+        }
+    }
+
+    async fn verify(db: &Database, t: TenantId) -> audit::query::RangeReport {
+        verify_range(db, ChainKey::of(Some(t)), None, None)
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn events_round_trip_in_a_dense_chain_that_verifies() {
+        let (db, _d, t) = filled(10).await;
+        let other = tenant(&db).await.id;
+        db.append(&[event(Some(other), 1), event(None, 2)])
+            .await
+            .unwrap();
+        let stored = db
+            .scan(ChainKey::of(Some(t)), 0, i64::MAX, 100)
+            .await
+            .unwrap();
+        assert_eq!(
+            stored.iter().map(|s| s.seq).collect::<Vec<_>>(),
+            (1..=10).collect::<Vec<_>>()
+        );
+        assert_eq!(stored[3].event.reason, "reason 4");
+        assert_eq!(stored[0].prev_hash, audit::chain::GENESIS);
+        let report = verify(&db, t).await;
+        assert_eq!((report.checked, report.first_break.clone()), (10, None));
+        assert_eq!(report.head, stored[9].hash);
+        assert_eq!(
+            db.head(ChainKey::of(Some(t))).await.unwrap().unwrap().seq,
+            10
+        );
+        // The other tenant's and the tenant-less chains start at 1 of their own.
+        for key in [ChainKey::of(Some(other)), ChainKey::NONE] {
+            let r = verify_range(&db, key, None, None).await.unwrap();
+            assert_eq!((r.checked, r.first_break), (1, None));
+        }
+    }
+
+    #[tokio::test]
+    async fn two_instances_appending_concurrently_keep_one_dense_chain() {
+        let (url, _dir) = fresh_database(Backend::from_env()).await;
+        let a = Arc::new(Database::connect(&url).await.unwrap());
+        a.migrate().await.unwrap();
+        let b = Arc::new(Database::connect(&url).await.unwrap());
+        let t = tenant(&a).await.id;
+        let tasks: Vec<_> = (0..16i64)
+            .map(|w| {
+                let db = if w % 2 == 0 { a.clone() } else { b.clone() };
+                tokio::spawn(async move {
+                    for i in 0..10 {
+                        let batch: Vec<_> = (0..5)
+                            .map(|k| event(Some(t), w * 100 + i * 5 + k))
+                            .collect();
+                        db.append(&batch).await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let report = verify(&a, t).await;
+        assert_eq!((report.checked, report.first_break), (800, None));
+    }
+
+    #[tokio::test]
+    async fn editing_deleting_reordering_and_truncating_rows_are_each_detected() {
+        type Tamper = (&'static str, Problem, i64);
+        let cases: [Tamper; 5] = [
+            (
+                "UPDATE audit_events SET reason = 'nothing happened' WHERE seq = 4",
+                Problem::Altered,
+                4,
+            ),
+            (
+                "UPDATE audit_events SET decision = 'allow' WHERE seq = 5",
+                Problem::Altered,
+                5,
+            ),
+            (
+                "DELETE FROM audit_events WHERE seq = 6",
+                Problem::Missing,
+                7,
+            ),
+            (
+                // A swap in three steps: (chain, seq) is unique at every row.
+                "UPDATE audit_events SET seq = -3 WHERE seq = 3; \
+                 UPDATE audit_events SET seq = 3 WHERE seq = 8; \
+                 UPDATE audit_events SET seq = 8 WHERE seq = -3",
+                Problem::Missing,
+                3,
+            ),
+            (
+                "DELETE FROM audit_events WHERE seq >= 9",
+                Problem::Truncated,
+                10,
+            ),
+        ];
+        for (sql, problem, seq) in cases {
+            let (db, _d, t) = filled(10).await;
+            assert_eq!(verify(&db, t).await.first_break, None);
+            let sql = sql.replace("WHERE", &format!("WHERE {} AND", chain_is(t)));
+            for statement in sql.split("; ") {
+                let changed = db.execute_unprepared(statement).await.unwrap();
+                assert!(changed > 0, "{statement}");
+            }
+            let found = verify(&db, t).await.first_break.expect(&sql);
+            assert_eq!((found.problem, found.seq), (problem, seq), "{sql}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_time_range_verifies_from_the_row_before_it() {
+        let (db, _d, t) = filled(10).await;
+        let key = ChainKey::of(Some(t));
+        let from = Some(now() + time::Duration::seconds(4));
+        let to = Some(now() + time::Duration::seconds(8));
+        let r = verify_range(&db, key, from, to).await.unwrap();
+        assert_eq!((r.checked, r.seqs, r.first_break), (4, Some((4, 7)), None));
+        assert_eq!(Some(r.head), db.hash_at(key, 7).await.unwrap());
+        // The row before the range is gone: the range's first row is unmoored.
+        db.execute_unprepared(&format!(
+            "DELETE FROM audit_events WHERE {} AND seq = 3",
+            chain_is(t)
+        ))
+        .await
+        .unwrap();
+        let r = verify_range(&db, key, from, to).await.unwrap();
+        assert_eq!(
+            r.first_break.map(|b| (b.problem, b.seq)),
+            Some((Problem::Missing, 4))
+        );
+    }
+
+    #[tokio::test]
+    async fn pages_filter_and_follow_the_cursor_newest_first() {
+        let (db, _d, t) = filled(30).await;
+        let f = Filter {
+            decision: Some(Outcome::Allow),
+            tool_name: Some("update_dns_servers".into()),
+            ..Filter::default()
+        };
+        let first = db.page(t, &f, None, 5).await.unwrap();
+        let second = db
+            .page(t, &f, first.last().map(|s| s.seq), 5)
+            .await
+            .unwrap();
+        let seqs: Vec<_> = first.iter().chain(&second).map(|s| s.seq).collect();
+        // Odd n are update_dns_servers; multiples of 5 are denials.
+        assert_eq!(seqs, vec![29, 27, 23, 21, 19, 17, 13, 11, 9, 7]);
+        let by_user = Filter {
+            user_id: Some(UserId::from_uuid(Uuid::from_u128(1))),
+            from: Some(now() + time::Duration::seconds(10)),
+            to: Some(now() + time::Duration::seconds(20)),
+            ..Filter::default()
+        };
+        let seqs: Vec<_> = db
+            .page(t, &by_user, None, 50)
+            .await
+            .unwrap()
+            .iter()
+            .map(|s| s.seq)
+            .collect();
+        assert_eq!(seqs, vec![19, 16, 13, 10]);
+        let other = tenant(&db).await.id;
+        assert!(
+            db.page(other, &Filter::default(), None, 50)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+}

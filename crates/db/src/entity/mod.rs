@@ -3,6 +3,7 @@
 
 pub mod api_token;
 pub mod audit_event;
+pub mod audit_head;
 pub mod device;
 pub mod device_group;
 pub mod device_group_member;
