@@ -9,7 +9,7 @@
 use crate::api::auth::{CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE};
 use crate::api::problem::Problem;
 use crate::state::AppState;
-use audit::{AuditEvent, Outcome};
+use audit::{AuditEvent, AuditSink, Outcome};
 use kernel::AuditEventId;
 use poem::http::{StatusCode, header};
 use poem::web::cookie::{Cookie, CookieJar, SameSite};
@@ -179,11 +179,24 @@ async fn audit(
         tenant_id: user.map(|u| u.tenant_id),
         user_id: user.map(|u| u.user_id),
         user_email: user.map(|u| u.email.clone()),
+        actor: audit::Actor::User,
         operation: action.to_owned(),
+        tool_name: None,
         action: format!("auth:{action}"),
         resource_type: "session".into(),
         resource_id: None,
+        device_id: None,
+        environment: None,
+        effect: audit::Effect::Write,
         decision: outcome,
+        result: outcome.result(),
+        error_class: (outcome == Outcome::Deny).then(|| "login_failed".to_owned()),
+        approval_request_id: None,
+        client_addr: req
+            .remote_addr()
+            .as_socket_addr()
+            .map(|a| a.ip().to_string()),
+        args_digest: None,
         reason: reason.chars().take(500).collect(),
         request_id: req
             .extensions()

@@ -2,7 +2,7 @@
 
 use crate::config::{Config, ProvisioningConfig};
 use crate::crypto::AesGcmSealer;
-use audit::AuditSink;
+
 use db::Database;
 use kernel::{Clock, Entropy, Environment, RoleId, TenantId};
 use rbac::{Authorizer, BuiltinRole, RbacService};
@@ -19,7 +19,9 @@ pub struct AppState {
     pub tenancy: TenancyService,
     pub rbac: RbacService,
     pub authz: Arc<Authorizer>,
-    pub audit: Arc<dyn AuditSink>,
+    /// The group-commit writer every audit event goes through; flush it
+    /// with `shutdown` after the server stops.
+    pub audit: Arc<audit::writer::GroupCommit>,
     pub clock: Arc<dyn Clock>,
     pub entropy: Arc<dyn Entropy>,
     pub db: Database,
@@ -185,7 +187,10 @@ impl AppState {
             tenancy: TenancyService::new(store.clone(), clock.clone(), entropy.clone(), sealer),
             rbac: RbacService::new(store.clone(), clock.clone(), entropy.clone()),
             authz: Arc::new(Authorizer::new(store.clone())),
-            audit: store,
+            audit: Arc::new(audit::writer::GroupCommit::start(
+                store,
+                audit::writer::WriterConfig::default(),
+            )),
             clock,
             entropy,
             db,

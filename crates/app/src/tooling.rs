@@ -8,7 +8,7 @@
 //! through the `RouterOs` port.
 
 use crate::state::AppState;
-use audit::{AuditEvent, Outcome as AuditOutcome};
+use audit::{AuditEvent, AuditSink, Outcome as AuditOutcome};
 use kernel::{AuditEventId, DeviceId, Principal};
 use rbac::engine::Outcome;
 use rbac::{Decision, Permission, Resource};
@@ -66,6 +66,15 @@ pub struct Caller<'a> {
     pub channel: &'static str,
 }
 
+/// Agents over MCP act as agents whatever credential they hold.
+fn actor(c: &Caller<'_>) -> audit::Actor {
+    if c.channel == "mcp" {
+        audit::Actor::Agent
+    } else {
+        audit::Actor::of(&c.who.auth)
+    }
+}
+
 async fn audit(
     state: &AppState,
     c: &Caller<'_>,
@@ -84,11 +93,25 @@ async fn audit(
             tenant_id: Some(c.who.tenant_id),
             user_id: Some(c.who.user_id),
             user_email: Some(c.who.email.clone()),
+            actor: actor(c),
             operation: format!("{}:{tool}", c.channel),
+            tool_name: Some(tool.to_owned()),
             action: action.to_owned(),
             resource_type: "device".into(),
             resource_id: Some(device.uuid()),
+            device_id: Some(device.uuid()),
+            environment: None,
+            effect: if tools::find(tool).is_some_and(|t| t.writes) {
+                audit::Effect::Write
+            } else {
+                audit::Effect::Read
+            },
             decision: outcome,
+            result: outcome.result(),
+            error_class: (outcome == AuditOutcome::Deny).then(|| "denied".to_owned()),
+            approval_request_id: None,
+            client_addr: None,
+            args_digest: None,
             reason: reason.chars().take(1000).collect(),
             request_id: c.request_id.to_owned(),
         })
@@ -487,11 +510,21 @@ async fn audit_plan(
             tenant_id: Some(c.who.tenant_id),
             user_id: Some(c.who.user_id),
             user_email: Some(c.who.email.clone()),
+            actor: actor(c),
             operation: format!("{}:{tool}", c.channel),
+            tool_name: Some(tool.to_owned()),
             action: "tool:professional".into(),
             resource_type: "plan".into(),
             resource_id: Some(plan),
+            device_id: None,
+            environment: None,
+            effect: audit::Effect::Write,
             decision: outcome,
+            result: outcome.result(),
+            error_class: (outcome == AuditOutcome::Deny).then(|| "plan_failed".to_owned()),
+            approval_request_id: None,
+            client_addr: None,
+            args_digest: None,
             reason,
             request_id: c.request_id.to_owned(),
         })

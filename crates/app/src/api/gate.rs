@@ -6,7 +6,7 @@
 use super::auth::{Caller, RequestId};
 use super::problem::ApiError;
 use crate::state::AppState;
-use audit::{AuditEvent, Outcome as AuditOutcome};
+use audit::{AuditEvent, AuditSink, Outcome as AuditOutcome};
 use kernel::{AuditEventId, Principal, TenantId};
 use rbac::engine::Outcome;
 use rbac::{AuthzIndex, Decision, DenyReason, Grant, Permission, Resource};
@@ -71,13 +71,30 @@ impl<'a> Ctx<'a> {
             tenant_id: Some(self.who.tenant_id),
             user_id: Some(self.who.user_id),
             user_email: Some(self.who.email.clone()),
+            actor: audit::Actor::of(&self.who.auth),
             operation: operation.to_owned(),
+            tool_name: None,
             action: action.to_owned(),
             resource_type: resource.kind().to_owned(),
             resource_id: resource.id(),
+            device_id: match resource {
+                Resource::Device(d) => Some(d.uuid()),
+                _ => None,
+            },
+            environment: None,
+            effect: if action.ends_with(":read") || action == "authenticated" {
+                audit::Effect::Read
+            } else {
+                audit::Effect::Write
+            },
             decision,
+            result: decision.result(),
+            error_class: (decision == AuditOutcome::Deny).then(|| "denied".to_owned()),
             reason,
+            approval_request_id: None,
             request_id: self.request_id.clone(),
+            client_addr: None,
+            args_digest: None,
         };
         self.state.audit.record(event).await.map_err(|_| {
             ApiError::unavailable(

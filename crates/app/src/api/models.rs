@@ -483,29 +483,60 @@ pub struct DeviceDto {
 /// A device's last health check.
 #[derive(Debug, Clone, Object)]
 pub struct HealthDto {
-    /// `healthy`, `degraded`, `unreachable` or `unknown`.
-    pub status: String,
+    pub status: HealthStatusDto,
     #[oai(skip_serializing_if_is_none)]
     pub cpu_load_percent: Option<f64>,
     #[oai(skip_serializing_if_is_none)]
     pub memory_used_percent: Option<f64>,
-    /// `warning` (above 75 %) or `critical` (above 90 %).
+    /// `warning` (CPU or memory above 75 %) or `critical` (above 90 %).
     #[oai(skip_serializing_if_is_none)]
     pub level: Option<String>,
+    /// Why the device could not be checked.
     #[oai(skip_serializing_if_is_none)]
     pub error: Option<String>,
     pub checked_at: OffsetDateTime,
+    /// When the next scheduled check is due; it adapts: longer for a
+    /// steadily healthy device, backing off for an unreachable one.
+    #[oai(skip_serializing_if_is_none)]
+    pub next_check_at: Option<OffsetDateTime>,
+}
+
+/// What a health check found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum HealthStatusDto {
+    /// CPU and memory at or below 75 %.
+    Healthy,
+    /// CPU or memory above 75 %.
+    Degraded,
+    /// The device did not answer.
+    Unreachable,
+    /// The device could not be checked (no stored credentials).
+    Unknown,
+}
+
+impl From<crate::health::Status> for HealthStatusDto {
+    fn from(s: crate::health::Status) -> Self {
+        use crate::health::Status;
+        match s {
+            Status::Healthy => Self::Healthy,
+            Status::Degraded => Self::Degraded,
+            Status::Unreachable => Self::Unreachable,
+            Status::Unknown => Self::Unknown,
+        }
+    }
 }
 
 impl From<crate::health::HealthRecord> for HealthDto {
     fn from(h: crate::health::HealthRecord) -> Self {
         Self {
-            status: h.status.as_str().into(),
+            status: h.status.into(),
             cpu_load_percent: h.cpu_load_percent,
             memory_used_percent: h.memory_used_percent,
             level: h.level,
             error: h.error,
             checked_at: h.checked_at,
+            next_check_at: h.next_check_at,
         }
     }
 }

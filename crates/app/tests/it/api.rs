@@ -338,8 +338,8 @@ async fn every_decision_is_audited_allow_and_deny() {
     assert_eq!(allow.request_id, request_id);
     assert_eq!(allow.resource_id, Some(site.id.uuid()));
     let deny = &events[before + 1];
-    assert_eq!(deny.decision, "deny");
-    assert_eq!(deny.user_id, Some(member.id.uuid()));
+    assert_eq!(deny.decision.as_str(), "deny");
+    assert_eq!(deny.user_id, Some(member.id));
     assert_eq!(deny.reason, "No access to this resource");
     assert_eq!(deny.operation, "getSite");
 }

@@ -484,7 +484,7 @@ async fn guards_refuse_and_every_refusal_is_audited() {
     let events = lab.app.state.db.audit_events(lab.tenant).await.unwrap();
     let denied: Vec<_> = events
         .iter()
-        .filter(|e| e.operation == "rest:update_dns_servers" && e.decision == "deny")
+        .filter(|e| e.operation == "rest:update_dns_servers" && e.decision.as_str() == "deny")
         .collect();
     assert!(
         denied.len() >= 2 + 4,
@@ -947,72 +947,5 @@ async fn a_dns_ntp_rollout_runs_in_batches_and_professional_guards_hold() {
             .iter()
             .any(|e| e.resource_type == "plan" && e.reason == "plan completed")
     );
-    lab.assert_no_violations();
-}
-
-#[tokio::test]
-async fn health_checks_run_one_at_a_time_and_show_in_the_device_api() {
-    let lab = lab().await;
-    let d = lab
-        .device("r-health", Environment::Lab, Capabilities::default())
-        .await;
-    let token = lab.user(R::ReadOnly).await;
-    let health = lab.app.state.health.clone();
-    let state = lab.app.state.clone();
-
-    // Nothing yet: no health in the device reply.
-    let r = lab
-        .app
-        .get(&token, &format!("/api/v1/devices/{}", d.id))
-        .await;
-    assert!(r.body.get("health").is_none(), "{}", r.body);
-
-    // The scheduler finds the device and checks it.
-    health.refresh_devices(&state).await;
-    health.run_due(&state, 4).await;
-    let r = lab
-        .app
-        .get(&token, &format!("/api/v1/devices/{}", d.id))
-        .await;
-    assert_eq!(r.body["health"]["status"], "healthy", "{}", r.body);
-    let listed = lab.app.get(&token, "/api/v1/devices").await;
-    assert_eq!(listed.body["items"][0]["health"]["status"], "healthy");
-
-    // Eight concurrent checks of one device: one reaches the device.
-    lab.sim.clear_requests("r-health");
-    let mut tasks = Vec::new();
-    for _ in 0..8 {
-        let (h, s) = (health.clone(), state.clone());
-        tasks.push(tokio::spawn(async move { h.check_now(&s, d.id).await }));
-    }
-    for t in tasks {
-        assert!(t.await.unwrap().is_some());
-    }
-    let probes = lab
-        .sim
-        .requests("r-health")
-        .into_iter()
-        .filter(|q| q.path == "system/resource")
-        .count();
-    assert!(
-        probes < 8,
-        "the lock keeps checks of one device apart: {probes} probes"
-    );
-
-    // A busy router is degraded; an unreachable one says so.
-    lab.sim.with_state("r-health", |s| {
-        if let Some(r) = s.settings.get_mut("system/resource") {
-            r.insert("cpu-load".into(), "95".into());
-        }
-    });
-    let h = health.check_now(&state, d.id).await.unwrap();
-    assert_eq!(
-        (h.status.as_str(), h.level.as_deref()),
-        ("degraded", Some("critical"))
-    );
-    lab.sim.set_fault("r-health", Fault::Unreachable).await;
-    let h = health.check_now(&state, d.id).await.unwrap();
-    assert_eq!(h.status.as_str(), "unreachable");
-    assert!(h.error.unwrap_or_default().contains("cannot be reached"));
     lab.assert_no_violations();
 }
