@@ -193,11 +193,21 @@ fn openapi(check: bool) -> Result {
 }
 
 fn bench() -> Result {
-    step("authorization engines (criterion)");
-    cargo(
-        &["bench", "--locked", "-p", "bench", "--bench", "authz"],
-        &[],
-    )?;
+    step("services: PostgreSQL, Redis");
+    let pg = services::ensure_postgres()?;
+    let redis = services::ensure_redis()?;
+    let env = [
+        ("ROSGATE_BENCH_POSTGRES_URL", pg.as_str()),
+        ("ROSGATE_BENCH_REDIS_URL", redis.as_str()),
+    ];
+    for (name, what) in [
+        ("authz", "authorization engines (criterion)"),
+        ("ratelimit", "rate-limit checks: in-process, Redis, bare INCR"),
+        ("export", "audit export: CSV of 1M events"),
+    ] {
+        step(what);
+        cargo(&["bench", "--locked", "-p", "bench", "--bench", name], &env)?;
+    }
     eprintln!("\ncopy the summary table above into docs/benchmarks.md with the machine it ran on");
     Ok(())
 }
