@@ -202,7 +202,10 @@ fn bench() -> Result {
     ];
     for (name, what) in [
         ("authz", "authorization engines (criterion)"),
-        ("ratelimit", "rate-limit checks: in-process, Redis, bare INCR"),
+        (
+            "ratelimit",
+            "rate-limit checks: in-process, Redis, bare INCR",
+        ),
         ("export", "audit export: CSV of 1M events"),
     ] {
         step(what);
