@@ -40,6 +40,68 @@ pub struct Config {
     pub health_interval_seconds: u64,
     /// Up to this many seconds are added to each interval, so checks spread out.
     pub health_jitter_seconds: u64,
+    /// Per-user request budgets (`[rate_limits]`).
+    pub rate_limits: RateLimitsConfig,
+}
+
+/// The `[rate_limits]` table: how many requests a user may make, counted
+/// on every authenticated REST and MCP request, fleet-wide when
+/// `redis_url` is set. See `docs/configuration.md`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitsConfig {
+    pub enabled: bool,
+    /// When the rate-limit store cannot answer: `false` (the default)
+    /// refuses the request with 503, `true` lets it through. Either way it
+    /// is logged.
+    pub fail_open: bool,
+    /// The budget of users whose roles are not listed in `roles`.
+    pub default: Budget,
+    /// Budgets by built-in role name (`read_only`, `ops_rw`, `admin`, …) or
+    /// custom role id. A user with several roles gets the largest.
+    pub roles: std::collections::BTreeMap<String, Budget>,
+    /// Extra budgets per tool name, counted per user on top of the above.
+    pub tools: std::collections::BTreeMap<String, Budget>,
+}
+
+/// Requests allowed per hour and per day; an unset field is no limit.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Budget {
+    #[serde(default)]
+    pub per_hour: Option<u32>,
+    #[serde(default)]
+    pub per_day: Option<u32>,
+}
+
+impl Budget {
+    /// `per_hour` per hour and ten times that per day.
+    pub const fn hourly(per_hour: u32) -> Budget {
+        Budget {
+            per_hour: Some(per_hour),
+            per_day: Some(per_hour.saturating_mul(10)),
+        }
+    }
+}
+
+impl Default for RateLimitsConfig {
+    fn default() -> Self {
+        RateLimitsConfig {
+            enabled: true,
+            fail_open: false,
+            default: Budget::hourly(1000),
+            roles: [
+                ("read_only", Budget::hourly(1000)),
+                ("ops_rw", Budget::hourly(500)),
+                ("admin", Budget::hourly(2000)),
+                ("org_admin", Budget::hourly(2000)),
+            ]
+            .into_iter()
+            .map(|(r, b)| (r.to_owned(), b))
+            .collect(),
+            tools: std::collections::BTreeMap::new(),
+        }
+    }
 }
 
 /// The `[oidc]` table: rosgate as a client and resource server of an
@@ -144,6 +206,7 @@ pub const KEYS: &[&str] = &[
     "oidc",
     "health_interval_seconds",
     "health_jitter_seconds",
+    "rate_limits",
 ];
 
 impl Default for Config {
@@ -162,6 +225,7 @@ impl Default for Config {
             oidc: None,
             health_interval_seconds: 60,
             health_jitter_seconds: 10,
+            rate_limits: RateLimitsConfig::default(),
         }
     }
 }

@@ -17,11 +17,13 @@ pub mod crypto;
 pub mod demo;
 pub mod devices;
 pub mod health;
+pub mod limits;
 pub mod login;
 pub mod mcp;
 pub mod server;
 pub mod state;
 pub mod tooling;
+pub mod trail;
 pub mod well_known;
 
 pub use config::Config;

@@ -12,8 +12,10 @@
 //! instance behind a load balancer can answer any request.
 
 use crate::api::auth::{authenticate, resource_metadata_url};
+use crate::limits::Refusal;
 use crate::state::AppState;
 use crate::tooling::{self, CallError};
+use crate::trail::{self, Decided, Ending, Named, Trail};
 use kernel::{DeviceId, Principal};
 use poem::endpoint::TowerCompatExt;
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response};
@@ -62,18 +64,105 @@ async fn authenticate_mcp<E: Endpoint>(next: E, mut req: Request) -> poem::Resul
             poem::http::StatusCode::INTERNAL_SERVER_ERROR,
         ));
     };
+    let client_addr = client_addr(&req);
     match authenticate(&state, &req).await {
         Ok(principal) => {
+            let roles: Vec<kernel::RoleId> = match state.authz.index(principal.tenant_id).await {
+                Ok(index) => index.roles_of(principal.user_id).collect(),
+                Err(_) => Vec::new(),
+            };
+            let verdict = match state.limits.admit_user(&principal, roles).await {
+                Ok(v) => v,
+                Err(refusal) => {
+                    let (resp, code) = match refusal {
+                        Refusal::Limited(v) => {
+                            let mut resp =
+                                crate::api::problem::ApiError::rate_limited(v.retry_after_secs())
+                                    .into_response();
+                            v.write_headers(resp.headers_mut());
+                            (resp, "rate_limited")
+                        }
+                        Refusal::Unavailable => (
+                            crate::api::problem::ApiError::unavailable(
+                                "rate limits cannot be checked right now; try again",
+                            )
+                            .into_response(),
+                            "unavailable",
+                        ),
+                    };
+                    let who = Named::principal(&principal, true);
+                    refused(&state, &req, who, "rate_limit", code, client_addr).await?;
+                    return Ok(resp);
+                }
+            };
             req.extensions_mut().insert(principal);
-            Ok(next.call(req).await?.into_response())
+            if let Some(a) = client_addr {
+                req.extensions_mut().insert(ClientAddr(a));
+            }
+            let mut resp = next.call(req).await?.into_response();
+            verdict.write_headers(resp.headers_mut());
+            Ok(resp)
         }
         Err(mut failure) => {
+            if let Some(who) = failure.named.clone() {
+                let who = Named {
+                    actor: audit::Actor::Agent,
+                    ..who
+                };
+                refused(&state, &req, who, "authenticate", failure.code, client_addr).await?;
+            }
             let root = resource_metadata_url(&state.web);
             failure.challenge = failure
                 .challenge
                 .map(|c| c.replace(&root, &format!("{root}/mcp")));
             Ok(poem::error::ResponseError::as_response(&failure))
         }
+    }
+}
+
+fn client_addr(req: &Request) -> Option<String> {
+    req.remote_addr()
+        .as_socket_addr()
+        .map(|a| a.ip().to_string())
+}
+
+/// Audits an MCP request refused before rmcp saw it (over budget, or a
+/// credential that names its holder but is not good enough).
+async fn refused(
+    state: &AppState,
+    req: &Request,
+    who: Named,
+    action: &str,
+    code: &str,
+    client_addr: Option<String>,
+) -> poem::Result<()> {
+    let trail = Trail::new();
+    trail.decide(Decided {
+        action: action.into(),
+        resource_type: "user".into(),
+        resource_id: who.user_id.map(|u| u.uuid()),
+        device_id: None,
+        outcome: audit::Outcome::Deny,
+        reason: format!("refused: {code}"),
+    });
+    trail.identify(who);
+    let end = Ending {
+        operation: "mcp".into(),
+        safe: false,
+        success: false,
+        error_class: Some(code.to_owned()),
+        request_id: req
+            .extensions()
+            .get::<crate::api::auth::RequestId>()
+            .map(|r| r.0.clone())
+            .unwrap_or_default(),
+        client_addr,
+    };
+    match trail.event(state, end) {
+        Some(event) => trail::commit(state, event)
+            .await
+            .map_err(|()| poem::Error::from_status(poem::http::StatusCode::SERVICE_UNAVAILABLE)),
+        None => Ok(()),
     }
 }
 
@@ -99,6 +188,54 @@ fn request_id(ctx: &RequestContext<RoleServer>) -> String {
         })
         .unwrap_or_default()
 }
+
+/// Runs one tool call with a trail of its own and commits the call's one
+/// audit event before answering. `device` is `None` for a fleet tool.
+async fn audited_call(
+    state: &AppState,
+    ctx: &RequestContext<RoleServer>,
+    who: &Principal,
+    name: &str,
+    device: Option<Result<DeviceId, CallError>>,
+    input: &Value,
+) -> Result<tools::ToolOutput, CallError> {
+    let trail = Trail::new();
+    trail.identify(Named::principal(who, true));
+    let c = tooling::Caller {
+        who,
+        channel: "mcp",
+        trail: &trail,
+    };
+    let result = match device {
+        None => tooling::call_fleet(state, &c, name, input).await,
+        Some(Ok(device)) => tooling::call(state, &c, device, name, input).await,
+        Some(Err(e)) => Err(e),
+    };
+    let end = Ending {
+        operation: format!("mcp:{}", name.chars().take(64).collect::<String>()),
+        safe: false,
+        success: result.is_ok(),
+        error_class: result.as_ref().err().map(|e| error_code(e).to_owned()),
+        request_id: request_id(ctx),
+        client_addr: ctx
+            .extensions
+            .get::<poem::http::request::Parts>()
+            .and_then(|p| p.extensions.get::<ClientAddr>())
+            .map(|a| a.0.clone()),
+    };
+    if let Some(event) = trail.event(state, end)
+        && trail::commit(state, event).await.is_err()
+    {
+        return Err(CallError::Unavailable(
+            "the audit trail cannot be written; check the call's outcome before retrying".into(),
+        ));
+    }
+    result
+}
+
+/// The caller's address, carried from the HTTP request into rmcp.
+#[derive(Debug, Clone)]
+struct ClientAddr(String);
 
 fn tool_error(text: String) -> CallToolResponse {
     CallToolResult::error(vec![ContentBlock::text(text)]).into()
@@ -179,35 +316,22 @@ impl ServerHandler for McpServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let who = principal(&ctx)?;
-        let rid = request_id(&ctx);
         let input = Value::Object(request.arguments.clone().unwrap_or_default());
-        let c = tooling::Caller {
-            who: &who,
-            request_id: &rid,
-            channel: "mcp",
-        };
         let fleet = tools::find(&request.name).is_some_and(|t| t.fleet);
-        let result = if fleet {
-            tooling::call_fleet(&self.state, &c, &request.name, &input).await
-        } else {
-            let Some(device) = input
+        let device = (!fleet).then(|| {
+            input
                 .get("device_id")
                 .and_then(Value::as_str)
                 .and_then(|s| uuid::Uuid::parse_str(s).ok())
-            else {
-                return Ok(tool_error(
-                    "device_id: required, the id (a UUID) of one of your devices".into(),
-                ));
-            };
-            tooling::call(
-                &self.state,
-                &c,
-                DeviceId::from_uuid(device),
-                &request.name,
-                &input,
-            )
-            .await
-        };
+                .map(DeviceId::from_uuid)
+                .ok_or_else(|| {
+                    CallError::Invalid(tools::BadArg {
+                        field: "device_id".into(),
+                        reason: "required, the id (a UUID) of one of your devices".into(),
+                    })
+                })
+        });
+        let result = audited_call(&self.state, &ctx, &who, &request.name, device, &input).await;
         match result {
             Ok(out) => {
                 let mut result = CallToolResult::success(vec![ContentBlock::text(format!(
@@ -287,17 +411,12 @@ impl ServerHandler for McpServer {
             .and_then(|r| r.strip_suffix("/overview"))
             .and_then(|s| uuid::Uuid::parse_str(s).ok())
         {
-            let rid = request_id(&ctx);
-            let c = tooling::Caller {
-                who: &who,
-                request_id: &rid,
-                channel: "mcp",
-            };
-            match tooling::call(
+            match audited_call(
                 &self.state,
-                &c,
-                DeviceId::from_uuid(id),
+                &ctx,
+                &who,
                 "get_system_overview",
+                Some(Ok(DeviceId::from_uuid(id))),
                 &json!({}),
             )
             .await
@@ -321,7 +440,12 @@ impl ServerHandler for McpServer {
 
 /// A refusal as the agent reads it: the stable code, then why.
 fn refusal_text(e: &CallError) -> String {
-    let code = match e {
+    format!("refused ({}): {e}", error_code(e))
+}
+
+/// The stable code of a refusal, as REST's problem `code` would say it.
+fn error_code(e: &CallError) -> &'static str {
+    match e {
         CallError::UnknownTool(_) => "unknown_tool",
         CallError::UnknownDevice => "not_found",
         CallError::Denied { code, .. } => code,
@@ -333,6 +457,6 @@ fn refusal_text(e: &CallError) -> String {
         CallError::WrongEndpoint(_) => "wrong_endpoint",
         CallError::UnknownPlan => "not_found",
         CallError::Token(_) => "invalid_approval_token",
-    };
-    format!("refused ({code}): {e}")
+        CallError::RateLimited(_) => "rate_limited",
+    }
 }

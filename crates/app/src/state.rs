@@ -38,6 +38,8 @@ pub struct AppState {
     pub plans: tools::plans::Plans,
     /// Device health checks and their cached results.
     pub health: crate::health::Health,
+    /// Per-user request budgets.
+    pub limits: crate::limits::Limits,
 }
 
 /// What the browser-facing endpoints need from the configuration.
@@ -103,12 +105,22 @@ impl AppState {
             h.update(key.as_bytes());
             tools::plan::TokenKey::new(h.finalize().into())
         };
-        let session_store: Arc<dyn SessionStore> = match &config.redis_url {
-            Some(url) => Arc::new(
-                redis_store::RedisSessionStore::connect(url, &config.redis_key_prefix).await?,
-            ),
-            None => Arc::new(MemorySessionStore::new()),
-        };
+        // Sessions and rate-limit counters live in Redis when it is
+        // configured, shared by every instance; in this process otherwise.
+        let (session_store, limiter): (Arc<dyn SessionStore>, Arc<dyn kernel::RateLimiter>) =
+            match &config.redis_url {
+                Some(url) => {
+                    let store =
+                        redis_store::RedisSessionStore::connect(url, &config.redis_key_prefix)
+                            .await?;
+                    let limiter = redis_store::RedisRateLimiter::from_store(&store).await?;
+                    (Arc::new(store), Arc::new(limiter))
+                }
+                None => (
+                    Arc::new(MemorySessionStore::new()),
+                    Arc::new(kernel::MemoryRateLimiter::new()),
+                ),
+            };
         let public_url = config.public_url.trim_end_matches('/').to_owned();
         let (idp, web) = match &config.oidc {
             None => (
@@ -160,6 +172,7 @@ impl AppState {
             }
         };
         Ok(AppState {
+            limits: crate::limits::Limits::new(limiter, config.rate_limits.clone(), clock.clone()),
             sessions: Sessions::new(session_store, clock.clone(), entropy.clone()),
             sealer: sealer.clone(),
             idp,

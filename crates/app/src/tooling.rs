@@ -4,12 +4,15 @@
 //! binding's scope reaches it, the device scope includes it, the binding's
 //! environments allow the device's environment); the device's capability
 //! flags allow the tier and topic; the input is valid; the device has
-//! credentials. Every refusal and every run is audited, then the tool runs
-//! through the `RouterOs` port.
+//! credentials; the tool's own budget, if it has one. Every decision goes
+//! into the caller's [`Trail`], which becomes the call's one audit event;
+//! then the tool runs through the `RouterOs` port.
 
+use crate::limits::Refusal;
 use crate::state::AppState;
-use audit::{AuditEvent, AuditSink, Outcome as AuditOutcome};
-use kernel::{AuditEventId, DeviceId, Principal};
+use crate::trail::{Decided, Trail};
+use audit::{Effect, Outcome as AuditOutcome};
+use kernel::{DeviceId, Principal};
 use rbac::engine::Outcome;
 use rbac::{Decision, Permission, Resource};
 use tools::{Args, Tier, Tool, ToolError, ToolOutput};
@@ -46,6 +49,9 @@ pub enum CallError {
     /// Storage or the audit trail failed; nothing ran.
     #[error("{0}")]
     Unavailable(String),
+    /// The tool's own budget is used up; retry after this many seconds.
+    #[error("the budget of this tool is used up; retry in {0} s")]
+    RateLimited(u64),
 }
 
 /// The permission a tier needs.
@@ -57,68 +63,65 @@ pub fn permission(tier: Tier) -> Permission {
     }
 }
 
-/// The caller's context for audit records.
+/// Who is calling, over which channel, and the trail the call's one audit
+/// event is made from.
 #[derive(Debug, Clone)]
 pub struct Caller<'a> {
     pub who: &'a Principal,
-    pub request_id: &'a str,
     /// `rest` or `mcp`.
     pub channel: &'static str,
+    pub trail: &'a Trail,
 }
 
-/// Agents over MCP act as agents whatever credential they hold.
-fn actor(c: &Caller<'_>) -> audit::Actor {
-    if c.channel == "mcp" {
-        audit::Actor::Agent
+/// Names the tool in the trail: the operation it counts as, whether it
+/// changes anything, and a digest of its input with secrets taken out.
+fn begin(c: &Caller<'_>, tool: &Tool, input: &serde_json::Value) {
+    let effect = if tool.writes {
+        Effect::Write
     } else {
-        audit::Actor::of(&c.who.auth)
-    }
+        Effect::Read
+    };
+    let digest = audit::args_digest(&tools::redact::redact(input.clone()));
+    c.trail.tool(
+        format!("{}:{}", c.channel, tool.name),
+        tool.name,
+        effect,
+        Some(digest),
+    );
 }
 
-async fn audit(
-    state: &AppState,
-    c: &Caller<'_>,
-    tool: &str,
-    action: &str,
-    device: DeviceId,
-    outcome: AuditOutcome,
-    reason: String,
-) -> Result<(), CallError> {
-    let now = state.clock.now();
-    state
-        .audit
-        .record(AuditEvent {
-            id: AuditEventId::from_uuid(state.entropy.uuid_v7(now)),
-            at: now,
-            tenant_id: Some(c.who.tenant_id),
-            user_id: Some(c.who.user_id),
-            user_email: Some(c.who.email.clone()),
-            actor: actor(c),
-            operation: format!("{}:{tool}", c.channel),
-            tool_name: Some(tool.to_owned()),
-            action: action.to_owned(),
-            resource_type: "device".into(),
-            resource_id: Some(device.uuid()),
-            device_id: Some(device.uuid()),
-            environment: None,
-            effect: if tools::find(tool).is_some_and(|t| t.writes) {
-                audit::Effect::Write
-            } else {
-                audit::Effect::Read
-            },
-            decision: outcome,
-            result: outcome.result(),
-            error_class: (outcome == AuditOutcome::Deny).then(|| "denied".to_owned()),
-            approval_request_id: None,
-            client_addr: None,
-            args_digest: None,
-            reason: reason.chars().take(1000).collect(),
-            request_id: c.request_id.to_owned(),
-        })
-        .await
-        .map_err(|_| {
-            CallError::Unavailable("the audit trail cannot be written; the tool did not run".into())
-        })
+/// Records a decision about `device` in the trail.
+fn decide(c: &Caller<'_>, action: &str, device: DeviceId, outcome: AuditOutcome, reason: String) {
+    c.trail.decide(Decided {
+        action: action.to_owned(),
+        resource_type: "device".into(),
+        resource_id: Some(device.uuid()),
+        device_id: Some(device.uuid()),
+        outcome,
+        reason,
+    });
+}
+
+/// Counts the call against the tool's own budget, if it has one.
+async fn admit(state: &AppState, c: &Caller<'_>, tool: &Tool) -> Result<(), CallError> {
+    match state.limits.admit_tool(c.who, tool.name).await {
+        Ok(_) => Ok(()),
+        Err(Refusal::Limited(v)) => {
+            let secs = v.retry_after_secs();
+            c.trail.decide(Decided {
+                action: "rate_limit".into(),
+                resource_type: "tool".into(),
+                resource_id: None,
+                device_id: None,
+                outcome: AuditOutcome::Deny,
+                reason: format!("budget of {} used up", tool.name),
+            });
+            Err(CallError::RateLimited(secs))
+        }
+        Err(Refusal::Unavailable) => Err(CallError::Unavailable(
+            "rate limits cannot be checked right now; try again".into(),
+        )),
+    }
 }
 
 /// Whether the caller may call `tool` on `device` (RBAC only), without auditing:
@@ -160,6 +163,7 @@ pub async fn call(
             tool.name, tool.name
         )));
     }
+    begin(c, tool, input);
     let perm = permission(tool.tier);
     let decision = state
         .authz
@@ -170,29 +174,17 @@ pub async fn call(
         })?;
     match decision {
         Outcome::NotFound => {
-            audit(
-                state,
+            decide(
                 c,
-                tool.name,
                 perm.as_str(),
                 device_id,
                 AuditOutcome::Deny,
                 "device not found".into(),
-            )
-            .await?;
+            );
             return Err(CallError::UnknownDevice);
         }
         Outcome::Decided(Decision::Deny(r)) => {
-            audit(
-                state,
-                c,
-                tool.name,
-                perm.as_str(),
-                device_id,
-                AuditOutcome::Deny,
-                r.message(),
-            )
-            .await?;
+            decide(c, perm.as_str(), device_id, AuditOutcome::Deny, r.message());
             return Err(CallError::Denied {
                 code: r.code(),
                 message: r.message(),
@@ -205,32 +197,27 @@ pub async fn call(
         .device(device_id)
         .await
         .map_err(|_| CallError::UnknownDevice)?;
+    c.trail.environment(device.environment.as_str());
     if let Err(refusal) = tools::guard::device_allows(tool, &device) {
-        audit(
-            state,
+        decide(
             c,
-            tool.name,
             perm.as_str(),
             device_id,
             AuditOutcome::Deny,
             refusal.to_string(),
-        )
-        .await?;
+        );
         return Err(refusal.into());
     }
     let args = match Args::parse(tool, input) {
         Ok(a) => a,
         Err(e) => {
-            audit(
-                state,
+            decide(
                 c,
-                tool.name,
                 perm.as_str(),
                 device_id,
                 AuditOutcome::Deny,
                 format!("invalid input: {e}"),
-            )
-            .await?;
+            );
             return Err(e.into());
         }
     };
@@ -242,10 +229,11 @@ pub async fn call(
         .ok_or_else(|| CallError::NoCredentials(device.name.clone()))?;
     let target = crate::devices::target(&device, credentials);
     let dry = args.dry_run();
-    audit(
-        state,
+    if dry {
+        c.trail.effect(Effect::Read);
+    }
+    decide(
         c,
-        tool.name,
         perm.as_str(),
         device_id,
         AuditOutcome::Allow,
@@ -255,24 +243,12 @@ pub async fn call(
             tool.name,
             if dry { " (dry run)" } else { "" }
         ),
-    )
-    .await?;
+    );
+    admit(state, c, tool).await?;
     let result = state.tools.run(tool, &device, &target, &args).await;
-    if tool.writes && !dry {
-        let (outcome, reason) = match &result {
-            Ok(o) => (AuditOutcome::Allow, format!("done: {}", o.summary)),
-            Err(e) => (AuditOutcome::Deny, format!("failed: {e}")),
-        };
-        audit(
-            state,
-            c,
-            tool.name,
-            "tool:result",
-            device_id,
-            outcome,
-            reason,
-        )
-        .await?;
+    match &result {
+        Ok(o) => c.trail.note(format!("done: {}", o.summary)),
+        Err(e) => c.trail.note(format!("failed: {e}")),
     }
     result.map_err(CallError::Tool)
 }
@@ -295,29 +271,17 @@ async fn guard_device(
         })?;
     match decision {
         Outcome::NotFound => {
-            audit(
-                state,
+            decide(
                 c,
-                tool.name,
                 perm.as_str(),
                 device_id,
                 AuditOutcome::Deny,
                 "device not found".into(),
-            )
-            .await?;
+            );
             return Err(CallError::UnknownDevice);
         }
         Outcome::Decided(Decision::Deny(r)) => {
-            audit(
-                state,
-                c,
-                tool.name,
-                perm.as_str(),
-                device_id,
-                AuditOutcome::Deny,
-                r.message(),
-            )
-            .await?;
+            decide(c, perm.as_str(), device_id, AuditOutcome::Deny, r.message());
             return Err(CallError::Denied {
                 code: r.code(),
                 message: r.message(),
@@ -331,16 +295,13 @@ async fn guard_device(
         .await
         .map_err(|_| CallError::UnknownDevice)?;
     if let Err(refusal) = tools::guard::device_allows(tool, &device) {
-        audit(
-            state,
+        decide(
             c,
-            tool.name,
             perm.as_str(),
             device_id,
             AuditOutcome::Deny,
             refusal.to_string(),
-        )
-        .await?;
+        );
         return Err(refusal.into());
     }
     Ok(device)
@@ -374,6 +335,7 @@ pub async fn call_fleet(
             tool.name, tool.name
         )));
     }
+    begin(c, tool, input);
     let args = Args::parse(tool, input)?;
     if let Some(plan_id) = args
         .str("plan_id")
@@ -418,30 +380,21 @@ pub async fn call_fleet(
             };
             targets.push(crate::devices::target(&device, creds));
         }
-        audit_plan(
-            state,
+        decide_plan(
             c,
-            tool.name,
             plan.id,
             AuditOutcome::Allow,
             format!("applying plan on {} devices", targets.len()),
-        )
-        .await?;
+        );
+        c.trail.approval(plan.id);
+        admit(state, c, tool).await?;
         let done = state.plans.run(plan, &targets).await.map_err(plan_error)?;
-        let completed = done.status == tools::plan::PlanStatus::Completed;
-        audit_plan(
-            state,
-            c,
-            tool.name,
-            done.id,
-            if completed {
-                AuditOutcome::Allow
-            } else {
-                AuditOutcome::Deny
-            },
-            format!("plan {}", done.status.as_str()),
-        )
-        .await?;
+        if done.status == tools::plan::PlanStatus::Completed {
+            c.trail.note(format!("plan {}", done.status.as_str()));
+        } else {
+            c.trail
+                .failed("plan_failed", format!("plan {}", done.status.as_str()));
+        }
         return Ok(ToolOutput {
             summary: format!("plan {} {}", done.id, done.status.as_str()),
             data: serde_json::json!({
@@ -459,15 +412,12 @@ pub async fn call_fleet(
         .create(tool, c.who.tenant_id, c.who.user_id, devices, change, batch)
         .await
         .map_err(plan_error)?;
-    audit_plan(
-        state,
+    decide_plan(
         c,
-        tool.name,
         plan.id,
         AuditOutcome::Allow,
         format!("plan created, risk {}", plan.risk),
-    )
-    .await?;
+    );
     let expires = plan
         .expires_at
         .format(&time::format_description::well_known::Rfc3339)
@@ -493,41 +443,14 @@ pub async fn call_fleet(
     })
 }
 
-async fn audit_plan(
-    state: &AppState,
-    c: &Caller<'_>,
-    tool: &str,
-    plan: uuid::Uuid,
-    outcome: AuditOutcome,
-    reason: String,
-) -> Result<(), CallError> {
-    let now = state.clock.now();
-    state
-        .audit
-        .record(AuditEvent {
-            id: AuditEventId::from_uuid(state.entropy.uuid_v7(now)),
-            at: now,
-            tenant_id: Some(c.who.tenant_id),
-            user_id: Some(c.who.user_id),
-            user_email: Some(c.who.email.clone()),
-            actor: actor(c),
-            operation: format!("{}:{tool}", c.channel),
-            tool_name: Some(tool.to_owned()),
-            action: "tool:professional".into(),
-            resource_type: "plan".into(),
-            resource_id: Some(plan),
-            device_id: None,
-            environment: None,
-            effect: audit::Effect::Write,
-            decision: outcome,
-            result: outcome.result(),
-            error_class: (outcome == AuditOutcome::Deny).then(|| "plan_failed".to_owned()),
-            approval_request_id: None,
-            client_addr: None,
-            args_digest: None,
-            reason,
-            request_id: c.request_id.to_owned(),
-        })
-        .await
-        .map_err(|_| CallError::Unavailable("the audit trail cannot be written".into()))
+/// Records a decision about a plan in the trail.
+fn decide_plan(c: &Caller<'_>, plan: uuid::Uuid, outcome: AuditOutcome, reason: String) {
+    c.trail.decide(Decided {
+        action: "tool:professional".into(),
+        resource_type: "plan".into(),
+        resource_id: Some(plan),
+        device_id: None,
+        outcome,
+        reason,
+    });
 }

@@ -358,6 +358,14 @@ impl AuthzIndex {
         }))
     }
 
+    /// The roles `user` is bound to anywhere in the tenant (with repeats).
+    pub fn roles_of(&self, user: UserId) -> impl Iterator<Item = RoleId> + '_ {
+        self.users
+            .get(&user)
+            .into_iter()
+            .flat_map(|e| e.bindings.iter().map(|b| b.role_id))
+    }
+
     /// Whether `user` holds `perm` anywhere in the tenant.
     pub fn holds_anywhere(&self, user: UserId, perm: Permission) -> bool {
         self.users.get(&user).is_some_and(|e| e.any.grants(perm))

@@ -158,8 +158,19 @@ impl TestApp {
     /// address first), with the configuration adjusted by `configure`.
     pub async fn spawn_with(
         backend: Backend,
+        listener: (tokio::net::TcpListener, String),
+        configure: impl FnOnce(&mut Config),
+    ) -> TestApp {
+        Self::spawn_clocked(backend, listener, configure, Arc::new(SystemClock)).await
+    }
+
+    /// Like [`TestApp::spawn_with`], on `clock` (a `ManualClock` moves
+    /// expiry and rate windows without sleeping).
+    pub async fn spawn_clocked(
+        backend: Backend,
         (listener, base): (tokio::net::TcpListener, String),
         configure: impl FnOnce(&mut Config),
+        clock: Arc<dyn kernel::Clock>,
     ) -> TestApp {
         let (url, dir) = fresh_database(backend).await;
         let mut config = Config {
@@ -171,7 +182,7 @@ impl TestApp {
             ..Config::default()
         };
         configure(&mut config);
-        let state = AppState::build(&config, Arc::new(SystemClock), Arc::new(OsEntropy))
+        let state = AppState::build(&config, clock, Arc::new(OsEntropy))
             .await
             .expect("app state");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();

@@ -17,6 +17,7 @@
 //! the RFC 9728 metadata, as MCP clients expect.
 
 use crate::state::AppState;
+use crate::trail::Named;
 use kernel::{AuthMethod, Principal};
 use poem::http::{Method, StatusCode, header};
 use poem::{IntoResponse, Request, RequestBody, Response};
@@ -79,6 +80,9 @@ impl<'a> ApiExtractor<'a> for Caller {
         _body: &mut RequestBody,
         _opts: ExtractParamOptions<()>,
     ) -> poem::Result<Self> {
+        if let Some(Authenticated(done)) = req.extensions().get::<Authenticated>() {
+            return Ok(Caller(done.clone()?));
+        }
         let state = req
             .data::<AppState>()
             .ok_or_else(|| AuthFailure::internal("server state missing"))?;
@@ -87,7 +91,7 @@ impl<'a> ApiExtractor<'a> for Caller {
 }
 
 /// Why a request was not authenticated, as a complete response.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("{detail}")]
 pub struct AuthFailure {
     pub status: StatusCode,
@@ -95,15 +99,31 @@ pub struct AuthFailure {
     pub detail: String,
     /// The `WWW-Authenticate` challenge, if the status calls for one.
     pub challenge: Option<String>,
+    /// The caller, when the credential was good enough to name one (a
+    /// session without its CSRF token, a token without the scope): such a
+    /// failure is audited.
+    pub named: Option<Named>,
 }
 
+/// The outcome of authenticating a request, worked out once per request by
+/// the pipeline and read by the [`Caller`] extractor.
+#[derive(Debug, Clone)]
+pub struct Authenticated(pub Result<Principal, AuthFailure>);
+
 impl AuthFailure {
+    /// The same failure, naming the caller it concerns.
+    fn naming(mut self, who: &Principal) -> Self {
+        self.named = Some(Named::principal(who, false));
+        self
+    }
+
     fn internal(detail: &str) -> Self {
         AuthFailure {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             code: "internal",
             detail: detail.into(),
             challenge: None,
+            named: None,
         }
     }
 
@@ -117,6 +137,7 @@ impl AuthFailure {
                 "Bearer resource_metadata=\"{}\"",
                 resource_metadata_url(web)
             )),
+            named: None,
         }
     }
 
@@ -132,6 +153,7 @@ impl AuthFailure {
                 resource_metadata_url(web)
             )),
             detail,
+            named: None,
         }
     }
 
@@ -144,6 +166,7 @@ impl AuthFailure {
                 "Bearer error=\"insufficient_scope\", scope=\"{scope}\", resource_metadata=\"{}\"",
                 resource_metadata_url(web)
             )),
+            named: None,
         }
     }
 
@@ -155,6 +178,7 @@ impl AuthFailure {
                      session's CSRF token (the `rosgate_csrf` cookie) in `X-CSRF-Token`"
                 .into(),
             challenge: None,
+            named: None,
         }
     }
 
@@ -164,6 +188,7 @@ impl AuthFailure {
             code: "unavailable",
             detail: detail.into(),
             challenge: None,
+            named: None,
         }
     }
 
@@ -173,6 +198,7 @@ impl AuthFailure {
             code: "not_provisioned",
             detail,
             challenge: None,
+            named: None,
         }
     }
 }
@@ -282,29 +308,39 @@ async fn bearer_jwt(
                 AuthFailure::unavailable("the identity provider cannot be reached; try again")
             }
         })?;
+    let user = state
+        .tenancy
+        .sign_in(&identity, &web.provisioning)
+        .await
+        .map_err(|e| match e {
+            TenancyError::NotProvisioned(_) => {
+                let mut f = AuthFailure::not_provisioned(e.to_string());
+                f.named = Some(Named {
+                    tenant_id: None,
+                    user_id: None,
+                    email: identity.email.clone(),
+                    actor: audit::Actor::User,
+                });
+                f
+            }
+            _ => AuthFailure::unavailable("credentials cannot be checked right now; try again"),
+        })?;
+    let who = Principal {
+        user_id: user.id,
+        tenant_id: user.tenant_id,
+        email: user.email,
+        platform_admin: user.platform_admin,
+        auth: AuthMethod::Bearer,
+    };
     let needed = if is_safe(method) {
         SCOPE_READ
     } else {
         SCOPE_WRITE
     };
     if !scopes.iter().any(|s| s == needed) {
-        return Err(AuthFailure::insufficient_scope(web, needed));
+        return Err(AuthFailure::insufficient_scope(web, needed).naming(&who));
     }
-    let user = state
-        .tenancy
-        .sign_in(&identity, &web.provisioning)
-        .await
-        .map_err(|e| match e {
-            TenancyError::NotProvisioned(_) => AuthFailure::not_provisioned(e.to_string()),
-            _ => AuthFailure::unavailable("credentials cannot be checked right now; try again"),
-        })?;
-    Ok(Principal {
-        user_id: user.id,
-        tenant_id: user.tenant_id,
-        email: user.email,
-        platform_admin: user.platform_admin,
-        auth: AuthMethod::Bearer,
-    })
+    Ok(who)
 }
 
 async fn session(state: &AppState, cookie: &str, req: &Request) -> Result<Principal, AuthFailure> {
@@ -317,16 +353,6 @@ async fn session(state: &AppState, cookie: &str, req: &Request) -> Result<Princi
         .await
         .map_err(|_| AuthFailure::unavailable("sessions cannot be checked right now; try again"))?
         .ok_or_else(expired)?;
-    if !is_safe(req.method()) {
-        let presented = req
-            .headers()
-            .get(CSRF_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        if !session.csrf_matches(presented) {
-            return Err(AuthFailure::csrf());
-        }
-    }
     // The user may have been removed since the login.
     let user = state
         .tenancy
@@ -337,13 +363,24 @@ async fn session(state: &AppState, cookie: &str, req: &Request) -> Result<Princi
             AuthFailure::unavailable("credentials cannot be checked right now; try again")
         })?
         .ok_or_else(expired)?;
-    Ok(Principal {
+    let who = Principal {
         user_id: user.id,
         tenant_id: user.tenant_id,
         email: user.email,
         platform_admin: user.platform_admin,
         auth: AuthMethod::Session,
-    })
+    };
+    if !is_safe(req.method()) {
+        let presented = req
+            .headers()
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if !session.csrf_matches(presented) {
+            return Err(AuthFailure::csrf().naming(&who));
+        }
+    }
+    Ok(who)
 }
 
 /// The id that ties a request to its log lines and audit events.

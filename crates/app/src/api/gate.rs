@@ -1,13 +1,15 @@
 //! The enforcement gate: the single path from "who is calling" to "allowed
-//! to touch this". Every decision, allow or deny, is written to the audit
-//! port before the handler goes on; if the audit record cannot be written,
-//! the request is refused.
+//! to touch this". Every decision, allow or deny, goes into the request's
+//! [`Trail`]; the pipeline (api/pipeline.rs) commits the request's one
+//! audit event before the reply leaves, and refuses the request if it
+//! cannot.
 
-use super::auth::{Caller, RequestId};
+use super::auth::Caller;
 use super::problem::ApiError;
 use crate::state::AppState;
-use audit::{AuditEvent, AuditSink, Outcome as AuditOutcome};
-use kernel::{AuditEventId, Principal, TenantId};
+use crate::trail::{Decided, Trail};
+use audit::Outcome as AuditOutcome;
+use kernel::{Principal, TenantId};
 use rbac::engine::Outcome;
 use rbac::{AuthzIndex, Decision, DenyReason, Grant, Permission, Resource};
 use std::sync::Arc;
@@ -17,27 +19,27 @@ use std::sync::Arc;
 pub struct Ctx<'a> {
     pub state: &'a AppState,
     pub who: Principal,
-    request_id: String,
+    trail: Option<Arc<Trail>>,
 }
 
 impl<'a> Ctx<'a> {
     /// The gate for `caller`'s request.
     pub fn new(state: &'a AppState, caller: Caller, req: &poem::Request) -> Self {
-        let request_id = req
-            .extensions()
-            .get::<RequestId>()
-            .map(|r| r.0.clone())
-            .unwrap_or_default();
         Ctx {
             state,
             who: caller.0,
-            request_id,
+            trail: req.extensions().get::<Arc<Trail>>().cloned(),
         }
     }
 
     /// The caller's tenant.
     pub fn tenant(&self) -> TenantId {
         self.who.tenant_id
+    }
+
+    /// The request's trail, for handlers that add to it.
+    pub fn trail(&self) -> Option<&Trail> {
+        self.trail.as_deref()
     }
 
     async fn record(
@@ -58,22 +60,19 @@ impl<'a> Ctx<'a> {
 
     async fn write(
         &self,
-        operation: &str,
+        _operation: &str,
         action: &str,
         resource: Resource,
-        decision: AuditOutcome,
+        outcome: AuditOutcome,
         reason: String,
     ) -> Result<(), ApiError> {
-        let now = self.state.clock.now();
-        let event = AuditEvent {
-            id: AuditEventId::from_uuid(self.state.entropy.uuid_v7(now)),
-            at: now,
-            tenant_id: Some(self.who.tenant_id),
-            user_id: Some(self.who.user_id),
-            user_email: Some(self.who.email.clone()),
-            actor: audit::Actor::of(&self.who.auth),
-            operation: operation.to_owned(),
-            tool_name: None,
+        // Outside the pipeline nothing would be audited: refuse.
+        let trail = self.trail.as_ref().ok_or_else(|| {
+            ApiError::unavailable(
+                "the audit trail cannot be written; the request was not carried out",
+            )
+        })?;
+        trail.decide(Decided {
             action: action.to_owned(),
             resource_type: resource.kind().to_owned(),
             resource_id: resource.id(),
@@ -81,26 +80,10 @@ impl<'a> Ctx<'a> {
                 Resource::Device(d) => Some(d.uuid()),
                 _ => None,
             },
-            environment: None,
-            effect: if action.ends_with(":read") || action == "authenticated" {
-                audit::Effect::Read
-            } else {
-                audit::Effect::Write
-            },
-            decision,
-            result: decision.result(),
-            error_class: (decision == AuditOutcome::Deny).then(|| "denied".to_owned()),
+            outcome,
             reason,
-            approval_request_id: None,
-            request_id: self.request_id.clone(),
-            client_addr: None,
-            args_digest: None,
-        };
-        self.state.audit.record(event).await.map_err(|_| {
-            ApiError::unavailable(
-                "the audit trail cannot be written; the request was not carried out",
-            )
-        })
+        });
+        Ok(())
     }
 
     /// Requires `perm` on `resource`: records the decision and returns the

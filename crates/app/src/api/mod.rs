@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod gate;
 pub mod models;
+pub mod pipeline;
 pub mod problem;
 
 mod access;

@@ -60,6 +60,10 @@ pub enum ApiError {
     /// A field is invalid.
     #[oai(status = 422, content_type = "application/problem+json")]
     Unprocessable(Json<Problem>),
+    /// The caller is over its request budget: wait `Retry-After` seconds.
+    /// `X-RateLimit-*` and `RateLimit` say which budget and when it resets.
+    #[oai(status = 429, content_type = "application/problem+json")]
+    TooManyRequests(Json<Problem>, #[oai(header = "Retry-After")] String),
     /// A device answered with an error, or did not confirm a change.
     #[oai(status = 502, content_type = "application/problem+json")]
     BadGateway(Json<Problem>),
@@ -192,6 +196,19 @@ impl ApiError {
         ))
     }
 
+    /// Over the request budget; retry after `secs` seconds.
+    pub fn rate_limited(secs: u64) -> Self {
+        ApiError::TooManyRequests(
+            problem(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("request budget used up; retry in {secs} s"),
+                None,
+            ),
+            secs.to_string(),
+        )
+    }
+
     pub fn unavailable(detail: impl Into<String>) -> Self {
         ApiError::Unavailable(problem(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -212,6 +229,7 @@ impl ApiError {
             | ApiError::PayloadTooLarge(p)
             | ApiError::UnsupportedMediaType(p)
             | ApiError::Unprocessable(p)
+            | ApiError::TooManyRequests(p, _)
             | ApiError::BadGateway(p)
             | ApiError::Unavailable(p)
             | ApiError::GatewayTimeout(p) => &p.0,

@@ -1,16 +1,18 @@
 //! The tool catalogue over REST: the same tools, the same guards and the
 //! same audit records as MCP, through [`crate::tooling`].
 
-use super::auth::{Caller, RequestId};
+use super::auth::Caller;
 use super::problem::ApiError;
 use super::{ApiResult, Tag};
 use crate::state::AppState;
 use crate::tooling::{self, CallError};
+use crate::trail::Trail;
 use poem::Request;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 use serde_json::Value;
+use std::sync::Arc;
 use tools::ToolError;
 use uuid::Uuid;
 
@@ -64,6 +66,7 @@ impl From<CallError> for ApiError {
             CallError::Invalid(b) => ApiError::invalid(&b.field, b.reason),
             CallError::NoCredentials(_) => ApiError::conflict_code("no_credentials", msg),
             CallError::Unavailable(m) => ApiError::unavailable(m),
+            CallError::RateLimited(secs) => ApiError::rate_limited(secs),
             CallError::WrongEndpoint(_) => ApiError::bad_request("wrong_endpoint", msg),
             CallError::UnknownPlan => ApiError::not_found("plan"),
             CallError::Token(_) => ApiError::forbidden("invalid_approval_token", msg),
@@ -82,6 +85,17 @@ impl From<CallError> for ApiError {
             },
         }
     }
+}
+
+/// The request's trail, which the pipeline commits; outside it a tool
+/// would run unaudited, so it does not run.
+fn request_trail(req: &Request) -> Result<Arc<Trail>, ApiError> {
+    req.extensions()
+        .get::<Arc<Trail>>()
+        .cloned()
+        .ok_or_else(|| {
+            ApiError::unavailable("the audit trail cannot be written; the tool did not run")
+        })
 }
 
 #[OpenApi(tag = "Tag::Tools")]
@@ -123,15 +137,11 @@ impl ToolsApi {
         tool_name: Path<String>,
         body: Json<Value>,
     ) -> ApiResult<Json<ToolResultDto>> {
-        let request_id = req
-            .extensions()
-            .get::<RequestId>()
-            .map(|r| r.0.clone())
-            .unwrap_or_default();
+        let trail = request_trail(req)?;
         let c = tooling::Caller {
             who: &caller.0,
-            request_id: &request_id,
             channel: "rest",
+            trail: &trail,
         };
         let out = tooling::call(&self.state, &c, device_id.0.into(), &tool_name.0, &body.0).await?;
         Ok(Json(ToolResultDto {
@@ -159,15 +169,11 @@ impl ToolsApi {
         tool_name: Path<String>,
         body: Json<Value>,
     ) -> ApiResult<Json<FleetResultDto>> {
-        let request_id = req
-            .extensions()
-            .get::<RequestId>()
-            .map(|r| r.0.clone())
-            .unwrap_or_default();
+        let trail = request_trail(req)?;
         let c = tooling::Caller {
             who: &caller.0,
-            request_id: &request_id,
             channel: "rest",
+            trail: &trail,
         };
         let out = tooling::call_fleet(&self.state, &c, &tool_name.0, &body.0).await?;
         Ok(Json(FleetResultDto {

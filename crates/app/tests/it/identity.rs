@@ -383,6 +383,26 @@ async fn a_browser_logs_in_with_pkce_and_uses_the_api_by_cookie() {
         (status, p["code"].as_str()),
         (StatusCode::FORBIDDEN, Some("csrf_failed"))
     );
+    // The failure names the session's user, so it is audited.
+    let bob = w
+        .app
+        .state
+        .tenancy
+        .repo()
+        .user(session.user_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let events = w.app.state.db.audit_events(bob.tenant_id).await.unwrap();
+    let refused = events
+        .iter()
+        .find(|e| e.error_class.as_deref() == Some("csrf_failed"))
+        .expect("the CSRF failure is audited");
+    assert_eq!(
+        (refused.decision.as_str(), refused.actor.as_str()),
+        ("deny", "user")
+    );
+    assert_eq!(refused.user_email.as_deref(), Some("bob@acme.test"));
     let (status, _) = w
         .with_cookie(
             &b,

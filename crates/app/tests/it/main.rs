@@ -7,5 +7,7 @@ mod api;
 mod health;
 mod identity;
 mod isolation;
+mod limits;
 mod matrix;
 mod tools;
+mod trail;

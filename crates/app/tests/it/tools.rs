@@ -632,6 +632,37 @@ async fn a_real_mcp_client_sees_its_tools_and_is_refused_what_it_may_not_do() {
         challenge.contains("/.well-known/oauth-protected-resource/mcp"),
         "{challenge}"
     );
+
+    // Each tool call is one audit event, made by an agent.
+    let events = lab.app.state.db.audit_events(lab.tenant).await.unwrap();
+    let dns: Vec<_> = events
+        .iter()
+        .filter(|e| e.operation == "mcp:update_dns_servers")
+        .collect();
+    assert_eq!(dns.len(), 2, "{dns:#?}");
+    assert!(dns.iter().all(|e| e.actor == audit::Actor::Agent
+        && e.tool_name.as_deref() == Some("update_dns_servers")
+        && e.device_id == Some(d.id.uuid())
+        && e.args_digest.as_ref().is_some_and(|h| h.len() == 64)));
+    let outcomes: Vec<_> = dns
+        .iter()
+        .map(|e| {
+            (
+                e.decision.as_str(),
+                e.result.as_str(),
+                e.error_class.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("deny", "failure", Some("missing_permission")),
+            ("allow", "success", None)
+        ]
+    );
+    assert_eq!(dns[1].environment.as_deref(), Some("lab"));
+    assert_eq!(dns[1].effect, audit::Effect::Write);
     lab.assert_no_violations();
 }
 
@@ -942,10 +973,10 @@ async fn a_dns_ntp_rollout_runs_in_batches_and_professional_guards_hold() {
         );
     }
     let events = lab.app.state.db.audit_events(lab.tenant).await.unwrap();
-    assert!(
-        events
-            .iter()
-            .any(|e| e.resource_type == "plan" && e.reason == "plan completed")
-    );
+    // The apply request is one event: the plan, carried out and completed.
+    assert!(events.iter().any(|e| e.resource_type == "plan"
+        && e.reason.ends_with("plan completed")
+        && e.result == audit::RunResult::Success
+        && e.approval_request_id == e.resource_id));
     lab.assert_no_violations();
 }

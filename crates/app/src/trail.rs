@@ -1,0 +1,280 @@
+//! One audit event per request.
+//!
+//! A [`Trail`] rides along with one REST request or one MCP tool call. The
+//! gate and the tool path write into it what they decide (who, which
+//! resource, allow or deny and why, which tool on which device); when the
+//! request is over, the code that started it turns the trail and the
+//! outcome (status, error code) into exactly one [`AuditEvent`] and commits
+//! it through the group-commit writer before the reply leaves.
+//!
+//! A request may be decided more than once (a resource, then the ids in
+//! its body; every device of a plan, then the plan): the latest decision
+//! is kept, except that a denial is never replaced, since it is what ended
+//! the request.
+
+use crate::state::AppState;
+use audit::{Actor, AuditEvent, Effect, Outcome, RunResult};
+use kernel::{AuditEventId, Principal, TenantId, UserId};
+use std::sync::{Arc, Mutex, MutexGuard};
+use uuid::Uuid;
+
+/// Longest reason kept in an event.
+const MAX_REASON: usize = 1000;
+
+/// What one request did, filled in as it goes.
+#[derive(Debug, Default)]
+pub struct Trail {
+    draft: Mutex<Draft>,
+}
+
+/// Who a request was made by: an authenticated principal, or a caller an
+/// authentication failure could still name (a session without its CSRF
+/// token, a bearer token without the scope, an unprovisioned identity).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Named {
+    pub tenant_id: Option<TenantId>,
+    pub user_id: Option<UserId>,
+    pub email: Option<String>,
+    pub actor: Actor,
+}
+
+impl Named {
+    /// The principal, acting as itself or (over MCP) as an agent.
+    pub fn principal(who: &Principal, agent: bool) -> Named {
+        Named {
+            tenant_id: Some(who.tenant_id),
+            user_id: Some(who.user_id),
+            email: Some(who.email.clone()),
+            actor: if agent {
+                Actor::Agent
+            } else {
+                Actor::of(&who.auth)
+            },
+        }
+    }
+}
+
+/// One access decision.
+#[derive(Debug, Clone)]
+pub struct Decided {
+    /// The permission asked for, or what was checked (`tenant`, `rate_limit`).
+    pub action: String,
+    pub resource_type: String,
+    pub resource_id: Option<Uuid>,
+    pub device_id: Option<Uuid>,
+    pub outcome: Outcome,
+    pub reason: String,
+}
+
+#[derive(Debug, Default)]
+struct Draft {
+    who: Option<Named>,
+    operation: Option<String>,
+    tool_name: Option<String>,
+    decided: Option<Decided>,
+    environment: Option<String>,
+    effect: Option<Effect>,
+    /// What happened after the decision (a tool's summary or failure).
+    note: Option<String>,
+    approval_request_id: Option<Uuid>,
+    args_digest: Option<String>,
+    /// The error class of a request that failed behind a successful reply.
+    failure: Option<String>,
+}
+
+/// How the request ended, known only once the reply is ready.
+#[derive(Debug, Clone)]
+pub struct Ending {
+    /// The operation when the trail does not name one (the REST operationId).
+    pub operation: String,
+    /// Whether the request could only read (GET and the like).
+    pub safe: bool,
+    /// Whether the request succeeded.
+    pub success: bool,
+    /// The problem `code` of a failed request.
+    pub error_class: Option<String>,
+    pub request_id: String,
+    pub client_addr: Option<String>,
+}
+
+impl Trail {
+    /// A new, empty trail.
+    pub fn new() -> Arc<Trail> {
+        Arc::new(Trail::default())
+    }
+
+    fn draft(&self) -> MutexGuard<'_, Draft> {
+        // A panic while holding the lock leaves a usable draft behind.
+        self.draft.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sets who made the request.
+    pub fn identify(&self, who: Named) {
+        self.draft().who = Some(who);
+    }
+
+    /// Who made the request, if anyone is known.
+    pub fn who(&self) -> Option<Named> {
+        self.draft().who.clone()
+    }
+
+    /// Records an access decision: it replaces the one before unless that
+    /// one denied.
+    pub fn decide(&self, d: Decided) {
+        let mut draft = self.draft();
+        if !draft
+            .decided
+            .as_ref()
+            .is_some_and(|before| before.outcome == Outcome::Deny)
+        {
+            draft.decided = Some(d);
+        }
+    }
+
+    /// Whether a decision has denied the request.
+    pub fn denied(&self) -> bool {
+        self.draft()
+            .decided
+            .as_ref()
+            .is_some_and(|d| d.outcome == Outcome::Deny)
+    }
+
+    /// Names the tool the request runs and the operation it counts as.
+    pub fn tool(&self, operation: String, tool: &str, effect: Effect, args_digest: Option<String>) {
+        let mut draft = self.draft();
+        draft.operation = Some(operation);
+        draft.tool_name = Some(tool.to_owned());
+        draft.effect = Some(effect);
+        draft.args_digest = args_digest;
+    }
+
+    /// The environment of the device the request acts on.
+    pub fn environment(&self, env: &str) {
+        self.draft().environment = Some(env.to_owned());
+    }
+
+    /// Overrides whether the request changes anything (a dry run does not).
+    pub fn effect(&self, effect: Effect) {
+        self.draft().effect = Some(effect);
+    }
+
+    /// What happened after the decision, such as a tool's summary.
+    pub fn note(&self, note: impl Into<String>) {
+        self.draft().note = Some(note.into());
+    }
+
+    /// The request was carried out and failed, although its reply is a
+    /// success (a plan that rolled back): `class` is the error class.
+    pub fn failed(&self, class: &str, note: impl Into<String>) {
+        let mut draft = self.draft();
+        draft.failure = Some(class.to_owned());
+        draft.note = Some(note.into());
+    }
+
+    /// The approval request the change was carried out under.
+    pub fn approval(&self, id: Uuid) {
+        self.draft().approval_request_id = Some(id);
+    }
+
+    /// The one event of the request, or `None` if nobody can be named
+    /// (anonymous and unreadable credentials are not audited).
+    pub fn event(&self, state: &AppState, end: Ending) -> Option<AuditEvent> {
+        let draft = self.draft();
+        let who = draft.who.clone()?;
+        let decided = draft.decided.clone().unwrap_or_else(|| Decided {
+            // Authenticated, and refused or answered before any permission
+            // check (invalid input, unknown route, a failed credential check).
+            action: if who.user_id.is_some() {
+                "authenticated".into()
+            } else {
+                "authenticate".into()
+            },
+            resource_type: "user".into(),
+            resource_id: who.user_id.map(|u| u.uuid()),
+            device_id: None,
+            outcome: if end.success || who.user_id.is_some() && !is_auth_failure(&end) {
+                Outcome::Allow
+            } else {
+                Outcome::Deny
+            },
+            reason: String::new(),
+        });
+        let mut reason = decided.reason.clone();
+        if let Some(note) = &draft.note {
+            if !reason.is_empty() {
+                reason.push_str("; ");
+            }
+            reason.push_str(note);
+        }
+        if reason.is_empty()
+            && let Some(code) = &end.error_class
+        {
+            reason = format!("refused: {code}");
+        }
+        let effect = draft.effect.unwrap_or(if end.safe {
+            Effect::Read
+        } else {
+            Effect::Write
+        });
+        let success = end.success && draft.failure.is_none();
+        let now = state.clock.now();
+        Some(AuditEvent {
+            id: AuditEventId::from_uuid(state.entropy.uuid_v7(now)),
+            at: now,
+            tenant_id: who.tenant_id,
+            user_id: who.user_id,
+            user_email: who.email.clone(),
+            actor: who.actor,
+            operation: draft.operation.clone().unwrap_or(end.operation),
+            tool_name: draft.tool_name.clone(),
+            action: decided.action,
+            resource_type: decided.resource_type,
+            resource_id: decided.resource_id,
+            device_id: decided.device_id,
+            environment: draft.environment.clone(),
+            effect,
+            decision: decided.outcome,
+            reason: reason.chars().take(MAX_REASON).collect(),
+            result: if success && decided.outcome == Outcome::Allow {
+                RunResult::Success
+            } else {
+                RunResult::Failure
+            },
+            error_class: if success {
+                None
+            } else {
+                draft.failure.clone().or(end.error_class)
+            },
+            approval_request_id: draft.approval_request_id,
+            request_id: end.request_id,
+            client_addr: end.client_addr,
+            args_digest: draft.args_digest.clone(),
+        })
+    }
+}
+
+/// Failures of the credential itself, as opposed to of the request.
+fn is_auth_failure(end: &Ending) -> bool {
+    matches!(
+        end.error_class.as_deref(),
+        Some("csrf_failed" | "insufficient_scope" | "not_provisioned" | "invalid_token")
+    )
+}
+
+/// Commits `event` before the reply leaves. If the trail cannot be written
+/// the event goes to the log in full, so it is never lost, and the caller
+/// is told the request may not be retried blindly.
+pub async fn commit(state: &AppState, event: AuditEvent) -> Result<(), ()> {
+    use audit::AuditSink;
+    match state.audit.record(event.clone()).await {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            tracing::error!(
+                error = %e,
+                event = %serde_json::to_string(&event).unwrap_or_default(),
+                "the audit trail cannot be written; the event is kept in this log line"
+            );
+            Err(())
+        }
+    }
+}
