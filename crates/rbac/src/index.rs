@@ -358,6 +358,12 @@ impl AuthzIndex {
         }))
     }
 
+    /// The environment of `device`, if it is in this tenant.
+    pub fn device_environment(&self, device: DeviceId) -> Option<Environment> {
+        let node = *self.node_of.get(&device.uuid())?;
+        (self.env.get(node as usize).copied().unwrap_or(0) != 0).then(|| self.environment_of(node))
+    }
+
     /// The roles `user` is bound to anywhere in the tenant (with repeats).
     pub fn roles_of(&self, user: UserId) -> impl Iterator<Item = RoleId> + '_ {
         self.users

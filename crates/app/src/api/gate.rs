@@ -72,6 +72,12 @@ impl<'a> Ctx<'a> {
                 "the audit trail cannot be written; the request was not carried out",
             )
         })?;
+        if let Resource::Device(d) = resource
+            && let Ok(index) = self.state.authz.index(self.who.tenant_id).await
+            && let Some(env) = index.device_environment(d)
+        {
+            trail.environment(env.as_str());
+        }
         trail.decide(Decided {
             action: action.to_owned(),
             resource_type: resource.kind().to_owned(),

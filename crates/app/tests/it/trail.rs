@@ -218,3 +218,34 @@ async fn many_concurrent_callers_leave_one_event_each_and_the_chain_verifies() {
         ((CALLERS * EACH) as u64, None)
     );
 }
+
+#[tokio::test]
+async fn a_request_about_a_device_records_the_device_and_its_environment() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("acme").await;
+    let team = app.team(&t, "core").await;
+    let site = app.site(t.id, &team, "hq").await;
+    let device = app.device(t.id, &site, kernel::Environment::Prod).await;
+    let (_, token) = app
+        .user(t.id, &[(R::TeamAdmin, Scope::Team(team.id.into()))])
+        .await;
+    let path = format!("/api/v1/devices/{}", device.id);
+    let status = send(
+        &app,
+        "edit",
+        Method::PATCH,
+        &path,
+        &token,
+        Some("{\"tags\":{\"rack\":\"a1\"}}"),
+    )
+    .await;
+    assert!(status.is_success(), "{status}");
+    let events = app.state.db.audit_events(t.id).await.unwrap();
+    let e = of(&events, "edit")[0];
+    assert_eq!(e.device_id, Some(device.id.uuid()));
+    assert_eq!(e.environment.as_deref(), Some("prod"));
+    assert_eq!(
+        (e.effect, e.operation.as_str()),
+        (Effect::Write, "updateDevice")
+    );
+}
