@@ -197,7 +197,17 @@ pub async fn verify_range(
     to: Option<OffsetDateTime>,
 ) -> Result<RangeReport, StoreError> {
     let head = reader.head(chain_key).await?;
-    let Some((first, last)) = reader.seq_range(chain_key, from, to).await? else {
+    let range = reader.seq_range(chain_key, from, to).await?;
+    // Events appended after the head was read are not this verification's:
+    // an open-ended range stops at that head, so a busy chain is not taken
+    // for a truncated one.
+    let range = match (range, to, head) {
+        (Some((first, last)), None, Some(h)) if last > h.seq => {
+            (first <= h.seq).then_some((first, h.seq))
+        }
+        (range, _, _) => range,
+    };
+    let Some((first, last)) = range else {
         let first_break = match (to, head) {
             (None, Some(h)) if from.is_none() => Some(BrokenLink {
                 seq: h.seq,

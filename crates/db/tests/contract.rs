@@ -662,6 +662,61 @@ mod audit_chain {
         }
     }
 
+    /// The database as a verifier sees it when events are appended between
+    /// its reading the head and its reading the rows.
+    struct HeadReadEarly<'a> {
+        db: &'a Database,
+        head: audit::query::Head,
+    }
+
+    #[async_trait::async_trait]
+    impl AuditReader for HeadReadEarly<'_> {
+        async fn page(
+            &self,
+            t: TenantId,
+            f: &Filter,
+            before: Option<i64>,
+            limit: u32,
+        ) -> Result<Vec<audit::query::StoredEvent>, StoreError> {
+            self.db.page(t, f, before, limit).await
+        }
+        async fn scan(
+            &self,
+            key: ChainKey,
+            after: i64,
+            until: i64,
+            limit: u32,
+        ) -> Result<Vec<audit::query::StoredEvent>, StoreError> {
+            self.db.scan(key, after, until, limit).await
+        }
+        async fn hash_at(&self, key: ChainKey, seq: i64) -> Result<Option<[u8; 32]>, StoreError> {
+            self.db.hash_at(key, seq).await
+        }
+        async fn seq_range(
+            &self,
+            key: ChainKey,
+            from: Option<OffsetDateTime>,
+            to: Option<OffsetDateTime>,
+        ) -> Result<Option<(i64, i64)>, StoreError> {
+            self.db.seq_range(key, from, to).await
+        }
+        async fn head(&self, _: ChainKey) -> Result<Option<audit::query::Head>, StoreError> {
+            Ok(Some(self.head))
+        }
+    }
+
+    #[tokio::test]
+    async fn events_appended_during_a_verification_are_not_taken_for_truncation() {
+        let (db, _d, t) = filled(5).await;
+        let key = ChainKey::of(Some(t));
+        let head = db.head(key).await.unwrap().unwrap();
+        let more: Vec<_> = (6..=10).map(|i| event(Some(t), i)).collect();
+        db.append(&more).await.unwrap();
+        let early = HeadReadEarly { db: &db, head };
+        let r = verify_range(&early, key, None, None).await.unwrap();
+        assert_eq!((r.checked, r.first_break, r.head), (5, None, head.hash));
+    }
+
     #[tokio::test]
     async fn a_time_range_verifies_from_the_row_before_it() {
         let (db, _d, t) = filled(10).await;
