@@ -619,7 +619,7 @@ mod audit_chain {
     #[tokio::test]
     async fn editing_deleting_reordering_and_truncating_rows_are_each_detected() {
         type Tamper = (&'static str, Problem, i64);
-        let cases: [Tamper; 5] = [
+        let cases: [Tamper; 7] = [
             (
                 "UPDATE audit_events SET reason = 'nothing happened' WHERE seq = 4",
                 Problem::Altered,
@@ -629,6 +629,16 @@ mod audit_chain {
                 "UPDATE audit_events SET decision = 'allow' WHERE seq = 5",
                 Problem::Altered,
                 5,
+            ),
+            (
+                "UPDATE audit_events SET result = 'maybe' WHERE seq = 2",
+                Problem::Altered,
+                2,
+            ),
+            (
+                "UPDATE audit_events SET hash = 'not hex' WHERE seq = 3",
+                Problem::Altered,
+                3,
             ),
             (
                 "DELETE FROM audit_events WHERE seq = 6",
