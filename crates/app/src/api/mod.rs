@@ -8,9 +8,11 @@ pub mod pipeline;
 pub mod problem;
 
 mod access;
+mod audit;
 mod directory;
 mod hierarchy;
 mod inventory;
+mod reports;
 mod tools;
 
 use crate::state::AppState;
@@ -36,6 +38,10 @@ pub enum Tag {
     Access,
     /// The RouterOS tool catalogue, run on devices.
     Tools,
+    /// The audit trail: events and verification of the tenant's hash chain.
+    Audit,
+    /// Compliance reports over the audit trail, as JSON or CSV.
+    Compliance,
 }
 
 /// A resource was created.
@@ -70,6 +76,12 @@ pub fn service(state: &AppState) -> OpenApiService<impl poem_openapi::OpenApi, (
             state: state.clone(),
         },
         tools::ToolsApi {
+            state: state.clone(),
+        },
+        audit::AuditApi {
+            state: state.clone(),
+        },
+        reports::ReportsApi {
             state: state.clone(),
         },
     );

@@ -102,6 +102,13 @@ const TABLE: &[(&str, &str, Option<&str>, Option<&str>)] = &[
     // before authorization: invalid input is 422 for everyone. Their guards
     // are tested in tools.rs.
     ("runFleetTool", ALL, None, None),
+    // audit trail: `audit:read` anywhere in the tenant opens the tenant's
+    // whole trail; compliance reports need `compliance:read`.
+    ("listAuditEvents", "OADP", None, None),
+    ("verifyAuditChain", "OADP", None, None),
+    ("productionChangesReport", "OP", None, None),
+    ("denialsReport", "OP", None, None),
+    ("topUsersReport", "OP", None, None),
 ];
 
 /// Operations that need no authentication: the token in the body is the credential.
@@ -500,6 +507,16 @@ fn request(op: &str, p: &Place, f: Uuid) -> (Method, String, Option<Value>, Stat
             Some(json!({"permission": "site:read", "resource": {"type": "site", "id": p.site.id}})),
             S::OK,
         ),
+        "listAuditEvents" => (M::GET, "/audit/events".into(), None, S::OK),
+        "verifyAuditChain" => (M::GET, "/audit/verify".into(), None, S::OK),
+        "productionChangesReport" => (
+            M::GET,
+            "/compliance/reports/production-changes".into(),
+            None,
+            S::OK,
+        ),
+        "denialsReport" => (M::GET, "/compliance/reports/denials".into(), None, S::OK),
+        "topUsersReport" => (M::GET, "/compliance/reports/top-users".into(), None, S::OK),
         other => panic!("no request builder for operation {other}: add one to matrix.rs"),
     };
     let _ = (&p.member_token_id, &p.binding, &p.device_scope);

@@ -1,0 +1,545 @@
+//! The audit trail over REST: reading a tenant's events back and checking
+//! that its hash chain still holds.
+//!
+//! Auditors need both halves. The event list answers "who did what, when,
+//! and was it allowed"; verification answers "are these still the rows
+//! that were written". Both read only the caller's own tenant chain, and
+//! both need `audit:read` somewhere in the tenant, checked (and recorded)
+//! by the gate before anything is read.
+//!
+//! Events are paged newest first by their place in the chain (`seq`), not
+//! by id, so the cursor is an opaque token holding the `seq` to continue
+//! below; it stays valid while new events are appended.
+
+use super::auth::Caller;
+use super::problem::{ApiError, Problem};
+use super::{ApiResult, Ctx, Tag};
+use crate::state::AppState;
+use audit::chain::to_hex;
+use audit::query::{self, AuditReader, ChainKey, Filter, StoredEvent, verify_range};
+use audit::{Actor, Effect, Outcome, RunResult};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use poem::Request;
+use poem::http::StatusCode;
+use poem_openapi::param::Query;
+use poem_openapi::payload::Json;
+use poem_openapi::{Enum, Object, OpenApi};
+use rbac::Permission as P;
+use time::{OffsetDateTime, UtcOffset};
+use uuid::Uuid;
+
+/// Events per page when the caller names no `limit`.
+const DEFAULT_LIMIT: u32 = 50;
+/// The most events one page holds.
+const MAX_LIMIT: u32 = 500;
+/// What a cursor's text starts with; a cursor is this and a `seq`, in
+/// URL-safe base64, so that clients treat it as opaque.
+const CURSOR_PREFIX: &str = "seq:";
+
+pub struct AuditApi {
+    pub state: AppState,
+}
+
+/// Whether the enforcement path let the request through.
+#[derive(Debug, Clone, Copy, Enum, PartialEq, Eq)]
+#[oai(rename_all = "lowercase")]
+pub enum AuditDecision {
+    Allow,
+    Deny,
+}
+
+/// How the request ended.
+#[derive(Debug, Clone, Copy, Enum, PartialEq, Eq)]
+#[oai(rename_all = "lowercase")]
+pub enum AuditResult {
+    Success,
+    Failure,
+}
+
+/// Who acted: a person, an API token, or an agent over MCP.
+#[derive(Debug, Clone, Copy, Enum, PartialEq, Eq)]
+#[oai(rename_all = "snake_case")]
+pub enum AuditActor {
+    User,
+    ApiToken,
+    Agent,
+}
+
+/// Whether the operation reads or changes state.
+#[derive(Debug, Clone, Copy, Enum, PartialEq, Eq)]
+#[oai(rename_all = "lowercase")]
+pub enum AuditEffect {
+    Read,
+    Write,
+}
+
+impl From<AuditDecision> for Outcome {
+    fn from(d: AuditDecision) -> Self {
+        match d {
+            AuditDecision::Allow => Outcome::Allow,
+            AuditDecision::Deny => Outcome::Deny,
+        }
+    }
+}
+
+impl From<Outcome> for AuditDecision {
+    fn from(d: Outcome) -> Self {
+        match d {
+            Outcome::Allow => AuditDecision::Allow,
+            Outcome::Deny => AuditDecision::Deny,
+        }
+    }
+}
+
+impl From<AuditResult> for RunResult {
+    fn from(r: AuditResult) -> Self {
+        match r {
+            AuditResult::Success => RunResult::Success,
+            AuditResult::Failure => RunResult::Failure,
+        }
+    }
+}
+
+impl From<RunResult> for AuditResult {
+    fn from(r: RunResult) -> Self {
+        match r {
+            RunResult::Success => AuditResult::Success,
+            RunResult::Failure => AuditResult::Failure,
+        }
+    }
+}
+
+impl From<Actor> for AuditActor {
+    fn from(a: Actor) -> Self {
+        match a {
+            Actor::User => AuditActor::User,
+            Actor::ApiToken => AuditActor::ApiToken,
+            Actor::Agent => AuditActor::Agent,
+        }
+    }
+}
+
+impl From<Effect> for AuditEffect {
+    fn from(e: Effect) -> Self {
+        match e {
+            Effect::Read => AuditEffect::Read,
+            Effect::Write => AuditEffect::Write,
+        }
+    }
+}
+
+/// One recorded event, with its place in the tenant's chain. Optional
+/// fields are left out when they have no value.
+#[derive(Debug, Object)]
+pub struct AuditEventDto {
+    /// The event's position in its tenant's chain, from 1, without gaps.
+    pub seq: i64,
+    pub id: Uuid,
+    pub at: OffsetDateTime,
+    #[oai(skip_serializing_if_is_none)]
+    pub tenant_id: Option<Uuid>,
+    #[oai(skip_serializing_if_is_none)]
+    pub user_id: Option<Uuid>,
+    #[oai(skip_serializing_if_is_none)]
+    pub user_email: Option<String>,
+    pub actor: AuditActor,
+    /// The REST operation id (`getSite`) or `mcp:<tool>` / `rest:<tool>`.
+    pub operation: String,
+    /// The tool, for tool calls.
+    #[oai(skip_serializing_if_is_none)]
+    pub tool_name: Option<String>,
+    /// The permission asked for, such as `site:read`.
+    pub action: String,
+    pub resource_type: String,
+    #[oai(skip_serializing_if_is_none)]
+    pub resource_id: Option<Uuid>,
+    /// The device touched, where there is one.
+    #[oai(skip_serializing_if_is_none)]
+    pub device_id: Option<Uuid>,
+    /// The device's environment at the time (`prod`, `staging`, `lab`).
+    #[oai(skip_serializing_if_is_none)]
+    pub environment: Option<String>,
+    pub effect: AuditEffect,
+    pub decision: AuditDecision,
+    pub reason: String,
+    pub result: AuditResult,
+    /// The stable problem code of a failure.
+    #[oai(skip_serializing_if_is_none)]
+    pub error_class: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    pub approval_request_id: Option<Uuid>,
+    pub request_id: String,
+    #[oai(skip_serializing_if_is_none)]
+    pub client_addr: Option<String>,
+    /// SHA-256 of the canonical JSON of the arguments (never the arguments).
+    #[oai(skip_serializing_if_is_none)]
+    pub args_digest: Option<String>,
+    /// The `hash` of the event before it in the chain (hex).
+    pub prev_hash: String,
+    /// SHA-256 over this event and `prev_hash` (hex): the chain link.
+    pub hash: String,
+}
+
+impl From<StoredEvent> for AuditEventDto {
+    fn from(s: StoredEvent) -> Self {
+        let e = s.event;
+        AuditEventDto {
+            seq: s.seq,
+            id: e.id.uuid(),
+            at: e.at,
+            tenant_id: e.tenant_id.map(|t| t.uuid()),
+            user_id: e.user_id.map(|u| u.uuid()),
+            user_email: e.user_email,
+            actor: e.actor.into(),
+            operation: e.operation,
+            tool_name: e.tool_name,
+            action: e.action,
+            resource_type: e.resource_type,
+            resource_id: e.resource_id,
+            device_id: e.device_id,
+            environment: e.environment,
+            effect: e.effect.into(),
+            decision: e.decision.into(),
+            reason: e.reason,
+            result: e.result.into(),
+            error_class: e.error_class,
+            approval_request_id: e.approval_request_id,
+            request_id: e.request_id,
+            client_addr: e.client_addr,
+            args_digest: e.args_digest,
+            prev_hash: to_hex(&s.prev_hash),
+            hash: to_hex(&s.hash),
+        }
+    }
+}
+
+/// One page of events, newest first; pass `next_cursor` as `cursor` for
+/// the next (older) page.
+#[derive(Debug, Object)]
+pub struct AuditEventPage {
+    pub items: Vec<AuditEventDto>,
+    /// Absent on the last page.
+    #[oai(skip_serializing_if_is_none)]
+    pub next_cursor: Option<String>,
+}
+
+/// What went wrong at a broken link.
+#[derive(Debug, Clone, Copy, Enum, PartialEq, Eq)]
+#[oai(rename_all = "lowercase")]
+pub enum ChainProblem {
+    /// The row's content or its hash was changed.
+    Altered,
+    /// The row does not follow the one before it: a row was deleted, moved
+    /// or inserted.
+    Missing,
+    /// The newest rows were deleted: the recorded head is not there.
+    Truncated,
+}
+
+impl From<query::Problem> for ChainProblem {
+    fn from(p: query::Problem) -> Self {
+        match p {
+            query::Problem::Altered => ChainProblem::Altered,
+            query::Problem::Missing => ChainProblem::Missing,
+            query::Problem::Truncated => ChainProblem::Truncated,
+        }
+    }
+}
+
+impl ChainProblem {
+    /// A sentence for people.
+    fn detail(self) -> &'static str {
+        match self {
+            ChainProblem::Altered => {
+                "this row no longer matches its hash: it was changed after it was written"
+            }
+            ChainProblem::Missing => {
+                "this row does not follow the row before it: a row was deleted, moved or inserted"
+            }
+            ChainProblem::Truncated => {
+                "the chain ends before the head recorded at the last append: the newest rows were deleted"
+            }
+        }
+    }
+}
+
+/// The first broken link found.
+#[derive(Debug, Object)]
+pub struct BrokenLinkDto {
+    /// The offending row's `seq` (for truncation, the recorded head's).
+    pub seq: i64,
+    /// The offending row's event, when there is a row.
+    #[oai(skip_serializing_if_is_none)]
+    pub event_id: Option<Uuid>,
+    pub problem: ChainProblem,
+    /// What the problem means.
+    pub detail: String,
+}
+
+/// The result of recomputing the tenant's chain over a time range.
+#[derive(Debug, Object)]
+pub struct ChainVerificationDto {
+    /// Rows whose links held.
+    pub checked: u64,
+    /// The first `seq` the range spans; absent when it holds no event.
+    #[oai(skip_serializing_if_is_none)]
+    pub first_seq: Option<i64>,
+    /// The last `seq` the range spans; absent when it holds no event.
+    #[oai(skip_serializing_if_is_none)]
+    pub last_seq: Option<i64>,
+    /// The hash of the last row checked (hex): when `ok`, the chain head of
+    /// the range, equal to the `X-Audit-Chain-Head` of a compliance report
+    /// over the same range if its rows are still the ones it was built from.
+    pub head: String,
+    /// Whether every link held.
+    pub ok: bool,
+    /// The first broken link; absent when `ok`.
+    #[oai(skip_serializing_if_is_none)]
+    pub first_break: Option<BrokenLinkDto>,
+}
+
+impl From<query::RangeReport> for ChainVerificationDto {
+    fn from(r: query::RangeReport) -> Self {
+        ChainVerificationDto {
+            checked: r.checked,
+            first_seq: r.seqs.map(|s| s.0),
+            last_seq: r.seqs.map(|s| s.1),
+            head: to_hex(&r.head),
+            ok: r.first_break.is_none(),
+            first_break: r.first_break.map(|b| {
+                let problem = ChainProblem::from(b.problem);
+                BrokenLinkDto {
+                    seq: b.seq,
+                    event_id: b.event_id.map(|e| e.uuid()),
+                    problem,
+                    detail: problem.detail().to_owned(),
+                }
+            }),
+        }
+    }
+}
+
+/// A 400 problem naming the query parameter at fault.
+pub(super) fn bad_query(code: &str, field: &str, detail: String) -> ApiError {
+    ApiError::BadRequest(Json(Problem::new(
+        StatusCode::BAD_REQUEST,
+        code,
+        detail,
+        Some(field),
+    )))
+}
+
+/// A query instant as the trail compares it: in UTC, so that every backend
+/// compares it with stored times alike, and to the microsecond, the
+/// precision events are kept at and reports state their range in. An
+/// instant UTC cannot represent is refused.
+pub(super) fn instant(
+    at: Option<OffsetDateTime>,
+    field: &str,
+) -> Result<Option<OffsetDateTime>, ApiError> {
+    at.map(|t| {
+        t.checked_to_offset(UtcOffset::UTC)
+            .filter(representable)
+            .map(truncate_to_micros)
+            .ok_or_else(|| out_of_range(field))
+    })
+    .transpose()
+}
+
+/// Whether `at` (in UTC) has an RFC 3339 form, years 0000 to 9999: what
+/// stored times can be compared with.
+pub(super) fn representable(at: &OffsetDateTime) -> bool {
+    (0..=9999).contains(&at.year())
+}
+
+/// The problem for an instant outside [`representable`] times.
+pub(super) fn out_of_range(field: &str) -> ApiError {
+    bad_query(
+        "invalid_range",
+        field,
+        format!("{field}: must fall within the years 0000 to 9999 in UTC"),
+    )
+}
+
+/// `at` without its sub-microsecond part.
+pub(super) fn truncate_to_micros(at: OffsetDateTime) -> OffsetDateTime {
+    at.replace_nanosecond(at.nanosecond() / 1000 * 1000)
+        .unwrap_or(at)
+}
+
+/// Refuses a range that ends before it starts.
+pub(super) fn check_order(
+    from: Option<OffsetDateTime>,
+    to: Option<OffsetDateTime>,
+) -> Result<(), ApiError> {
+    match (from, to) {
+        (Some(f), Some(t)) if f > t => Err(bad_query(
+            "invalid_range",
+            "from",
+            "from: must not be after `to`".to_owned(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The opaque cursor continuing below `seq`.
+fn encode_cursor(seq: i64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{seq}"))
+}
+
+/// The `seq` a cursor continues below, or `None` if it is not one this
+/// API handed out.
+fn decode_cursor(cursor: &str) -> Option<i64> {
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
+    let text = std::str::from_utf8(&bytes).ok()?;
+    let seq: i64 = text.strip_prefix(CURSOR_PREFIX)?.parse().ok()?;
+    (seq >= 1 && encode_cursor(seq) == cursor).then_some(seq)
+}
+
+#[OpenApi(tag = "Tag::Audit")]
+impl AuditApi {
+    /// List the events of the caller's tenant, newest first. Needs
+    /// `audit:read`. Every filter given must match: `from` is inclusive,
+    /// `to` exclusive (RFC 3339). `limit` is 1 to 500, 50 by default. Pass
+    /// the `next_cursor` of a page as `cursor` for the next one; a cursor
+    /// this API did not hand out is refused with 400 `invalid_cursor`.
+    #[oai(
+        path = "/audit/events",
+        method = "get",
+        operation_id = "listAuditEvents"
+    )]
+    #[allow(clippy::too_many_arguments)] // one per query parameter
+    async fn list_events(
+        &self,
+        caller: Caller,
+        req: &Request,
+        /// Events of this user.
+        user_id: Query<Option<Uuid>>,
+        /// Events touching this device.
+        device_id: Query<Option<Uuid>>,
+        /// Calls of this tool.
+        #[oai(validator(min_length = 1, max_length = 100))]
+        tool_name: Query<Option<String>>,
+        decision: Query<Option<AuditDecision>>,
+        result: Query<Option<AuditResult>>,
+        /// Events at or after this instant.
+        from: Query<Option<OffsetDateTime>>,
+        /// Events before this instant.
+        to: Query<Option<OffsetDateTime>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
+        cursor: Query<Option<String>>,
+    ) -> ApiResult<Json<AuditEventPage>> {
+        let ctx = Ctx::new(&self.state, caller, req);
+        ctx.authorize_list("listAuditEvents", P::AuditRead).await?;
+        let before = cursor
+            .0
+            .as_deref()
+            .map(|c| {
+                decode_cursor(c).ok_or_else(|| {
+                    bad_query(
+                        "invalid_cursor",
+                        "cursor",
+                        "cursor: not a cursor this API handed out; pass a page's `next_cursor` unchanged"
+                            .to_owned(),
+                    )
+                })
+            })
+            .transpose()?;
+        let from = instant(from.0, "from")?;
+        let to = instant(to.0, "to")?;
+        check_order(from, to)?;
+        let filter = Filter {
+            user_id: user_id.0.map(Into::into),
+            device_id: device_id.0,
+            tool_name: tool_name.0,
+            decision: decision.0.map(Into::into),
+            result: result.0.map(Into::into),
+            from,
+            to,
+        };
+        let limit = limit.0.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
+        // One more than asked tells whether another page follows.
+        let mut rows = self
+            .state
+            .db
+            .page(ctx.tenant(), &filter, before, limit + 1)
+            .await?;
+        let next_cursor = if rows.len() > limit as usize {
+            rows.truncate(limit as usize);
+            rows.last().map(|r| encode_cursor(r.seq))
+        } else {
+            None
+        };
+        Ok(Json(AuditEventPage {
+            items: rows.into_iter().map(AuditEventDto::from).collect(),
+            next_cursor,
+        }))
+    }
+
+    /// Recompute the caller's tenant chain over the events in `[from, to)`
+    /// (RFC 3339; either end may be left open) and report the first broken
+    /// link. Needs `audit:read`. The range is widened to whole rows: every
+    /// row from the first event at or after `from` to the last before `to`
+    /// is checked against the row before it. Without `to`, the last row
+    /// must also be the head recorded at the last append, so deleting the
+    /// newest rows shows as `truncated`. `from` after `to` is a 400.
+    #[oai(
+        path = "/audit/verify",
+        method = "get",
+        operation_id = "verifyAuditChain"
+    )]
+    async fn verify_chain(
+        &self,
+        caller: Caller,
+        req: &Request,
+        /// Check from the first event at or after this instant.
+        from: Query<Option<OffsetDateTime>>,
+        /// Check up to the last event before this instant.
+        to: Query<Option<OffsetDateTime>>,
+    ) -> ApiResult<Json<ChainVerificationDto>> {
+        let ctx = Ctx::new(&self.state, caller, req);
+        ctx.authorize_list("verifyAuditChain", P::AuditRead).await?;
+        let from = instant(from.0, "from")?;
+        let to = instant(to.0, "to")?;
+        check_order(from, to)?;
+        let report =
+            verify_range(&self.state.db, ChainKey::of(Some(ctx.tenant())), from, to).await?;
+        Ok(Json(report.into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_strangers_are_refused() {
+        for seq in [1, 42, i64::MAX] {
+            assert_eq!(decode_cursor(&encode_cursor(seq)), Some(seq));
+        }
+        let padded = format!("{}=", encode_cursor(7));
+        for bad in [
+            "",
+            "42",
+            "not base64!",
+            &URL_SAFE_NO_PAD.encode("seq:"),
+            &URL_SAFE_NO_PAD.encode("seq:0"),
+            &URL_SAFE_NO_PAD.encode("seq:-3"),
+            &URL_SAFE_NO_PAD.encode("seq:+3"),
+            &URL_SAFE_NO_PAD.encode("seq:99999999999999999999"),
+            &URL_SAFE_NO_PAD.encode("id:3"),
+            &padded,
+        ] {
+            assert_eq!(decode_cursor(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_range_may_be_open_or_empty_but_not_reversed() {
+        let t = OffsetDateTime::UNIX_EPOCH;
+        assert!(check_order(None, None).is_ok());
+        assert!(check_order(Some(t), Some(t)).is_ok());
+        assert!(check_order(Some(t + time::Duration::SECOND), Some(t)).is_err());
+    }
+}
