@@ -130,7 +130,9 @@ impl BuiltinRole {
                 P::ToolProfessional,
                 P::AuditRead,
             ]),
-            BuiltinRole::Approver => PermissionSet::of(&[P::ApprovalApprove, P::AuditRead]),
+            BuiltinRole::Approver => {
+                PermissionSet::of(&[P::ApprovalApprove, P::AuditRead, P::ComplianceRead])
+            }
         };
         if matches!(
             self,
