@@ -181,11 +181,15 @@ mod tests {
         batches: StdMutex<Vec<Vec<u128>>>,
         gate: Option<Arc<Semaphore>>,
         failures_left: StdMutex<u32>,
+        /// Events handed to `append`, committed or not.
+        offered: std::sync::atomic::AtomicUsize,
     }
 
     #[async_trait]
     impl AuditLog for Log {
         async fn append(&self, batch: &[AuditEvent]) -> Result<(), StoreError> {
+            self.offered
+                .fetch_add(batch.len(), std::sync::atomic::Ordering::SeqCst);
             if let Some(gate) = &self.gate {
                 gate.acquire().await.expect("gate open").forget();
             }
@@ -202,6 +206,14 @@ mod tests {
                 .push(batch.iter().map(|e| e.id.uuid().as_u128()).collect());
             Ok(())
         }
+    }
+
+    /// Events the writer has: queued, or in the batch waiting at the gate.
+    /// (Counting the queue alone never reaches the total when that batch
+    /// took more than one.)
+    async fn with_writer(writer: &GroupCommit, log: &Log) -> usize {
+        let queued = 8192 - writer.queue.lock().await.as_ref().unwrap().capacity();
+        queued + log.offered.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     impl Log {
@@ -224,8 +236,8 @@ mod tests {
                 tokio::spawn(async move { w.record(event(n)).await })
             })
             .collect();
-        // Let every caller queue while the first commit is held.
-        while writer.queue.lock().await.as_ref().unwrap().capacity() > 8192 - 199 {
+        // Let every caller reach the writer while the first commit is held.
+        while with_writer(&writer, &log).await < 200 {
             tokio::task::yield_now().await;
         }
         gate.add_permits(1_000);
@@ -302,7 +314,7 @@ mod tests {
                 tokio::spawn(async move { w.record(event(n)).await })
             })
             .collect();
-        while writer.queue.lock().await.as_ref().unwrap().capacity() > 8192 - 49 {
+        while with_writer(&writer, &log).await < 50 {
             tokio::task::yield_now().await;
         }
         gate.add_permits(1_000);
