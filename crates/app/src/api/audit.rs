@@ -3,9 +3,12 @@
 //!
 //! Auditors need both halves. The event list answers "who did what, when,
 //! and was it allowed"; verification answers "are these still the rows
-//! that were written". Both read only the caller's own tenant chain, and
-//! both need `audit:read` somewhere in the tenant, checked (and recorded)
-//! by the gate before anything is read.
+//! that were written". Both read only the caller's own tenant chain, checked
+//! (and recorded) by the gate before anything is read. Verification needs
+//! `audit:read` over the whole tenant; the list needs it somewhere, and a
+//! caller who holds it over part of the tenant (a team admin) sees what
+//! that part did: its own events, and those by users and on devices it
+//! reaches.
 //!
 //! Events are paged newest first by their place in the chain (`seq`), not
 //! by id, so the cursor is an opaque token holding the `seq` to continue
@@ -20,12 +23,14 @@ use audit::query::{self, AuditReader, ChainKey, Filter, StoredEvent, verify_rang
 use audit::{Actor, Effect, Outcome, RunResult};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use kernel::DeviceId;
 use poem::Request;
 use poem::http::StatusCode;
 use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
 use poem_openapi::{Enum, Object, OpenApi};
 use rbac::Permission as P;
+use rbac::{AuthzIndex, Resource};
 use time::{OffsetDateTime, UtcOffset};
 use uuid::Uuid;
 
@@ -33,6 +38,10 @@ use uuid::Uuid;
 const DEFAULT_LIMIT: u32 = 50;
 /// The most events one page holds.
 const MAX_LIMIT: u32 = 500;
+/// Rows read per round trip when the caller sees part of the tenant.
+const SCAN_BATCH: u32 = 500;
+/// Rows read at most for one page when the caller sees part of the tenant.
+const MAX_SCAN: u32 = 10_000;
 /// What a cursor's text starts with; a cursor is this and a `seq`, in
 /// URL-safe base64, so that clients treat it as opaque.
 const CURSOR_PREFIX: &str = "seq:";
@@ -397,10 +406,68 @@ fn decode_cursor(cursor: &str) -> Option<i64> {
     (seq >= 1 && encode_cursor(seq) == cursor).then_some(seq)
 }
 
+impl AuditApi {
+    /// A page for a caller whose `audit:read` covers part of the tenant (a
+    /// team admin): the events it made, and those by users and on devices
+    /// its bindings reach. At most [`MAX_SCAN`] rows are read per page; a
+    /// page may then be short, and its cursor goes on where reading stopped.
+    async fn scoped_page(
+        &self,
+        ctx: &Ctx<'_>,
+        index: &AuthzIndex,
+        filter: &Filter,
+        mut before: Option<i64>,
+        limit: u32,
+    ) -> Result<(Vec<StoredEvent>, Option<String>), ApiError> {
+        let sees = |e: &audit::AuditEvent| {
+            e.user_id == Some(ctx.who.user_id)
+                || e.user_id
+                    .is_some_and(|u| ctx.visible(index, P::AuditRead, Resource::User(u)))
+                || e.device_id.is_some_and(|d| {
+                    ctx.visible(
+                        index,
+                        P::AuditRead,
+                        Resource::Device(DeviceId::from_uuid(d)),
+                    )
+                })
+        };
+        let mut out = Vec::new();
+        let mut scanned = 0u32;
+        loop {
+            let batch = self
+                .state
+                .db
+                .page(ctx.tenant(), filter, before, SCAN_BATCH)
+                .await?;
+            let exhausted = batch.len() < SCAN_BATCH as usize;
+            for row in batch {
+                scanned += 1;
+                before = Some(row.seq);
+                if sees(&row.event) {
+                    if out.len() == limit as usize {
+                        // A visible row beyond this page: another follows.
+                        let last = out.last().map(|r: &StoredEvent| r.seq);
+                        return Ok((out, last.map(encode_cursor)));
+                    }
+                    out.push(row);
+                }
+            }
+            if exhausted {
+                return Ok((out, None));
+            }
+            if scanned >= MAX_SCAN {
+                return Ok((out, before.map(encode_cursor)));
+            }
+        }
+    }
+}
+
 #[OpenApi(tag = "Tag::Audit")]
 impl AuditApi {
     /// List the events of the caller's tenant, newest first. Needs
-    /// `audit:read`. Every filter given must match: `from` is inclusive,
+    /// `audit:read`: over the whole tenant it lists every event; over part
+    /// of it (a team), the caller's own events and those by users and on
+    /// devices it reaches. Every filter given must match: `from` is inclusive,
     /// `to` exclusive (RFC 3339). `limit` is 1 to 500, 50 by default. Pass
     /// the `next_cursor` of a page as `cursor` for the next one; a cursor
     /// this API did not hand out is refused with 400 `invalid_cursor`.
@@ -431,7 +498,7 @@ impl AuditApi {
         cursor: Query<Option<String>>,
     ) -> ApiResult<Json<AuditEventPage>> {
         let ctx = Ctx::new(&self.state, caller, req);
-        ctx.authorize_list("listAuditEvents", P::AuditRead).await?;
+        let index = ctx.authorize_list("listAuditEvents", P::AuditRead).await?;
         let before = cursor
             .0
             .as_deref()
@@ -459,18 +526,25 @@ impl AuditApi {
             to,
         };
         let limit = limit.0.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
-        // One more than asked tells whether another page follows.
-        let mut rows = self
-            .state
-            .db
-            .page(ctx.tenant(), &filter, before, limit + 1)
-            .await?;
-        let next_cursor = if rows.len() > limit as usize {
-            rows.truncate(limit as usize);
-            rows.last().map(|r| encode_cursor(r.seq))
-        } else {
-            None
-        };
+        let (rows, next_cursor) =
+            if ctx.visible(&index, P::AuditRead, Resource::Tenant(ctx.tenant())) {
+                // One more than asked tells whether another page follows.
+                let mut rows = self
+                    .state
+                    .db
+                    .page(ctx.tenant(), &filter, before, limit + 1)
+                    .await?;
+                let next = if rows.len() > limit as usize {
+                    rows.truncate(limit as usize);
+                    rows.last().map(|r| encode_cursor(r.seq))
+                } else {
+                    None
+                };
+                (rows, next)
+            } else {
+                self.scoped_page(&ctx, &index, &filter, before, limit)
+                    .await?
+            };
         Ok(Json(AuditEventPage {
             items: rows.into_iter().map(AuditEventDto::from).collect(),
             next_cursor,
@@ -479,7 +553,7 @@ impl AuditApi {
 
     /// Recompute the caller's tenant chain over the events in `[from, to)`
     /// (RFC 3339; either end may be left open) and report the first broken
-    /// link. Needs `audit:read`. The range is widened to whole rows: every
+    /// link. Needs `audit:read` over the whole tenant. The range is widened to whole rows: every
     /// row from the first event at or after `from` to the last before `to`
     /// is checked against the row before it. Without `to`, the last row
     /// must also be the head recorded at the last append, so deleting the
@@ -499,7 +573,12 @@ impl AuditApi {
         to: Query<Option<OffsetDateTime>>,
     ) -> ApiResult<Json<ChainVerificationDto>> {
         let ctx = Ctx::new(&self.state, caller, req);
-        ctx.authorize_list("verifyAuditChain", P::AuditRead).await?;
+        ctx.authorize(
+            "verifyAuditChain",
+            P::AuditRead,
+            Resource::Tenant(ctx.tenant()),
+        )
+        .await?;
         let from = instant(from.0, "from")?;
         let to = instant(to.0, "to")?;
         check_order(from, to)?;

@@ -2,7 +2,7 @@
 //! of the caller's tenant, as JSON or CSV downloads.
 //!
 //! The `compliance` crate builds each report as a byte stream in constant
-//! memory; this module only picks the range, checks `compliance:read` through
+//! memory; this module only picks the range, checks `compliance:read` over the whole tenant through
 //! the gate, and hands the stream to the client as it comes. Every reply
 //! names the chain head the report was built up to in `X-Audit-Chain-Head`
 //! (the JSON body names it too), so an auditor can later ask
@@ -31,6 +31,7 @@ use poem_openapi::registry::{
 use poem_openapi::types::Type;
 use poem_openapi::{ApiResponse, Enum, OpenApi};
 use rbac::Permission as P;
+use rbac::Resource;
 use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 
@@ -246,7 +247,7 @@ impl ReportsApi {
 #[OpenApi(tag = "Tag::Compliance")]
 impl ReportsApi {
     /// Every allowed write on a production device in `[from, to)`, oldest
-    /// first. Needs `compliance:read`. `to` defaults to now and `from` to 30
+    /// first. Needs `compliance:read` over the tenant. `to` defaults to now and `from` to 30
     /// days before `to` (RFC 3339); the body states the range used.
     ///
     /// JSON: `{"report":"production_changes","tenant_id","from","to",
@@ -270,8 +271,12 @@ impl ReportsApi {
         #[oai(default)] format: Query<ReportFormat>,
     ) -> ApiResult<ReportFile> {
         let ctx = Ctx::new(&self.state, caller, req);
-        ctx.authorize_list("productionChangesReport", P::ComplianceRead)
-            .await?;
+        ctx.authorize(
+            "productionChangesReport",
+            P::ComplianceRead,
+            Resource::Tenant(ctx.tenant()),
+        )
+        .await?;
         let range = self.range(from.0, to.0)?;
         let format = Format::from(format.0);
         let report =
@@ -281,7 +286,7 @@ impl ReportsApi {
     }
 
     /// Refused requests in `[from, to)`, counted by user and reason, most
-    /// frequent first. Needs `compliance:read`. `to` defaults to now and `from`
+    /// frequent first. Needs `compliance:read` over the tenant. `to` defaults to now and `from`
     /// to 30 days before `to` (RFC 3339); the body states the range used.
     ///
     /// JSON: `{"report":"denials","tenant_id","from","to","chain_head",
@@ -303,8 +308,12 @@ impl ReportsApi {
         #[oai(default)] format: Query<ReportFormat>,
     ) -> ApiResult<ReportFile> {
         let ctx = Ctx::new(&self.state, caller, req);
-        ctx.authorize_list("denialsReport", P::ComplianceRead)
-            .await?;
+        ctx.authorize(
+            "denialsReport",
+            P::ComplianceRead,
+            Resource::Tenant(ctx.tenant()),
+        )
+        .await?;
         let range = self.range(from.0, to.0)?;
         let format = Format::from(format.0);
         let report =
@@ -314,7 +323,7 @@ impl ReportsApi {
 
     /// The users who made the most changes (allowed writes) in
     /// `[from, to)`, most first, with how many of them failed. Needs
-    /// `compliance:read`. `to` defaults to now and `from` to 30 days before `to`
+    /// `compliance:read` over the tenant. `to` defaults to now and `from` to 30 days before `to`
     /// (RFC 3339); the body states the range used. `limit` is 1 to 1000,
     /// 10 by default.
     ///
@@ -340,8 +349,12 @@ impl ReportsApi {
         limit: Query<Option<u32>>,
     ) -> ApiResult<ReportFile> {
         let ctx = Ctx::new(&self.state, caller, req);
-        ctx.authorize_list("topUsersReport", P::ComplianceRead)
-            .await?;
+        ctx.authorize(
+            "topUsersReport",
+            P::ComplianceRead,
+            Resource::Tenant(ctx.tenant()),
+        )
+        .await?;
         let range = self.range(from.0, to.0)?;
         let format = Format::from(format.0);
         let limit = limit.0.unwrap_or(DEFAULT_TOP_USERS) as usize;

@@ -23,8 +23,8 @@ const PRODUCTION_CHANGES: &str = "/api/v1/compliance/reports/production-changes"
 const DENIALS: &str = "/api/v1/compliance/reports/denials";
 const TOP_USERS: &str = "/api/v1/compliance/reports/top-users";
 
-/// A tenant with an auditor (an approver: `audit:read`, `compliance:read`) and a
-/// member (no `audit:read`) who does the work.
+/// A tenant with an auditor (an approver over the whole tenant: `audit:read`,
+/// `compliance:read`) and a member (no `audit:read`) who does the work.
 struct Audited {
     app: TestApp,
     tenant: Tenant,
@@ -39,7 +39,7 @@ async fn audited() -> Audited {
     let tenant = app.tenant("audited").await;
     let team = app.team(&tenant, "core").await;
     let (_, auditor) = app
-        .user(tenant.id, &[(R::Approver, Scope::Team(team.id.into()))])
+        .user(tenant.id, &[(R::Approver, Scope::Tenant(tenant.id))])
         .await;
     let (member, member_token) = app
         .user(tenant.id, &[(R::Member, Scope::Team(team.id.into()))])
@@ -832,4 +832,50 @@ async fn reports_cover_only_the_callers_tenant() {
     assert_eq!(r.body["events"], json!([]));
     let r = w.app.get(&w.auditor, PRODUCTION_CHANGES).await;
     assert!(!r.body["events"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_team_admin_sees_what_its_team_did_and_nothing_tenant_wide() {
+    let w = audited().await;
+    let other_team = w.app.team(&w.tenant, "elsewhere").await;
+    let (_, lead) = w
+        .app
+        .user(
+            w.tenant.id,
+            &[(R::TeamAdmin, Scope::Team(w.team.id.into()))],
+        )
+        .await;
+    let (outsider, outsider_token) = w
+        .app
+        .user(
+            w.tenant.id,
+            &[(R::Member, Scope::Team(other_team.id.into()))],
+        )
+        .await;
+    w.member_creates_sites(2).await;
+    let r = w
+        .app
+        .post(
+            &outsider_token,
+            "/api/v1/sites",
+            json!({"name": "not-ours", "team_id": other_team.id}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+
+    let r = get(&w.app, &lead, EVENTS, &[("limit", "500")]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let seen = r.body["items"].as_array().unwrap().clone();
+    let by = |id: String| seen.iter().filter(|e| e["user_id"] == json!(id)).count();
+    assert!(by(w.member.id.to_string()) >= 2, "{seen:?}");
+    assert_eq!(by(outsider.id.to_string()), 0, "{seen:?}");
+    // The auditor over the whole tenant sees the outsider too.
+    let all = w.all_events(&[("user_id", &outsider.id.to_string())]).await;
+    assert!(!all.is_empty());
+
+    // Verification and reports span the tenant: a team is not enough.
+    for path in [VERIFY, PRODUCTION_CHANGES] {
+        let r = w.app.get(&lead, path).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}: {:?}", r.body);
+    }
 }

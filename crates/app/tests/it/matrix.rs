@@ -102,13 +102,14 @@ const TABLE: &[(&str, &str, Option<&str>, Option<&str>)] = &[
     // before authorization: invalid input is 422 for everyone. Their guards
     // are tested in tools.rs.
     ("runFleetTool", ALL, None, None),
-    // audit trail: `audit:read` anywhere in the tenant opens the tenant's
-    // whole trail; compliance reports need `compliance:read`.
+    // audit trail: `audit:read` anywhere lists what the caller's part of
+    // the tenant did; verification and compliance reports span the tenant
+    // and need `audit:read` / `compliance:read` over all of it.
     ("listAuditEvents", "OADP", None, None),
-    ("verifyAuditChain", "OADP", None, None),
-    ("productionChangesReport", "OP", None, None),
-    ("denialsReport", "OP", None, None),
-    ("topUsersReport", "OP", None, None),
+    ("verifyAuditChain", "O", None, None),
+    ("productionChangesReport", "O", None, None),
+    ("denialsReport", "O", None, None),
+    ("topUsersReport", "O", None, None),
 ];
 
 /// Operations that need no authentication: the token in the body is the credential.
