@@ -199,6 +199,9 @@ fn bench() -> Result {
     let env = [
         ("ROSGATE_BENCH_POSTGRES_URL", pg.as_str()),
         ("ROSGATE_BENCH_REDIS_URL", redis.as_str()),
+        // The loopback load run starts rosgate through the test harness.
+        ("ROSGATE_TEST_POSTGRES_URL", pg.as_str()),
+        ("ROSGATE_TEST_REDIS_URL", redis.as_str()),
     ];
     for (name, what) in [
         ("authz", "authorization engines (criterion)"),
@@ -207,6 +210,14 @@ fn bench() -> Result {
             "rate-limit checks: in-process, Redis, bare INCR",
         ),
         ("export", "audit export: CSV of 1M events"),
+        (
+            "audit",
+            "audit: group commit vs one insert per event, SQLite and PostgreSQL",
+        ),
+        (
+            "load",
+            "the API on loopback: 64 callers, one audit event per request",
+        ),
     ] {
         step(what);
         cargo(&["bench", "--locked", "-p", "bench", "--bench", name], &env)?;
