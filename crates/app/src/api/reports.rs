@@ -209,7 +209,34 @@ fn closed((from, to): (OffsetDateTime, OffsetDateTime)) -> Range {
     }
 }
 
+/// What every report request settles before the report is built.
+struct Admitted {
+    tenant: kernel::TenantId,
+    range: (OffsetDateTime, OffsetDateTime),
+    format: Format,
+}
+
 impl ReportsApi {
+    /// Checks `compliance:read` over the caller's whole tenant (recording
+    /// the decision as `operation`), then the range and the format.
+    async fn admit(
+        &self,
+        operation: &str,
+        caller: Caller,
+        req: &Request,
+        (from, to): (Option<OffsetDateTime>, Option<OffsetDateTime>),
+        format: ReportFormat,
+    ) -> Result<Admitted, super::problem::ApiError> {
+        let ctx = Ctx::new(&self.state, caller, req);
+        ctx.authorize(operation, P::ComplianceRead, Resource::Tenant(ctx.tenant()))
+            .await?;
+        Ok(Admitted {
+            tenant: ctx.tenant(),
+            range: self.range(from, to)?,
+            format: Format::from(format),
+        })
+    }
+
     /// The reader every report scans the tenant's chain through.
     fn reader(&self) -> Arc<dyn AuditReader> {
         Arc::new(self.state.db.clone())
@@ -247,8 +274,9 @@ impl ReportsApi {
 #[OpenApi(tag = "Tag::Compliance")]
 impl ReportsApi {
     /// Every allowed write on a production device in `[from, to)`, oldest
-    /// first. Needs `compliance:read` over the tenant. `to` defaults to now and `from` to 30
-    /// days before `to` (RFC 3339); the body states the range used.
+    /// first. Needs `compliance:read` over the tenant. `to` defaults to
+    /// now and `from` to 30 days before `to` (RFC 3339); the body states
+    /// the range used.
     ///
     /// JSON: `{"report":"production_changes","tenant_id","from","to",
     /// "chain_head","events":[…],"summary":{"total","succeeded","failed",
@@ -270,24 +298,30 @@ impl ReportsApi {
         to: Query<Option<OffsetDateTime>>,
         #[oai(default)] format: Query<ReportFormat>,
     ) -> ApiResult<ReportFile> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        ctx.authorize(
-            "productionChangesReport",
-            P::ComplianceRead,
-            Resource::Tenant(ctx.tenant()),
-        )
-        .await?;
-        let range = self.range(from.0, to.0)?;
-        let format = Format::from(format.0);
+        let r = self
+            .admit(
+                "productionChangesReport",
+                caller,
+                req,
+                (from.0, to.0),
+                format.0,
+            )
+            .await?;
         let report =
-            compliance::production_changes(self.reader(), ctx.tenant(), closed(range), format)
+            compliance::production_changes(self.reader(), r.tenant, closed(r.range), r.format)
                 .await?;
-        Ok(ReportFile::new("production-changes", range, format, report))
+        Ok(ReportFile::new(
+            "production-changes",
+            r.range,
+            r.format,
+            report,
+        ))
     }
 
     /// Refused requests in `[from, to)`, counted by user and reason, most
-    /// frequent first. Needs `compliance:read` over the tenant. `to` defaults to now and `from`
-    /// to 30 days before `to` (RFC 3339); the body states the range used.
+    /// frequent first. Needs `compliance:read` over the tenant. `to`
+    /// defaults to now and `from` to 30 days before `to` (RFC 3339); the
+    /// body states the range used.
     ///
     /// JSON: `{"report":"denials","tenant_id","from","to","chain_head",
     /// "rows":[{"user_id","user_email","reason","count"}],"total"}`. CSV:
@@ -307,25 +341,19 @@ impl ReportsApi {
         to: Query<Option<OffsetDateTime>>,
         #[oai(default)] format: Query<ReportFormat>,
     ) -> ApiResult<ReportFile> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        ctx.authorize(
-            "denialsReport",
-            P::ComplianceRead,
-            Resource::Tenant(ctx.tenant()),
-        )
-        .await?;
-        let range = self.range(from.0, to.0)?;
-        let format = Format::from(format.0);
+        let r = self
+            .admit("denialsReport", caller, req, (from.0, to.0), format.0)
+            .await?;
         let report =
-            compliance::denials(self.reader(), ctx.tenant(), closed(range), format).await?;
-        Ok(ReportFile::new("denials", range, format, report))
+            compliance::denials(self.reader(), r.tenant, closed(r.range), r.format).await?;
+        Ok(ReportFile::new("denials", r.range, r.format, report))
     }
 
     /// The users who made the most changes (allowed writes) in
     /// `[from, to)`, most first, with how many of them failed. Needs
-    /// `compliance:read` over the tenant. `to` defaults to now and `from` to 30 days before `to`
-    /// (RFC 3339); the body states the range used. `limit` is 1 to 1000,
-    /// 10 by default.
+    /// `compliance:read` over the tenant. `to` defaults to now and `from`
+    /// to 30 days before `to` (RFC 3339); the body states the range used.
+    /// `limit` is 1 to 1000, 10 by default.
     ///
     /// JSON: `{"report":"top_users","tenant_id","from","to","chain_head",
     /// "limit","rows":[{"user_id","user_email","changes","failed"}]}`.
@@ -348,20 +376,14 @@ impl ReportsApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
         limit: Query<Option<u32>>,
     ) -> ApiResult<ReportFile> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        ctx.authorize(
-            "topUsersReport",
-            P::ComplianceRead,
-            Resource::Tenant(ctx.tenant()),
-        )
-        .await?;
-        let range = self.range(from.0, to.0)?;
-        let format = Format::from(format.0);
+        let r = self
+            .admit("topUsersReport", caller, req, (from.0, to.0), format.0)
+            .await?;
         let limit = limit.0.unwrap_or(DEFAULT_TOP_USERS) as usize;
         let report =
-            compliance::top_users(self.reader(), ctx.tenant(), closed(range), limit, format)
+            compliance::top_users(self.reader(), r.tenant, closed(r.range), limit, r.format)
                 .await?;
-        Ok(ReportFile::new("top-users", range, format, report))
+        Ok(ReportFile::new("top-users", r.range, r.format, report))
     }
 }
 
