@@ -21,7 +21,16 @@ struct Lab {
 }
 
 async fn lab() -> Lab {
-    let app = TestApp::spawn().await;
+    lab_with(|_| {}).await
+}
+
+async fn lab_with(configure: impl FnOnce(&mut rosgate::Config)) -> Lab {
+    let app = TestApp::spawn_with(
+        testkit::Backend::from_env(),
+        testkit::reserve().await,
+        configure,
+    )
+    .await;
     let schema = Schema::find().map(|p| Schema::load(p).expect("the RouterOS schema loads"));
     if schema.is_none() {
         eprintln!("note: ../shared/routeros-schema is absent; requests are not checked against it");
@@ -979,4 +988,49 @@ async fn a_dns_ntp_rollout_runs_in_batches_and_professional_guards_hold() {
         && e.result == audit::RunResult::Success
         && e.approval_request_id == e.resource_id));
     lab.assert_no_violations();
+}
+
+#[tokio::test]
+async fn a_tool_with_a_budget_of_its_own_is_refused_over_it_on_rest_and_mcp() {
+    let lab = lab_with(|c| {
+        c.rate_limits.tools.insert(
+            "get_system_overview".into(),
+            rosgate::config::Budget {
+                per_hour: Some(2),
+                per_day: None,
+            },
+        );
+    })
+    .await;
+    let d = lab
+        .device("r-budget", Environment::Lab, Capabilities::default())
+        .await;
+    let token = lab.user(R::ReadOnly).await;
+    let path = format!("/api/v1/devices/{}/tools/get_system_overview", d.id);
+    for _ in 0..2 {
+        let r = lab.app.post(&token, &path, json!({})).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    }
+    let r = lab.app.post(&token, &path, json!({})).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{:?}", r.body);
+    assert_eq!(r.code(), "rate_limited");
+    assert_eq!(r.headers["retry-after"], "1800");
+    // The same budget holds over MCP.
+    let args = json!({"device_id": d.id}).to_string();
+    let url = format!("{}/mcp", lab.app.base);
+    let r = testkit::mcp::run(&url, &token, &["call_tool", "get_system_overview", &args])
+        .await
+        .unwrap();
+    assert_eq!(r["is_error"], true, "{r}");
+    assert!(r["text"].as_str().unwrap().contains("rate_limited"), "{r}");
+    // Other tools are not held back.
+    let r = lab
+        .app
+        .post(
+            &token,
+            &format!("/api/v1/devices/{}/tools/get_system_clock", d.id),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
 }
