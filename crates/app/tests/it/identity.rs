@@ -720,6 +720,22 @@ async fn bearer_jwts_are_checked_and_failures_point_to_the_resource_metadata() {
     );
     assert!(challenge.contains("scope=\"rosgate:write\""), "{challenge}");
     assert!(challenge.contains(&format!("resource_metadata=\"{metadata_url}\"")));
+    // The token names its holder, so the refusal is audited under bob's name.
+    let me: Value = w
+        .with_bearer(&good, Method::GET, "/api/v1/me")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let tenant =
+        kernel::TenantId::from_uuid(me["user"]["tenant_id"].as_str().unwrap().parse().unwrap());
+    let events = w.app.state.db.audit_events(tenant).await.unwrap();
+    let refused = events
+        .iter()
+        .find(|e| e.error_class.as_deref() == Some("insufficient_scope"))
+        .expect("the missing scope is audited");
+    assert_eq!(refused.user_email.as_deref(), Some("bob@acme.test"));
+    assert_eq!(refused.decision.as_str(), "deny");
     let no_scope = w.mint(w.access_claims("openid"), false, None);
     assert_eq!(
         w.with_bearer(&no_scope, Method::GET, "/api/v1/me")
