@@ -32,13 +32,13 @@ fn permission_set(names: &[String]) -> ApiResult<PermissionSet> {
 /// Checks that a scope names a node of the kind it says, in the caller's tenant.
 pub async fn check_scope(state: &AppState, ctx: &Ctx<'_>, scope: Scope) -> ApiResult<()> {
     let kind = match scope {
-        Scope::Tenant(t) => return ctx.same_tenant("scope", t).await,
+        Scope::Tenant(t) => return ctx.same_tenant(t).await,
         Scope::Division(_) => UnitKind::Division,
         Scope::Group(_) => UnitKind::Group,
         Scope::Team(_) => UnitKind::Team,
     };
     match state.tenancy.repo().unit(scope.uuid()).await? {
-        Some(u) if u.kind == kind => ctx.same_tenant("scope", u.tenant_id).await,
+        Some(u) if u.kind == kind => ctx.same_tenant(u.tenant_id).await,
         _ => Err(ApiError::invalid(
             "scope.id",
             format!("must name an existing {}", kind.as_str()),
@@ -48,11 +48,11 @@ pub async fn check_scope(state: &AppState, ctx: &Ctx<'_>, scope: Scope) -> ApiRe
 
 impl AccessApi {
     /// A custom role of another tenant is refused as cross-tenant, like any other resource.
-    async fn role_tenant_check(&self, ctx: &Ctx<'_>, op: &str, id: Uuid) -> ApiResult<()> {
+    async fn role_tenant_check(&self, ctx: &Ctx<'_>, id: Uuid) -> ApiResult<()> {
         match self.state.rbac.repo().role(RoleId::from_uuid(id)).await? {
             Some(rbac::Role {
                 tenant_id: Some(t), ..
-            }) => ctx.same_tenant(op, t).await,
+            }) => ctx.same_tenant(t).await,
             _ => Ok(()),
         }
     }
@@ -70,7 +70,7 @@ impl AccessApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
     ) -> ApiResult<Json<RolePage>> {
         let ctx = Ctx::new(&self.state, caller, req);
-        ctx.authenticated("listRoles").await?;
+        ctx.authenticated().await?;
         let roles = self.state.rbac.roles(ctx.tenant()).await?;
         Ok(Json(
             Paging {
@@ -92,7 +92,7 @@ impl AccessApi {
         body: Json<NewRole>,
     ) -> ApiResult<Created<RoleDto>> {
         let ctx = Ctx::new(&self.state, caller, req);
-        ctx.authorize("createRole", P::RoleManage, Resource::Tenant(ctx.tenant()))
+        ctx.authorize(P::RoleManage, Resource::Tenant(ctx.tenant()))
             .await?;
         let perms = permission_set(&body.0.permissions)?;
         Ok(Created::Created(Json(
@@ -118,9 +118,8 @@ impl AccessApi {
         body: Json<RolePatch>,
     ) -> ApiResult<Json<RoleDto>> {
         let ctx = Ctx::new(&self.state, caller, req);
-        self.role_tenant_check(&ctx, "updateRole", role_id.0)
-            .await?;
-        ctx.authorize("updateRole", P::RoleManage, Resource::Tenant(ctx.tenant()))
+        self.role_tenant_check(&ctx, role_id.0).await?;
+        ctx.authorize(P::RoleManage, Resource::Tenant(ctx.tenant()))
             .await?;
         let perms = body
             .0
@@ -154,9 +153,8 @@ impl AccessApi {
         role_id: Path<Uuid>,
     ) -> ApiResult<Deleted> {
         let ctx = Ctx::new(&self.state, caller, req);
-        self.role_tenant_check(&ctx, "deleteRole", role_id.0)
-            .await?;
-        ctx.authorize("deleteRole", P::RoleManage, Resource::Tenant(ctx.tenant()))
+        self.role_tenant_check(&ctx, role_id.0).await?;
+        ctx.authorize(P::RoleManage, Resource::Tenant(ctx.tenant()))
             .await?;
         self.state
             .rbac
@@ -181,20 +179,11 @@ impl AccessApi {
         let b = body.0;
         let scope: Scope = b.scope.into();
         check_scope(&self.state, &ctx, scope).await?;
-        self.role_tenant_check(&ctx, "createRoleBinding", b.role_id)
+        self.role_tenant_check(&ctx, b.role_id).await?;
+        ctx.authorize(P::UserRead, Resource::User(b.user_id.into()))
             .await?;
-        ctx.authorize(
-            "createRoleBinding",
-            P::UserRead,
-            Resource::User(b.user_id.into()),
-        )
-        .await?;
-        ctx.authorize(
-            "createRoleBinding",
-            P::RoleManage,
-            Resource::from_scope(scope),
-        )
-        .await?;
+        ctx.authorize(P::RoleManage, Resource::from_scope(scope))
+            .await?;
         let index = self.state.authz.index(ctx.tenant()).await?;
         let binding = self
             .state
@@ -225,7 +214,7 @@ impl AccessApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
     ) -> ApiResult<Json<BindingPage>> {
         let ctx = Ctx::new(&self.state, caller, req);
-        let index = ctx.authorize_list("listRoleBindings", P::UserRead).await?;
+        let index = ctx.authorize_list(P::UserRead).await?;
         let all = self.state.rbac.repo().bindings(ctx.tenant()).await?;
         let visible = all
             .into_iter()
@@ -262,13 +251,9 @@ impl AccessApi {
             .binding(id)
             .await?
             .ok_or_else(|| ApiError::not_found("role binding"))?;
-        ctx.same_tenant("deleteRoleBinding", b.tenant_id).await?;
-        ctx.authorize(
-            "deleteRoleBinding",
-            P::RoleManage,
-            Resource::from_scope(b.scope),
-        )
-        .await?;
+        ctx.same_tenant(b.tenant_id).await?;
+        ctx.authorize(P::RoleManage, Resource::from_scope(b.scope))
+            .await?;
         self.state.rbac.repo().delete_binding(id).await?;
         Ok(Deleted::Deleted)
     }
@@ -304,10 +289,8 @@ impl AccessApi {
             }
         };
         let user = UserId::from_uuid(b.user_id);
-        ctx.authorize("grantDeviceScope", P::UserUpdate, Resource::User(user))
-            .await?;
-        ctx.authorize("grantDeviceScope", P::DeviceRead, resource)
-            .await?;
+        ctx.authorize(P::UserUpdate, Resource::User(user)).await?;
+        ctx.authorize(P::DeviceRead, resource).await?;
         let scope = self
             .state
             .rbac
@@ -333,11 +316,10 @@ impl AccessApi {
         let ctx = Ctx::new(&self.state, caller, req);
         let index = match user_id.0 {
             Some(u) => {
-                ctx.authorize("listDeviceScopes", P::UserRead, Resource::User(u.into()))
-                    .await?;
+                ctx.authorize(P::UserRead, Resource::User(u.into())).await?;
                 self.state.authz.index(ctx.tenant()).await?
             }
-            None => ctx.authorize_list("listDeviceScopes", P::UserRead).await?,
+            None => ctx.authorize_list(P::UserRead).await?,
         };
         let all = self
             .state
@@ -380,13 +362,9 @@ impl AccessApi {
             .device_scope(id)
             .await?
             .ok_or_else(|| ApiError::not_found("device scope"))?;
-        ctx.same_tenant("revokeDeviceScope", s.tenant_id).await?;
-        ctx.authorize(
-            "revokeDeviceScope",
-            P::UserUpdate,
-            Resource::User(s.user_id),
-        )
-        .await?;
+        ctx.same_tenant(s.tenant_id).await?;
+        ctx.authorize(P::UserUpdate, Resource::User(s.user_id))
+            .await?;
         self.state.rbac.repo().delete_device_scope(id).await?;
         Ok(Deleted::Deleted)
     }
@@ -415,14 +393,13 @@ impl AccessApi {
         let mut subject = ctx.who.clone();
         match b.user_id {
             Some(u) if u != ctx.who.user_id.uuid() => {
-                ctx.authorize("checkAuthorization", P::UserRead, Resource::User(u.into()))
-                    .await?;
+                ctx.authorize(P::UserRead, Resource::User(u.into())).await?;
                 let user = self.state.tenancy.user(u.into()).await?;
                 subject.user_id = user.id;
                 subject.email = user.email;
                 subject.platform_admin = user.platform_admin;
             }
-            _ => ctx.authenticated("checkAuthorization").await?,
+            _ => ctx.authenticated().await?,
         }
         let decision = match self
             .state

@@ -498,7 +498,7 @@ impl AuditApi {
         cursor: Query<Option<String>>,
     ) -> ApiResult<Json<AuditEventPage>> {
         let ctx = Ctx::new(&self.state, caller, req);
-        let index = ctx.authorize_list("listAuditEvents", P::AuditRead).await?;
+        let index = ctx.authorize_list(P::AuditRead).await?;
         let before = cursor
             .0
             .as_deref()
@@ -573,12 +573,8 @@ impl AuditApi {
         to: Query<Option<OffsetDateTime>>,
     ) -> ApiResult<Json<ChainVerificationDto>> {
         let ctx = Ctx::new(&self.state, caller, req);
-        ctx.authorize(
-            "verifyAuditChain",
-            P::AuditRead,
-            Resource::Tenant(ctx.tenant()),
-        )
-        .await?;
+        ctx.authorize(P::AuditRead, Resource::Tenant(ctx.tenant()))
+            .await?;
         let from = instant(from.0, "from")?;
         let to = instant(to.0, "to")?;
         check_order(from, to)?;

@@ -22,7 +22,7 @@ impl DirectoryApi {
     #[oai(path = "/me", method = "get", operation_id = "getMe")]
     async fn me(&self, caller: Caller, req: &Request) -> ApiResult<Json<MeDto>> {
         let ctx = Ctx::new(&self.state, caller, req);
-        ctx.authenticated("getMe").await?;
+        ctx.authenticated().await?;
         let user = self.state.tenancy.user(ctx.who.user_id).await?;
         let bindings = self.state.rbac.repo().bindings(ctx.tenant()).await?;
         let mine = bindings
@@ -46,7 +46,7 @@ impl DirectoryApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
     ) -> ApiResult<Json<UserPage>> {
         let ctx = Ctx::new(&self.state, caller, req);
-        let index = ctx.authorize_list("listUsers", P::UserRead).await?;
+        let index = ctx.authorize_list(P::UserRead).await?;
         let users = self.state.tenancy.repo().users(ctx.tenant()).await?;
         let visible = users
             .into_iter()
@@ -71,7 +71,7 @@ impl DirectoryApi {
         user_id: Path<Uuid>,
     ) -> ApiResult<Json<UserDto>> {
         let ctx = Ctx::new(&self.state, caller, req);
-        ctx.authorize("getUser", P::UserRead, Resource::User(user_id.0.into()))
+        ctx.authorize(P::UserRead, Resource::User(user_id.0.into()))
             .await?;
         Ok(Json(
             self.state.tenancy.user(user_id.0.into()).await?.into(),
@@ -92,12 +92,8 @@ impl DirectoryApi {
         body: Json<UserPatch>,
     ) -> ApiResult<Json<UserDto>> {
         let ctx = Ctx::new(&self.state, caller, req);
-        ctx.authorize(
-            "updateUser",
-            P::UserUpdate,
-            Resource::User(user_id.0.into()),
-        )
-        .await?;
+        ctx.authorize(P::UserUpdate, Resource::User(user_id.0.into()))
+            .await?;
         Ok(Json(
             self.state
                 .tenancy
@@ -121,8 +117,7 @@ impl DirectoryApi {
     ) -> ApiResult<Deleted> {
         let ctx = Ctx::new(&self.state, caller, req);
         let id = UserId::from_uuid(user_id.0);
-        ctx.authorize("removeUser", P::UserRemove, Resource::User(id))
-            .await?;
+        ctx.authorize(P::UserRemove, Resource::User(id)).await?;
         if id == ctx.who.user_id {
             return Err(ApiError::conflict(
                 "you cannot remove yourself; ask another administrator",
@@ -150,7 +145,7 @@ impl DirectoryApi {
         let scope: tenancy::Scope = body.scope.into();
         let at = Resource::from_scope(scope);
         super::access::check_scope(&self.state, &ctx, scope).await?;
-        ctx.authorize("createInvitation", P::UserInvite, at).await?;
+        ctx.authorize(P::UserInvite, at).await?;
         let role = self
             .state
             .rbac
@@ -211,7 +206,7 @@ impl DirectoryApi {
         body: Json<NewToken>,
     ) -> ApiResult<Created<CreatedToken>> {
         let ctx = Ctx::new(&self.state, caller, req);
-        ctx.authenticated("createToken").await?;
+        ctx.authenticated().await?;
         let user = self.state.tenancy.user(ctx.who.user_id).await?;
         let ttl = body.0.ttl_days.map(|d| Duration::days(i64::from(d)));
         let (token, secret) = self
@@ -235,7 +230,7 @@ impl DirectoryApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
     ) -> ApiResult<Json<TokenPage>> {
         let ctx = Ctx::new(&self.state, caller, req);
-        ctx.authenticated("listTokens").await?;
+        ctx.authenticated().await?;
         let tokens = self
             .state
             .tenancy
@@ -273,11 +268,11 @@ impl DirectoryApi {
             .api_token(token_id.0.into())
             .await?
             .ok_or_else(|| ApiError::not_found("token"))?;
-        ctx.same_tenant("revokeToken", token.tenant_id).await?;
+        ctx.same_tenant(token.tenant_id).await?;
         if token.user_id == ctx.who.user_id {
-            ctx.authenticated("revokeToken").await?;
+            ctx.authenticated().await?;
         } else {
-            ctx.authorize("revokeToken", P::UserUpdate, Resource::User(token.user_id))
+            ctx.authorize(P::UserUpdate, Resource::User(token.user_id))
                 .await?;
         }
         self.state.tenancy.revoke_api_token(token.id).await?;

@@ -44,7 +44,6 @@ impl<'a> Ctx<'a> {
 
     async fn record(
         &self,
-        operation: &str,
         action: &str,
         resource: Resource,
         decision: &Decision,
@@ -54,13 +53,12 @@ impl<'a> Ctx<'a> {
         } else {
             AuditOutcome::Deny
         };
-        self.write(operation, action, resource, outcome, decision.reason_text())
+        self.write(action, resource, outcome, decision.reason_text())
             .await
     }
 
     async fn write(
         &self,
-        _operation: &str,
         action: &str,
         resource: Resource,
         outcome: AuditOutcome,
@@ -94,16 +92,11 @@ impl<'a> Ctx<'a> {
 
     /// Requires `perm` on `resource`: records the decision and returns the
     /// grant, or the 403/404 problem to reply with.
-    pub async fn authorize(
-        &self,
-        operation: &str,
-        perm: Permission,
-        resource: Resource,
-    ) -> Result<Grant, ApiError> {
+    pub async fn authorize(&self, perm: Permission, resource: Resource) -> Result<Grant, ApiError> {
         let outcome = self.state.authz.decide(&self.who, perm, resource).await?;
         match outcome {
             Outcome::Decided(d) => {
-                self.record(operation, perm.as_str(), resource, &d).await?;
+                self.record(perm.as_str(), resource, &d).await?;
                 match d {
                     Decision::Allow(g) => Ok(g),
                     Decision::Deny(r) => Err(ApiError::denied(r)),
@@ -111,14 +104,8 @@ impl<'a> Ctx<'a> {
             }
             Outcome::NotFound => {
                 let reason = format!("{} not found", resource.kind());
-                self.write(
-                    operation,
-                    perm.as_str(),
-                    resource,
-                    AuditOutcome::Deny,
-                    reason,
-                )
-                .await?;
+                self.write(perm.as_str(), resource, AuditOutcome::Deny, reason)
+                    .await?;
                 Err(ApiError::not_found(resource.kind()))
             }
         }
@@ -126,23 +113,14 @@ impl<'a> Ctx<'a> {
 
     /// Requires that the caller holds `perm` somewhere in its tenant, for a
     /// list whose items are then filtered with [`Ctx::visible`].
-    pub async fn authorize_list(
-        &self,
-        operation: &str,
-        perm: Permission,
-    ) -> Result<Arc<AuthzIndex>, ApiError> {
+    pub async fn authorize_list(&self, perm: Permission) -> Result<Arc<AuthzIndex>, ApiError> {
         let index = self.state.authz.index(self.who.tenant_id).await?;
         let d = match index.any_grant(self.who.user_id, perm) {
             Some(g) => Decision::Allow(g),
             None => Decision::Deny(DenyReason::MissingPermission { permission: perm }),
         };
-        self.record(
-            operation,
-            perm.as_str(),
-            Resource::Tenant(self.who.tenant_id),
-            &d,
-        )
-        .await?;
+        self.record(perm.as_str(), Resource::Tenant(self.who.tenant_id), &d)
+            .await?;
         match d {
             Decision::Deny(r) => Err(ApiError::denied(r)),
             Decision::Allow(_) => Ok(index),
@@ -151,15 +129,10 @@ impl<'a> Ctx<'a> {
 
     /// Records an operation that needs no permission beyond being signed in
     /// (reading one's own profile and tokens, listing the role catalogue).
-    pub async fn authenticated(&self, operation: &str) -> Result<(), ApiError> {
+    pub async fn authenticated(&self) -> Result<(), ApiError> {
         let d = Decision::Allow(Grant::Myself);
-        self.record(
-            operation,
-            "authenticated",
-            Resource::User(self.who.user_id),
-            &d,
-        )
-        .await
+        self.record("authenticated", Resource::User(self.who.user_id), &d)
+            .await
     }
 
     /// Whether an item of a list is visible to the caller.
@@ -173,24 +146,23 @@ impl<'a> Ctx<'a> {
     /// not in the caller's tenant decides: another tenant's is refused as
     /// cross-tenant; one unknown everywhere passes, for the service to
     /// report as invalid input. At most one lookup leaves the index.
-    pub async fn ids_in_tenant(&self, operation: &str, ids: &[uuid::Uuid]) -> Result<(), ApiError> {
+    pub async fn ids_in_tenant(&self, ids: &[uuid::Uuid]) -> Result<(), ApiError> {
         let index = self.state.authz.index(self.who.tenant_id).await?;
         if let Some(stranger) = ids.iter().find(|id| !index.contains(**id))
             && let Some(owner) = self.state.authz.tenant_of(*stranger).await?
         {
-            self.same_tenant(operation, owner).await?;
+            self.same_tenant(owner).await?;
         }
         Ok(())
     }
 
     /// Refuses a body or path that names another tenant.
-    pub async fn same_tenant(&self, operation: &str, tenant: TenantId) -> Result<(), ApiError> {
+    pub async fn same_tenant(&self, tenant: TenantId) -> Result<(), ApiError> {
         if tenant == self.who.tenant_id {
             return Ok(());
         }
         let d = Decision::Deny(DenyReason::CrossTenant);
-        self.record(operation, "tenant", Resource::Tenant(tenant), &d)
-            .await?;
+        self.record("tenant", Resource::Tenant(tenant), &d).await?;
         Err(ApiError::denied(DenyReason::CrossTenant))
     }
 }

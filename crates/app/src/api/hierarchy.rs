@@ -33,7 +33,6 @@ impl HierarchyApi {
     async fn create_unit(
         &self,
         ctx: &Ctx<'_>,
-        op: &str,
         kind: UnitKind,
         parent: Uuid,
         name: &str,
@@ -43,7 +42,7 @@ impl HierarchyApi {
         } else {
             Resource::Unit(parent)
         };
-        ctx.authorize(op, perms(kind)[0], target).await?;
+        ctx.authorize(perms(kind)[0], target).await?;
         let unit = ctx
             .state
             .tenancy
@@ -55,12 +54,11 @@ impl HierarchyApi {
     async fn list_units(
         &self,
         ctx: &Ctx<'_>,
-        op: &str,
         kind: UnitKind,
         paging: Paging,
     ) -> ApiResult<Json<UnitPage>> {
         let read = perms(kind)[1];
-        let index = ctx.authorize_list(op, read).await?;
+        let index = ctx.authorize_list(read).await?;
         let units = ctx.state.tenancy.repo().units(ctx.tenant()).await?;
         let visible = units
             .into_iter()
@@ -73,42 +71,26 @@ impl HierarchyApi {
         ))
     }
 
-    async fn get_unit(
-        &self,
-        ctx: &Ctx<'_>,
-        op: &str,
-        kind: UnitKind,
-        id: Uuid,
-    ) -> ApiResult<Json<UnitDto>> {
-        ctx.authorize(op, perms(kind)[1], Resource::Unit(id))
-            .await?;
+    async fn get_unit(&self, ctx: &Ctx<'_>, kind: UnitKind, id: Uuid) -> ApiResult<Json<UnitDto>> {
+        ctx.authorize(perms(kind)[1], Resource::Unit(id)).await?;
         Ok(Json(ctx.state.tenancy.unit(kind, id).await?.into()))
     }
 
     async fn rename_unit(
         &self,
         ctx: &Ctx<'_>,
-        op: &str,
         kind: UnitKind,
         id: Uuid,
         name: &str,
     ) -> ApiResult<Json<UnitDto>> {
-        ctx.authorize(op, perms(kind)[2], Resource::Unit(id))
-            .await?;
+        ctx.authorize(perms(kind)[2], Resource::Unit(id)).await?;
         Ok(Json(
             ctx.state.tenancy.rename_unit(kind, id, name).await?.into(),
         ))
     }
 
-    async fn delete_unit(
-        &self,
-        ctx: &Ctx<'_>,
-        op: &str,
-        kind: UnitKind,
-        id: Uuid,
-    ) -> ApiResult<Deleted> {
-        ctx.authorize(op, perms(kind)[3], Resource::Unit(id))
-            .await?;
+    async fn delete_unit(&self, ctx: &Ctx<'_>, kind: UnitKind, id: Uuid) -> ApiResult<Deleted> {
+        ctx.authorize(perms(kind)[3], Resource::Unit(id)).await?;
         ctx.state.tenancy.delete_unit(kind, id).await?;
         Ok(Deleted::Deleted)
     }
@@ -125,8 +107,7 @@ impl HierarchyApi {
         body: Json<NameBody>,
     ) -> ApiResult<Created<TenantDto>> {
         let ctx = Ctx::new(&self.state, caller, req);
-        ctx.authorize("createTenant", P::TenantCreate, Resource::Platform)
-            .await?;
+        ctx.authorize(P::TenantCreate, Resource::Platform).await?;
         Ok(Created::Created(Json(
             self.state.tenancy.create_tenant(&body.0.name).await?.into(),
         )))
@@ -147,11 +128,10 @@ impl HierarchyApi {
             limit: limit.0,
         };
         let tenants = if ctx.who.platform_admin {
-            ctx.authorize("listTenants", P::TenantCreate, Resource::Platform)
-                .await?;
+            ctx.authorize(P::TenantCreate, Resource::Platform).await?;
             self.state.tenancy.repo().tenants().await?
         } else {
-            ctx.authorize("listTenants", P::TenantRead, Resource::Tenant(ctx.tenant()))
+            ctx.authorize(P::TenantRead, Resource::Tenant(ctx.tenant()))
                 .await?;
             self.state
                 .tenancy
@@ -182,12 +162,8 @@ impl HierarchyApi {
         tenant_id: Path<Uuid>,
     ) -> ApiResult<Json<TenantDto>> {
         let ctx = Ctx::new(&self.state, caller, req);
-        ctx.authorize(
-            "getTenant",
-            P::TenantRead,
-            Resource::Tenant(tenant_id.0.into()),
-        )
-        .await?;
+        ctx.authorize(P::TenantRead, Resource::Tenant(tenant_id.0.into()))
+            .await?;
         let t = self
             .state
             .tenancy
@@ -212,12 +188,8 @@ impl HierarchyApi {
         body: Json<NameBody>,
     ) -> ApiResult<Json<TenantDto>> {
         let ctx = Ctx::new(&self.state, caller, req);
-        ctx.authorize(
-            "updateTenant",
-            P::TenantUpdate,
-            Resource::Tenant(tenant_id.0.into()),
-        )
-        .await?;
+        ctx.authorize(P::TenantUpdate, Resource::Tenant(tenant_id.0.into()))
+            .await?;
         Ok(Json(
             self.state
                 .tenancy
@@ -237,17 +209,11 @@ impl HierarchyApi {
     ) -> ApiResult<Created<UnitDto>> {
         let ctx = Ctx::new(&self.state, caller, req);
         if let Some(t) = body.0.tenant_id {
-            ctx.same_tenant("createDivision", t.into()).await?;
+            ctx.same_tenant(t.into()).await?;
         }
         let tenant = ctx.tenant().uuid();
-        self.create_unit(
-            &ctx,
-            "createDivision",
-            UnitKind::Division,
-            tenant,
-            &body.0.name,
-        )
-        .await
+        self.create_unit(&ctx, UnitKind::Division, tenant, &body.0.name)
+            .await
     }
 
     /// List the divisions the caller may see.
@@ -262,7 +228,6 @@ impl HierarchyApi {
         let ctx = Ctx::new(&self.state, caller, req);
         self.list_units(
             &ctx,
-            "listDivisions",
             UnitKind::Division,
             Paging {
                 after: after.0,
@@ -285,8 +250,7 @@ impl HierarchyApi {
         division_id: Path<Uuid>,
     ) -> ApiResult<Json<UnitDto>> {
         let ctx = Ctx::new(&self.state, caller, req);
-        self.get_unit(&ctx, "getDivision", UnitKind::Division, division_id.0)
-            .await
+        self.get_unit(&ctx, UnitKind::Division, division_id.0).await
     }
 
     /// Rename a division.
@@ -303,14 +267,8 @@ impl HierarchyApi {
         body: Json<NameBody>,
     ) -> ApiResult<Json<UnitDto>> {
         let ctx = Ctx::new(&self.state, caller, req);
-        self.rename_unit(
-            &ctx,
-            "updateDivision",
-            UnitKind::Division,
-            division_id.0,
-            &body.0.name,
-        )
-        .await
+        self.rename_unit(&ctx, UnitKind::Division, division_id.0, &body.0.name)
+            .await
     }
 
     /// Delete an empty division.
@@ -326,7 +284,7 @@ impl HierarchyApi {
         division_id: Path<Uuid>,
     ) -> ApiResult<Deleted> {
         let ctx = Ctx::new(&self.state, caller, req);
-        self.delete_unit(&ctx, "deleteDivision", UnitKind::Division, division_id.0)
+        self.delete_unit(&ctx, UnitKind::Division, division_id.0)
             .await
     }
 
@@ -339,14 +297,8 @@ impl HierarchyApi {
         body: Json<NewGroup>,
     ) -> ApiResult<Created<UnitDto>> {
         let ctx = Ctx::new(&self.state, caller, req);
-        self.create_unit(
-            &ctx,
-            "createGroup",
-            UnitKind::Group,
-            body.0.division_id,
-            &body.0.name,
-        )
-        .await
+        self.create_unit(&ctx, UnitKind::Group, body.0.division_id, &body.0.name)
+            .await
     }
 
     /// List the groups the caller may see.
@@ -361,7 +313,6 @@ impl HierarchyApi {
         let ctx = Ctx::new(&self.state, caller, req);
         self.list_units(
             &ctx,
-            "listGroups",
             UnitKind::Group,
             Paging {
                 after: after.0,
@@ -380,8 +331,7 @@ impl HierarchyApi {
         group_id: Path<Uuid>,
     ) -> ApiResult<Json<UnitDto>> {
         let ctx = Ctx::new(&self.state, caller, req);
-        self.get_unit(&ctx, "getGroup", UnitKind::Group, group_id.0)
-            .await
+        self.get_unit(&ctx, UnitKind::Group, group_id.0).await
     }
 
     /// Rename a group.
@@ -398,14 +348,8 @@ impl HierarchyApi {
         body: Json<NameBody>,
     ) -> ApiResult<Json<UnitDto>> {
         let ctx = Ctx::new(&self.state, caller, req);
-        self.rename_unit(
-            &ctx,
-            "updateGroup",
-            UnitKind::Group,
-            group_id.0,
-            &body.0.name,
-        )
-        .await
+        self.rename_unit(&ctx, UnitKind::Group, group_id.0, &body.0.name)
+            .await
     }
 
     /// Delete an empty group.
@@ -421,8 +365,7 @@ impl HierarchyApi {
         group_id: Path<Uuid>,
     ) -> ApiResult<Deleted> {
         let ctx = Ctx::new(&self.state, caller, req);
-        self.delete_unit(&ctx, "deleteGroup", UnitKind::Group, group_id.0)
-            .await
+        self.delete_unit(&ctx, UnitKind::Group, group_id.0).await
     }
 
     /// Create a team in a group.
@@ -434,14 +377,8 @@ impl HierarchyApi {
         body: Json<NewTeam>,
     ) -> ApiResult<Created<UnitDto>> {
         let ctx = Ctx::new(&self.state, caller, req);
-        self.create_unit(
-            &ctx,
-            "createTeam",
-            UnitKind::Team,
-            body.0.group_id,
-            &body.0.name,
-        )
-        .await
+        self.create_unit(&ctx, UnitKind::Team, body.0.group_id, &body.0.name)
+            .await
     }
 
     /// List the teams the caller may see.
@@ -456,7 +393,6 @@ impl HierarchyApi {
         let ctx = Ctx::new(&self.state, caller, req);
         self.list_units(
             &ctx,
-            "listTeams",
             UnitKind::Team,
             Paging {
                 after: after.0,
@@ -475,8 +411,7 @@ impl HierarchyApi {
         team_id: Path<Uuid>,
     ) -> ApiResult<Json<UnitDto>> {
         let ctx = Ctx::new(&self.state, caller, req);
-        self.get_unit(&ctx, "getTeam", UnitKind::Team, team_id.0)
-            .await
+        self.get_unit(&ctx, UnitKind::Team, team_id.0).await
     }
 
     /// Rename a team.
@@ -493,7 +428,7 @@ impl HierarchyApi {
         body: Json<NameBody>,
     ) -> ApiResult<Json<UnitDto>> {
         let ctx = Ctx::new(&self.state, caller, req);
-        self.rename_unit(&ctx, "updateTeam", UnitKind::Team, team_id.0, &body.0.name)
+        self.rename_unit(&ctx, UnitKind::Team, team_id.0, &body.0.name)
             .await
     }
 
@@ -510,7 +445,6 @@ impl HierarchyApi {
         team_id: Path<Uuid>,
     ) -> ApiResult<Deleted> {
         let ctx = Ctx::new(&self.state, caller, req);
-        self.delete_unit(&ctx, "deleteTeam", UnitKind::Team, team_id.0)
-            .await
+        self.delete_unit(&ctx, UnitKind::Team, team_id.0).await
     }
 }

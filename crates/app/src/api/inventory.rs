@@ -26,7 +26,7 @@ impl InventoryApi {
         body: Json<NewSite>,
     ) -> ApiResult<Created<SiteDto>> {
         let ctx = Ctx::new(&self.state, caller, req);
-        ctx.authorize("createSite", P::SiteCreate, Resource::Unit(body.0.team_id))
+        ctx.authorize(P::SiteCreate, Resource::Unit(body.0.team_id))
             .await?;
         let site = self
             .state
@@ -46,7 +46,7 @@ impl InventoryApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
     ) -> ApiResult<Json<SitePage>> {
         let ctx = Ctx::new(&self.state, caller, req);
-        let index = ctx.authorize_list("listSites", P::SiteRead).await?;
+        let index = ctx.authorize_list(P::SiteRead).await?;
         let sites = self.state.tenancy.repo().sites(ctx.tenant()).await?;
         let visible = sites
             .into_iter()
@@ -71,7 +71,7 @@ impl InventoryApi {
         site_id: Path<Uuid>,
     ) -> ApiResult<Json<SiteDto>> {
         let ctx = Ctx::new(&self.state, caller, req);
-        ctx.authorize("getSite", P::SiteRead, Resource::Site(site_id.0.into()))
+        ctx.authorize(P::SiteRead, Resource::Site(site_id.0.into()))
             .await?;
         Ok(Json(
             self.state.tenancy.site(site_id.0.into()).await?.into(),
@@ -93,11 +93,9 @@ impl InventoryApi {
     ) -> ApiResult<Json<SiteDto>> {
         let ctx = Ctx::new(&self.state, caller, req);
         let id = SiteId::from_uuid(site_id.0);
-        ctx.authorize("updateSite", P::SiteUpdate, Resource::Site(id))
-            .await?;
+        ctx.authorize(P::SiteUpdate, Resource::Site(id)).await?;
         if let Some(team) = body.0.team_id {
-            ctx.authorize("updateSite", P::SiteCreate, Resource::Unit(team))
-                .await?;
+            ctx.authorize(P::SiteCreate, Resource::Unit(team)).await?;
         }
         let site = self
             .state
@@ -120,12 +118,8 @@ impl InventoryApi {
         site_id: Path<Uuid>,
     ) -> ApiResult<Deleted> {
         let ctx = Ctx::new(&self.state, caller, req);
-        ctx.authorize(
-            "deleteSite",
-            P::SiteDelete,
-            Resource::Site(site_id.0.into()),
-        )
-        .await?;
+        ctx.authorize(P::SiteDelete, Resource::Site(site_id.0.into()))
+            .await?;
         self.state.tenancy.delete_site(site_id.0.into()).await?;
         Ok(Deleted::Deleted)
     }
@@ -143,12 +137,8 @@ impl InventoryApi {
         site_id: Path<Uuid>,
     ) -> ApiResult<Json<SiteDto>> {
         let ctx = Ctx::new(&self.state, caller, req);
-        ctx.authorize(
-            "publishSite",
-            P::SitePublish,
-            Resource::Site(site_id.0.into()),
-        )
-        .await?;
+        ctx.authorize(P::SitePublish, Resource::Site(site_id.0.into()))
+            .await?;
         Ok(Json(
             self.state
                 .tenancy
@@ -168,19 +158,11 @@ impl InventoryApi {
     ) -> ApiResult<Created<DeviceDto>> {
         let ctx = Ctx::new(&self.state, caller, req);
         let b = body.0;
-        ctx.authorize(
-            "createDevice",
-            P::DeviceCreate,
-            Resource::Site(b.site_id.into()),
-        )
-        .await?;
-        if b.credentials.is_some() {
-            ctx.authorize(
-                "createDevice",
-                P::DeviceCredentials,
-                Resource::Site(b.site_id.into()),
-            )
+        ctx.authorize(P::DeviceCreate, Resource::Site(b.site_id.into()))
             .await?;
+        if b.credentials.is_some() {
+            ctx.authorize(P::DeviceCredentials, Resource::Site(b.site_id.into()))
+                .await?;
         }
         let tls = b
             .tls
@@ -218,7 +200,7 @@ impl InventoryApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
     ) -> ApiResult<Json<DevicePage>> {
         let ctx = Ctx::new(&self.state, caller, req);
-        let index = ctx.authorize_list("listDevices", P::DeviceRead).await?;
+        let index = ctx.authorize_list(P::DeviceRead).await?;
         let devices = self.state.tenancy.repo().devices(ctx.tenant()).await?;
         let visible = devices
             .into_iter()
@@ -249,12 +231,8 @@ impl InventoryApi {
         device_id: Path<Uuid>,
     ) -> ApiResult<Json<DeviceDto>> {
         let ctx = Ctx::new(&self.state, caller, req);
-        ctx.authorize(
-            "getDevice",
-            P::DeviceRead,
-            Resource::Device(device_id.0.into()),
-        )
-        .await?;
+        ctx.authorize(P::DeviceRead, Resource::Device(device_id.0.into()))
+            .await?;
         let mut dto: DeviceDto = self.state.tenancy.device(device_id.0.into()).await?.into();
         dto.health = self
             .state
@@ -281,10 +259,9 @@ impl InventoryApi {
         let ctx = Ctx::new(&self.state, caller, req);
         let id = DeviceId::from_uuid(device_id.0);
         let b = body.0;
-        ctx.authorize("updateDevice", P::DeviceUpdate, Resource::Device(id))
-            .await?;
+        ctx.authorize(P::DeviceUpdate, Resource::Device(id)).await?;
         if let Some(site) = b.site_id {
-            ctx.authorize("updateDevice", P::DeviceCreate, Resource::Site(site.into()))
+            ctx.authorize(P::DeviceCreate, Resource::Site(site.into()))
                 .await?;
         }
         let patch = tenancy::service::DevicePatch {
@@ -315,12 +292,8 @@ impl InventoryApi {
         device_id: Path<Uuid>,
     ) -> ApiResult<Deleted> {
         let ctx = Ctx::new(&self.state, caller, req);
-        ctx.authorize(
-            "deleteDevice",
-            P::DeviceDelete,
-            Resource::Device(device_id.0.into()),
-        )
-        .await?;
+        ctx.authorize(P::DeviceDelete, Resource::Device(device_id.0.into()))
+            .await?;
         self.state
             .tenancy
             .repo()
@@ -344,12 +317,8 @@ impl InventoryApi {
     ) -> ApiResult<Json<DeviceDto>> {
         let ctx = Ctx::new(&self.state, caller, req);
         let id = DeviceId::from_uuid(device_id.0);
-        ctx.authorize(
-            "setDeviceCredentials",
-            P::DeviceCredentials,
-            Resource::Device(id),
-        )
-        .await?;
+        ctx.authorize(P::DeviceCredentials, Resource::Device(id))
+            .await?;
         Ok(Json(
             self.state
                 .tenancy
@@ -372,14 +341,9 @@ impl InventoryApi {
         body: Json<NewDeviceGroup>,
     ) -> ApiResult<Created<DeviceGroupDto>> {
         let ctx = Ctx::new(&self.state, caller, req);
-        ctx.ids_in_tenant("createDeviceGroup", &body.0.device_ids)
+        ctx.ids_in_tenant(&body.0.device_ids).await?;
+        ctx.authorize(P::DeviceUpdate, Resource::Tenant(ctx.tenant()))
             .await?;
-        ctx.authorize(
-            "createDeviceGroup",
-            P::DeviceUpdate,
-            Resource::Tenant(ctx.tenant()),
-        )
-        .await?;
         let ids = body.0.device_ids.into_iter().map(Into::into).collect();
         let g = self
             .state
@@ -403,9 +367,7 @@ impl InventoryApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
     ) -> ApiResult<Json<DeviceGroupPage>> {
         let ctx = Ctx::new(&self.state, caller, req);
-        let index = ctx
-            .authorize_list("listDeviceGroups", P::DeviceRead)
-            .await?;
+        let index = ctx.authorize_list(P::DeviceRead).await?;
         let groups = self
             .state
             .tenancy
@@ -439,12 +401,8 @@ impl InventoryApi {
         group_id: Path<Uuid>,
     ) -> ApiResult<Json<DeviceGroupDto>> {
         let ctx = Ctx::new(&self.state, caller, req);
-        ctx.authorize(
-            "getDeviceGroup",
-            P::DeviceRead,
-            Resource::DeviceGroup(group_id.0.into()),
-        )
-        .await?;
+        ctx.authorize(P::DeviceRead, Resource::DeviceGroup(group_id.0.into()))
+            .await?;
         Ok(Json(
             self.state
                 .tenancy
@@ -470,14 +428,10 @@ impl InventoryApi {
         let ctx = Ctx::new(&self.state, caller, req);
         let id = DeviceGroupId::from_uuid(group_id.0);
         if let Some(ids) = &body.0.device_ids {
-            ctx.ids_in_tenant("updateDeviceGroup", ids).await?;
+            ctx.ids_in_tenant(ids).await?;
         }
-        ctx.authorize(
-            "updateDeviceGroup",
-            P::DeviceUpdate,
-            Resource::DeviceGroup(id),
-        )
-        .await?;
+        ctx.authorize(P::DeviceUpdate, Resource::DeviceGroup(id))
+            .await?;
         let ids = body
             .0
             .device_ids
@@ -504,12 +458,8 @@ impl InventoryApi {
         group_id: Path<Uuid>,
     ) -> ApiResult<Deleted> {
         let ctx = Ctx::new(&self.state, caller, req);
-        ctx.authorize(
-            "deleteDeviceGroup",
-            P::DeviceDelete,
-            Resource::DeviceGroup(group_id.0.into()),
-        )
-        .await?;
+        ctx.authorize(P::DeviceDelete, Resource::DeviceGroup(group_id.0.into()))
+            .await?;
         self.state
             .tenancy
             .repo()

@@ -217,18 +217,17 @@ struct Admitted {
 }
 
 impl ReportsApi {
-    /// Checks `compliance:read` over the caller's whole tenant (recording
-    /// the decision as `operation`), then the range and the format.
+    /// Checks `compliance:read` over the caller's whole tenant, then the
+    /// range and the format.
     async fn admit(
         &self,
-        operation: &str,
         caller: Caller,
         req: &Request,
         (from, to): (Option<OffsetDateTime>, Option<OffsetDateTime>),
         format: ReportFormat,
     ) -> Result<Admitted, super::problem::ApiError> {
         let ctx = Ctx::new(&self.state, caller, req);
-        ctx.authorize(operation, P::ComplianceRead, Resource::Tenant(ctx.tenant()))
+        ctx.authorize(P::ComplianceRead, Resource::Tenant(ctx.tenant()))
             .await?;
         Ok(Admitted {
             tenant: ctx.tenant(),
@@ -298,15 +297,7 @@ impl ReportsApi {
         to: Query<Option<OffsetDateTime>>,
         #[oai(default)] format: Query<ReportFormat>,
     ) -> ApiResult<ReportFile> {
-        let r = self
-            .admit(
-                "productionChangesReport",
-                caller,
-                req,
-                (from.0, to.0),
-                format.0,
-            )
-            .await?;
+        let r = self.admit(caller, req, (from.0, to.0), format.0).await?;
         let report =
             compliance::production_changes(self.reader(), r.tenant, closed(r.range), r.format)
                 .await?;
@@ -341,9 +332,7 @@ impl ReportsApi {
         to: Query<Option<OffsetDateTime>>,
         #[oai(default)] format: Query<ReportFormat>,
     ) -> ApiResult<ReportFile> {
-        let r = self
-            .admit("denialsReport", caller, req, (from.0, to.0), format.0)
-            .await?;
+        let r = self.admit(caller, req, (from.0, to.0), format.0).await?;
         let report =
             compliance::denials(self.reader(), r.tenant, closed(r.range), r.format).await?;
         Ok(ReportFile::new("denials", r.range, r.format, report))
@@ -376,9 +365,7 @@ impl ReportsApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
         limit: Query<Option<u32>>,
     ) -> ApiResult<ReportFile> {
-        let r = self
-            .admit("topUsersReport", caller, req, (from.0, to.0), format.0)
-            .await?;
+        let r = self.admit(caller, req, (from.0, to.0), format.0).await?;
         let limit = limit.0.unwrap_or(DEFAULT_TOP_USERS) as usize;
         let report =
             compliance::top_users(self.reader(), r.tenant, closed(r.range), limit, r.format)

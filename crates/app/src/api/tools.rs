@@ -104,7 +104,7 @@ impl ToolsApi {
     #[oai(path = "/tools", method = "get", operation_id = "listTools")]
     async fn list_tools(&self, caller: Caller, req: &Request) -> ApiResult<Json<Vec<ToolDto>>> {
         let ctx = super::Ctx::new(&self.state, caller, req);
-        ctx.authenticated("listTools").await?;
+        ctx.authenticated().await?;
         Ok(Json(
             tools::CATALOGUE
                 .iter()
