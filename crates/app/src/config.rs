@@ -302,6 +302,29 @@ mod tests {
         let c = Config::load(Some(&path)).expect("deploy/rosgate.toml is valid");
         assert!(c.redis_url.is_some());
         assert!(c.oidc.is_some());
+        // Its rate limits keep the role defaults and add a tool's budget.
+        assert_eq!(c.rate_limits.roles, RateLimitsConfig::default().roles);
+        assert_eq!(c.rate_limits.tools["update_dns_servers"].per_hour, Some(20));
+        crate::limits::check_config(&c.rate_limits).expect("its budgets name real roles and tools");
+    }
+
+    #[test]
+    fn a_role_budget_in_a_file_overrides_only_what_it_sets() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "rosgate.toml",
+                "[rate_limits.roles]\nops_rw = { per_hour = 5 }\n",
+            )?;
+            jail.set_env("ROSGATE_RATE_LIMITS__FAIL_OPEN", "true");
+            let c = Config::load(Some(Path::new("rosgate.toml"))).expect("loads");
+            let r = &c.rate_limits;
+            assert_eq!(r.roles["ops_rw"].per_hour, Some(5));
+            // The daily default stays: files override field by field.
+            assert_eq!(r.roles["ops_rw"].per_day, Some(5000));
+            assert_eq!(r.roles["read_only"], Budget::hourly(1000));
+            assert!(r.fail_open && r.enabled);
+            Ok(())
+        });
     }
 
     #[test]

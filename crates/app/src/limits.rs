@@ -122,6 +122,26 @@ fn larger(a: Option<u32>, b: Option<u32>) -> Option<u32> {
     Some(a?.max(b?))
 }
 
+/// Refuses budgets for roles or tools that do not exist, so a typo in the
+/// configuration is an error at startup instead of a budget never applied.
+pub fn check_config(config: &RateLimitsConfig) -> Result<(), String> {
+    for role in config.roles.keys() {
+        if rbac::BuiltinRole::from_name(role).is_none() && uuid::Uuid::parse_str(role).is_err() {
+            return Err(format!(
+                "rate_limits.roles.{role}: not a built-in role name or a custom role id"
+            ));
+        }
+    }
+    for tool in config.tools.keys() {
+        if tools::find(tool).is_none() {
+            return Err(format!(
+                "rate_limits.tools.{tool}: no such tool (see docs/tools.md)"
+            ));
+        }
+    }
+    Ok(())
+}
+
 impl Limits {
     pub fn new(
         limiter: Arc<dyn RateLimiter>,
@@ -267,6 +287,27 @@ mod tests {
         assert_eq!(l.budget([id(R::Admin), id(R::OpsRw)]), Budget::hourly(2000));
         assert_eq!(l.budget([id(R::Member)]), Budget::hourly(1000));
         assert_eq!(l.budget([]), Budget::hourly(1000));
+    }
+
+    #[test]
+    fn unknown_roles_and_tools_are_configuration_errors() {
+        assert_eq!(check_config(&RateLimitsConfig::default()), Ok(()));
+        let mut c = RateLimitsConfig::default();
+        c.roles.insert("ops-rw".into(), Budget::hourly(1));
+        assert!(
+            check_config(&c)
+                .unwrap_err()
+                .contains("rate_limits.roles.ops-rw")
+        );
+        let mut c = RateLimitsConfig::default();
+        c.roles
+            .insert(uuid::Uuid::from_u128(9).to_string(), Budget::hourly(1));
+        c.tools
+            .insert("update_dns_servers".into(), Budget::hourly(1));
+        assert_eq!(check_config(&c), Ok(()));
+        c.tools
+            .insert("reboot_everything".into(), Budget::hourly(1));
+        assert!(check_config(&c).unwrap_err().contains("no such tool"));
     }
 
     #[test]

@@ -84,6 +84,7 @@ impl AppState {
         clock: Arc<dyn Clock>,
         entropy: Arc<dyn Entropy>,
     ) -> Result<AppState, StartError> {
+        crate::limits::check_config(&config.rate_limits).map_err(StartError::Config)?;
         let db = Database::connect(&config.database_url).await?;
         db.migrate().await?;
         let key = match &config.encryption_key {
