@@ -2,11 +2,10 @@
 //! misconfigured role or a probing account at a glance, where the raw trail
 //! would show thousands of lines.
 
-use crate::report::{self, Format, Range, Report, Scope, json_into};
+use crate::report::{self, Format, Range, Report, Scope};
 use crate::tally::{ByName, ByUser, rank};
 use audit::Outcome;
 use audit::query::{AuditReader, for_each};
-use futures::StreamExt;
 use kernel::{StoreError, TenantId, UserId};
 use serde::Serialize;
 use std::sync::Arc;
@@ -72,37 +71,22 @@ pub async fn denials(
         |r| (r.user_id, r.user_email.clone(), r.reason.clone()),
     );
 
-    let body = match format {
-        Format::Json => {
-            let mut out = Vec::new();
-            scope.open_json("denials", &mut out)?;
-            out.extend_from_slice(br#","rows":"#);
-            json_into(&mut out, &rows)?;
-            out.extend_from_slice(br#","total":"#);
-            json_into(&mut out, &total)?;
-            out.extend_from_slice(b"}\n");
-            out
-        }
-        Format::Csv => {
-            let mut csv = report::csv_writer(64 * rows.len() + 64);
-            csv.write_record(["user_id", "user_email", "reason", "count"])
-                .map_err(report::encoding)?;
-            for r in &rows {
-                csv.write_record([
-                    r.user_id.map(|u| u.to_string()).unwrap_or_default(),
-                    r.user_email.clone().unwrap_or_default(),
-                    r.reason.clone(),
-                    r.count.to_string(),
-                ])
-                .map_err(report::encoding)?;
-            }
-            report::csv_bytes(csv)?
-        }
-    };
-    Ok(Report {
-        chain_head: scope.chain_head,
-        body: futures::stream::iter([Ok(body)]).boxed(),
-    })
+    report::ranked(
+        scope,
+        "denials",
+        format,
+        &rows,
+        (&[], &[("total", total.into())]),
+        &["user_id", "user_email", "reason", "count"],
+        |r| {
+            vec![
+                r.user_id.map(|u| u.to_string()).unwrap_or_default(),
+                r.user_email.clone().unwrap_or_default(),
+                r.reason.clone(),
+                r.count.to_string(),
+            ]
+        },
+    )
 }
 
 #[cfg(test)]

@@ -167,3 +167,57 @@ pub(crate) fn csv_writer(capacity: usize) -> csv::Writer<Vec<u8>> {
 pub(crate) fn csv_bytes(writer: csv::Writer<Vec<u8>>) -> Result<Vec<u8>, StoreError> {
     writer.into_inner().map_err(|e| encoding(e.error()))
 }
+
+/// JSON fields of a report beside its rows, in order.
+pub(crate) type Fields<'a> = &'a [(&'a str, serde_json::Value)];
+
+/// The one-chunk report of a few ranked rows. JSON: the preamble, the
+/// `before` fields, `"rows"`, the `after` fields. CSV: `header`, then
+/// `record(row)` for each row.
+pub(crate) fn ranked<R: Serialize>(
+    scope: Scope,
+    name: &'static str,
+    format: Format,
+    rows: &[R],
+    (before, after): (Fields<'_>, Fields<'_>),
+    header: &[&str],
+    record: impl Fn(&R) -> Vec<String>,
+) -> Result<Report, StoreError> {
+    fn field<T: Serialize + ?Sized>(
+        out: &mut Vec<u8>,
+        key: &str,
+        value: &T,
+    ) -> Result<(), StoreError> {
+        out.push(b',');
+        json_into(out, key)?;
+        out.push(b':');
+        json_into(out, value)
+    }
+    let body = match format {
+        Format::Json => {
+            let mut out = Vec::new();
+            scope.open_json(name, &mut out)?;
+            for (k, v) in before {
+                field(&mut out, k, v)?;
+            }
+            field(&mut out, "rows", rows)?;
+            for (k, v) in after {
+                field(&mut out, k, v)?;
+            }
+            out.extend_from_slice(b"}\n");
+            out
+        }
+        Format::Csv => {
+            let mut csv = csv_writer(64 * rows.len() + 64);
+            csv.write_record(header).map_err(encoding)?;
+            for r in rows {
+                csv.write_record(record(r)).map_err(encoding)?;
+            }
+            csv_bytes(csv)?
+        }
+    };
+    Ok(Report {
+        chain_head: scope.chain_head,
+        body: futures::StreamExt::boxed(futures::stream::iter([Ok(body)])),
+    })
+}

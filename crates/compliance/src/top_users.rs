@@ -1,11 +1,10 @@
 //! The top users report: who changes the most, and how often their changes
 //! fail. It points a reviewer at the accounts whose changes matter most.
 
-use crate::report::{self, Format, Range, Report, Scope, json_into};
+use crate::report::{self, Format, Range, Report, Scope};
 use crate::tally::{ByUser, rank};
 use audit::RunResult;
 use audit::query::{AuditReader, for_each};
-use futures::StreamExt;
 use kernel::{StoreError, TenantId, UserId};
 use serde::Serialize;
 use std::sync::Arc;
@@ -85,37 +84,22 @@ pub async fn top_users(
     );
     rows.truncate(limit);
 
-    let body = match format {
-        Format::Json => {
-            let mut out = Vec::new();
-            scope.open_json("top_users", &mut out)?;
-            out.extend_from_slice(br#","limit":"#);
-            json_into(&mut out, &limit)?;
-            out.extend_from_slice(br#","rows":"#);
-            json_into(&mut out, &rows)?;
-            out.extend_from_slice(b"}\n");
-            out
-        }
-        Format::Csv => {
-            let mut csv = report::csv_writer(96 * rows.len() + 64);
-            csv.write_record(["user_id", "user_email", "changes", "failed"])
-                .map_err(report::encoding)?;
-            for r in &rows {
-                csv.write_record([
-                    r.user_id.map(|u| u.to_string()).unwrap_or_default(),
-                    r.user_email.clone().unwrap_or_default(),
-                    r.changes.to_string(),
-                    r.failed.to_string(),
-                ])
-                .map_err(report::encoding)?;
-            }
-            report::csv_bytes(csv)?
-        }
-    };
-    Ok(Report {
-        chain_head: scope.chain_head,
-        body: futures::stream::iter([Ok(body)]).boxed(),
-    })
+    report::ranked(
+        scope,
+        "top_users",
+        format,
+        &rows,
+        (&[("limit", limit.into())], &[]),
+        &["user_id", "user_email", "changes", "failed"],
+        |r| {
+            vec![
+                r.user_id.map(|u| u.to_string()).unwrap_or_default(),
+                r.user_email.clone().unwrap_or_default(),
+                r.changes.to_string(),
+                r.failed.to_string(),
+            ]
+        },
+    )
 }
 
 #[cfg(test)]
