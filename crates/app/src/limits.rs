@@ -155,6 +155,11 @@ impl Limits {
         }
     }
 
+    /// Whether requests are counted at all.
+    pub fn enabled(&self) -> bool {
+        self.config.enabled
+    }
+
     /// The budget of a user bound to `roles`: the largest of its roles'
     /// budgets, or the default when none of them has one.
     pub fn budget(&self, roles: impl IntoIterator<Item = RoleId>) -> Budget {

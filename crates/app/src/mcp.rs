@@ -12,7 +12,6 @@
 //! instance behind a load balancer can answer any request.
 
 use crate::api::auth::{authenticate, resource_metadata_url};
-use crate::limits::Refusal;
 use crate::state::AppState;
 use crate::tooling::{self, CallError};
 use crate::trail::{self, Decided, Ending, Named, Trail};
@@ -67,29 +66,10 @@ async fn authenticate_mcp<E: Endpoint>(next: E, mut req: Request) -> poem::Resul
     let client_addr = client_addr(&req);
     match authenticate(&state, &req).await {
         Ok(principal) => {
-            let roles: Vec<kernel::RoleId> = match state.authz.index(principal.tenant_id).await {
-                Ok(index) => index.roles_of(principal.user_id).collect(),
-                Err(_) => Vec::new(),
-            };
-            let verdict = match state.limits.admit_user(&principal, roles).await {
+            let verdict = match crate::api::pipeline::admit(&state, &principal).await.1 {
                 Ok(v) => v,
                 Err(refusal) => {
-                    let (resp, code) = match refusal {
-                        Refusal::Limited(v) => {
-                            let mut resp =
-                                crate::api::problem::ApiError::rate_limited(v.retry_after_secs())
-                                    .into_response();
-                            v.write_headers(resp.headers_mut());
-                            (resp, "rate_limited")
-                        }
-                        Refusal::Unavailable => (
-                            crate::api::problem::ApiError::unavailable(
-                                "rate limits cannot be checked right now; try again",
-                            )
-                            .into_response(),
-                            "unavailable",
-                        ),
-                    };
+                    let (resp, code) = crate::api::pipeline::refusal_reply(&refusal);
                     let who = Named::principal(&principal, true);
                     refused(&state, &req, who, "rate_limit", code, client_addr).await?;
                     return Ok(resp);

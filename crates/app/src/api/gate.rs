@@ -20,6 +20,8 @@ pub struct Ctx<'a> {
     pub state: &'a AppState,
     pub who: Principal,
     trail: Option<Arc<Trail>>,
+    /// The tenant's index as the pipeline read it, if it did.
+    index: Option<Arc<AuthzIndex>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -29,6 +31,10 @@ impl<'a> Ctx<'a> {
             state,
             who: caller.0,
             trail: req.extensions().get::<Arc<Trail>>().cloned(),
+            index: req
+                .extensions()
+                .get::<super::pipeline::RequestIndex>()
+                .map(|i| i.0.clone()),
         }
     }
 
@@ -70,11 +76,14 @@ impl<'a> Ctx<'a> {
                 "the audit trail cannot be written; the request was not carried out",
             )
         })?;
-        if let Resource::Device(d) = resource
-            && let Ok(index) = self.state.authz.index(self.who.tenant_id).await
-            && let Some(env) = index.device_environment(d)
-        {
-            trail.environment(env.as_str());
+        if let Resource::Device(d) = resource {
+            let index = match &self.index {
+                Some(i) => Some(i.clone()),
+                None => self.state.authz.index(self.who.tenant_id).await.ok(),
+            };
+            if let Some(env) = index.and_then(|i| i.device_environment(d)) {
+                trail.environment(env.as_str());
+            }
         }
         trail.decide(Decided {
             action: action.to_owned(),

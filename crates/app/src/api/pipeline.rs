@@ -9,14 +9,16 @@
 
 use super::auth::{Authenticated, RequestId, authenticate};
 use super::problem::{ApiError, catch_all};
-use crate::limits::Refusal;
+use crate::limits::{Refusal, Verdict};
 use crate::state::AppState;
 use crate::trail::{self, Decided, Ending, Named, Trail};
 use audit::Outcome;
-use kernel::RoleId;
+use kernel::{Principal, RoleId};
 use poem::http::Method;
 use poem::{Endpoint, IntoResponse, Request, Response};
 use poem_openapi::OperationId;
+use rbac::AuthzIndex;
+use std::sync::Arc;
 
 /// Longest request path kept as the operation of an unknown route.
 const MAX_PATH: usize = 200;
@@ -54,14 +56,14 @@ pub async fn pipeline<E: Endpoint>(ep: E, mut req: Request) -> poem::Result<Resp
     let mut verdict = None;
     let mut early = None;
     if let Ok(who) = &auth {
-        let roles: Vec<RoleId> = match state.authz.index(who.tenant_id).await {
-            Ok(index) => index.roles_of(who.user_id).collect(),
-            Err(_) => Vec::new(),
-        };
-        match state.limits.admit_user(who, roles).await {
+        let (index, admitted) = admit(&state, who).await;
+        if let Some(index) = index {
+            req.extensions_mut().insert(RequestIndex(index));
+        }
+        match admitted {
             Ok(v) => verdict = Some(v),
             Err(refusal) => {
-                early = Some(refuse(&trail, who.user_id.uuid(), refusal));
+                early = Some(refuse(&trail, who.user_id.uuid(), &refusal));
             }
         }
     }
@@ -116,19 +118,48 @@ pub async fn pipeline<E: Endpoint>(ep: E, mut req: Request) -> poem::Result<Resp
     Ok(resp)
 }
 
-/// The reply to a request refused by the rate limiter, and its decision.
-fn refuse(trail: &Trail, user: uuid::Uuid, refusal: Refusal) -> Response {
-    let (reason, resp) = match refusal {
+/// The tenant's authorization index as the pipeline read it, so the gate
+/// need not read its generation again within the request.
+#[derive(Debug, Clone)]
+pub struct RequestIndex(pub Arc<AuthzIndex>);
+
+/// Counts one request of `who` against its budget (REST and MCP alike).
+/// The tenant's index, for the user's roles, is read only when limits are
+/// on, and handed back for reuse.
+pub(crate) async fn admit(
+    state: &AppState,
+    who: &Principal,
+) -> (Option<Arc<AuthzIndex>>, Result<Verdict, Refusal>) {
+    if !state.limits.enabled() {
+        return (None, Ok(Verdict::default()));
+    }
+    let index = state.authz.index(who.tenant_id).await.ok();
+    let roles: Vec<RoleId> = index.iter().flat_map(|i| i.roles_of(who.user_id)).collect();
+    (index, state.limits.admit_user(who, roles).await)
+}
+
+/// The reply to a request the rate limiter refused, and its problem code.
+pub(crate) fn refusal_reply(refusal: &Refusal) -> (Response, &'static str) {
+    match refusal {
         Refusal::Limited(v) => {
             let mut resp = ApiError::rate_limited(v.retry_after_secs()).into_response();
             v.write_headers(resp.headers_mut());
-            ("request budget used up", resp)
+            (resp, "rate_limited")
         }
         Refusal::Unavailable => (
-            "rate limits cannot be checked",
             ApiError::unavailable("rate limits cannot be checked right now; try again")
                 .into_response(),
+            "unavailable",
         ),
+    }
+}
+
+/// The reply to a request refused by the rate limiter, with its decision
+/// recorded in the trail.
+fn refuse(trail: &Trail, user: uuid::Uuid, refusal: &Refusal) -> Response {
+    let reason = match refusal {
+        Refusal::Limited(_) => "request budget used up",
+        Refusal::Unavailable => "rate limits cannot be checked",
     };
     trail.decide(Decided {
         action: "rate_limit".into(),
@@ -138,7 +169,7 @@ fn refuse(trail: &Trail, user: uuid::Uuid, refusal: Refusal) -> Response {
         outcome: Outcome::Deny,
         reason: reason.into(),
     });
-    resp
+    refusal_reply(refusal).0
 }
 
 /// The `code` of a problem document reply (small by construction); the
