@@ -3,78 +3,27 @@
 //! device API, busy routers are degraded, unreachable ones back off, and
 //! the per-device lock lets only one check of a device run at a time.
 
-use kernel::{Environment, TenantId};
+use super::lab::{Lab, lab};
+use kernel::Environment;
 use rbac::BuiltinRole as R;
 use reqwest::StatusCode;
 use rosgate::health::Status;
-use routeros_sim::{Fault, Schema, Simulator};
+use routeros_sim::Fault;
 use std::time::Duration;
-use tenancy::{Capabilities, Device, DeviceCredentials, DeviceTls, Scope};
-use testkit::TestApp;
+use tenancy::{Capabilities, Device};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-struct Lab {
-    app: TestApp,
-    sim: Simulator,
-    tenant: TenantId,
-    team: tenancy::OrgUnit,
-    site: tenancy::Site,
-}
-
-async fn lab() -> Lab {
-    let app = TestApp::spawn().await;
-    let schema = Schema::find().map(|p| Schema::load(p).expect("the RouterOS schema loads"));
-    let sim = Simulator::start(schema);
-    let t = app.tenant("lab").await;
-    let team = app.team(&t, "net").await;
-    let site = app.site(t.id, &team, "lab-site").await;
-    Lab {
-        app,
-        sim,
-        tenant: t.id,
-        team,
-        site,
-    }
-}
-
 impl Lab {
-    /// A rosgate device backed by a simulated router of the same name; with
-    /// `credentials` false rosgate stores none.
-    async fn device(&self, name: &str, credentials: bool) -> Device {
-        let sim = self.sim.add_device(name, "api", "s3cret-pw").await.unwrap();
-        self.app
-            .state
-            .tenancy
-            .create_device(
-                self.tenant,
-                tenancy::service::NewDevice {
-                    site_id: self.site.id,
-                    name: name.into(),
-                    host: sim.host.clone(),
-                    port: sim.port,
-                    environment: Environment::Lab,
-                    tags: Default::default(),
-                    capabilities: Capabilities::default(),
-                    tls: DeviceTls::PlainHttp,
-                    credentials: credentials.then(|| DeviceCredentials {
-                        username: "api".into(),
-                        password: "s3cret-pw".into(),
-                    }),
-                },
-            )
+    /// A lab device; with `credentials` false rosgate stores none, so the
+    /// scheduler does not check it.
+    async fn health_device(&self, name: &str, credentials: bool) -> Device {
+        self.device_with(name, Environment::Lab, Capabilities::default(), credentials)
             .await
-            .unwrap()
     }
 
     async fn reader(&self) -> String {
-        self.app
-            .user(
-                self.tenant,
-                &[(R::ReadOnly, Scope::Team(self.team.id.into()))],
-            )
-            .await
-            .1
+        self.user(R::ReadOnly).await
     }
 
     /// How many times the device was asked for `system/resource`.
@@ -94,14 +43,6 @@ impl Lab {
                 .insert(property.into(), value.into());
         });
     }
-
-    fn assert_no_violations(&self) {
-        let v = self.sim.violations();
-        assert!(
-            v.is_empty(),
-            "requests outside RouterOS 7.24's command set: {v:#?}"
-        );
-    }
 }
 
 fn at(v: &serde_json::Value) -> OffsetDateTime {
@@ -116,8 +57,8 @@ fn wait_of(h: &rosgate::health::HealthRecord) -> i64 {
 #[tokio::test]
 async fn a_healthy_device_shows_healthy_in_the_device_api() {
     let lab = lab().await;
-    let d = lab.device("r-ok", true).await;
-    let bare = lab.device("r-bare", false).await;
+    let d = lab.health_device("r-ok", true).await;
+    let bare = lab.health_device("r-bare", false).await;
     let token = lab.reader().await;
     let (health, state) = (lab.app.state.health.clone(), lab.app.state.clone());
 
@@ -180,7 +121,7 @@ async fn a_healthy_device_shows_healthy_in_the_device_api() {
 #[tokio::test]
 async fn an_unreachable_device_says_so_and_backs_off() {
     let lab = lab().await;
-    let d = lab.device("r-gone", true).await;
+    let d = lab.health_device("r-gone", true).await;
     let token = lab.reader().await;
     let (health, state) = (lab.app.state.health.clone(), lab.app.state.clone());
     health.refresh_devices(&state).await;
@@ -225,7 +166,7 @@ async fn an_unreachable_device_says_so_and_backs_off() {
 #[tokio::test]
 async fn concurrent_checks_of_one_device_reach_it_once() {
     let lab = lab().await;
-    let d = lab.device("r-busy", true).await;
+    let d = lab.health_device("r-busy", true).await;
     let (health, state) = (lab.app.state.health.clone(), lab.app.state.clone());
     let first = health.check_now(&state, d.id).await.unwrap();
     assert_eq!(first.status, Status::Healthy);
@@ -258,7 +199,7 @@ async fn concurrent_checks_of_one_device_reach_it_once() {
 #[tokio::test]
 async fn a_busy_router_is_degraded() {
     let lab = lab().await;
-    let d = lab.device("r-hot", true).await;
+    let d = lab.health_device("r-hot", true).await;
     let token = lab.reader().await;
     let (health, state) = (lab.app.state.health.clone(), lab.app.state.clone());
 

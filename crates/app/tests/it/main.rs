@@ -8,6 +8,7 @@ mod audit;
 mod health;
 mod identity;
 mod isolation;
+mod lab;
 mod limits;
 mod matrix;
 mod tools;

@@ -4,85 +4,17 @@
 //! present), writes change the device and are read back, and every guard
 //! refuses what it should, audited.
 
-use kernel::{Environment, TenantId};
+use kernel::Environment;
 use rbac::BuiltinRole as R;
 use reqwest::StatusCode;
-use routeros_sim::{Fault, Schema, Simulator};
+use routeros_sim::Fault;
 use serde_json::{Value, json};
-use tenancy::{Capabilities, Device, DeviceCredentials, DeviceTls, Scope};
-use testkit::{Reply, TestApp};
+use tenancy::{Capabilities, Device, Scope};
+use testkit::Reply;
 
-struct Lab {
-    app: TestApp,
-    sim: Simulator,
-    tenant: TenantId,
-    team: tenancy::OrgUnit,
-    site: tenancy::Site,
-}
-
-async fn lab() -> Lab {
-    lab_with(|_| {}).await
-}
-
-async fn lab_with(configure: impl FnOnce(&mut rosgate::Config)) -> Lab {
-    let app = TestApp::spawn_with(
-        testkit::Backend::from_env(),
-        testkit::reserve().await,
-        configure,
-    )
-    .await;
-    let schema = Schema::find().map(|p| Schema::load(p).expect("the RouterOS schema loads"));
-    if schema.is_none() {
-        eprintln!("note: ../shared/routeros-schema is absent; requests are not checked against it");
-    }
-    let sim = Simulator::start(schema);
-    let t = app.tenant("lab").await;
-    let team = app.team(&t, "net").await;
-    let site = app.site(t.id, &team, "lab-site").await;
-    Lab {
-        app,
-        sim,
-        tenant: t.id,
-        team,
-        site,
-    }
-}
+use super::lab::{Lab, lab, lab_with};
 
 impl Lab {
-    /// A rosgate device backed by a simulated router of the same name.
-    async fn device(&self, name: &str, env: Environment, caps: Capabilities) -> Device {
-        let sim = self.sim.add_device(name, "api", "s3cret-pw").await.unwrap();
-        self.app
-            .state
-            .tenancy
-            .create_device(
-                self.tenant,
-                tenancy::service::NewDevice {
-                    site_id: self.site.id,
-                    name: name.into(),
-                    host: sim.host.clone(),
-                    port: sim.port,
-                    environment: env,
-                    tags: Default::default(),
-                    capabilities: caps,
-                    tls: DeviceTls::PlainHttp,
-                    credentials: Some(DeviceCredentials {
-                        username: "api".into(),
-                        password: "s3cret-pw".into(),
-                    }),
-                },
-            )
-            .await
-            .unwrap()
-    }
-
-    async fn user(&self, role: R) -> String {
-        self.app
-            .user(self.tenant, &[(role, Scope::Team(self.team.id.into()))])
-            .await
-            .1
-    }
-
     async fn run(&self, token: &str, d: &Device, tool: &str, input: Value) -> Reply {
         self.app
             .post(
@@ -91,14 +23,6 @@ impl Lab {
                 input,
             )
             .await
-    }
-
-    fn assert_no_violations(&self) {
-        let v = self.sim.violations();
-        assert!(
-            v.is_empty(),
-            "requests outside RouterOS 7.24's command set: {v:#?}"
-        );
     }
 }
 
