@@ -183,20 +183,12 @@ impl Trail {
         let who = draft.who.clone()?;
         let decided = draft.decided.clone().unwrap_or_else(|| Decided {
             // Authenticated, and refused or answered before any permission
-            // check (invalid input, unknown route, a failed credential check).
-            action: if who.user_id.is_some() {
-                "authenticated".into()
-            } else {
-                "authenticate".into()
-            },
+            // check (invalid input, an unknown route).
+            action: "authenticated".into(),
             resource_type: "user".into(),
             resource_id: who.user_id.map(|u| u.uuid()),
             device_id: None,
-            outcome: if end.success || who.user_id.is_some() && !is_auth_failure(&end) {
-                Outcome::Allow
-            } else {
-                Outcome::Deny
-            },
+            outcome: Outcome::Allow,
             reason: String::new(),
         });
         let mut reason = decided.reason.clone();
@@ -251,14 +243,6 @@ impl Trail {
             args_digest: draft.args_digest.clone(),
         })
     }
-}
-
-/// Failures of the credential itself, as opposed to of the request.
-fn is_auth_failure(end: &Ending) -> bool {
-    matches!(
-        end.error_class.as_deref(),
-        Some("csrf_failed" | "insufficient_scope" | "not_provisioned" | "invalid_token")
-    )
 }
 
 /// Commits `event` before the reply leaves. If the trail cannot be written

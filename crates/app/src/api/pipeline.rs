@@ -34,6 +34,14 @@ pub async fn pipeline<E: Endpoint>(ep: E, mut req: Request) -> poem::Result<Resp
         Ok(who) => trail.identify(Named::principal(who, false)),
         Err(f) => {
             if let Some(named) = &f.named {
+                trail.decide(Decided {
+                    action: "authenticate".into(),
+                    resource_type: "user".into(),
+                    resource_id: named.user_id.map(|u| u.uuid()),
+                    device_id: None,
+                    outcome: Outcome::Deny,
+                    reason: format!("refused: {}", f.code),
+                });
                 trail.identify(named.clone());
             }
         }
