@@ -113,11 +113,6 @@ impl Trail {
         self.draft().who = Some(who);
     }
 
-    /// Who made the request, if anyone is known.
-    pub fn who(&self) -> Option<Named> {
-        self.draft().who.clone()
-    }
-
     /// Records an access decision: it replaces the one before unless that
     /// one denied.
     pub fn decide(&self, d: Decided) {
@@ -129,14 +124,6 @@ impl Trail {
         {
             draft.decided = Some(d);
         }
-    }
-
-    /// Whether a decision has denied the request.
-    pub fn denied(&self) -> bool {
-        self.draft()
-            .decided
-            .as_ref()
-            .is_some_and(|d| d.outcome == Outcome::Deny)
     }
 
     /// Names the tool the request runs and the operation it counts as.

@@ -43,11 +43,6 @@ impl<'a> Ctx<'a> {
         self.who.tenant_id
     }
 
-    /// The request's trail, for handlers that add to it.
-    pub fn trail(&self) -> Option<&Trail> {
-        self.trail.as_deref()
-    }
-
     async fn record(
         &self,
         action: &str,
