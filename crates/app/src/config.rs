@@ -62,6 +62,10 @@ pub struct RateLimitsConfig {
     pub roles: std::collections::BTreeMap<String, Budget>,
     /// Extra budgets per tool name, counted per user on top of the above.
     pub tools: std::collections::BTreeMap<String, Budget>,
+    /// Requests per minute a client address may make without naming a
+    /// user (no credentials, or credentials that do not check out);
+    /// unset is no limit.
+    pub per_address_per_minute: Option<u32>,
 }
 
 /// Requests allowed per hour and per day; an unset field is no limit.
@@ -100,6 +104,7 @@ impl Default for RateLimitsConfig {
             .map(|(r, b)| (r.to_owned(), b))
             .collect(),
             tools: std::collections::BTreeMap::new(),
+            per_address_per_minute: Some(120),
         }
     }
 }

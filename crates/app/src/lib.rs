@@ -16,6 +16,7 @@ pub mod config;
 pub mod crypto;
 pub mod demo;
 pub mod devices;
+pub mod enforce;
 pub mod health;
 pub mod limits;
 pub mod login;

@@ -199,6 +199,50 @@ impl Limits {
         }
     }
 
+    /// Counts one request that names nobody (no credentials, or
+    /// credentials that do not check out) against its client address's
+    /// budget per minute (`[rate_limits] per_address_per_minute`).
+    pub async fn admit_address(&self, addr: &str) -> Result<Verdict, Refusal> {
+        let mut verdict = Verdict::default();
+        let Some(limit) = self
+            .config
+            .per_address_per_minute
+            .filter(|_| self.config.enabled)
+        else {
+            return Ok(verdict);
+        };
+        let quota = Quota {
+            limit,
+            period: Duration::minutes(1),
+        };
+        match self
+            .limiter
+            .check(&format!("a:{addr}:minute"), quota, self.clock.now())
+            .await
+        {
+            Ok(decision) => {
+                verdict.windows.push(Window {
+                    name: "minute",
+                    quota,
+                    decision,
+                });
+                if decision.allowed {
+                    Ok(verdict)
+                } else {
+                    Err(Refusal::Limited(verdict))
+                }
+            }
+            Err(e) if self.config.fail_open => {
+                tracing::warn!(error = %e, "rate limits cannot be checked; letting the request through");
+                Ok(verdict)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "rate limits cannot be checked; refusing the request");
+                Err(Refusal::Unavailable)
+            }
+        }
+    }
+
     async fn check(&self, key: &str, budget: Budget) -> Result<Verdict, Refusal> {
         let mut verdict = Verdict::default();
         if !self.config.enabled {

@@ -9,22 +9,58 @@
 use crate::api::auth::{CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE};
 use crate::api::problem::Problem;
 use crate::state::AppState;
-use audit::{AuditEvent, AuditSink, Outcome};
+use audit::{AuditEvent, Outcome};
 use kernel::AuditEventId;
 use poem::http::{StatusCode, header};
 use poem::web::cookie::{Cookie, CookieJar, SameSite};
 use poem::web::{Data, Form, Query};
-use poem::{IntoResponse, Request, Response, Route, get, handler, post};
+use poem::{EndpointExt, IntoResponse, Request, Response, Route, get, handler, post};
 use serde::Deserialize;
 use tenancy::{IdentityError, IdpTokens, TenancyError, UserSession, session::NewSession};
 
 /// The `/auth` routes.
-pub fn routes() -> Route {
+pub fn routes() -> impl poem::Endpoint {
     Route::new()
         .at("/login", get(login))
         .at("/callback", get(callback))
         .at("/refresh", post(refresh))
         .at("/logout", post(logout))
+        .around(per_address)
+}
+
+/// Counts every `/auth` request against its client address's budget, as
+/// the admission path does for requests that name nobody; over it, the
+/// reply is 429 and the refusal is counted, not written one by one.
+async fn per_address<E: poem::Endpoint>(next: E, req: Request) -> poem::Result<Response> {
+    let Some(state) = req.data::<AppState>().cloned() else {
+        return Ok(crate::api::problem::internal_error_response());
+    };
+    let addr = crate::enforce::client_addr(&req).unwrap_or_default();
+    if let Err(refusal) = state.limits.admit_address(&addr).await {
+        let (reply, code) = crate::enforce::refusal_reply(&refusal);
+        count_refusal(&state, &req, code);
+        return Ok(reply);
+    }
+    next.call(req).await.map(IntoResponse::into_response)
+}
+
+/// Counts a refusal of a request that names nobody.
+fn count_refusal(state: &AppState, req: &Request, code: &str) {
+    let addr = crate::enforce::client_addr(req);
+    let request_id = req
+        .extensions()
+        .get::<crate::api::auth::RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
+    state.refusals.count(
+        state.clock.now(),
+        crate::enforce::refusals::Refused {
+            subject: crate::enforce::refusals::Subject::Address(addr.clone().unwrap_or_default()),
+            code,
+            request_id: &request_id,
+            client_addr: addr.as_deref(),
+        },
+    );
 }
 
 /// Context a sealed token blob is bound to.
@@ -164,14 +200,21 @@ fn clear_cookies(state: &AppState, jar: &CookieJar) {
     }
 }
 
-async fn audit(
+/// Records a step of the login flow. A refused step that names nobody is
+/// counted per client address; everything else is one event, committed
+/// before the reply: when it cannot be, the step fails closed.
+async fn record(
     state: &AppState,
     req: &Request,
     user: Option<&UserSession>,
     action: &str,
     outcome: Outcome,
     reason: &str,
-) {
+) -> Result<(), Failure> {
+    if user.is_none() && outcome == Outcome::Deny {
+        count_refusal(state, req, "login_failed");
+        return Ok(());
+    }
     let now = state.clock.now();
     let event = AuditEvent {
         id: AuditEventId::from_uuid(state.entropy.uuid_v7(now)),
@@ -192,10 +235,7 @@ async fn audit(
         result: outcome.result(),
         error_class: (outcome == Outcome::Deny).then(|| "login_failed".to_owned()),
         approval_request_id: None,
-        client_addr: req
-            .remote_addr()
-            .as_socket_addr()
-            .map(|a| a.ip().to_string()),
+        client_addr: crate::enforce::client_addr(req),
         args_digest: None,
         reason: reason.chars().take(500).collect(),
         request_id: req
@@ -204,9 +244,13 @@ async fn audit(
             .map(|r| r.0.clone())
             .unwrap_or_default(),
     };
-    if let Err(e) = state.audit.record(event).await {
-        tracing::error!(error = %e, "cannot record a login event");
-    }
+    crate::trail::commit(state, event).await.map_err(|()| {
+        Failure::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the audit trail cannot be written, so nothing was done; try again",
+        )
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -250,9 +294,7 @@ async fn callback(
 ) -> Response {
     match finish_login(&state, req, q).await {
         Ok((cookie_value, session, return_to)) => {
-            jar.add(cookie(&state, SESSION_COOKIE, &cookie_value, true));
-            jar.add(cookie(&state, CSRF_COOKIE, &session.csrf_token, false));
-            audit(
+            if let Err(f) = record(
                 &state,
                 req,
                 Some(&session),
@@ -260,13 +302,20 @@ async fn callback(
                 Outcome::Allow,
                 "signed in through the identity provider",
             )
-            .await;
+            .await
+            {
+                // Off the record, no session: end the one just started.
+                let _ = state.sessions.end(&cookie_value).await;
+                return f.respond(req);
+            }
+            jar.add(cookie(&state, SESSION_COOKIE, &cookie_value, true));
+            jar.add(cookie(&state, CSRF_COOKIE, &session.csrf_token, false));
             redirect(&return_to)
         }
-        Err(f) => {
-            audit(&state, req, None, "login", Outcome::Deny, &f.detail).await;
-            f.respond(req)
-        }
+        Err(f) => match record(&state, req, None, "login", Outcome::Deny, &f.detail).await {
+            Ok(()) => f.respond(req),
+            Err(unrecorded) => unrecorded.respond(req),
+        },
     }
 }
 
@@ -431,7 +480,7 @@ async fn refresh(req: &Request, state: Data<&AppState>, jar: &CookieJar) -> Resp
                 "the session ended meanwhile",
             ));
         }
-        audit(
+        record(
             &state,
             req,
             Some(&session),
@@ -439,7 +488,7 @@ async fn refresh(req: &Request, state: Data<&AppState>, jar: &CookieJar) -> Resp
             Outcome::Allow,
             "access token renewed",
         )
-        .await;
+        .await?;
         Ok(fresh.expires_at)
     }
     .await;
@@ -482,7 +531,7 @@ async fn logout(
     if state.sessions.end(&cookie_value).await.is_err() {
         return Failure::store().respond(req);
     }
-    audit(
+    if let Err(f) = record(
         &state,
         req,
         Some(&session),
@@ -490,7 +539,10 @@ async fn logout(
         Outcome::Allow,
         "signed out",
     )
-    .await;
+    .await
+    {
+        return f.respond(req);
+    }
     let mut to = "/".to_owned();
     if let (Some(idp), Some(tokens)) = (&state.idp, open_tokens(&state, &session)) {
         if let Err(e) = idp.revoke(&tokens).await {

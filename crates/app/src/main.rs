@@ -106,14 +106,15 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
             let addr = listener.local_addr()?;
             println!("rosgate listening on http://{addr}  (API docs: http://{addr}/docs)");
             let _health = state.health.clone().spawn(state.clone());
-            let audit = state.audit.clone();
-            let app = server::app(state, config.max_body_bytes);
+            let _refusals = rosgate::enforce::spawn_refusal_flusher(state.clone());
+            let app = server::app(state.clone(), config.max_body_bytes);
             server::serve(app, listener, async {
                 let _ = tokio::signal::ctrl_c().await;
             })
             .await?;
             // Every request has been answered; commit what they queued.
-            audit.shutdown().await;
+            rosgate::enforce::flush_refusals(&state, true).await;
+            state.audit.shutdown().await;
         }
     }
     Ok(())

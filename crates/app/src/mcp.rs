@@ -11,10 +11,12 @@
 //! The server runs stateless (no MCP sessions held in memory), so any
 //! instance behind a load balancer can answer any request.
 
-use crate::api::auth::{authenticate, resource_metadata_url};
+use crate::api::auth::resource_metadata_url;
+use crate::enforce::{self, Channel};
 use crate::state::AppState;
 use crate::tooling::{self, CallError};
-use crate::trail::{self, Decided, Ending, Named, Trail};
+use crate::trail::{Decided, Trail};
+use futures::FutureExt;
 use kernel::{DeviceId, Principal};
 use poem::endpoint::TowerCompatExt;
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response};
@@ -29,6 +31,7 @@ use rmcp::service::{RequestContext, RoleServer};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use serde_json::{Value, json};
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 /// The `/mcp` endpoint.
@@ -55,94 +58,132 @@ pub fn endpoint(state: AppState) -> impl Endpoint {
     service.compat().around(authenticate_mcp)
 }
 
-/// Authenticates before rmcp runs; a failure's challenge points to the
-/// metadata of the `/mcp` resource (RFC 9728 path insertion).
+/// Runs one MCP HTTP request through the admission path: authenticate
+/// and count it before rmcp sees it, hand rmcp the principal and the
+/// request's trail, and commit the request's one event after rmcp has
+/// answered (every JSON-RPC method, including `tools/list` and
+/// `resources/read`, and malformed requests alike). A failure's challenge
+/// points to the metadata of the `/mcp` resource (RFC 9728 path insertion).
 async fn authenticate_mcp<E: Endpoint>(next: E, mut req: Request) -> poem::Result<Response> {
     let Some(state) = req.data::<AppState>().cloned() else {
-        return Err(poem::Error::from_status(
-            poem::http::StatusCode::INTERNAL_SERVER_ERROR,
-        ));
+        return Ok(crate::api::problem::internal_error_response());
     };
-    let client_addr = client_addr(&req);
-    match authenticate(&state, &req).await {
-        Ok(principal) => {
-            let verdict = match crate::api::pipeline::admit(&state, &principal).await.1 {
-                Ok(v) => v,
-                Err(refusal) => {
-                    let (resp, code) = crate::api::pipeline::refusal_reply(&refusal);
-                    let who = Named::principal(&principal, true);
-                    refused(&state, &req, who, "rate_limit", code, client_addr).await?;
-                    return Ok(resp);
+    let body = match req.take_body().into_bytes().await {
+        Ok(b) => b,
+        Err(e) => return Ok(crate::api::problem::catch_all(e.into()).await),
+    };
+    let method = jsonrpc_method(&body, req.method());
+    req.set_body(body);
+    let mut admission = enforce::admit(&state, &req, Channel::Mcp).await;
+    let mut resp = if let Some(refused) = admission.refused.take() {
+        refused
+    } else {
+        match &admission.auth {
+            Ok(principal) => {
+                req.extensions_mut().insert(principal.clone());
+                req.extensions_mut().insert(admission.trail.clone());
+                match AssertUnwindSafe(next.call(req)).catch_unwind().await {
+                    Ok(Ok(r)) => r.into_response(),
+                    Ok(Err(e)) => crate::api::problem::catch_all(e).await,
+                    Err(_) => {
+                        tracing::error!("an MCP request handler panicked");
+                        crate::api::problem::internal_error_response()
+                    }
                 }
-            };
-            req.extensions_mut().insert(principal);
-            if let Some(a) = client_addr {
-                req.extensions_mut().insert(ClientAddr(a));
             }
-            let mut resp = next.call(req).await?.into_response();
-            verdict.write_headers(resp.headers_mut());
-            Ok(resp)
-        }
-        Err(mut failure) => {
-            if let Some(who) = failure.named.clone() {
-                let who = Named {
-                    actor: audit::Actor::Agent,
-                    ..who
-                };
-                refused(&state, &req, who, "authenticate", failure.code, client_addr).await?;
+            Err(failure) => {
+                let mut failure = failure.clone();
+                let root = resource_metadata_url(&state.web);
+                failure.challenge = failure
+                    .challenge
+                    .map(|c| c.replace(&root, &format!("{root}/mcp")));
+                poem::error::ResponseError::as_response(&failure)
             }
-            let root = resource_metadata_url(&state.web);
-            failure.challenge = failure
-                .challenge
-                .map(|c| c.replace(&root, &format!("{root}/mcp")));
-            Ok(poem::error::ResponseError::as_response(&failure))
         }
+    };
+    let end = closing(&admission.trail, &mut resp, method).await;
+    if admission.close(&state, end, Some(&mut resp)).await.is_err() {
+        return Ok(crate::api::problem::ApiError::unavailable(
+            "the audit trail cannot be written; check the request's outcome before retrying",
+        )
+        .into_response());
+    }
+    Ok(resp)
+}
+
+/// Longest JSON-RPC method name kept as an operation.
+const MAX_METHOD: usize = 64;
+
+/// `mcp:<method>` for the event of a request: the JSON-RPC method of its
+/// body (`batch` for an array, `invalid` when there is none), or the HTTP
+/// method for a request without a body.
+fn jsonrpc_method(body: &[u8], http: &poem::http::Method) -> String {
+    if body.is_empty() {
+        return format!("mcp:{http}");
+    }
+    let name = match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Array(_)) => "batch".to_owned(),
+        Ok(v) => v
+            .get("method")
+            .and_then(Value::as_str)
+            .filter(|m| {
+                m.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"/_-.".contains(&b))
+            })
+            .map_or_else(
+                || "invalid".to_owned(),
+                |m| m.chars().take(MAX_METHOD).collect(),
+            ),
+        Err(_) => "invalid".to_owned(),
+    };
+    format!("mcp:{name}")
+}
+
+/// How an MCP reply ended. rmcp answers 200 for JSON-RPC errors, so a JSON
+/// reply is read (it is complete: the server answers in JSON, not SSE) for
+/// its `error`; a tool's own failure was recorded in the trail by the
+/// handler.
+async fn closing(trail: &Trail, resp: &mut Response, operation: String) -> enforce::Closing {
+    let status = resp.status();
+    let mut error_class = None;
+    if !status.is_success() {
+        error_class = Some(format!("http_{}", status.as_u16()));
+    }
+    let is_json = resp
+        .headers()
+        .get(poem::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.starts_with("application/json") || v.starts_with("application/problem+json")
+        });
+    if is_json && let Ok(body) = resp.take_body().into_bytes().await {
+        if let Ok(v) = serde_json::from_slice::<Value>(&body) {
+            if let Some(code) = v.get("code").and_then(Value::as_str) {
+                error_class = Some(code.chars().take(64).collect());
+            } else if let Some(code) = v.pointer("/error/code").and_then(Value::as_i64) {
+                error_class = Some(jsonrpc_code(code).to_owned());
+            }
+        }
+        resp.set_body(body);
+    }
+    let success = error_class.is_none() && !trail.has_failed();
+    enforce::Closing {
+        operation,
+        success,
+        error_class,
     }
 }
 
-fn client_addr(req: &Request) -> Option<String> {
-    req.remote_addr()
-        .as_socket_addr()
-        .map(|a| a.ip().to_string())
-}
-
-/// Audits an MCP request refused before rmcp saw it (over budget, or a
-/// credential that names its holder but is not good enough).
-async fn refused(
-    state: &AppState,
-    req: &Request,
-    who: Named,
-    action: &str,
-    code: &str,
-    client_addr: Option<String>,
-) -> poem::Result<()> {
-    let trail = Trail::new();
-    trail.decide(Decided {
-        action: action.into(),
-        resource_type: "user".into(),
-        resource_id: who.user_id.map(|u| u.uuid()),
-        device_id: None,
-        outcome: audit::Outcome::Deny,
-        reason: format!("refused: {code}"),
-    });
-    trail.identify(who);
-    let end = Ending {
-        operation: "mcp".into(),
-        safe: false,
-        success: false,
-        error_class: Some(code.to_owned()),
-        request_id: req
-            .extensions()
-            .get::<crate::api::auth::RequestId>()
-            .map(|r| r.0.clone())
-            .unwrap_or_default(),
-        client_addr,
-    };
-    match trail.event(state, end) {
-        Some(event) => trail::commit(state, event)
-            .await
-            .map_err(|()| poem::Error::from_status(poem::http::StatusCode::SERVICE_UNAVAILABLE)),
-        None => Ok(()),
+/// A stable name for a JSON-RPC error code.
+fn jsonrpc_code(code: i64) -> &'static str {
+    match code {
+        -32700 => "invalid_json",
+        -32600 => "invalid_request",
+        -32601 => "unknown_method",
+        -32602 => "invalid_params",
+        -32603 => "internal",
+        -32002 => "not_found",
+        _ => "jsonrpc_error",
     }
 }
 
@@ -158,64 +199,40 @@ fn principal(ctx: &RequestContext<RoleServer>) -> Result<Principal, ErrorData> {
         .ok_or_else(|| ErrorData::invalid_request("not authenticated", None))
 }
 
-fn request_id(ctx: &RequestContext<RoleServer>) -> String {
+/// The trail of the MCP request being handled, which the admission path
+/// commits once rmcp has answered; without one nothing runs.
+fn request_trail(ctx: &RequestContext<RoleServer>) -> Result<Arc<Trail>, ErrorData> {
     ctx.extensions
         .get::<poem::http::request::Parts>()
-        .and_then(|p| {
-            p.extensions
-                .get::<crate::api::auth::RequestId>()
-                .map(|r| r.0.clone())
-        })
-        .unwrap_or_default()
+        .and_then(|p| p.extensions.get::<Arc<Trail>>().cloned())
+        .ok_or_else(|| ErrorData::internal_error("the audit trail is missing; nothing ran", None))
 }
 
-/// Runs one tool call with a trail of its own and commits the call's one
-/// audit event before answering. `device` is `None` for a fleet tool.
-async fn audited_call(
+/// Runs one tool call; its decisions and outcome go into the request's
+/// trail. `device` is `None` for a fleet tool.
+async fn traced_call(
     state: &AppState,
-    ctx: &RequestContext<RoleServer>,
+    trail: &Trail,
     who: &Principal,
     name: &str,
     device: Option<Result<DeviceId, CallError>>,
     input: &Value,
 ) -> Result<tools::ToolOutput, CallError> {
-    let trail = Trail::new();
-    trail.identify(Named::principal(who, true));
     let c = tooling::Caller {
         who,
         channel: "mcp",
-        trail: &trail,
+        trail,
     };
     let result = match device {
         None => tooling::call_fleet(state, &c, name, input).await,
         Some(Ok(device)) => tooling::call(state, &c, device, name, input).await,
         Some(Err(e)) => Err(e),
     };
-    let end = Ending {
-        operation: format!("mcp:{}", name.chars().take(64).collect::<String>()),
-        safe: false,
-        success: result.is_ok(),
-        error_class: result.as_ref().err().map(|e| error_code(e).to_owned()),
-        request_id: request_id(ctx),
-        client_addr: ctx
-            .extensions
-            .get::<poem::http::request::Parts>()
-            .and_then(|p| p.extensions.get::<ClientAddr>())
-            .map(|a| a.0.clone()),
-    };
-    if let Some(event) = trail.event(state, end)
-        && trail::commit(state, event).await.is_err()
-    {
-        return Err(CallError::Unavailable(
-            "the audit trail cannot be written; check the call's outcome before retrying".into(),
-        ));
+    if let Err(e) = &result {
+        trail.error_class(e.code());
     }
     result
 }
-
-/// The caller's address, carried from the HTTP request into rmcp.
-#[derive(Debug, Clone)]
-struct ClientAddr(String);
 
 fn tool_error(text: String) -> CallToolResponse {
     CallToolResult::error(vec![ContentBlock::text(text)]).into()
@@ -258,6 +275,7 @@ impl ServerHandler for McpServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         let who = principal(&ctx)?;
+        let trail = request_trail(&ctx)?;
         let devices = self.devices(&who).await;
         let mut tools = Vec::new();
         for t in tools::CATALOGUE {
@@ -287,6 +305,7 @@ impl ServerHandler for McpServer {
                 ));
             }
         }
+        listed(&trail, &who, format!("{} tools", tools.len()));
         Ok(ListToolsResult::with_all_items(tools))
     }
 
@@ -311,7 +330,8 @@ impl ServerHandler for McpServer {
                     })
                 })
         });
-        let result = audited_call(&self.state, &ctx, &who, &request.name, device, &input).await;
+        let trail = request_trail(&ctx)?;
+        let result = traced_call(&self.state, &trail, &who, &request.name, device, &input).await;
         match result {
             Ok(out) => {
                 let mut result = CallToolResult::success(vec![ContentBlock::text(format!(
@@ -333,6 +353,7 @@ impl ServerHandler for McpServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
         let who = principal(&ctx)?;
+        let trail = request_trail(&ctx)?;
         let mut out = vec![Resource::new(
             "fleet://health-summary",
             "fleet health summary",
@@ -347,6 +368,7 @@ impl ServerHandler for McpServer {
                 format!("{} health", d.name),
             ));
         }
+        listed(&trail, &who, format!("{} resources", out.len()));
         Ok(ListResourcesResult::with_all_items(out))
     }
 
@@ -356,8 +378,10 @@ impl ServerHandler for McpServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
         let who = principal(&ctx)?;
+        let trail = request_trail(&ctx)?;
         let uri = request.uri.clone();
         let body = if uri == "fleet://health-summary" {
+            listed(&trail, &who, "fleet health summary".into());
             let mut rows = Vec::new();
             for d in self.devices(&who).await {
                 let health = self.state.health.get(d.id).await;
@@ -375,7 +399,30 @@ impl ServerHandler for McpServer {
             .and_then(|s| uuid::Uuid::parse_str(s).ok())
         {
             let id = DeviceId::from_uuid(id);
-            if !tooling::may_see(&self.state, &who, id).await {
+            let seen = tooling::may_see(&self.state, &who, id).await;
+            trail.decide(Decided {
+                action: rbac::Permission::DeviceRead.as_str().into(),
+                resource_type: "device".into(),
+                resource_id: Some(id.uuid()),
+                device_id: Some(id.uuid()),
+                outcome: if seen {
+                    audit::Outcome::Allow
+                } else {
+                    audit::Outcome::Deny
+                },
+                reason: if seen {
+                    "read device health".into()
+                } else {
+                    "device not found or not visible".into()
+                },
+            });
+            if let Ok(index) = self.state.authz.index(who.tenant_id).await
+                && let Some(env) = index.device_environment(id)
+            {
+                trail.environment(env.as_str());
+            }
+            if !seen {
+                trail.error_class("not_found");
                 return Err(ErrorData::resource_not_found(
                     format!("no resource {uri}"),
                     None,
@@ -391,9 +438,9 @@ impl ServerHandler for McpServer {
             .and_then(|r| r.strip_suffix("/overview"))
             .and_then(|s| uuid::Uuid::parse_str(s).ok())
         {
-            match audited_call(
+            match traced_call(
                 &self.state,
-                &ctx,
+                &trail,
                 &who,
                 "get_system_overview",
                 Some(Ok(DeviceId::from_uuid(id))),
@@ -405,6 +452,7 @@ impl ServerHandler for McpServer {
                 Err(e) => return Err(ErrorData::resource_not_found(refusal_text(&e), None)),
             }
         } else {
+            trail.error_class("not_found");
             return Err(ErrorData::resource_not_found(
                 format!("no resource {uri}"),
                 None,
@@ -420,23 +468,19 @@ impl ServerHandler for McpServer {
 
 /// A refusal as the agent reads it: the stable code, then why.
 fn refusal_text(e: &CallError) -> String {
-    format!("refused ({}): {e}", error_code(e))
+    format!("refused ({}): {e}", e.code())
 }
 
-/// The stable code of a refusal, as REST's problem `code` would say it.
-fn error_code(e: &CallError) -> &'static str {
-    match e {
-        CallError::UnknownTool(_) => "unknown_tool",
-        CallError::UnknownDevice => "not_found",
-        CallError::Denied { code, .. } => code,
-        CallError::Capability(_) => "capability_disabled",
-        CallError::Invalid(_) => "invalid_field",
-        CallError::NoCredentials(_) => "no_credentials",
-        CallError::Tool(_) => "tool_failed",
-        CallError::Unavailable(_) => "unavailable",
-        CallError::WrongEndpoint(_) => "wrong_endpoint",
-        CallError::UnknownPlan => "not_found",
-        CallError::Token(_) => "invalid_approval_token",
-        CallError::RateLimited(_) => "rate_limited",
-    }
+/// Records a listing, which needs no permission beyond being signed in:
+/// what it shows is filtered by the caller's permissions.
+fn listed(trail: &Trail, who: &Principal, what: String) {
+    trail.decide(Decided {
+        action: "authenticated".into(),
+        resource_type: "user".into(),
+        resource_id: Some(who.user_id.uuid()),
+        device_id: None,
+        outcome: audit::Outcome::Allow,
+        reason: format!("listed {what}"),
+    });
+    trail.effect(audit::Effect::Read);
 }

@@ -14,7 +14,7 @@ pub fn app(state: AppState, max_body_bytes: usize) -> impl Endpoint {
     let spec = service.spec();
     let docs = service.swagger_ui();
     Route::new()
-        .nest("/api/v1", service.around(api::pipeline::pipeline))
+        .nest("/api/v1", service.around(crate::enforce::rest::pipeline))
         .at(
             "/openapi.json",
             make_sync(move |_| {

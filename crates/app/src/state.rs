@@ -40,6 +40,8 @@ pub struct AppState {
     pub health: crate::health::Health,
     /// Per-user request budgets.
     pub limits: crate::limits::Limits,
+    /// Refusals counted into one event per subject and minute.
+    pub refusals: Arc<crate::enforce::refusals::Refusals>,
 }
 
 /// What the browser-facing endpoints need from the configuration.
@@ -174,6 +176,7 @@ impl AppState {
         };
         Ok(AppState {
             limits: crate::limits::Limits::new(limiter, config.rate_limits.clone(), clock.clone()),
+            refusals: Arc::new(crate::enforce::refusals::Refusals::new()),
             sessions: Sessions::new(session_store, clock.clone(), entropy.clone()),
             sealer: sealer.clone(),
             idp,

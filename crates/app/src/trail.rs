@@ -54,6 +54,19 @@ impl Named {
     }
 }
 
+impl Named {
+    /// Nobody in particular: a request to an operation open to anyone
+    /// that did not say whom it was for.
+    pub fn anonymous() -> Named {
+        Named {
+            tenant_id: None,
+            user_id: None,
+            email: None,
+            actor: Actor::User,
+        }
+    }
+}
+
 /// One access decision.
 #[derive(Debug, Clone)]
 pub struct Decided {
@@ -113,6 +126,11 @@ impl Trail {
         self.draft().who = Some(who);
     }
 
+    /// Whether anyone has been named as the request's caller.
+    pub fn names_anyone(&self) -> bool {
+        self.draft().who.is_some()
+    }
+
     /// Records an access decision: it replaces the one before unless that
     /// one denied.
     pub fn decide(&self, d: Decided) {
@@ -156,6 +174,17 @@ impl Trail {
         let mut draft = self.draft();
         draft.failure = Some(class.to_owned());
         draft.note = Some(note.into());
+    }
+
+    /// The request failed with `class`, although its reply may look like
+    /// a success (an MCP tool error is a 200 with `isError`).
+    pub fn error_class(&self, class: &str) {
+        self.draft().failure = Some(class.to_owned());
+    }
+
+    /// Whether the request was recorded as failed.
+    pub fn has_failed(&self) -> bool {
+        self.draft().failure.is_some()
     }
 
     /// The approval request the change was carried out under.

@@ -91,6 +91,26 @@ pub enum DeviceError {
     BadReply,
 }
 
+impl DeviceError {
+    /// The stable code of this failure, the same on every channel and in
+    /// the audit trail.
+    pub fn code(&self) -> &'static str {
+        match self {
+            DeviceError::Unreachable(_) => "device_unreachable",
+            DeviceError::Timeout => "device_timeout",
+            DeviceError::Tls(_) => "device_tls_refused",
+            DeviceError::Unauthorized => "device_auth_failed",
+            DeviceError::Forbidden => "device_forbidden",
+            DeviceError::NotFound => "device_not_found",
+            DeviceError::BadRequest(_) => "device_refused",
+            DeviceError::Server(..) => "device_error",
+            DeviceError::CircuitOpen(_) => "device_paused",
+            DeviceError::NotInSchema(_) => "not_in_schema",
+            DeviceError::BadReply => "device_bad_reply",
+        }
+    }
+}
+
 /// Sends REST calls to RouterOS devices.
 #[async_trait]
 pub trait RouterOs: Send + Sync {

@@ -37,6 +37,19 @@ pub enum ToolError {
     NotConfirmed(String),
 }
 
+impl ToolError {
+    /// The stable code of this failure, the same on every channel and in
+    /// the audit trail.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ToolError::Invalid(_) => "invalid_field",
+            ToolError::Refused(_) => "tool_refused",
+            ToolError::Device(d) => d.code(),
+            ToolError::NotConfirmed(_) => "not_confirmed",
+        }
+    }
+}
+
 /// Runs tools against devices.
 #[derive(Clone)]
 pub struct Runner {

@@ -188,12 +188,18 @@ impl DirectoryApi {
         method = "post",
         operation_id = "acceptInvitation"
     )]
-    async fn accept(&self, body: Json<AcceptInvitation>) -> ApiResult<Created<UserDto>> {
+    async fn accept(
+        &self,
+        req: &Request,
+        body: Json<AcceptInvitation>,
+    ) -> ApiResult<Created<UserDto>> {
+        let trail = super::gate::request_trail(req)?;
         let user = self
             .state
             .tenancy
             .accept_invitation(&body.0.token, &body.0.display_name)
             .await?;
+        super::gate::accepted(&trail, &user);
         Ok(Created::Created(Json(user.into())))
     }
 

@@ -1,6 +1,6 @@
 //! The enforcement gate: the single path from "who is calling" to "allowed
 //! to touch this". Every decision, allow or deny, goes into the request's
-//! [`Trail`]; the pipeline (api/pipeline.rs) commits the request's one
+//! [`Trail`]; the admission path (crate::enforce) commits the request's one
 //! audit event before the reply leaves, and refuses the request if it
 //! cannot.
 
@@ -33,7 +33,7 @@ impl<'a> Ctx<'a> {
             trail: req.extensions().get::<Arc<Trail>>().cloned(),
             index: req
                 .extensions()
-                .get::<super::pipeline::RequestIndex>()
+                .get::<crate::enforce::rest::RequestIndex>()
                 .map(|i| i.0.clone()),
         }
     }
@@ -169,4 +169,32 @@ impl<'a> Ctx<'a> {
         self.record("tenant", Resource::Tenant(tenant), &d).await?;
         Err(ApiError::denied(DenyReason::CrossTenant))
     }
+}
+
+/// The request's trail, which the admission path commits; outside it
+/// nothing would be audited, so nothing runs.
+pub fn request_trail(req: &poem::Request) -> Result<Arc<Trail>, ApiError> {
+    req.extensions()
+        .get::<Arc<Trail>>()
+        .cloned()
+        .ok_or_else(|| ApiError::unavailable("the audit trail cannot be written; nothing was done"))
+}
+
+/// Names the user an accepted invitation created as the request's caller:
+/// the invitation token was its credential.
+pub fn accepted(trail: &Trail, user: &tenancy::User) {
+    trail.identify(crate::trail::Named {
+        tenant_id: Some(user.tenant_id),
+        user_id: Some(user.id),
+        email: Some(user.email.clone()),
+        actor: audit::Actor::User,
+    });
+    trail.decide(Decided {
+        action: "invitation:accept".into(),
+        resource_type: "user".into(),
+        resource_id: Some(user.id.uuid()),
+        device_id: None,
+        outcome: AuditOutcome::Allow,
+        reason: "invitation accepted: user and role binding created".into(),
+    });
 }

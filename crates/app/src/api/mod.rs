@@ -4,7 +4,6 @@
 pub mod auth;
 pub mod gate;
 pub mod models;
-pub mod pipeline;
 pub mod problem;
 
 mod access;

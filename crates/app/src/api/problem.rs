@@ -218,6 +218,30 @@ impl ApiError {
         ))
     }
 
+    /// The problem for `status` with `code`: the variant is chosen by the
+    /// status (statuses the API never answers with become 400).
+    pub fn with_status(
+        status: StatusCode,
+        code: &str,
+        detail: String,
+        field: Option<&str>,
+    ) -> Self {
+        let p = problem(status, code, detail, field);
+        match status {
+            StatusCode::UNAUTHORIZED => ApiError::Unauthorized(p, "Bearer".into()),
+            StatusCode::FORBIDDEN => ApiError::Forbidden(p, None),
+            StatusCode::NOT_FOUND => ApiError::NotFound(p),
+            StatusCode::CONFLICT => ApiError::Conflict(p),
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(p),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType(p),
+            StatusCode::UNPROCESSABLE_ENTITY => ApiError::Unprocessable(p),
+            StatusCode::BAD_GATEWAY => ApiError::BadGateway(p),
+            StatusCode::SERVICE_UNAVAILABLE => ApiError::Unavailable(p),
+            StatusCode::GATEWAY_TIMEOUT => ApiError::GatewayTimeout(p),
+            _ => ApiError::BadRequest(problem(StatusCode::BAD_REQUEST, code, p.0.detail, field)),
+        }
+    }
+
     /// The problem document inside.
     pub fn problem(&self) -> &Problem {
         match self {

@@ -6,13 +6,11 @@ use super::problem::ApiError;
 use super::{ApiResult, Tag};
 use crate::state::AppState;
 use crate::tooling::{self, CallError};
-use crate::trail::Trail;
 use poem::Request;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 use serde_json::Value;
-use std::sync::Arc;
 use tools::ToolError;
 use uuid::Uuid;
 
@@ -56,46 +54,18 @@ pub struct FleetResultDto {
 }
 
 impl From<CallError> for ApiError {
+    /// The status and code come from the one table (`enforce::codes`).
     fn from(e: CallError) -> Self {
-        let msg = e.to_string();
         match e {
-            CallError::UnknownTool(_) => ApiError::not_found_code("unknown_tool", msg),
-            CallError::UnknownDevice => ApiError::not_found("device"),
-            CallError::Denied { code, message } => ApiError::forbidden(code, message),
-            CallError::Capability(_) => ApiError::forbidden("capability_disabled", msg),
-            CallError::Invalid(b) => ApiError::invalid(&b.field, b.reason),
-            CallError::NoCredentials(_) => ApiError::conflict_code("no_credentials", msg),
-            CallError::Unavailable(m) => ApiError::unavailable(m),
             CallError::RateLimited(secs) => ApiError::rate_limited(secs),
-            CallError::WrongEndpoint(_) => ApiError::bad_request("wrong_endpoint", msg),
+            CallError::Invalid(b) | CallError::Tool(ToolError::Invalid(b)) => {
+                ApiError::invalid(&b.field, b.reason)
+            }
+            CallError::UnknownDevice => ApiError::not_found("device"),
             CallError::UnknownPlan => ApiError::not_found("plan"),
-            CallError::Token(_) => ApiError::forbidden("invalid_approval_token", msg),
-            CallError::Tool(t) => match t {
-                ToolError::Invalid(b) => ApiError::invalid(&b.field, b.reason),
-                ToolError::Refused(_) => ApiError::conflict_code("tool_refused", msg),
-                ToolError::NotConfirmed(_) => ApiError::bad_gateway("not_confirmed", msg),
-                ToolError::Device(d) => match d {
-                    tools::DeviceError::Timeout => ApiError::gateway_timeout(msg),
-                    tools::DeviceError::CircuitOpen(_) => ApiError::unavailable(msg),
-                    tools::DeviceError::NotInSchema(_) => {
-                        ApiError::bad_request("not_in_schema", msg)
-                    }
-                    _ => ApiError::bad_gateway("device_error", msg),
-                },
-            },
+            e => ApiError::with_status(e.status(), e.code(), e.to_string(), None),
         }
     }
-}
-
-/// The request's trail, which the pipeline commits; outside it a tool
-/// would run unaudited, so it does not run.
-fn request_trail(req: &Request) -> Result<Arc<Trail>, ApiError> {
-    req.extensions()
-        .get::<Arc<Trail>>()
-        .cloned()
-        .ok_or_else(|| {
-            ApiError::unavailable("the audit trail cannot be written; the tool did not run")
-        })
 }
 
 #[OpenApi(tag = "Tag::Tools")]
@@ -137,7 +107,7 @@ impl ToolsApi {
         tool_name: Path<String>,
         body: Json<Value>,
     ) -> ApiResult<Json<ToolResultDto>> {
-        let trail = request_trail(req)?;
+        let trail = super::gate::request_trail(req)?;
         let c = tooling::Caller {
             who: &caller.0,
             channel: "rest",
@@ -169,7 +139,7 @@ impl ToolsApi {
         tool_name: Path<String>,
         body: Json<Value>,
     ) -> ApiResult<Json<FleetResultDto>> {
-        let trail = request_trail(req)?;
+        let trail = super::gate::request_trail(req)?;
         let c = tooling::Caller {
             who: &caller.0,
             channel: "rest",

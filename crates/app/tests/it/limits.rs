@@ -63,7 +63,12 @@ async fn over_budget_is_429_with_retry_after_and_the_window_gives_it_back() {
     assert_eq!(header(&r, "retry-after"), "1200");
     assert_eq!(header(&r, "x-ratelimit-remaining"), "0");
 
-    // The refusal is audited like any other request.
+    clock.advance(time::Duration::seconds(1200));
+    let r = app.get(&token, "/api/v1/me").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(header(&r, "x-ratelimit-remaining"), "0");
+
+    // The refusal is audited, counted into one event for its minute.
     let events = app.state.db.audit_events(t.id).await.unwrap();
     let limited: Vec<_> = events
         .iter()
@@ -71,11 +76,7 @@ async fn over_budget_is_429_with_retry_after_and_the_window_gives_it_back() {
         .collect();
     assert_eq!(limited.len(), 1);
     assert_eq!(limited[0].decision.as_str(), "deny");
-
-    clock.advance(time::Duration::seconds(1200));
-    let r = app.get(&token, "/api/v1/me").await;
-    assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(header(&r, "x-ratelimit-remaining"), "0");
+    assert!(limited[0].reason.starts_with("1 request refused"));
     clock.advance(time::Duration::hours(1));
     let r = app.get(&token, "/api/v1/me").await;
     assert_eq!(header(&r, "x-ratelimit-remaining"), "2");

@@ -560,7 +560,15 @@ async fn every_operation_has_a_row() {
 
 #[tokio::test]
 async fn every_protected_operation_refuses_anonymous_callers() {
-    let app = TestApp::spawn().await;
+    // Hundreds of anonymous requests from one address: no address budget.
+    let app = TestApp::spawn_with(
+        testkit::Backend::from_env(),
+        testkit::reserve().await,
+        |c| {
+            c.rate_limits.per_address_per_minute = None;
+        },
+    )
+    .await;
     let t = app.tenant("anon").await;
     let team = app.team(&t, "team").await;
     let p = place(&app, &t, &team).await;

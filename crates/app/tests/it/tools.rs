@@ -442,7 +442,7 @@ async fn failing_devices_give_clear_errors_and_the_breaker_opens() {
     let r = lab.run(&token, &d, "get_system_clock", json!({})).await;
     assert_eq!(
         (r.status, r.code()),
-        (StatusCode::BAD_GATEWAY, "device_error")
+        (StatusCode::BAD_GATEWAY, "device_auth_failed")
     );
     assert!(
         r.detail().contains("refused the credentials"),
