@@ -112,3 +112,54 @@ async fn problem_code(resp: &mut Response) -> Option<String> {
     resp.set_body(body);
     code
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use kernel::{OsEntropy, SystemClock};
+    use poem::{EndpointExt, Route, handler};
+
+    #[handler]
+    fn boom() -> &'static str {
+        panic!("a handler bug")
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_still_leaves_its_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            database_url: format!("sqlite://{}/t.db?mode=rwc", dir.path().display()),
+            key_file: dir.path().join("key").display().to_string(),
+            ..Config::default()
+        };
+        let state = AppState::build(&config, Arc::new(SystemClock), Arc::new(OsEntropy))
+            .await
+            .unwrap();
+        let tenant = state.tenancy.create_tenant("acme").await.unwrap();
+        let user = state
+            .tenancy
+            .create_user(tenant.id, "a@acme.test", "A", false)
+            .await
+            .unwrap();
+        let (_, secret) = state
+            .tenancy
+            .create_api_token(&user, "t", None)
+            .await
+            .unwrap();
+        let app = Route::new()
+            .at("/boom", boom)
+            .around(pipeline)
+            .data(state.clone());
+        let req = Request::builder()
+            .uri(poem::http::Uri::from_static("/boom"))
+            .header("authorization", format!("Bearer {}", secret.token))
+            .finish();
+        let resp = app.call(req).await.unwrap();
+        assert_eq!(resp.status(), poem::http::StatusCode::INTERNAL_SERVER_ERROR);
+        let events = state.db.audit_events(tenant.id).await.unwrap();
+        assert_eq!(events.len(), 1, "{events:#?}");
+        assert_eq!(events[0].error_class.as_deref(), Some("internal"));
+        assert_eq!(events[0].user_id, Some(user.id));
+    }
+}

@@ -999,3 +999,34 @@ async fn sessions_in_redis_are_shared_by_every_instance() {
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     assert_eq!(on(&w.app).await.unwrap().status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn a_login_whose_event_cannot_be_written_leaves_no_session() {
+    let w = world().await;
+    let authorize = w.start_login().await;
+    let back = IdpBrowser::new().login(&authorize, "bob").await;
+    // The audit table is gone (a full disk, a failed migration: the trail
+    // cannot be written).
+    w.app
+        .state
+        .db
+        .execute_unprepared("ALTER TABLE audit_events RENAME TO audit_events_away")
+        .await
+        .unwrap();
+    let resp = w.callback(&back).await;
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let set = set_cookies(&resp);
+    assert_eq!(cookie_value(&set, "rosgate_session"), None, "{set:?}");
+    w.app
+        .state
+        .db
+        .execute_unprepared("ALTER TABLE audit_events_away RENAME TO audit_events")
+        .await
+        .unwrap();
+    // Once the trail can be written, the same person logs in.
+    let b = w.login("bob").await;
+    let (status, _) = w
+        .with_cookie(&b, Method::GET, "/api/v1/me", None, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}
