@@ -12,5 +12,6 @@ mod isolation;
 mod lab;
 mod limits;
 mod matrix;
+mod mcp_matrix;
 mod tools;
 mod trail;
