@@ -165,49 +165,7 @@ pub async fn call(
     }
     begin(c, tool, input);
     let perm = permission(tool.tier);
-    let decision = state
-        .authz
-        .decide(c.who, perm, Resource::Device(device_id))
-        .await
-        .map_err(|_| {
-            CallError::Unavailable("authorization data is unavailable; try again".into())
-        })?;
-    match decision {
-        Outcome::NotFound => {
-            decide(
-                c,
-                perm.as_str(),
-                device_id,
-                AuditOutcome::Deny,
-                "device not found".into(),
-            );
-            return Err(CallError::UnknownDevice);
-        }
-        Outcome::Decided(Decision::Deny(r)) => {
-            decide(c, perm.as_str(), device_id, AuditOutcome::Deny, r.message());
-            return Err(CallError::Denied {
-                code: r.code(),
-                message: r.message(),
-            });
-        }
-        Outcome::Decided(Decision::Allow(_)) => {}
-    }
-    let device = state
-        .tenancy
-        .device(device_id)
-        .await
-        .map_err(|_| CallError::UnknownDevice)?;
-    c.trail.environment(device.environment.as_str());
-    if let Err(refusal) = tools::guard::device_allows(tool, &device) {
-        decide(
-            c,
-            perm.as_str(),
-            device_id,
-            AuditOutcome::Deny,
-            refusal.to_string(),
-        );
-        return Err(refusal.into());
-    }
+    let device = guard_device(state, c, tool, device_id).await?;
     let args = match Args::parse(tool, input) {
         Ok(a) => a,
         Err(e) => {
@@ -253,8 +211,9 @@ pub async fn call(
     result.map_err(CallError::Tool)
 }
 
-/// The guards of one device for a fleet tool: RBAC, then capability flags.
-/// Every refusal is audited.
+/// The guards of one device, for every tool: RBAC (`tool:<tier>` at the
+/// device, within the caller's device scope and environments), then the
+/// device's capability flags. Every refusal is audited.
 async fn guard_device(
     state: &AppState,
     c: &Caller<'_>,
@@ -294,6 +253,7 @@ async fn guard_device(
         .device(device_id)
         .await
         .map_err(|_| CallError::UnknownDevice)?;
+    c.trail.environment(device.environment.as_str());
     if let Err(refusal) = tools::guard::device_allows(tool, &device) {
         decide(
             c,
