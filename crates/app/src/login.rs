@@ -197,6 +197,9 @@ async fn audit(
             .as_socket_addr()
             .map(|a| a.ip().to_string()),
         args_digest: None,
+        intent_id: None,
+        client_request_id: None,
+        count: 1,
         reason: reason.chars().take(500).collect(),
         request_id: req
             .extensions()
