@@ -11,6 +11,7 @@ mod m20261122_000002_identities;
 mod m20261122_000003_device_tls;
 mod m20261122_000004_plans;
 mod m20261122_000005_audit_chain;
+mod m20261201_000006_audit_intents;
 
 /// The ordered list of migrations.
 #[derive(Debug)]
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_device_tls::Migration),
             Box::new(m20261122_000004_plans::Migration),
             Box::new(m20261122_000005_audit_chain::Migration),
+            Box::new(m20261201_000006_audit_intents::Migration),
         ]
     }
 }

@@ -237,6 +237,9 @@ async fn record(
         approval_request_id: None,
         client_addr: crate::enforce::client_addr(req),
         args_digest: None,
+        intent_id: None,
+        client_request_id: None,
+        count: 1,
         reason: reason.chars().take(500).collect(),
         request_id: req
             .extensions()

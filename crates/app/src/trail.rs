@@ -257,6 +257,9 @@ impl Trail {
             request_id: end.request_id,
             client_addr: end.client_addr,
             args_digest: draft.args_digest.clone(),
+            intent_id: None,
+            client_request_id: None,
+            count: 1,
         })
     }
 }

@@ -12,7 +12,15 @@
 //! This module is pure: storage adapters decide where rows live and feed
 //! them to [`verify`] in order.
 //!
-//! # The canonical encoding, version 1
+//! # The canonical encoding, versions 1 and 2
+//!
+//! Each row records the version its link was written in. Version 2 (every
+//! new row) is version 1 with version byte `0x02` and three fields more,
+//! after the twenty-two below: 23 `intent_id` (UUID, or absent), 24
+//! `client_request_id` (as stored, or absent) and 25 `count` (decimal, no
+//! leading zeros). Rows written in version 1 keep verifying as version 1;
+//! a chain never falls back: a version 1 row after a version 2 row is
+//! altered. The version 1 encoding follows.
 //!
 //! The encoding is hashed into every stored link, so it never changes once
 //! events exist: a new encoding gets a new [`VERSION`] byte and the old one
@@ -69,8 +77,12 @@ use kernel::AuditEventId;
 use sha2::{Digest, Sha256};
 use time::{OffsetDateTime, UtcOffset};
 
-/// The encoding version: the first byte of [`canonical`] and of every link.
-pub const VERSION: u8 = 1;
+/// The encoding version new links are written with: the first byte of
+/// [`canonical`] and of every link.
+pub const VERSION: u8 = 2;
+
+/// The first encoding, still verified for rows written with it.
+pub const VERSION_1: u8 = 1;
 
 /// The `prev_hash` of a tenant's first event: SHA-256 of `rosgate audit chain v1`.
 pub const GENESIS: [u8; 32] = [
@@ -127,11 +139,18 @@ fn time_text(at: OffsetDateTime) -> String {
     )
 }
 
-/// The canonical bytes of an event (format in the module docs).
+/// The canonical bytes of an event in the current [`VERSION`] (format in
+/// the module docs).
 pub fn canonical(event: &AuditEvent) -> Vec<u8> {
+    canonical_as(VERSION, event)
+}
+
+/// The canonical bytes of an event in encoding `version`: version 1 has
+/// the first twenty-two fields, version 2 three more.
+pub fn canonical_as(version: u8, event: &AuditEvent) -> Vec<u8> {
     let uuid = |id: Option<uuid::Uuid>| id.map(uuid_text);
-    let mut out = Vec::with_capacity(384);
-    out.push(VERSION);
+    let mut out = Vec::with_capacity(448);
+    out.push(version);
     put(&mut out, Some(&uuid_text(event.id.uuid())));
     put(&mut out, Some(&time_text(event.at)));
     put(&mut out, uuid(event.tenant_id.map(|t| t.uuid())).as_deref());
@@ -154,16 +173,31 @@ pub fn canonical(event: &AuditEvent) -> Vec<u8> {
     put(&mut out, Some(&event.request_id));
     put(&mut out, event.client_addr.as_deref());
     put(&mut out, event.args_digest.as_deref());
+    if version >= 2 {
+        put(&mut out, uuid(event.intent_id.map(|i| i.uuid())).as_deref());
+        put(&mut out, event.client_request_id.as_deref());
+        put(&mut out, Some(&event.count.to_string()));
+    }
     out
 }
 
-/// The hash of `event` following `prev_hash`:
-/// SHA-256(version || prev_hash || canonical(event)).
+/// The hash of `event` following `prev_hash` in the current [`VERSION`].
 pub fn link(prev_hash: &[u8; 32], event: &AuditEvent) -> [u8; 32] {
+    digest(VERSION, prev_hash, event)
+}
+
+/// The hash of a row written in encoding `version`, or `None` for a
+/// version this build does not know.
+pub fn link_as(version: u8, prev_hash: &[u8; 32], event: &AuditEvent) -> Option<[u8; 32]> {
+    matches!(version, VERSION_1 | VERSION).then(|| digest(version, prev_hash, event))
+}
+
+/// SHA-256(version || prev_hash || canonical_as(version, event)).
+fn digest(version: u8, prev_hash: &[u8; 32], event: &AuditEvent) -> [u8; 32] {
     let mut hasher = Sha256::new();
-    hasher.update([VERSION]);
+    hasher.update([version]);
     hasher.update(prev_hash);
-    hasher.update(canonical(event));
+    hasher.update(canonical_as(version, event));
     hasher.finalize().into()
 }
 
@@ -171,6 +205,8 @@ pub fn link(prev_hash: &[u8; 32], event: &AuditEvent) -> [u8; 32] {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Chained {
     pub event: AuditEvent,
+    /// The encoding the link was written in ([`VERSION_1`] or [`VERSION`]).
+    pub version: u8,
     /// The hash of the tenant's previous event, or [`GENESIS`].
     pub prev_hash: [u8; 32],
     /// `link(prev_hash, event)`.
@@ -187,6 +223,7 @@ pub fn chain(prev: [u8; 32], events: &[AuditEvent]) -> Vec<Chained> {
             let hash = link(&head, event);
             let chained = Chained {
                 event: event.clone(),
+                version: VERSION,
                 prev_hash: head,
                 hash,
             };
@@ -243,10 +280,11 @@ impl Verification {
 pub fn verify(start_prev: [u8; 32], rows: impl IntoIterator<Item = Chained>) -> Verification {
     let mut head = start_prev;
     let mut checked: u64 = 0;
+    let mut floor = VERSION_1;
     for row in rows {
         let kind = if row.prev_hash != head {
             Some(BreakKind::Missing)
-        } else if link(&row.prev_hash, &row.event) != row.hash {
+        } else if !link_holds(&mut floor, &row) {
             Some(BreakKind::Altered)
         } else {
             None
@@ -270,6 +308,18 @@ pub fn verify(start_prev: [u8; 32], rows: impl IntoIterator<Item = Chained>) -> 
         head,
         first_break: None,
     }
+}
+
+/// Whether `row`'s link holds in the encoding it names, which may not be
+/// older than the newest encoding seen before it in the chain (`floor`,
+/// raised as rows go by): a chain is never downgraded, so a row rewritten
+/// into an older, weaker encoding is altered.
+pub fn link_holds(floor: &mut u8, row: &Chained) -> bool {
+    if row.version < *floor {
+        return false;
+    }
+    *floor = row.version;
+    link_as(row.version, &row.prev_hash, &row.event) == Some(row.hash)
 }
 
 /// Lower-case hex of a hash, for display and text columns.
@@ -317,6 +367,9 @@ mod tests {
             request_id: format!("req-{n}"),
             client_addr: Some("192.0.2.1".into()),
             args_digest: Some("ab".into()),
+            intent_id: None,
+            client_request_id: None,
+            count: 1,
         }
     }
 
@@ -362,6 +415,13 @@ mod tests {
             ("request_id", |e| e.request_id.push('x')),
             ("client_addr", |e| e.client_addr = None),
             ("args_digest", |e| e.args_digest = Some("ac".into())),
+            ("intent_id", |e| {
+                e.intent_id = Some(AuditEventId::from_uuid(Uuid::from_u128(3)));
+            }),
+            ("client_request_id", |e| {
+                e.client_request_id = Some(String::new());
+            }),
+            ("count", |e| e.count = 2),
         ]
     }
 
@@ -376,7 +436,7 @@ mod tests {
     }
 
     #[test]
-    fn the_version_1_encoding_is_pinned() {
+    fn the_version_1_encoding_still_verifies_as_pinned() {
         let e = AuditEvent {
             id: AuditEventId::from_uuid(Uuid::from_u128(1)),
             at: datetime!(2024-05-06 07:08:09.123456789 UTC),
@@ -400,8 +460,11 @@ mod tests {
             request_id: "r1".into(),
             client_addr: Some("127.0.0.1".into()),
             args_digest: None,
+            intent_id: None,
+            client_request_id: None,
+            count: 1,
         };
-        let mut expected = vec![VERSION];
+        let mut expected = vec![VERSION_1];
         for field in [
             Some("00000000-0000-0000-0000-000000000001"),
             Some("2024-05-06T07:08:09.123456Z"),
@@ -435,13 +498,61 @@ mod tests {
                 }
             }
         }
-        assert_eq!(canonical(&e), expected);
+        assert_eq!(canonical_as(VERSION_1, &e), expected);
         // Computed independently of this crate; if this changes, stored
         // chains no longer verify.
+        let hash = link_as(VERSION_1, &GENESIS, &e).unwrap();
+        let row = Chained {
+            event: e.clone(),
+            version: VERSION_1,
+            prev_hash: GENESIS,
+            hash,
+        };
+        assert!(verify(GENESIS, [row]).is_intact());
         assert_eq!(
-            to_hex(&link(&GENESIS, &e)),
+            to_hex(&hash),
             "92db7cbfe5a2c054e46c31092c562380f28405f57bc7b137da2e9ca7d14ec03e"
         );
+    }
+
+    #[test]
+    fn version_2_appends_intent_client_request_id_and_count() {
+        let mut e = event(1);
+        e.intent_id = Some(AuditEventId::from_uuid(Uuid::from_u128(3)));
+        e.client_request_id = Some("abc".into());
+        e.count = 12;
+        let v1 = canonical_as(VERSION_1, &e);
+        let v2 = canonical(&e);
+        assert_eq!(v2[0], 2);
+        assert_eq!(&v2[1..v1.len()], &v1[1..]);
+        let mut tail = Vec::new();
+        put(&mut tail, Some("00000000-0000-0000-0000-000000000003"));
+        put(&mut tail, Some("abc"));
+        put(&mut tail, Some("12"));
+        assert_eq!(&v2[v1.len()..], &tail[..]);
+    }
+
+    #[test]
+    fn a_row_rewritten_into_the_older_encoding_after_a_newer_one_is_altered() {
+        let mut r = rows();
+        let prev = r[2].prev_hash;
+        r[2].version = VERSION_1;
+        r[2].hash = link_as(VERSION_1, &prev, &r[2].event).unwrap();
+        for later in 3..LEN {
+            let before = r[later - 1].hash;
+            r[later].prev_hash = before;
+            r[later].hash = link(&before, &r[later].event);
+        }
+        let b = verify(GENESIS, r).first_break.unwrap();
+        assert_eq!((b.index, b.kind), (2, BreakKind::Altered));
+    }
+
+    #[test]
+    fn an_unknown_encoding_version_is_altered() {
+        let mut r = rows();
+        r[0].version = 9;
+        let b = verify(GENESIS, r).first_break.unwrap();
+        assert_eq!((b.index, b.kind), (0, BreakKind::Altered));
     }
 
     #[test]

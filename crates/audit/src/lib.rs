@@ -60,6 +60,12 @@ words! {
         Success = "success",
         /// It was refused or failed; `error_class` says how.
         Failure = "failure",
+        /// An intent: the change is about to run on a device. Its outcome
+        /// follows as another event naming it in `intent_id`.
+        Pending = "pending",
+        /// The outcome of an intent is not known (rosgate stopped before it
+        /// could record one): the device may or may not have changed.
+        Unknown = "unknown",
     }
 }
 
@@ -119,12 +125,25 @@ pub struct AuditEvent {
     pub client_addr: Option<String>,
     /// SHA-256 of the canonical JSON of the arguments (never the arguments).
     pub args_digest: Option<String>,
+    /// For an outcome: the intent event (result [`RunResult::Pending`]) it
+    /// concludes.
+    pub intent_id: Option<AuditEventId>,
+    /// The `X-Request-Id` the client sent, kept as given; `request_id` is
+    /// always rosgate's own.
+    pub client_request_id: Option<String>,
+    /// How many occurrences this event stands for: 1 for an ordinary event;
+    /// an aggregate (refusals of one client address or one user within a
+    /// minute) stands for `count` of them.
+    pub count: u32,
 }
 
 impl AuditEvent {
-    /// Whether this event is a change that went through.
+    /// Whether this event is a change that went through. An intent
+    /// ([`RunResult::Pending`]) is not: its outcome event is the change.
     pub fn is_change(&self) -> bool {
-        self.effect == Effect::Write && self.decision == Outcome::Allow
+        self.effect == Effect::Write
+            && self.decision == Outcome::Allow
+            && self.result != RunResult::Pending
     }
 }
 

@@ -172,6 +172,9 @@ mod tests {
             request_id: n.to_string(),
             client_addr: None,
             args_digest: None,
+            intent_id: None,
+            client_request_id: None,
+            count: 1,
         }
     }
 

@@ -37,7 +37,7 @@ pub(crate) fn is_production_change(event: &AuditEvent) -> bool {
 /// oldest first.
 ///
 /// JSON: `{"report":"production_changes","tenant_id","from","to",
-/// "chain_head","events":[…],"summary":{"total","succeeded","failed",
+/// "chain_head","events":[…],"summary":{"total","succeeded","failed","pending","unknown",
 /// "by_user":[{"user_id","user_email","count"}],"by_device":[{"device_id",
 /// "count"}],"by_tool":[{"tool","count"}]}}`, each event with the keys of
 /// [`EVENT_COLUMNS`](crate::EVENT_COLUMNS) and each summary list sorted by
@@ -231,6 +231,8 @@ struct Summary {
     total: u64,
     succeeded: u64,
     failed: u64,
+    pending: u64,
+    unknown: u64,
     by_user: ByUser<u64>,
     by_device: HashMap<Uuid, u64>,
     by_tool: ByName,
@@ -242,6 +244,8 @@ impl Summary {
         match event.result {
             RunResult::Success => self.succeeded += 1,
             RunResult::Failure => self.failed += 1,
+            RunResult::Pending => self.pending += 1,
+            RunResult::Unknown => self.unknown += 1,
         }
         *self
             .by_user
@@ -283,6 +287,8 @@ impl Summary {
             total: self.total,
             succeeded: self.succeeded,
             failed: self.failed,
+            pending: self.pending,
+            unknown: self.unknown,
             by_user,
             by_device,
             by_tool,
@@ -295,6 +301,10 @@ struct SummaryDoc {
     total: u64,
     succeeded: u64,
     failed: u64,
+    /// Intents whose outcome had not been recorded yet.
+    pending: u64,
+    /// Intents whose outcome is unknown (rosgate stopped in between).
+    unknown: u64,
     by_user: Vec<UserCount>,
     by_device: Vec<DeviceCount>,
     by_tool: Vec<ToolCount>,

@@ -19,7 +19,8 @@ struct DenialRow {
     count: u64,
 }
 
-/// Counts the refused requests of `tenant` in `range` by user and reason,
+/// Counts the refused requests of `tenant` in `range` by user and reason
+/// (an aggregate event counts as the `count` refusals it stands for),
 /// most frequent first (then by user id, email and reason).
 ///
 /// JSON: `{"report":"denials","tenant_id","from","to","chain_head",
@@ -45,10 +46,12 @@ pub async fn denials(
         for_each(reader.as_ref(), scope.chain, first, last, |row| {
             let e = &row.event;
             if e.decision == Outcome::Deny {
-                total += 1;
+                // An aggregate event stands for `count` refusals.
+                let n = u64::from(e.count.max(1));
+                total += n;
                 tally
                     .entry(e.user_id, e.user_email.as_deref())
-                    .add(Some(&e.reason));
+                    .add_n(Some(&e.reason), n);
             }
             true
         })
@@ -127,6 +130,20 @@ mod tests {
         let r = denials(reader, TENANT, range, format).await.unwrap();
         let head = r.chain_head.clone();
         (head, body(r).await)
+    }
+
+    #[tokio::test]
+    async fn an_aggregate_event_counts_as_the_refusals_it_stands_for() {
+        let mut aggregate = denial(9, 4, "rate limited");
+        aggregate.count = 25;
+        let reader = Arc::new(MemoryReader::with(vec![
+            denial(1, 4, "rate limited"),
+            aggregate,
+        ]));
+        let (_, text) = report(reader, Range::default(), Format::Json).await;
+        let doc: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(doc["total"], json!(26));
+        assert_eq!(doc["rows"][0]["count"], json!(26));
     }
 
     #[tokio::test]

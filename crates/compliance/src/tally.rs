@@ -61,12 +61,17 @@ pub(crate) struct ByName {
 impl ByName {
     /// Counts one occurrence of `name`.
     pub fn add(&mut self, name: Option<&str>) {
+        self.add_n(name, 1);
+    }
+
+    /// Counts `n` occurrences of `name`.
+    pub fn add_n(&mut self, name: Option<&str>, n: u64) {
         match name {
-            None => self.unnamed += 1,
+            None => self.unnamed += n,
             Some(name) => match self.named.get_mut(name) {
-                Some(count) => *count += 1,
+                Some(count) => *count += n,
                 None => {
-                    self.named.insert(Box::from(name), 1);
+                    self.named.insert(Box::from(name), n);
                 }
             },
         }

@@ -53,6 +53,9 @@ pub fn prod_change(n: i64) -> AuditEvent {
         request_id: format!("req-{n}"),
         client_addr: Some("192.0.2.1".into()),
         args_digest: None,
+        intent_id: None,
+        client_request_id: None,
+        count: 1,
     }
 }
 
@@ -79,6 +82,7 @@ impl MemoryReader {
             for c in chain(prev, std::slice::from_ref(&event)) {
                 rows.push(StoredEvent {
                     seq,
+                    version: c.version,
                     event: c.event,
                     prev_hash: c.prev_hash,
                     hash: c.hash,
@@ -164,6 +168,28 @@ impl AuditReader for MemoryReader {
         let first = rows.iter().find(inside).map(|r| r.seq);
         let last = rows.iter().rev().find(inside).map(|r| r.seq);
         Ok(first.zip(last))
+    }
+
+    async fn open_intents(
+        &self,
+        chain: Option<ChainKey>,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let mut keys: Vec<_> = self.chains.keys().copied().collect();
+        keys.sort();
+        Ok(keys
+            .into_iter()
+            .filter(|k| chain.is_none_or(|c| c == *k))
+            .flat_map(|k| {
+                let rows = self.chain(k);
+                rows.iter().filter(move |r| {
+                    r.event.result == RunResult::Pending
+                        && !rows.iter().any(|o| o.event.intent_id == Some(r.event.id))
+                })
+            })
+            .take(limit as usize)
+            .cloned()
+            .collect())
     }
 
     async fn head(&self, chain: ChainKey) -> Result<Option<Head>, StoreError> {

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 /// The columns of an event in a report, in order: the keys of each JSON
 /// event and the CSV header.
-pub const EVENT_COLUMNS: [&str; 18] = [
+pub const EVENT_COLUMNS: [&str; 21] = [
     "seq",
     "id",
     "at",
@@ -32,6 +32,9 @@ pub const EVENT_COLUMNS: [&str; 18] = [
     "error_class",
     "approval_request_id",
     "request_id",
+    "client_request_id",
+    "intent_id",
+    "count",
     "hash",
 ];
 
@@ -56,15 +59,21 @@ pub(crate) struct EventRow<'a> {
     pub error_class: Option<&'a str>,
     pub approval_request_id: Option<&'a str>,
     pub request_id: &'a str,
+    pub client_request_id: Option<&'a str>,
+    pub intent_id: Option<&'a str>,
+    pub count: u32,
     pub hash: &'a str,
     /// `seq` as text, for CSV.
     #[serde(skip)]
     pub seq_text: &'a str,
+    /// `count` as text, for CSV.
+    #[serde(skip)]
+    pub count_text: &'a str,
 }
 
 impl EventRow<'_> {
     /// The CSV fields, in [`EVENT_COLUMNS`] order; absent values are empty.
-    pub fn csv_fields(&self) -> [&[u8]; 18] {
+    pub fn csv_fields(&self) -> [&[u8]; 21] {
         fn opt(v: Option<&str>) -> &[u8] {
             v.unwrap_or_default().as_bytes()
         }
@@ -86,6 +95,9 @@ impl EventRow<'_> {
             opt(self.error_class),
             opt(self.approval_request_id),
             self.request_id.as_bytes(),
+            opt(self.client_request_id),
+            opt(self.intent_id),
+            self.count_text.as_bytes(),
             self.hash.as_bytes(),
         ]
     }
@@ -109,6 +121,8 @@ impl Cells {
         let user_id = e.user_id.map(|u| span(t, |t| push_uuid(t, u.uuid())));
         let device_id = e.device_id.map(|d| span(t, |t| push_uuid(t, d)));
         let approval = e.approval_request_id.map(|a| span(t, |t| push_uuid(t, a)));
+        let intent = e.intent_id.map(|i| span(t, |t| push_uuid(t, i.uuid())));
+        let count = span(t, |t| push_int(t, i64::from(e.count)));
         let hash = span(t, |t| push_hex(t, &row.hash));
         let t = &self.text;
         let cut = |r: Range<usize>| &t[r];
@@ -130,8 +144,12 @@ impl Cells {
             error_class: e.error_class.as_deref(),
             approval_request_id: approval.map(cut),
             request_id: &e.request_id,
+            client_request_id: e.client_request_id.as_deref(),
+            intent_id: intent.map(cut),
+            count: e.count,
             hash: cut(hash),
             seq_text: cut(seq),
+            count_text: cut(count),
         }
     }
 }

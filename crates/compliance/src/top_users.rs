@@ -58,10 +58,12 @@ pub async fn top_users(
         for_each(reader.as_ref(), scope.chain, first, last, |row| {
             let e = &row.event;
             if e.is_change() {
+                // An aggregate event stands for `count` occurrences.
+                let n = u64::from(e.count.max(1));
                 let user = tally.entry(e.user_id, e.user_email.as_deref());
-                user.changes += 1;
+                user.changes += n;
                 if e.result == RunResult::Failure {
-                    user.failed += 1;
+                    user.failed += n;
                 }
             }
             true

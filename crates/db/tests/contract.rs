@@ -532,6 +532,9 @@ mod audit_chain {
             request_id: format!("r{n}"),
             client_addr: Some("127.0.0.1".into()),
             args_digest: Some("00".into()),
+            intent_id: None,
+            client_request_id: None,
+            count: 1,
         }
     }
 
@@ -713,6 +716,13 @@ mod audit_chain {
         async fn head(&self, _: ChainKey) -> Result<Option<audit::query::Head>, StoreError> {
             Ok(Some(self.head))
         }
+        async fn open_intents(
+            &self,
+            key: Option<ChainKey>,
+            limit: u32,
+        ) -> Result<Vec<audit::query::StoredEvent>, StoreError> {
+            self.db.open_intents(key, limit).await
+        }
     }
 
     #[tokio::test]
@@ -725,6 +735,109 @@ mod audit_chain {
         let early = HeadReadEarly { db: &db, head };
         let r = verify_range(&early, key, None, None).await.unwrap();
         assert_eq!((r.checked, r.first_break, r.head), (5, None, head.hash));
+    }
+
+    /// Rewrites the tenant's stored rows as version 1 wrote them: plain
+    /// SHA-256 links over the first encoding, and the head after them.
+    async fn as_version_1(db: &Database, t: TenantId) {
+        use audit::chain::{GENESIS, VERSION_1, link_as, to_hex};
+        let mut prev = GENESIS;
+        let events = db.audit_events(t).await.unwrap();
+        for (i, e) in events.iter().enumerate() {
+            let hash = link_as(VERSION_1, &prev, e).unwrap();
+            db.execute_unprepared(&format!(
+                "UPDATE audit_events SET version = 1, key_id = NULL, prev_hash = '{}', hash = '{}' WHERE {} AND seq = {}",
+                to_hex(&prev),
+                to_hex(&hash),
+                chain_is(t),
+                i + 1
+            ))
+            .await
+            .unwrap();
+            prev = hash;
+        }
+        db.execute_unprepared(&format!(
+            "UPDATE audit_heads SET hash = '{}' WHERE {}",
+            to_hex(&prev),
+            chain_is(t)
+        ))
+        .await
+        .unwrap();
+    }
+
+    #[tokio::test]
+    async fn rows_of_the_first_encoding_still_verify_and_newer_rows_follow_them() {
+        let (db, _d, t) = filled(4).await;
+        as_version_1(&db, t).await;
+        let r = verify(&db, t).await;
+        assert_eq!((r.checked, r.first_break), (4, None));
+        let more: Vec<_> = (5..=7).map(|i| event(Some(t), i)).collect();
+        db.append(&more).await.unwrap();
+        let r = verify(&db, t).await;
+        assert_eq!((r.checked, r.first_break), (7, None));
+        let from = Some(now() + time::Duration::seconds(6));
+        let r = verify_range(&db, ChainKey::of(Some(t)), from, None)
+            .await
+            .unwrap();
+        assert_eq!((r.checked, r.first_break), (2, None));
+    }
+
+    #[tokio::test]
+    async fn open_intents_are_pending_events_no_outcome_names() {
+        let (db, _d) = db().await;
+        let a = tenant(&db).await.id;
+        let b = tenant(&db).await.id;
+        let intent = |t, n| {
+            let mut e = event(Some(t), n);
+            e.result = RunResult::Pending;
+            e
+        };
+        let outcome = |t, n, of: &AuditEvent| {
+            let mut e = event(Some(t), n);
+            e.intent_id = Some(of.id);
+            e.client_request_id = Some(format!("client-{n}"));
+            e.count = 3;
+            e
+        };
+        let (a1, a2, a3, b1) = (intent(a, 1), intent(a, 2), intent(a, 3), intent(b, 4));
+        // a2 concluded; an outcome in another chain does not conclude a3.
+        db.append(&[
+            a1.clone(),
+            a2.clone(),
+            event(Some(a), 5),
+            a3.clone(),
+            b1.clone(),
+        ])
+        .await
+        .unwrap();
+        db.append(&[outcome(a, 6, &a2), outcome(b, 7, &a3)])
+            .await
+            .unwrap();
+        let ids = |rows: Vec<audit::query::StoredEvent>| -> Vec<_> {
+            rows.into_iter().map(|r| r.event.id).collect()
+        };
+        let ka = ChainKey::of(Some(a));
+        assert_eq!(
+            ids(db.open_intents(Some(ka), 10).await.unwrap()),
+            vec![a1.id, a3.id]
+        );
+        assert_eq!(
+            ids(db.open_intents(Some(ka), 1).await.unwrap()),
+            vec![a1.id]
+        );
+        let mut all = ids(db.open_intents(None, 10).await.unwrap());
+        all.sort();
+        let mut expected = vec![a1.id, a3.id, b1.id];
+        expected.sort();
+        assert_eq!(all, expected);
+        // The new fields round-trip and are in the chain.
+        let stored = db.audit_events(a).await.unwrap();
+        let concluded = stored.iter().find(|e| e.intent_id == Some(a2.id)).unwrap();
+        assert_eq!(
+            (concluded.client_request_id.as_deref(), concluded.count),
+            (Some("client-6"), 3)
+        );
+        assert_eq!(verify(&db, a).await.first_break, None);
     }
 
     #[tokio::test]

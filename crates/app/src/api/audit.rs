@@ -64,6 +64,10 @@ pub enum AuditDecision {
 pub enum AuditResult {
     Success,
     Failure,
+    /// An intent: a change about to run; its outcome names it in `intent_id`.
+    Pending,
+    /// The outcome of an intent is not known: rosgate stopped in between.
+    Unknown,
 }
 
 /// Who acted: a person, an API token, or an agent over MCP.
@@ -106,6 +110,8 @@ impl From<AuditResult> for RunResult {
         match r {
             AuditResult::Success => RunResult::Success,
             AuditResult::Failure => RunResult::Failure,
+            AuditResult::Pending => RunResult::Pending,
+            AuditResult::Unknown => RunResult::Unknown,
         }
     }
 }
@@ -115,6 +121,8 @@ impl From<RunResult> for AuditResult {
         match r {
             RunResult::Success => AuditResult::Success,
             RunResult::Failure => AuditResult::Failure,
+            RunResult::Pending => AuditResult::Pending,
+            RunResult::Unknown => AuditResult::Unknown,
         }
     }
 }
@@ -184,6 +192,16 @@ pub struct AuditEventDto {
     /// SHA-256 of the canonical JSON of the arguments (never the arguments).
     #[oai(skip_serializing_if_is_none)]
     pub args_digest: Option<String>,
+    /// For an outcome: the intent event it concludes.
+    #[oai(skip_serializing_if_is_none)]
+    pub intent_id: Option<Uuid>,
+    /// The `X-Request-Id` the client sent, as given (`request_id` is
+    /// rosgate's own).
+    #[oai(skip_serializing_if_is_none)]
+    pub client_request_id: Option<String>,
+    /// How many occurrences the event stands for: 1, or more for an
+    /// aggregate of refusals within a minute.
+    pub count: u32,
     /// The `hash` of the event before it in the chain (hex).
     pub prev_hash: String,
     /// SHA-256 over this event and `prev_hash` (hex): the chain link.
@@ -217,6 +235,9 @@ impl From<StoredEvent> for AuditEventDto {
             request_id: e.request_id,
             client_addr: e.client_addr,
             args_digest: e.args_digest,
+            intent_id: e.intent_id.map(|i| i.uuid()),
+            client_request_id: e.client_request_id,
+            count: e.count,
             prev_hash: to_hex(&s.prev_hash),
             hash: to_hex(&s.hash),
         }

@@ -69,6 +69,9 @@ impl Synthetic {
             args_digest: Some(
                 "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
             ),
+            intent_id: None,
+            client_request_id: None,
+            count: 1,
         };
         Synthetic {
             chain: ChainKey::of(Some(TENANT)),

@@ -144,6 +144,9 @@ async fn the_json_document_has_its_header_events_and_summary() {
             "error_class": null,
             "approval_request_id": null,
             "request_id": "req-1",
+            "client_request_id": null,
+            "intent_id": null,
+            "count": 1,
             "hash": to_hex(&row.hash),
         })
     );
@@ -167,7 +170,7 @@ async fn open_ends_are_null_and_an_empty_range_is_a_complete_document() {
     assert_eq!(doc["events"], json!([]));
     assert_eq!(
         doc["summary"],
-        json!({"total": 0, "succeeded": 0, "failed": 0, "by_user": [], "by_device": [], "by_tool": []})
+        json!({"total": 0, "succeeded": 0, "failed": 0, "pending": 0, "unknown": 0, "by_user": [], "by_device": [], "by_tool": []})
     );
     assert!(csv_rows(&reader, empty).await.is_empty());
 }
@@ -211,6 +214,8 @@ async fn the_summary_counts_by_user_device_and_tool() {
             "total": 10,
             "succeeded": 8,
             "failed": 2,
+            "pending": 0,
+            "unknown": 0,
             "by_user": [
                 {"user_id": user(2).to_string(), "user_email": "u2@example.test", "count": 5},
                 {"user_id": user(1).to_string(), "user_email": "u1@example.test", "count": 3},

@@ -31,6 +31,13 @@ pub struct Model {
     pub request_id: String,
     pub client_addr: Option<String>,
     pub args_digest: Option<String>,
+    pub intent_id: Option<Uuid>,
+    pub client_request_id: Option<String>,
+    pub count: i32,
+    /// The chain encoding the link was written in.
+    pub version: i32,
+    /// The link key's id, for keyed links.
+    pub key_id: Option<String>,
     pub prev_hash: String,
     pub hash: String,
 }
