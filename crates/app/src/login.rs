@@ -238,7 +238,10 @@ async fn record(
         client_addr: crate::enforce::client_addr(req),
         args_digest: None,
         intent_id: None,
-        client_request_id: None,
+        client_request_id: req
+            .extensions()
+            .get::<crate::api::auth::ClientRequestId>()
+            .map(|r| r.0.clone()),
         count: 1,
         reason: reason.chars().take(500).collect(),
         request_id: req

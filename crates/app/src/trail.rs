@@ -107,6 +107,8 @@ pub struct Ending {
     /// The problem `code` of a failed request.
     pub error_class: Option<String>,
     pub request_id: String,
+    /// The `X-Request-Id` the client sent.
+    pub client_request_id: Option<String>,
     pub client_addr: Option<String>,
 }
 
@@ -258,7 +260,7 @@ impl Trail {
             client_addr: end.client_addr,
             args_digest: draft.args_digest.clone(),
             intent_id: None,
-            client_request_id: None,
+            client_request_id: end.client_request_id,
             count: 1,
         })
     }

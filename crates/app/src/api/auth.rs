@@ -383,12 +383,19 @@ async fn session(state: &AppState, cookie: &str, req: &Request) -> Result<Princi
     Ok(who)
 }
 
-/// The id that ties a request to its log lines and audit events.
+/// The id that ties a request to its log lines and audit events: always
+/// rosgate's own.
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
-/// Middleware: takes a sane `X-Request-Id` from the client or makes one, and
-/// echoes it on the response.
+/// The `X-Request-Id` a client sent, if it was sane: kept in the audit
+/// event as `client_request_id`, never used as rosgate's own id (a client
+/// could otherwise make two requests look like one).
+#[derive(Debug, Clone)]
+pub struct ClientRequestId(pub String);
+
+/// Middleware: makes the request's id, keeps a sane `X-Request-Id` from
+/// the client beside it, and echoes rosgate's id on the response.
 pub async fn request_id<E: poem::Endpoint>(next: E, mut req: Request) -> poem::Result<Response> {
     let given = req
         .headers()
@@ -401,13 +408,13 @@ pub async fn request_id<E: poem::Endpoint>(next: E, mut req: Request) -> poem::R
                     .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
         })
         .map(str::to_owned);
-    let id = match given {
-        Some(id) => id,
-        None => match req.data::<AppState>() {
-            Some(s) => s.entropy.uuid_v7(s.clock.now()).to_string(),
-            None => String::new(),
-        },
+    let id = match req.data::<AppState>() {
+        Some(s) => s.entropy.uuid_v7(s.clock.now()).to_string(),
+        None => String::new(),
     };
+    if let Some(given) = given {
+        req.extensions_mut().insert(ClientRequestId(given));
+    }
     req.extensions_mut().insert(RequestId(id.clone()));
     let mut resp = match next.call(req).await {
         Ok(r) => r.into_response(),

@@ -20,7 +20,7 @@ pub mod codes;
 pub mod refusals;
 pub mod rest;
 
-use crate::api::auth::{AuthFailure, RequestId, authenticate};
+use crate::api::auth::{AuthFailure, ClientRequestId, RequestId, authenticate};
 use crate::limits::{Refusal, Verdict};
 use crate::state::AppState;
 use crate::trail::{self, Decided, Ending, Named, Trail};
@@ -58,6 +58,7 @@ pub struct Admission {
     /// Set when the refusal is counted instead of written on its own.
     counted: Option<(Subject, &'static str)>,
     request_id: String,
+    client_request_id: Option<String>,
     client_addr: Option<String>,
     safe: bool,
 }
@@ -158,6 +159,10 @@ pub async fn admit(state: &AppState, req: &Request, channel: Channel) -> Admissi
             .get::<RequestId>()
             .map(|r| r.0.clone())
             .unwrap_or_default(),
+        client_request_id: req
+            .extensions()
+            .get::<ClientRequestId>()
+            .map(|r| r.0.clone()),
         client_addr,
         safe: matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS),
     }
@@ -282,6 +287,7 @@ impl Admission {
             success: end.success,
             error_class: end.error_class,
             request_id: self.request_id.clone(),
+            client_request_id: self.client_request_id.clone(),
             client_addr: self.client_addr.clone(),
         };
         match self.trail.event(state, ending) {

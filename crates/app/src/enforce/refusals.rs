@@ -212,6 +212,9 @@ fn event(
         request_id: b.first_request_id.clone(),
         client_addr: addr,
         args_digest: None,
+        intent_id: None,
+        client_request_id: None,
+        count: b.count,
     }
 }
 

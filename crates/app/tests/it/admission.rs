@@ -292,3 +292,36 @@ async fn a_users_over_budget_refusals_are_one_counted_event_a_minute() {
         Some(events[0].user_email.as_deref().unwrap())
     );
 }
+
+#[tokio::test]
+async fn a_client_request_id_is_kept_beside_rosgates_own_and_never_replaces_it() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("acme").await;
+    let (_, token) = app.user(t.id, &[(R::ReadOnly, Scope::Tenant(t.id))]).await;
+    let mut ours = Vec::new();
+    for _ in 0..2 {
+        let resp = app
+            .client
+            .get(format!("{}/api/v1/me", app.base))
+            .bearer_auth(&token)
+            .header("x-request-id", "same-id")
+            .send()
+            .await
+            .unwrap();
+        ours.push(resp.headers()["x-request-id"].to_str().unwrap().to_owned());
+    }
+    assert_ne!(ours[0], ours[1]);
+    assert!(!ours.contains(&"same-id".to_owned()));
+    let events = chain(&app, Some(t.id)).await;
+    let got: Vec<_> = events
+        .iter()
+        .map(|e| (e.request_id.clone(), e.client_request_id.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (ours[0].clone(), Some("same-id".to_owned())),
+            (ours[1].clone(), Some("same-id".to_owned())),
+        ]
+    );
+}

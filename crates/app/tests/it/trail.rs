@@ -35,7 +35,7 @@ async fn send(
 fn of<'a>(events: &'a [AuditEvent], request_id: &str) -> Vec<&'a AuditEvent> {
     events
         .iter()
-        .filter(|e| e.request_id == request_id)
+        .filter(|e| e.client_request_id.as_deref() == Some(request_id))
         .collect()
 }
 
