@@ -5,6 +5,7 @@
 
 mod api;
 mod audit;
+mod escalation;
 mod health;
 mod identity;
 mod isolation;
