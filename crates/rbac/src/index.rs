@@ -826,6 +826,51 @@ mod tests {
     }
 
     #[test]
+    fn changing_a_user_needs_every_binding_covered_with_at_least_its_permissions() {
+        let mut w = World::new();
+        let (_, _, team) = w.team();
+        let core = Scope::Team(team);
+        let admin = w.user(&[(R::TeamAdmin, core, None)]);
+        let owner = w.user(&[
+            (R::OrgAdmin, Scope::Tenant(w.tenant), None),
+            (R::Member, core, None),
+        ]);
+        let ops = w.user(&[(R::OpsRw, core, None)]);
+        let lab_admin = w.user(&[(R::TeamAdmin, core, Some(vec![Environment::Lab]))]);
+        let idx = w.index();
+        assert!(
+            allowed(idx.decide(admin, Permission::UserRead, Resource::User(owner))),
+            "reading needs one binding in reach"
+        );
+        for perm in [Permission::UserUpdate, Permission::UserRemove] {
+            assert_eq!(
+                deny(idx.decide(admin, perm, Resource::User(owner))),
+                DenyReason::Outranked
+            );
+        }
+        assert_eq!(
+            deny(idx.decide(admin, Permission::UserUpdate, Resource::User(ops))),
+            DenyReason::Outranked,
+            "ops_rw holds tool:advanced, which a team admin does not"
+        );
+        assert_eq!(
+            deny(idx.decide(lab_admin, Permission::UserUpdate, Resource::User(admin))),
+            DenyReason::Outranked,
+            "a lab-only admin does not outrank an admin of every environment"
+        );
+        assert!(allowed(idx.decide(
+            admin,
+            Permission::UserUpdate,
+            Resource::User(lab_admin)
+        )));
+        assert!(allowed(idx.decide(
+            owner,
+            Permission::UserRemove,
+            Resource::User(admin)
+        )));
+    }
+
+    #[test]
     fn custom_roles_and_unknown_roles() {
         let mut w = World::new();
         let (_, _, team) = w.team();

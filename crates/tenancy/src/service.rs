@@ -1137,6 +1137,48 @@ mod tests {
         assert_eq!(user.tenant_id, TenantId::from_uuid(Uuid::from_u128(1)));
     }
 
+    /// No inviter holds anything any more.
+    struct Lapsed;
+    #[async_trait::async_trait]
+    impl InvitationCheck for Lapsed {
+        async fn inviter_still_holds(&self, _: &Invitation) -> Result<()> {
+            Err(TenancyError::InvitationLapsed("gone".into()))
+        }
+    }
+
+    #[tokio::test]
+    async fn an_invitation_whose_inviter_lapsed_is_accepted_neither_at_sign_in_nor_by_token() {
+        let clock = clock();
+        let minted = secret::mint(
+            SecretKind::Invitation,
+            Uuid::from_u128(9),
+            &SeededEntropy::new(1),
+        );
+        let mut repo = MockTenancyRepository::new();
+        repo.expect_user_by_identity().returning(|_, _| Ok(None));
+        repo.expect_user_by_email().returning(|_| Ok(None));
+        let inv = invitation(clock.now() + Duration::days(1));
+        let pending = inv.clone();
+        repo.expect_pending_invitation_for()
+            .returning(move |_, _| Ok(Some(pending.clone())));
+        let hash = minted.hash.clone();
+        repo.expect_invitation()
+            .returning(move |_| Ok(Some((inv.clone(), hash.clone()))));
+        repo.expect_accept_invitation().never();
+        repo.expect_provision_user().never();
+        let svc = service(repo, clock).with_invitation_check(Arc::new(Lapsed));
+        let err = svc
+            .sign_in(&identity("new@example.test", Some(true), &[]), &[])
+            .await
+            .unwrap_err();
+        assert!(matches!(err, TenancyError::InvitationLapsed(_)), "{err}");
+        let err = svc
+            .accept_invitation(&minted.token, "New")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, TenancyError::InvitationLapsed(_)), "{err}");
+    }
+
     #[tokio::test]
     async fn the_first_matching_rule_provisions_the_user_with_its_role() {
         let mut repo = MockTenancyRepository::new();
