@@ -379,6 +379,9 @@ async fn finish_login(
             TenancyError::NotProvisioned(_) => {
                 Failure::new(StatusCode::FORBIDDEN, "not_provisioned", e.to_string())
             }
+            TenancyError::InvitationLapsed(_) => {
+                Failure::new(StatusCode::FORBIDDEN, "invitation_lapsed", e.to_string())
+            }
             other => {
                 tracing::warn!(error = %other, "sign-in failed");
                 Failure::store()

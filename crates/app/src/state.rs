@@ -174,6 +174,7 @@ impl AppState {
                 )
             }
         };
+        let authz = Arc::new(Authorizer::new(store.clone()));
         Ok(AppState {
             limits: crate::limits::Limits::new(limiter, config.rate_limits.clone(), clock.clone()),
             refusals: Arc::new(crate::enforce::refusals::Refusals::new()),
@@ -201,9 +202,12 @@ impl AppState {
                 entropy.clone(),
                 token_key,
             ),
-            tenancy: TenancyService::new(store.clone(), clock.clone(), entropy.clone(), sealer),
+            tenancy: TenancyService::new(store.clone(), clock.clone(), entropy.clone(), sealer)
+                .with_invitation_check(Arc::new(rbac::acceptance::InviterStillHolds::new(
+                    authz.clone(),
+                ))),
             rbac: RbacService::new(store.clone(), clock.clone(), entropy.clone()),
-            authz: Arc::new(Authorizer::new(store.clone())),
+            authz,
             audit: Arc::new(audit::writer::GroupCommit::start(
                 store,
                 audit::writer::WriterConfig::default(),

@@ -42,6 +42,10 @@ pub enum DenyReason {
     },
     /// The caller's device scope does not include the device.
     OutsideDeviceScope,
+    /// The target user holds bindings the caller does not cover, or more
+    /// than the caller holds there: only someone who outranks a user may
+    /// change it.
+    Outranked,
 }
 
 impl DenyReason {
@@ -57,6 +61,9 @@ impl DenyReason {
                 format!("No access to this resource in the {environment} environment")
             }
             DenyReason::OutsideDeviceScope => "Device is outside your device scope".into(),
+            DenyReason::Outranked => "This user holds roles, scopes or environments beyond yours: \
+                only someone who covers all of them can change it"
+                .into(),
         }
     }
 
@@ -68,6 +75,7 @@ impl DenyReason {
             DenyReason::MissingPermission { .. } => "missing_permission",
             DenyReason::Environment { .. } => "environment_not_allowed",
             DenyReason::OutsideDeviceScope => "outside_device_scope",
+            DenyReason::Outranked => "outranked",
         }
     }
 }

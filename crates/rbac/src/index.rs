@@ -99,15 +99,15 @@ pub struct TenantSnapshot {
     pub device_scopes: Vec<(UserId, DeviceScopeTarget)>,
 }
 
-const ROOT: u32 = 0;
+pub(crate) const ROOT: u32 = 0;
 
 #[derive(Debug, Clone, Copy)]
-struct CompiledBinding {
-    node: u32,
-    perms: PermissionSet,
-    envs: u8,
-    binding_id: kernel::BindingId,
-    role_id: RoleId,
+pub(crate) struct CompiledBinding {
+    pub(crate) node: u32,
+    pub(crate) perms: PermissionSet,
+    pub(crate) envs: u8,
+    pub(crate) binding_id: kernel::BindingId,
+    pub(crate) role_id: RoleId,
 }
 
 #[derive(Debug, Default)]
@@ -117,6 +117,17 @@ struct UserEntry {
     any: PermissionSet,
     /// Device nodes the user is narrowed to; `None` when not narrowed.
     device_scope: Option<FxHashSet<u32>>,
+}
+
+/// What a user lacks to hand some permissions on somewhere.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Shortfall {
+    /// Permissions it holds nowhere that covers the place.
+    pub(crate) permissions: Vec<Permission>,
+    /// Permissions it holds there, but not in every environment asked for.
+    pub(crate) limited: Vec<Permission>,
+    /// The environments (3-bit mask) it lacks for those.
+    pub(crate) environments: u8,
 }
 
 /// One tenant's bindings compiled for fast decisions.
@@ -129,6 +140,10 @@ pub struct AuthzIndex {
     /// Environment bit of device nodes; 0 for every other node.
     env: Vec<u8>,
     users: FxHashMap<UserId, UserEntry>,
+    /// The permissions of the tenant's custom roles.
+    roles: FxHashMap<RoleId, PermissionSet>,
+    /// The device nodes of each device group, as they are now.
+    groups: FxHashMap<DeviceGroupId, Vec<u32>>,
 }
 
 impl AuthzIndex {
@@ -219,6 +234,17 @@ impl AuthzIndex {
                     .filter_map(|d| node_of.get(&d.uuid()).copied()),
             );
         }
+        let groups = snap
+            .device_groups
+            .iter()
+            .map(|(g, ds)| {
+                let nodes = ds
+                    .iter()
+                    .filter_map(|d| node_of.get(&d.uuid()).copied())
+                    .collect();
+                (*g, nodes)
+            })
+            .collect();
         AuthzIndex {
             tenant_id,
             generation: snap.generation,
@@ -226,6 +252,8 @@ impl AuthzIndex {
             parent,
             env,
             users,
+            roles: custom.into_iter().collect(),
+            groups,
         }
     }
 
@@ -326,9 +354,12 @@ impl AuthzIndex {
             .unwrap_or(Environment::Prod)
     }
 
-    /// A user is reached through the scopes of its own bindings: a caller's
-    /// binding reaches it when it covers one of them. A user without
-    /// bindings is reached from tenant-wide bindings only.
+    /// A user is reached through the scopes of its own bindings. Reading
+    /// needs a caller binding that covers one of them, so a team admin sees
+    /// everyone who works in its team. Anything else needs the strict rule:
+    /// the caller covers every binding of the target with `perm` and holds
+    /// at least the target's permissions there, in the target's environments.
+    /// A user without bindings is reached from tenant-wide bindings only.
     fn decide_user(&self, caller: UserId, perm: Permission, target: UserId) -> Option<Decision> {
         let target_entry = self.users.get(&target)?;
         if caller == target && perm == Permission::UserRead {
@@ -339,16 +370,43 @@ impl AuthzIndex {
                 permission: perm,
             }));
         };
-        let mut locations: Vec<u32> = target_entry.bindings.iter().map(|b| b.node).collect();
-        if locations.is_empty() {
-            locations.push(ROOT);
-        }
-        for b in &entry.bindings {
-            if b.perms.grants(perm) && locations.iter().any(|l| self.covers(b.node, *l)) {
-                return Some(Decision::Allow(Grant::Binding {
-                    binding_id: b.binding_id,
-                    role_id: b.role_id,
-                }));
+        let root = [CompiledBinding {
+            node: ROOT,
+            perms: PermissionSet::EMPTY,
+            envs: 0,
+            binding_id: kernel::BindingId::from_uuid(Uuid::nil()),
+            role_id: RoleId::from_uuid(Uuid::nil()),
+        }];
+        let locations: &[CompiledBinding] = if target_entry.bindings.is_empty() {
+            &root
+        } else {
+            &target_entry.bindings
+        };
+        let reaching = |l: &CompiledBinding| {
+            entry
+                .bindings
+                .iter()
+                .find(|b| b.perms.grants(perm) && self.covers(b.node, l.node))
+        };
+        let grant = |b: &CompiledBinding| {
+            Some(Decision::Allow(Grant::Binding {
+                binding_id: b.binding_id,
+                role_id: b.role_id,
+            }))
+        };
+        if perm == Permission::UserRead {
+            if let Some(b) = locations.iter().find_map(reaching) {
+                return grant(b);
+            }
+        } else {
+            let first = locations.iter().find_map(reaching);
+            let all = locations.iter().all(|l| {
+                reaching(l).is_some() && self.missing_at(caller, l.perms, l.node, l.envs).is_none()
+            });
+            match first {
+                Some(b) if all => return grant(b),
+                Some(_) => return Some(Decision::Deny(DenyReason::Outranked)),
+                None => {}
             }
         }
         Some(Decision::Deny(if entry.any.grants(perm) {
@@ -356,6 +414,90 @@ impl AuthzIndex {
         } else {
             DenyReason::MissingPermission { permission: perm }
         }))
+    }
+
+    /// What `user` lacks to hand `perms` on at `node` in the environments
+    /// `envs` (a 3-bit mask; 0 asks for no environment): `None` when it
+    /// lacks nothing. A permission counts as held in an environment when a
+    /// binding of `user` that covers `node` grants it there; several
+    /// bindings may add up.
+    pub(crate) fn missing_at(
+        &self,
+        user: UserId,
+        perms: PermissionSet,
+        node: u32,
+        envs: u8,
+    ) -> Option<Shortfall> {
+        let bindings: &[CompiledBinding] = self.users.get(&user).map_or(&[], |e| &e.bindings);
+        let mut short = Shortfall::default();
+        for p in perms.to_vec() {
+            let mut held: Option<u8> = None;
+            for b in bindings {
+                if b.perms.grants(p) && self.covers(b.node, node) {
+                    held = Some(held.unwrap_or(0) | b.envs);
+                }
+            }
+            match held {
+                None => short.permissions.push(p),
+                Some(h) if h & envs != envs => {
+                    short.environments |= envs & !h;
+                    short.limited.push(p);
+                }
+                Some(_) => {}
+            }
+        }
+        (!short.permissions.is_empty() || !short.limited.is_empty()).then_some(short)
+    }
+
+    /// The node of a binding scope, if it is in this tenant.
+    pub(crate) fn scope_node(&self, scope: Scope) -> Option<u32> {
+        match scope {
+            Scope::Tenant(t) => (t == self.tenant_id).then_some(ROOT),
+            other => self.node_of.get(&other.uuid()).copied(),
+        }
+    }
+
+    /// The device nodes `user`'s tool use is narrowed to; `None` when it is
+    /// not narrowed (or not a user of this tenant).
+    pub(crate) fn device_scope_of(&self, user: UserId) -> Option<&FxHashSet<u32>> {
+        self.users.get(&user)?.device_scope.as_ref()
+    }
+
+    /// Whether `user` is a user of this tenant.
+    pub fn has_user(&self, user: UserId) -> bool {
+        self.users.contains_key(&user)
+    }
+
+    /// The compiled bindings of `user`.
+    pub(crate) fn bindings_of(&self, user: UserId) -> &[CompiledBinding] {
+        self.users.get(&user).map_or(&[], |e| &e.bindings)
+    }
+
+    /// Every compiled binding of the tenant with its user.
+    pub(crate) fn all_bindings(&self) -> impl Iterator<Item = (UserId, &CompiledBinding)> + '_ {
+        self.users
+            .iter()
+            .flat_map(|(u, e)| e.bindings.iter().map(move |b| (*u, b)))
+    }
+
+    /// The device nodes a device scope target names, as they are now; `None`
+    /// when the device or group is not in this tenant.
+    pub(crate) fn target_nodes(&self, target: DeviceScopeTarget) -> Option<Vec<u32>> {
+        match target {
+            DeviceScopeTarget::Device(d) => {
+                let n = *self.node_of.get(&d.uuid())?;
+                (self.env.get(n as usize).copied().unwrap_or(0) != 0).then(|| vec![n])
+            }
+            DeviceScopeTarget::DeviceGroup(g) => self.groups.get(&g).cloned(),
+        }
+    }
+
+    /// The permissions of a role usable in this tenant: built-in, or one of
+    /// its custom roles.
+    pub fn role_permissions(&self, role: RoleId) -> Option<PermissionSet> {
+        BuiltinRole::from_id(role)
+            .map(BuiltinRole::permissions)
+            .or_else(|| self.roles.get(&role).copied())
     }
 
     /// The environment of `device`, if it is in this tenant.
@@ -681,6 +823,51 @@ mod tests {
             idx.decide(loner, Permission::UserRead, Resource::User(loner)),
             Some(Decision::Allow(Grant::Myself))
         );
+    }
+
+    #[test]
+    fn changing_a_user_needs_every_binding_covered_with_at_least_its_permissions() {
+        let mut w = World::new();
+        let (_, _, team) = w.team();
+        let core = Scope::Team(team);
+        let admin = w.user(&[(R::TeamAdmin, core, None)]);
+        let owner = w.user(&[
+            (R::OrgAdmin, Scope::Tenant(w.tenant), None),
+            (R::Member, core, None),
+        ]);
+        let ops = w.user(&[(R::OpsRw, core, None)]);
+        let lab_admin = w.user(&[(R::TeamAdmin, core, Some(vec![Environment::Lab]))]);
+        let idx = w.index();
+        assert!(
+            allowed(idx.decide(admin, Permission::UserRead, Resource::User(owner))),
+            "reading needs one binding in reach"
+        );
+        for perm in [Permission::UserUpdate, Permission::UserRemove] {
+            assert_eq!(
+                deny(idx.decide(admin, perm, Resource::User(owner))),
+                DenyReason::Outranked
+            );
+        }
+        assert_eq!(
+            deny(idx.decide(admin, Permission::UserUpdate, Resource::User(ops))),
+            DenyReason::Outranked,
+            "ops_rw holds tool:advanced, which a team admin does not"
+        );
+        assert_eq!(
+            deny(idx.decide(lab_admin, Permission::UserUpdate, Resource::User(admin))),
+            DenyReason::Outranked,
+            "a lab-only admin does not outrank an admin of every environment"
+        );
+        assert!(allowed(idx.decide(
+            admin,
+            Permission::UserUpdate,
+            Resource::User(lab_admin)
+        )));
+        assert!(allowed(idx.decide(
+            owner,
+            Permission::UserRemove,
+            Resource::User(admin)
+        )));
     }
 
     #[test]

@@ -11,7 +11,9 @@
 //! Architecture invariant: this crate knows nothing of HTTP, SQL or OIDC,
 //! and never reads the clock: its answers depend only on the snapshot.
 
+pub mod acceptance;
 pub mod decision;
+pub mod delegation;
 pub mod engine;
 pub mod index;
 pub mod model;
@@ -21,6 +23,7 @@ pub mod role;
 pub mod service;
 
 pub use decision::{Decision, DenyReason, Grant};
+pub use delegation::DelegationError;
 pub use engine::Authorizer;
 pub use index::{AuthzIndex, Resource, TenantSnapshot};
 pub use model::{DeviceScope, DeviceScopeTarget, RoleBinding};

@@ -1,10 +1,12 @@
-//! Managing roles, bindings and device scopes, with the rule that keeps
-//! delegation safe: nobody hands out a permission they do not hold at the
-//! scope they hand it out at.
+//! Managing roles, bindings and device scopes, with the rules that keep
+//! delegation safe ([`crate::delegation`]): nobody hands out a permission
+//! they do not hold where, in which environments and on which devices they
+//! hand it out.
 
-use crate::index::{AuthzIndex, Resource};
+use crate::delegation::{self, DelegationError};
+use crate::index::AuthzIndex;
 use crate::model::{DeviceScope, DeviceScopeTarget, RoleBinding};
-use crate::permission::{Permission, PermissionSet};
+use crate::permission::PermissionSet;
 use crate::ports::RbacRepository;
 use crate::role::{BuiltinRole, Role};
 use kernel::{
@@ -23,9 +25,9 @@ pub enum RbacError {
     /// The named thing does not exist.
     #[error("{0} not found")]
     NotFound(&'static str),
-    /// The caller tried to grant more than it holds at that scope.
-    #[error("you cannot grant permissions you do not hold at that scope: {0}")]
-    Escalation(String),
+    /// A delegation rule refused the change.
+    #[error(transparent)]
+    Delegation(#[from] DelegationError),
     /// The change clashes with what is stored.
     #[error("{0}")]
     Conflict(String),
@@ -57,26 +59,6 @@ impl std::fmt::Debug for RbacService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RbacService").finish_non_exhaustive()
     }
-}
-
-/// Checks that `granter` holds every permission of `perms` at `at`.
-pub fn check_delegation(
-    index: &AuthzIndex,
-    granter: UserId,
-    perms: PermissionSet,
-    at: Resource,
-) -> Result<()> {
-    let held = index.permissions_at(granter, at);
-    if held.covers(perms) {
-        return Ok(());
-    }
-    let missing: Vec<&str> = perms
-        .to_vec()
-        .into_iter()
-        .filter(|p| !held.grants(*p))
-        .map(Permission::as_str)
-        .collect();
-    Err(RbacError::Escalation(missing.join(", ")))
 }
 
 impl RbacService {
@@ -119,14 +101,18 @@ impl RbacService {
         Ok(all)
     }
 
-    /// Creates a custom role. Its name may not shadow a built-in role.
+    /// Creates a custom role, with permissions `editor` holds tenant-wide.
+    /// Its name may not shadow a built-in role.
     pub async fn create_role(
         &self,
-        tenant: TenantId,
+        index: &AuthzIndex,
+        editor: UserId,
         name: &str,
         perms: PermissionSet,
     ) -> Result<Role> {
+        let tenant = index.tenant_id();
         let name = role_name(name)?;
+        delegation::role_creation(index, editor, perms)?;
         let now = self.clock.now();
         let role = Role {
             id: RoleId::from_uuid(self.entropy.uuid_v7(now)),
@@ -145,19 +131,22 @@ impl RbacService {
         Ok(role)
     }
 
-    /// Renames a custom role and/or replaces its permissions.
+    /// Renames a custom role and/or replaces its permissions, as
+    /// [`delegation::role_change`] allows `editor`.
     pub async fn update_role(
         &self,
-        tenant: TenantId,
+        index: &AuthzIndex,
+        editor: UserId,
         id: RoleId,
         name: Option<&str>,
         perms: Option<PermissionSet>,
     ) -> Result<Role> {
-        let mut role = self.custom_role(tenant, id).await?;
+        let mut role = self.custom_role(index.tenant_id(), id).await?;
         if let Some(n) = name {
             role.name = role_name(n)?;
         }
         if let Some(p) = perms {
+            delegation::role_change(index, editor, id, role.permissions, p)?;
             role.permissions = p;
         }
         self.repo.update_role(&role).await?;
@@ -207,13 +196,15 @@ impl RbacService {
                 "must name a built-in role or a role of this tenant",
             ))
         })?;
-        check_delegation(
+        let environments = normalise_environments(environments)?;
+        delegation::binding(
             index,
             granter,
+            user,
             role.permissions,
-            Resource::from_scope(scope),
+            scope,
+            environments.as_deref(),
         )?;
-        let environments = normalise_environments(environments)?;
         let now = self.clock.now();
         let binding = RoleBinding {
             id: BindingId::from_uuid(self.entropy.uuid_v7(now)),
@@ -236,14 +227,24 @@ impl RbacService {
         Ok(binding)
     }
 
-    /// Grants `user` a device scope entry.
+    /// Deletes a role binding, unless it is the last unrestricted
+    /// administrator's.
+    pub async fn unbind(&self, index: &AuthzIndex, binding: BindingId) -> Result<()> {
+        delegation::unbinding(index, binding)?;
+        Ok(self.repo.delete_binding(binding).await?)
+    }
+
+    /// Grants `user` a device scope entry, as
+    /// [`delegation::device_scope_grant`] allows `granted_by`.
     pub async fn grant_device_scope(
         &self,
-        tenant: TenantId,
+        index: &AuthzIndex,
         granted_by: UserId,
         user: UserId,
         target: DeviceScopeTarget,
     ) -> Result<DeviceScope> {
+        let tenant = index.tenant_id();
+        delegation::device_scope_grant(index, granted_by, user, target)?;
         let now = self.clock.now();
         let scope = DeviceScope {
             id: DeviceScopeId::from_uuid(self.entropy.uuid_v7(now)),
@@ -263,6 +264,18 @@ impl RbacService {
                 other => other.into(),
             })?;
         Ok(scope)
+    }
+
+    /// Revokes a device scope entry of `scope.user_id`, as
+    /// [`delegation::device_scope_revoke`] allows `revoker`.
+    pub async fn revoke_device_scope(
+        &self,
+        index: &AuthzIndex,
+        revoker: UserId,
+        scope: &DeviceScope,
+    ) -> Result<()> {
+        delegation::device_scope_revoke(index, revoker, scope.user_id)?;
+        Ok(self.repo.delete_device_scope(scope.id).await?)
     }
 }
 

@@ -41,6 +41,9 @@ pub enum TenancyError {
         "{0} has no account here: ask an administrator for an invitation, or for a provisioning rule that matches your groups"
     )]
     NotProvisioned(String),
+    /// An invitation hands out more than its inviter now holds.
+    #[error("this invitation can no longer be accepted: {0}; ask for a new invitation")]
+    InvitationLapsed(String),
     /// Storage failed; nothing was changed.
     #[error(transparent)]
     Store(StoreError),
@@ -100,6 +103,21 @@ pub const MAX_GROUP_DEVICES: usize = 10_000;
 /// Longest an invitation may stay open.
 pub const MAX_INVITATION_TTL: Duration = Duration::days(30);
 
+/// Re-checks an invitation when it is accepted: its inviter may have lost,
+/// since inviting, what the invitation hands out.
+#[async_trait::async_trait]
+pub trait InvitationCheck: Send + Sync {
+    /// `Err(TenancyError::InvitationLapsed)` when the inviter no longer
+    /// holds the invitation's role at its scope, in its environments.
+    async fn inviter_still_holds(&self, invitation: &Invitation) -> Result<()>;
+}
+
+impl std::fmt::Debug for dyn InvitationCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InvitationCheck")
+    }
+}
+
 /// The tenancy use cases.
 #[derive(Debug, Clone)]
 pub struct TenancyService {
@@ -107,6 +125,8 @@ pub struct TenancyService {
     clock: Arc<dyn Clock>,
     entropy: Arc<dyn Entropy>,
     sealer: Arc<dyn Sealer>,
+    /// Without one, no invitation is accepted.
+    invitation_check: Option<Arc<dyn InvitationCheck>>,
 }
 
 impl std::fmt::Debug for dyn TenancyRepository {
@@ -128,6 +148,23 @@ impl TenancyService {
             clock,
             entropy,
             sealer,
+            invitation_check: None,
+        }
+    }
+
+    /// The service, re-checking every invitation with `check` when it is
+    /// accepted. A service without a check accepts no invitation.
+    pub fn with_invitation_check(mut self, check: Arc<dyn InvitationCheck>) -> Self {
+        self.invitation_check = Some(check);
+        self
+    }
+
+    async fn recheck(&self, invitation: &Invitation) -> Result<()> {
+        match &self.invitation_check {
+            Some(c) => c.inviter_still_holds(invitation).await,
+            None => Err(TenancyError::InvitationLapsed(
+                "invitations are not checked on this server".into(),
+            )),
         }
     }
 
@@ -622,6 +659,7 @@ impl TenancyService {
         {
             return Err(TenancyError::BadToken(BAD));
         }
+        self.recheck(&inv).await?;
         let (uid, _) = self.new_id();
         let user = User {
             id: UserId::from_uuid(uid),
@@ -663,6 +701,7 @@ impl TenancyService {
                 return Ok(user);
             }
             if let Some(inv) = self.repo.pending_invitation_for(email, now).await? {
+                self.recheck(&inv).await?;
                 let user = self.new_user(inv.tenant_id, email, id, now);
                 let binding = BindingId::from_uuid(self.entropy.uuid_v7(now));
                 self.repo
@@ -820,6 +859,16 @@ mod tests {
             Arc::new(SeededEntropy::new(3)),
             Arc::new(XorSealer),
         )
+        .with_invitation_check(Arc::new(Approve))
+    }
+
+    /// Every inviter still holds what it handed out.
+    struct Approve;
+    #[async_trait::async_trait]
+    impl InvitationCheck for Approve {
+        async fn inviter_still_holds(&self, _: &Invitation) -> Result<()> {
+            Ok(())
+        }
     }
 
     fn clock() -> Arc<ManualClock> {
@@ -1086,6 +1135,48 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(user.tenant_id, TenantId::from_uuid(Uuid::from_u128(1)));
+    }
+
+    /// No inviter holds anything any more.
+    struct Lapsed;
+    #[async_trait::async_trait]
+    impl InvitationCheck for Lapsed {
+        async fn inviter_still_holds(&self, _: &Invitation) -> Result<()> {
+            Err(TenancyError::InvitationLapsed("gone".into()))
+        }
+    }
+
+    #[tokio::test]
+    async fn an_invitation_whose_inviter_lapsed_is_accepted_neither_at_sign_in_nor_by_token() {
+        let clock = clock();
+        let minted = secret::mint(
+            SecretKind::Invitation,
+            Uuid::from_u128(9),
+            &SeededEntropy::new(1),
+        );
+        let mut repo = MockTenancyRepository::new();
+        repo.expect_user_by_identity().returning(|_, _| Ok(None));
+        repo.expect_user_by_email().returning(|_| Ok(None));
+        let inv = invitation(clock.now() + Duration::days(1));
+        let pending = inv.clone();
+        repo.expect_pending_invitation_for()
+            .returning(move |_, _| Ok(Some(pending.clone())));
+        let hash = minted.hash.clone();
+        repo.expect_invitation()
+            .returning(move |_| Ok(Some((inv.clone(), hash.clone()))));
+        repo.expect_accept_invitation().never();
+        repo.expect_provision_user().never();
+        let svc = service(repo, clock).with_invitation_check(Arc::new(Lapsed));
+        let err = svc
+            .sign_in(&identity("new@example.test", Some(true), &[]), &[])
+            .await
+            .unwrap_err();
+        assert!(matches!(err, TenancyError::InvitationLapsed(_)), "{err}");
+        let err = svc
+            .accept_invitation(&minted.token, "New")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, TenancyError::InvitationLapsed(_)), "{err}");
     }
 
     #[tokio::test]

@@ -353,6 +353,57 @@ impl TestApp {
         (user, secret.token)
     }
 
+    /// A custom role, stored as it is: fixtures set up a world that the
+    /// delegation rules then guard.
+    pub async fn role(
+        &self,
+        tenant: TenantId,
+        name: &str,
+        permissions: rbac::PermissionSet,
+    ) -> rbac::Role {
+        let now = self.state.clock.now();
+        let role = rbac::Role {
+            id: kernel::RoleId::from_uuid(self.state.entropy.uuid_v7(now)),
+            tenant_id: Some(tenant),
+            name: name.to_owned(),
+            permissions,
+            builtin: false,
+            created_at: now,
+        };
+        self.state
+            .rbac
+            .repo()
+            .insert_role(&role)
+            .await
+            .expect("role");
+        role
+    }
+
+    /// A device scope grant, stored as it is (see [`TestApp::role`]).
+    pub async fn device_scope(
+        &self,
+        tenant: TenantId,
+        user: kernel::UserId,
+        target: rbac::DeviceScopeTarget,
+    ) -> rbac::DeviceScope {
+        let now = self.state.clock.now();
+        let scope = rbac::DeviceScope {
+            id: kernel::DeviceScopeId::from_uuid(self.state.entropy.uuid_v7(now)),
+            tenant_id: tenant,
+            user_id: user,
+            target,
+            granted_by: user,
+            created_at: now,
+        };
+        self.state
+            .rbac
+            .repo()
+            .insert_device_scope(&scope)
+            .await
+            .expect("device scope");
+        scope
+    }
+
     /// A site owned by `team`.
     pub async fn site(&self, tenant: TenantId, team: &OrgUnit, name: &str) -> tenancy::Site {
         self.state

@@ -46,6 +46,21 @@ pub async fn check_scope(state: &AppState, ctx: &Ctx<'_>, scope: Scope) -> ApiRe
     }
 }
 
+/// Turns a service result into the reply; a change a delegation rule
+/// refused is recorded as a denial of `perm` on `resource`.
+pub async fn settled<T>(
+    ctx: &Ctx<'_>,
+    perm: P,
+    resource: Resource,
+    result: Result<T, rbac::RbacError>,
+) -> ApiResult<T> {
+    match result {
+        Ok(v) => Ok(v),
+        Err(rbac::RbacError::Delegation(d)) => Err(ctx.refuse(perm, resource, d).await),
+        Err(e) => Err(e.into()),
+    }
+}
+
 impl AccessApi {
     /// A custom role of another tenant is refused as cross-tenant, like any other resource.
     async fn role_tenant_check(&self, ctx: &Ctx<'_>, id: Uuid) -> ApiResult<()> {
@@ -92,16 +107,17 @@ impl AccessApi {
         body: Json<NewRole>,
     ) -> ApiResult<Created<RoleDto>> {
         let ctx = Ctx::new(&self.state, caller, req);
-        ctx.authorize(P::RoleManage, Resource::Tenant(ctx.tenant()))
-            .await?;
+        let at = Resource::Tenant(ctx.tenant());
+        ctx.authorize(P::RoleManage, at).await?;
         let perms = permission_set(&body.0.permissions)?;
-        Ok(Created::Created(Json(
-            self.state
-                .rbac
-                .create_role(ctx.tenant(), &body.0.name, perms)
-                .await?
-                .into(),
-        )))
+        let index = self.state.authz.index(ctx.tenant()).await?;
+        let created = self
+            .state
+            .rbac
+            .create_role(&index, ctx.who.user_id, &body.0.name, perms)
+            .await;
+        let role = settled(&ctx, P::RoleManage, at, created).await?;
+        Ok(Created::Created(Json(role.into())))
     }
 
     /// Rename a custom role or replace its permissions.
@@ -127,16 +143,19 @@ impl AccessApi {
             .as_deref()
             .map(permission_set)
             .transpose()?;
-        let role = self
+        let index = self.state.authz.index(ctx.tenant()).await?;
+        let updated = self
             .state
             .rbac
             .update_role(
-                ctx.tenant(),
+                &index,
+                ctx.who.user_id,
                 RoleId::from_uuid(role_id.0),
                 body.0.name.as_deref(),
                 perms,
             )
-            .await?;
+            .await;
+        let role = settled(&ctx, P::RoleManage, Resource::Tenant(ctx.tenant()), updated).await?;
         Ok(Json(role.into()))
     }
 
@@ -185,7 +204,7 @@ impl AccessApi {
         ctx.authorize(P::RoleManage, Resource::from_scope(scope))
             .await?;
         let index = self.state.authz.index(ctx.tenant()).await?;
-        let binding = self
+        let bound = self
             .state
             .rbac
             .bind(
@@ -196,7 +215,8 @@ impl AccessApi {
                 scope,
                 envs_in(b.environments),
             )
-            .await?;
+            .await;
+        let binding = settled(&ctx, P::RoleManage, Resource::from_scope(scope), bound).await?;
         Ok(Created::Created(Json(binding.into())))
     }
 
@@ -254,7 +274,13 @@ impl AccessApi {
         ctx.same_tenant(b.tenant_id).await?;
         ctx.authorize(P::RoleManage, Resource::from_scope(b.scope))
             .await?;
-        self.state.rbac.repo().delete_binding(id).await?;
+        // Taking a binding away is a change to its user: only someone who
+        // outranks the user may make it.
+        let user = Resource::User(b.user_id);
+        ctx.authorize(P::RoleManage, user).await?;
+        let index = self.state.authz.index(ctx.tenant()).await?;
+        let unbound = self.state.rbac.unbind(&index, id).await;
+        settled(&ctx, P::RoleManage, user, unbound).await?;
         Ok(Deleted::Deleted)
     }
 
@@ -291,11 +317,13 @@ impl AccessApi {
         let user = UserId::from_uuid(b.user_id);
         ctx.authorize(P::UserUpdate, Resource::User(user)).await?;
         ctx.authorize(P::DeviceRead, resource).await?;
-        let scope = self
+        let index = self.state.authz.index(ctx.tenant()).await?;
+        let granted = self
             .state
             .rbac
-            .grant_device_scope(ctx.tenant(), ctx.who.user_id, user, target)
-            .await?;
+            .grant_device_scope(&index, ctx.who.user_id, user, target)
+            .await;
+        let scope = settled(&ctx, P::UserUpdate, Resource::User(user), granted).await?;
         Ok(Created::Created(Json(scope.into())))
     }
 
@@ -363,9 +391,15 @@ impl AccessApi {
             .await?
             .ok_or_else(|| ApiError::not_found("device scope"))?;
         ctx.same_tenant(s.tenant_id).await?;
-        ctx.authorize(P::UserUpdate, Resource::User(s.user_id))
-            .await?;
-        self.state.rbac.repo().delete_device_scope(id).await?;
+        let user = Resource::User(s.user_id);
+        ctx.authorize(P::UserUpdate, user).await?;
+        let index = self.state.authz.index(ctx.tenant()).await?;
+        let revoked = self
+            .state
+            .rbac
+            .revoke_device_scope(&index, ctx.who.user_id, &s)
+            .await;
+        settled(&ctx, P::UserUpdate, user, revoked).await?;
         Ok(Deleted::Deleted)
     }
 

@@ -313,7 +313,7 @@ async fn bearer_jwt(
         .sign_in(&identity, &web.provisioning)
         .await
         .map_err(|e| match e {
-            TenancyError::NotProvisioned(_) => {
+            TenancyError::NotProvisioned(_) | TenancyError::InvitationLapsed(_) => {
                 let mut f = AuthFailure::not_provisioned(e.to_string());
                 f.named = Some(Named {
                     tenant_id: None,

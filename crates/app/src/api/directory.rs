@@ -8,7 +8,7 @@ use poem::Request;
 use poem_openapi::OpenApi;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
-use rbac::{Permission as P, Resource, service::check_delegation};
+use rbac::{Permission as P, Resource, delegation};
 use time::Duration;
 use uuid::Uuid;
 
@@ -123,6 +123,10 @@ impl DirectoryApi {
                 "you cannot remove yourself; ask another administrator",
             ));
         }
+        let index = self.state.authz.index(ctx.tenant()).await?;
+        if let Err(e) = delegation::user_removal(&index, id) {
+            return Err(ctx.refuse(P::UserRemove, Resource::User(id), e).await);
+        }
         self.state.tenancy.repo().delete_user(id).await?;
         Ok(Deleted::Deleted)
     }
@@ -157,9 +161,17 @@ impl DirectoryApi {
                     "must name a built-in role or a role of this tenant",
                 )
             })?;
-        let index = self.state.authz.index(ctx.tenant()).await?;
-        check_delegation(&index, ctx.who.user_id, role.permissions, at)?;
         let environments = rbac::service::normalise_environments(envs_in(body.environments))?;
+        let index = self.state.authz.index(ctx.tenant()).await?;
+        if let Err(e) = delegation::invitation(
+            &index,
+            ctx.who.user_id,
+            role.permissions,
+            scope,
+            environments.as_deref(),
+        ) {
+            return Err(ctx.refuse(P::UserInvite, at, e).await);
+        }
         let (inv, secret) = self
             .state
             .tenancy

@@ -115,6 +115,29 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// Records a refusal decided by a delegation rule (an escalation, the
+    /// last administrator) as a denial of `perm` on `resource`, and returns
+    /// the problem to reply with.
+    pub async fn refuse(
+        &self,
+        perm: Permission,
+        resource: Resource,
+        refusal: rbac::DelegationError,
+    ) -> ApiError {
+        match self
+            .write(
+                perm.as_str(),
+                resource,
+                AuditOutcome::Deny,
+                refusal.to_string(),
+            )
+            .await
+        {
+            Ok(()) => refusal.into(),
+            Err(e) => e,
+        }
+    }
+
     /// Requires that the caller holds `perm` somewhere in its tenant, for a
     /// list whose items are then filtered with [`Ctx::visible`].
     pub async fn authorize_list(&self, perm: Permission) -> Result<Arc<AuthzIndex>, ApiError> {

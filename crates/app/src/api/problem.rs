@@ -283,7 +283,20 @@ impl From<TenancyError> for ApiError {
             TenancyError::NotProvisioned(_) => {
                 ApiError::forbidden("not_provisioned", e.to_string())
             }
+            TenancyError::InvitationLapsed(_) => {
+                ApiError::forbidden("invitation_lapsed", e.to_string())
+            }
             TenancyError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<rbac::DelegationError> for ApiError {
+    fn from(e: rbac::DelegationError) -> Self {
+        if e.is_conflict() {
+            ApiError::conflict_code(e.code(), e.to_string())
+        } else {
+            ApiError::forbidden(e.code(), e.to_string())
         }
     }
 }
@@ -293,7 +306,7 @@ impl From<RbacError> for ApiError {
         match e {
             RbacError::Invalid(f) => ApiError::invalid(f.field, f.reason),
             RbacError::NotFound(what) => ApiError::not_found(what),
-            RbacError::Escalation(_) => ApiError::forbidden("privilege_escalation", e.to_string()),
+            RbacError::Delegation(d) => d.into(),
             RbacError::Conflict(m) => ApiError::conflict(m),
             RbacError::Store(s) => s.into(),
         }

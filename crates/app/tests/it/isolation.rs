@@ -291,15 +291,12 @@ async fn ids_of_another_tenant_in_a_body_are_cross_tenant() {
         .user(theirs.id, &[(R::Member, Scope::Team(their_team.id.into()))])
         .await;
     let their_role = app
-        .state
-        .rbac
-        .create_role(
+        .role(
             theirs.id,
             "viewer",
             rbac::PermissionSet::of(&[rbac::Permission::SiteRead]),
         )
-        .await
-        .unwrap();
+        .await;
     let (me, owner) = app
         .user(mine.id, &[(R::OrgAdmin, Scope::Tenant(mine.id))])
         .await;

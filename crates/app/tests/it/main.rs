@@ -6,6 +6,7 @@
 mod admission;
 mod api;
 mod audit;
+mod escalation;
 mod health;
 mod identity;
 mod isolation;

@@ -164,15 +164,12 @@ async fn place(app: &TestApp, tenant: &Tenant, team: &OrgUnit) -> Place {
         .await
         .unwrap();
     let role = app
-        .state
-        .rbac
-        .create_role(
+        .role(
             tenant.id,
             &format!("role-{}", short_id()),
             rbac::PermissionSet::of(&[rbac::Permission::SiteRead]),
         )
-        .await
-        .unwrap();
+        .await;
     let bindings = app.state.rbac.repo().bindings(tenant.id).await.unwrap();
     let binding = bindings
         .iter()
@@ -181,16 +178,12 @@ async fn place(app: &TestApp, tenant: &Tenant, team: &OrgUnit) -> Place {
         .id
         .uuid();
     let scope = app
-        .state
-        .rbac
-        .grant_device_scope(
+        .device_scope(
             tenant.id,
-            member.id,
             member.id,
             rbac::DeviceScopeTarget::Device(device.id),
         )
-        .await
-        .unwrap();
+        .await;
     Place {
         tenant: tenant.clone(),
         division,
@@ -260,26 +253,15 @@ async fn fresh(app: &TestApp, op: &str, p: &Place) -> Uuid {
                     bs.iter().find(|b| b.user_id == u.id).unwrap().id.uuid()
                 }
                 _ => app
-                    .state
-                    .rbac
-                    .grant_device_scope(
-                        t.id,
-                        u.id,
-                        u.id,
-                        rbac::DeviceScopeTarget::Device(p.device.id),
-                    )
+                    .device_scope(t.id, u.id, rbac::DeviceScopeTarget::Device(p.device.id))
                     .await
-                    .unwrap()
                     .id
                     .uuid(),
             }
         }
         "deleteRole" => app
-            .state
-            .rbac
-            .create_role(t.id, &short_id(), rbac::PermissionSet::EMPTY)
+            .role(t.id, &short_id(), rbac::PermissionSet::EMPTY)
             .await
-            .unwrap()
             .id
             .uuid(),
         _ => Uuid::nil(),

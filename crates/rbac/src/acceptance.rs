@@ -1,0 +1,57 @@
+//! The re-check of an invitation when it is accepted.
+//!
+//! An invitation is a binding handed out now and created later; between the
+//! two its inviter may lose the role, the scope or the environments it
+//! handed out. [`InviterStillHolds`] is the tenancy service's
+//! [`InvitationCheck`]: it asks the tenant's current index whether the
+//! inviter could make the same invitation now, with the rules of
+//! [`crate::delegation`].
+
+use crate::delegation;
+use crate::engine::Authorizer;
+use async_trait::async_trait;
+use std::sync::Arc;
+use tenancy::TenancyError;
+use tenancy::model::Invitation;
+use tenancy::service::InvitationCheck;
+
+/// Refuses the acceptance of an invitation its inviter could not make now.
+#[derive(Debug, Clone)]
+pub struct InviterStillHolds {
+    authz: Arc<Authorizer>,
+}
+
+impl InviterStillHolds {
+    /// A check over the tenants' current indexes.
+    pub fn new(authz: Arc<Authorizer>) -> Self {
+        Self { authz }
+    }
+}
+
+#[async_trait]
+impl InvitationCheck for InviterStillHolds {
+    async fn inviter_still_holds(&self, inv: &Invitation) -> Result<(), TenancyError> {
+        let index = self
+            .authz
+            .index(inv.tenant_id)
+            .await
+            .map_err(TenancyError::Store)?;
+        let Some(perms) = index.role_permissions(inv.role_id) else {
+            return Err(TenancyError::InvitationLapsed(
+                "its role no longer exists".into(),
+            ));
+        };
+        delegation::invitation(
+            &index,
+            inv.invited_by,
+            perms,
+            inv.scope,
+            inv.environments.as_deref(),
+        )
+        .map_err(|e| {
+            TenancyError::InvitationLapsed(format!(
+                "the person who invited you no longer holds what it grants ({e})"
+            ))
+        })
+    }
+}

@@ -1,0 +1,608 @@
+//! The "no escalation" property: random sequences of changes to roles,
+//! bindings, invitations and device scopes, each made by a random user of
+//! a random tenant through the checks the REST handlers make (the gate's
+//! decision, then [`rbac::delegation`]), never leave anyone able to do
+//! something (a permission on a resource, environments and device scopes
+//! included) that neither they nor the user who made the change could do
+//! just before. By induction, whatever anyone can do, someone in its chain
+//! of granters could do before.
+//!
+//! Users as resources are left out of the comparison on purpose: reaching a
+//! user for a change depends on how much the *target* holds (see
+//! `AuthzIndex::decide_user`), so it grows when a target loses power, which
+//! escalates nobody. The strict reach rule has its own HTTP tests.
+
+use kernel::{
+    BindingId, DeviceGroupId, DeviceId, Environment, EnvironmentSet, RoleId, SiteId, TeamId,
+    TenantId, UserId,
+};
+use proptest::prelude::*;
+use rbac::delegation;
+use rbac::index::UnitRow;
+use rbac::{
+    AuthzIndex, BuiltinRole, DeviceScopeTarget, Permission, PermissionSet, Resource, RoleBinding,
+    TenantSnapshot,
+};
+use std::collections::HashSet;
+use tenancy::{Scope, UnitKind};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// One change, with every choice an index resolved against the current
+/// state (modulo its length), so that shrinking keeps cases meaningful.
+#[derive(Debug, Clone)]
+enum Op {
+    CreateRole {
+        actor: u8,
+        perms: Vec<u8>,
+    },
+    UpdateRole {
+        actor: u8,
+        role: u8,
+        perms: Vec<u8>,
+    },
+    Bind {
+        actor: u8,
+        grantee: u8,
+        role: u8,
+        scope: u8,
+        envs: u8,
+    },
+    Unbind {
+        actor: u8,
+        binding: u8,
+    },
+    Invite {
+        actor: u8,
+        role: u8,
+        scope: u8,
+        envs: u8,
+    },
+    Accept {
+        invitation: u8,
+    },
+    GrantScope {
+        actor: u8,
+        user: u8,
+        target: u8,
+    },
+    RevokeScope {
+        actor: u8,
+        entry: u8,
+    },
+    RemoveUser {
+        actor: u8,
+        user: u8,
+    },
+    // Extension point: device changes (moving a device to another site,
+    // changing its environment, changing a device group's members) come
+    // here, each checked by the rule the device handlers use, with an arm
+    // in `State::apply` that returns who made the change.
+}
+
+fn perms_of(picks: &[u8]) -> PermissionSet {
+    picks
+        .iter()
+        .map(|i| Permission::ALL[usize::from(*i) % Permission::ALL.len()])
+        .collect()
+}
+
+fn envs_of(mask: u8) -> Option<Vec<Environment>> {
+    match mask % 8 {
+        0 => None,
+        m => Some(
+            Environment::ALL
+                .into_iter()
+                .filter(|e| EnvironmentSet::of(&[*e]).bits() & m != 0)
+                .collect(),
+        ),
+    }
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let n = || any::<u8>();
+    let perms = || prop::collection::vec(any::<u8>(), 0..4);
+    prop_oneof![
+        (n(), perms()).prop_map(|(actor, perms)| Op::CreateRole { actor, perms }),
+        (n(), n(), perms()).prop_map(|(actor, role, perms)| Op::UpdateRole { actor, role, perms }),
+        (n(), n(), n(), n(), n()).prop_map(|(actor, grantee, role, scope, envs)| Op::Bind {
+            actor,
+            grantee,
+            role,
+            scope,
+            envs
+        }),
+        (n(), n()).prop_map(|(actor, binding)| Op::Unbind { actor, binding }),
+        (n(), n(), n(), n()).prop_map(|(actor, role, scope, envs)| Op::Invite {
+            actor,
+            role,
+            scope,
+            envs
+        }),
+        n().prop_map(|invitation| Op::Accept { invitation }),
+        (n(), n(), n()).prop_map(|(actor, user, target)| Op::GrantScope {
+            actor,
+            user,
+            target
+        }),
+        (n(), n()).prop_map(|(actor, entry)| Op::RevokeScope { actor, entry }),
+        (n(), n()).prop_map(|(actor, user)| Op::RemoveUser { actor, user }),
+    ]
+}
+
+/// A user's starting bindings (role pick, scope pick, environments) and device scope picks.
+type Seed = Vec<(Vec<(u8, u8, u8)>, Vec<u8>)>;
+
+fn seed() -> impl Strategy<Value = (Seed, Vec<Vec<u8>>)> {
+    let user = (
+        prop::collection::vec((any::<u8>(), any::<u8>(), any::<u8>()), 0..3),
+        prop::collection::vec(any::<u8>(), 0..2),
+    );
+    (
+        prop::collection::vec(user, 10),
+        prop::collection::vec(prop::collection::vec(any::<u8>(), 1..4), 4),
+    )
+}
+
+/// One tenant: a division > group > two teams, a site per team, three
+/// devices in three environments and a device group.
+struct Tenant {
+    id: TenantId,
+    snap: TenantSnapshot,
+    scopes: Vec<Scope>,
+    targets: Vec<DeviceScopeTarget>,
+    resources: Vec<Resource>,
+}
+
+struct Invitation {
+    tenant: usize,
+    inviter: UserId,
+    role: RoleId,
+    scope: Scope,
+    environments: Option<Vec<Environment>>,
+}
+
+struct State {
+    tenants: Vec<Tenant>,
+    invitations: Vec<Invitation>,
+    next: u128,
+}
+
+impl State {
+    fn id(&mut self) -> Uuid {
+        self.next += 1;
+        Uuid::from_u128(self.next)
+    }
+
+    fn new((users, roles): &(Seed, Vec<Vec<u8>>)) -> State {
+        let mut s = State {
+            tenants: Vec::new(),
+            invitations: Vec::new(),
+            next: 1000,
+        };
+        for k in 0..2 {
+            let tenant = TenantId::from_uuid(s.id());
+            let (div, grp, team_a, team_b) = (s.id(), s.id(), s.id(), s.id());
+            let (site_a, site_b) = (SiteId::from_uuid(s.id()), SiteId::from_uuid(s.id()));
+            let (lab, prod, staging) = (
+                DeviceId::from_uuid(s.id()),
+                DeviceId::from_uuid(s.id()),
+                DeviceId::from_uuid(s.id()),
+            );
+            let group = DeviceGroupId::from_uuid(s.id());
+            let unit = |id, kind, parent_id| UnitRow {
+                id,
+                kind,
+                parent_id,
+            };
+            let mut snap = TenantSnapshot {
+                tenant_id: Some(tenant),
+                units: vec![
+                    unit(div, UnitKind::Division, tenant.uuid()),
+                    unit(grp, UnitKind::Group, div),
+                    unit(team_a, UnitKind::Team, grp),
+                    unit(team_b, UnitKind::Team, grp),
+                ],
+                sites: vec![
+                    (site_a, TeamId::from_uuid(team_a)),
+                    (site_b, TeamId::from_uuid(team_b)),
+                ],
+                devices: vec![
+                    (lab, site_a, Environment::Lab),
+                    (prod, site_a, Environment::Prod),
+                    (staging, site_b, Environment::Staging),
+                ],
+                device_groups: vec![(group, vec![lab, staging])],
+                ..TenantSnapshot::default()
+            };
+            for picks in &roles[k * 2..k * 2 + 2] {
+                snap.custom_roles
+                    .push((RoleId::from_uuid(s.id()), perms_of(picks)));
+            }
+            let scopes = vec![
+                Scope::Tenant(tenant),
+                Scope::Division(div.into()),
+                Scope::Group(grp.into()),
+                Scope::Team(team_a.into()),
+                Scope::Team(team_b.into()),
+            ];
+            let targets = vec![
+                DeviceScopeTarget::Device(lab),
+                DeviceScopeTarget::Device(prod),
+                DeviceScopeTarget::Device(staging),
+                DeviceScopeTarget::DeviceGroup(group),
+            ];
+            let resources = vec![
+                Resource::Tenant(tenant),
+                Resource::Unit(div),
+                Resource::Unit(grp),
+                Resource::Unit(team_a),
+                Resource::Unit(team_b),
+                Resource::Site(site_a),
+                Resource::Site(site_b),
+                Resource::Device(lab),
+                Resource::Device(prod),
+                Resource::Device(staging),
+                Resource::DeviceGroup(group),
+            ];
+            let mut t = Tenant {
+                id: tenant,
+                snap,
+                scopes,
+                targets,
+                resources,
+            };
+            for (i, (bindings, device_scopes)) in users[k * 5..k * 5 + 5].iter().enumerate() {
+                let user = UserId::from_uuid(s.id());
+                t.snap.users.push(user);
+                if i == 0 {
+                    let b = binding(
+                        s.id(),
+                        tenant,
+                        user,
+                        BuiltinRole::OrgAdmin.id(),
+                        t.scopes[0],
+                        None,
+                    );
+                    t.snap.bindings.push(b);
+                }
+                for (role, scope, envs) in bindings {
+                    let role = t.role(*role);
+                    let scope = t.scopes[usize::from(*scope) % t.scopes.len()];
+                    let b = binding(s.id(), tenant, user, role, scope, envs_of(*envs));
+                    t.snap.bindings.push(b);
+                }
+                for target in device_scopes {
+                    let target = t.targets[usize::from(*target) % t.targets.len()];
+                    t.snap.device_scopes.push((user, target));
+                }
+            }
+            s.tenants.push(t);
+        }
+        s
+    }
+
+    fn index(&self, tenant: usize) -> AuthzIndex {
+        let t = &self.tenants[tenant];
+        AuthzIndex::compile(t.id, &t.snap)
+    }
+
+    /// Every user of both tenants, with its tenant.
+    fn users(&self) -> Vec<(usize, UserId)> {
+        self.tenants
+            .iter()
+            .enumerate()
+            .flat_map(|(k, t)| t.snap.users.iter().map(move |u| (k, *u)))
+            .collect()
+    }
+
+    fn pick<T: Copy>(items: &[T], i: u8) -> Option<T> {
+        (!items.is_empty()).then(|| items[usize::from(i) % items.len()])
+    }
+
+    /// Roles of both tenants (built-in first), so that some picks name another tenant's.
+    fn role(&self, i: u8) -> RoleId {
+        let mut all: Vec<RoleId> = BuiltinRole::ALL.iter().map(|r| r.id()).collect();
+        for t in &self.tenants {
+            all.extend(t.snap.custom_roles.iter().map(|(r, _)| *r));
+        }
+        all[usize::from(i) % all.len()]
+    }
+
+    fn scope(&self, i: u8) -> Scope {
+        let all: Vec<Scope> = self.tenants.iter().flat_map(|t| t.scopes.clone()).collect();
+        all[usize::from(i) % all.len()]
+    }
+
+    fn target(&self, i: u8) -> (DeviceScopeTarget, Resource) {
+        let all: Vec<DeviceScopeTarget> = self
+            .tenants
+            .iter()
+            .flat_map(|t| t.targets.clone())
+            .collect();
+        let target = all[usize::from(i) % all.len()];
+        let resource = match target {
+            DeviceScopeTarget::Device(d) => Resource::Device(d),
+            DeviceScopeTarget::DeviceGroup(g) => Resource::DeviceGroup(g),
+        };
+        (target, resource)
+    }
+
+    /// Applies `op` if every check passes. Returns the tenant it changed
+    /// and the user whose power the change drew on.
+    fn apply(&mut self, op: &Op) -> Option<(usize, UserId)> {
+        let users = self.users();
+        let allowed = |idx: &AuthzIndex, who, perm, resource| {
+            idx.decide(who, perm, resource)
+                .is_some_and(|d| d.is_allowed())
+        };
+        match op {
+            Op::CreateRole { actor, perms } => {
+                let (k, actor) = Self::pick(&users, *actor)?;
+                let idx = self.index(k);
+                let perms = perms_of(perms);
+                allowed(
+                    &idx,
+                    actor,
+                    Permission::RoleManage,
+                    Resource::Tenant(idx.tenant_id()),
+                )
+                .then_some(())?;
+                delegation::role_creation(&idx, actor, perms).ok()?;
+                let id = RoleId::from_uuid(self.id());
+                self.tenants[k].snap.custom_roles.push((id, perms));
+                Some((k, actor))
+            }
+            Op::UpdateRole { actor, role, perms } => {
+                let (k, actor) = Self::pick(&users, *actor)?;
+                let idx = self.index(k);
+                let role = self.role(*role);
+                let perms = perms_of(perms);
+                allowed(
+                    &idx,
+                    actor,
+                    Permission::RoleManage,
+                    Resource::Tenant(idx.tenant_id()),
+                )
+                .then_some(())?;
+                let slot = self.tenants[k]
+                    .snap
+                    .custom_roles
+                    .iter()
+                    .position(|(r, _)| *r == role)?;
+                let old = self.tenants[k].snap.custom_roles[slot].1;
+                delegation::role_change(&idx, actor, role, old, perms).ok()?;
+                self.tenants[k].snap.custom_roles[slot].1 = perms;
+                Some((k, actor))
+            }
+            Op::Bind {
+                actor,
+                grantee,
+                role,
+                scope,
+                envs,
+            } => {
+                let (k, actor) = Self::pick(&users, *actor)?;
+                let (_, grantee) = Self::pick(&users, *grantee)?;
+                let idx = self.index(k);
+                let scope = self.scope(*scope);
+                let role = self.role(*role);
+                let envs = envs_of(*envs);
+                allowed(&idx, actor, Permission::UserRead, Resource::User(grantee)).then_some(())?;
+                allowed(
+                    &idx,
+                    actor,
+                    Permission::RoleManage,
+                    Resource::from_scope(scope),
+                )
+                .then_some(())?;
+                let perms = idx.role_permissions(role)?;
+                delegation::binding(&idx, actor, grantee, perms, scope, envs.as_deref()).ok()?;
+                let id = self.id();
+                let t = &mut self.tenants[k];
+                t.snap
+                    .bindings
+                    .push(binding(id, t.id, grantee, role, scope, envs));
+                Some((k, actor))
+            }
+            Op::Unbind { actor, binding } => {
+                let (k, actor) = Self::pick(&users, *actor)?;
+                let idx = self.index(k);
+                let all = &self.tenants[k].snap.bindings;
+                if all.is_empty() {
+                    return None;
+                }
+                let b = all[usize::from(*binding) % all.len()].clone();
+                allowed(
+                    &idx,
+                    actor,
+                    Permission::RoleManage,
+                    Resource::from_scope(b.scope),
+                )
+                .then_some(())?;
+                allowed(
+                    &idx,
+                    actor,
+                    Permission::RoleManage,
+                    Resource::User(b.user_id),
+                )
+                .then_some(())?;
+                delegation::unbinding(&idx, b.id).ok()?;
+                self.tenants[k].snap.bindings.retain(|x| x.id != b.id);
+                Some((k, actor))
+            }
+            Op::Invite {
+                actor,
+                role,
+                scope,
+                envs,
+            } => {
+                let (k, actor) = Self::pick(&users, *actor)?;
+                let idx = self.index(k);
+                let scope = self.scope(*scope);
+                let role = self.role(*role);
+                let environments = envs_of(*envs);
+                allowed(
+                    &idx,
+                    actor,
+                    Permission::UserInvite,
+                    Resource::from_scope(scope),
+                )
+                .then_some(())?;
+                let perms = idx.role_permissions(role)?;
+                delegation::invitation(&idx, actor, perms, scope, environments.as_deref()).ok()?;
+                self.invitations.push(Invitation {
+                    tenant: k,
+                    inviter: actor,
+                    role,
+                    scope,
+                    environments,
+                });
+                // Nothing changes until the invitation is accepted.
+                None
+            }
+            Op::Accept { invitation } => {
+                if self.invitations.is_empty() {
+                    return None;
+                }
+                let inv = self
+                    .invitations
+                    .remove(usize::from(*invitation) % self.invitations.len());
+                let idx = self.index(inv.tenant);
+                // What `rbac::acceptance::InviterStillHolds` checks.
+                let perms = idx.role_permissions(inv.role)?;
+                delegation::invitation(
+                    &idx,
+                    inv.inviter,
+                    perms,
+                    inv.scope,
+                    inv.environments.as_deref(),
+                )
+                .ok()?;
+                let (user, id) = (UserId::from_uuid(self.id()), self.id());
+                let t = &mut self.tenants[inv.tenant];
+                t.snap.users.push(user);
+                t.snap.bindings.push(binding(
+                    id,
+                    t.id,
+                    user,
+                    inv.role,
+                    inv.scope,
+                    inv.environments,
+                ));
+                Some((inv.tenant, inv.inviter))
+            }
+            Op::GrantScope {
+                actor,
+                user,
+                target,
+            } => {
+                let (k, actor) = Self::pick(&users, *actor)?;
+                let (_, user) = Self::pick(&users, *user)?;
+                let idx = self.index(k);
+                let (target, resource) = self.target(*target);
+                allowed(&idx, actor, Permission::UserUpdate, Resource::User(user)).then_some(())?;
+                allowed(&idx, actor, Permission::DeviceRead, resource).then_some(())?;
+                delegation::device_scope_grant(&idx, actor, user, target).ok()?;
+                let t = &mut self.tenants[k];
+                if t.snap.device_scopes.contains(&(user, target)) {
+                    return None;
+                }
+                t.snap.device_scopes.push((user, target));
+                Some((k, actor))
+            }
+            Op::RevokeScope { actor, entry } => {
+                let (k, actor) = Self::pick(&users, *actor)?;
+                let idx = self.index(k);
+                let (user, target) = Self::pick(&self.tenants[k].snap.device_scopes, *entry)?;
+                allowed(&idx, actor, Permission::UserUpdate, Resource::User(user)).then_some(())?;
+                delegation::device_scope_revoke(&idx, actor, user).ok()?;
+                let scopes = &mut self.tenants[k].snap.device_scopes;
+                let at = scopes.iter().position(|e| *e == (user, target))?;
+                scopes.remove(at);
+                Some((k, actor))
+            }
+            Op::RemoveUser { actor, user } => {
+                let (k, actor) = Self::pick(&users, *actor)?;
+                let (_, user) = Self::pick(&users, *user)?;
+                let idx = self.index(k);
+                allowed(&idx, actor, Permission::UserRemove, Resource::User(user)).then_some(())?;
+                (user != actor).then_some(())?;
+                delegation::user_removal(&idx, user).ok()?;
+                let snap = &mut self.tenants[k].snap;
+                snap.users.retain(|u| *u != user);
+                snap.bindings.retain(|b| b.user_id != user);
+                snap.device_scopes.retain(|(u, _)| *u != user);
+                Some((k, actor))
+            }
+        }
+    }
+
+    /// What every user of `tenant` may do, resources other than users.
+    fn abilities(&self, tenant: usize) -> HashSet<(UserId, Permission, Resource)> {
+        let idx = self.index(tenant);
+        let t = &self.tenants[tenant];
+        let mut out = HashSet::new();
+        for u in &t.snap.users {
+            for r in &t.resources {
+                for p in Permission::ALL {
+                    if idx.decide(*u, *p, *r).is_some_and(|d| d.is_allowed()) {
+                        out.insert((*u, *p, *r));
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+impl Tenant {
+    fn role(&self, i: u8) -> RoleId {
+        let mut all: Vec<RoleId> = BuiltinRole::ALL.iter().map(|r| r.id()).collect();
+        all.extend(self.snap.custom_roles.iter().map(|(r, _)| *r));
+        all[usize::from(i) % all.len()]
+    }
+}
+
+fn binding(
+    id: Uuid,
+    tenant: TenantId,
+    user: UserId,
+    role: RoleId,
+    scope: Scope,
+    environments: Option<Vec<Environment>>,
+) -> RoleBinding {
+    RoleBinding {
+        id: BindingId::from_uuid(id),
+        tenant_id: tenant,
+        user_id: user,
+        role_id: role,
+        scope,
+        environments,
+        created_at: OffsetDateTime::UNIX_EPOCH,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn no_change_leaves_anyone_able_to_do_what_neither_they_nor_its_maker_could(
+        world in seed(),
+        ops in prop::collection::vec(op(), 1..16),
+    ) {
+        let mut state = State::new(&world);
+        let mut known: Vec<_> = (0..state.tenants.len()).map(|k| state.abilities(k)).collect();
+        for op in &ops {
+            let Some((k, maker)) = state.apply(op) else { continue };
+            let after = state.abilities(k);
+            for (user, perm, resource) in after.difference(&known[k]) {
+                prop_assert!(
+                    known[k].contains(&(maker, *perm, *resource)),
+                    "{op:?} let {user} do {perm} on {resource:?}, which neither it nor {maker} could"
+                );
+            }
+            known[k] = after;
+        }
+    }
+}
