@@ -14,5 +14,6 @@ mod lab;
 mod limits;
 mod matrix;
 mod mcp_matrix;
+mod one_event;
 mod tools;
 mod trail;
