@@ -5,6 +5,7 @@
 
 mod api;
 mod audit;
+mod audit_reach;
 mod health;
 mod identity;
 mod isolation;
