@@ -17,6 +17,7 @@ pub mod crypto;
 pub mod demo;
 pub mod devices;
 pub mod health;
+pub mod http;
 pub mod limits;
 pub mod login;
 pub mod mcp;

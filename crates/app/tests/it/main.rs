@@ -7,6 +7,7 @@ mod api;
 mod audit;
 mod audit_reach;
 mod health;
+mod hygiene;
 mod identity;
 mod isolation;
 mod lab;
