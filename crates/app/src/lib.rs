@@ -18,6 +18,7 @@ pub mod demo;
 pub mod devices;
 pub mod enforce;
 pub mod health;
+pub mod http;
 pub mod limits;
 pub mod login;
 pub mod mcp;

@@ -1,11 +1,14 @@
 //! The HTTP server: the API under `/api/v1`, its OpenAPI document at
 //! `/openapi.json`, interactive docs at `/docs`, browser login under
-//! `/auth`, RFC 9728 metadata under `/.well-known`, and a liveness probe.
+//! `/auth`, RFC 9728 metadata under `/.well-known`, and a liveness probe,
+//! inside the body limit, the request id and the request log (http/).
 
 use crate::api;
+use crate::http::body_limit::limit_body;
+use crate::http::request_log::log_requests;
 use crate::state::AppState;
 use poem::endpoint::make_sync;
-use poem::middleware::{CatchPanic, CookieJarManager, Tracing};
+use poem::middleware::{CatchPanic, CookieJarManager};
 use poem::{Endpoint, EndpointExt, IntoEndpoint, IntoResponse, Route};
 
 /// The whole application as one poem endpoint.
@@ -32,39 +35,9 @@ pub fn app(state: AppState, max_body_bytes: usize) -> impl Endpoint {
         .with(CookieJarManager::new())
         .with(CatchPanic::new().with_handler(|_| api::problem::internal_error_response()))
         .around(api::auth::request_id)
-        .with(Tracing)
+        .around(log_requests)
         .data(state)
         .into_endpoint()
-}
-
-/// Refuses bodies declared larger than `max` bytes with 413, and cuts
-/// undeclared (chunked) bodies at `max` bytes, so no request can make the
-/// server buffer more than that.
-async fn limit_body<E: Endpoint>(
-    ep: E,
-    mut req: poem::Request,
-    max: usize,
-) -> poem::Result<poem::Response> {
-    let declared = req
-        .headers()
-        .get(poem::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    match declared {
-        Some(n) if n > max => {
-            return Err(poem::Error::from_string(
-                format!("the request body is {n} bytes; the limit is {max}"),
-                poem::http::StatusCode::PAYLOAD_TOO_LARGE,
-            ));
-        }
-        Some(_) => {}
-        None => {
-            use tokio::io::AsyncReadExt;
-            let body = req.take_body().into_async_read().take(max as u64);
-            req.set_body(poem::Body::from_async_read(body));
-        }
-    }
-    ep.call(req).await.map(IntoResponse::into_response)
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves.

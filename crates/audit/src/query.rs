@@ -64,6 +64,39 @@ pub struct Filter {
     pub to: Option<OffsetDateTime>,
 }
 
+/// What a reader over part of a tenant reaches, asked by [`in_reach`]. The
+/// composition root answers from the authorization index; tests answer
+/// from a table.
+pub trait Reach {
+    /// Whether the entity an event names by `kind` and id is in reach, or
+    /// `None` when no entity is named that reach is decided over: a kind
+    /// such as a plan, a tool or a session, or a kind without its id.
+    fn entity(&self, kind: &str, id: Option<Uuid>) -> Option<bool>;
+
+    /// Whether every place `user` is bound is in reach.
+    fn whole_user(&self, user: UserId) -> bool;
+}
+
+/// Whether a reader over part of a tenant may see `event`: only events
+/// about what it reaches. The device, when the event names one, must be in
+/// reach; so must the resource. An event whose resource reach is not
+/// decided over (a plan, a session, a refused budget) is judged by its
+/// device when it has one, else by who made it, which the reader must
+/// cover whole. Who made an event never opens it on its own: the org
+/// admin's change on another team's device stays out of view although the
+/// org admin is also bound in the reader's team.
+pub fn in_reach(event: &AuditEvent, reach: &dyn Reach) -> bool {
+    if let Some(device) = event.device_id
+        && reach.entity("device", Some(device)) != Some(true)
+    {
+        return false;
+    }
+    match reach.entity(&event.resource_type, event.resource_id) {
+        Some(seen) => seen,
+        None => event.device_id.is_some() || event.user_id.is_some_and(|u| reach.whole_user(u)),
+    }
+}
+
 /// The newest chain position: its `seq` and `hash`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Head {
@@ -74,11 +107,11 @@ pub struct Head {
 /// Reading stored events.
 #[async_trait]
 pub trait AuditReader: Send + Sync {
-    /// Up to `limit` events of `tenant` matching `filter`, newest first,
+    /// Up to `limit` events of `chain` matching `filter`, newest first,
     /// with `seq` below `before` when given.
     async fn page(
         &self,
-        tenant: TenantId,
+        chain: ChainKey,
         filter: &Filter,
         before: Option<i64>,
         limit: u32,
@@ -298,4 +331,102 @@ pub async fn verify_range(
         });
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Actor, Effect};
+    use std::collections::HashSet;
+
+    /// Reach as a table: the entities and the whole users in reach; kinds
+    /// outside `decided` name nothing reach is decided over.
+    struct Table {
+        entities: HashSet<Uuid>,
+        users: HashSet<Uuid>,
+    }
+
+    impl Reach for Table {
+        fn entity(&self, kind: &str, id: Option<Uuid>) -> Option<bool> {
+            let decided = ["platform", "tenant", "unit", "site", "device", "user"];
+            if !decided.contains(&kind) || (kind != "platform" && id.is_none()) {
+                return None;
+            }
+            Some(id.is_some_and(|id| self.entities.contains(&id) || self.users.contains(&id)))
+        }
+        fn whole_user(&self, user: UserId) -> bool {
+            self.users.contains(&user.uuid())
+        }
+    }
+
+    const OURS: Uuid = Uuid::from_u128(1);
+    const THEIRS: Uuid = Uuid::from_u128(2);
+    const MEMBER: Uuid = Uuid::from_u128(3);
+    const OWNER: Uuid = Uuid::from_u128(4);
+    const TENANT: Uuid = Uuid::from_u128(5);
+
+    fn table() -> Table {
+        Table {
+            entities: HashSet::from([OURS]),
+            users: HashSet::from([MEMBER]),
+        }
+    }
+
+    fn event(by: Uuid, kind: &str, resource: Option<Uuid>, device: Option<Uuid>) -> AuditEvent {
+        AuditEvent {
+            id: AuditEventId::from_uuid(Uuid::from_u128(9)),
+            at: OffsetDateTime::UNIX_EPOCH,
+            tenant_id: Some(TenantId::from_uuid(TENANT)),
+            user_id: Some(UserId::from_uuid(by)),
+            user_email: None,
+            actor: Actor::User,
+            operation: "op".into(),
+            tool_name: None,
+            action: "device:update".into(),
+            resource_type: kind.into(),
+            resource_id: resource,
+            device_id: device,
+            environment: None,
+            effect: Effect::Write,
+            decision: Outcome::Allow,
+            reason: String::new(),
+            result: RunResult::Success,
+            error_class: None,
+            approval_request_id: None,
+            request_id: "r".into(),
+            client_addr: None,
+            args_digest: None,
+        }
+    }
+
+    #[test]
+    fn an_event_is_seen_for_what_it_is_about_not_for_who_made_it() {
+        let t = table();
+        let seen = |e: AuditEvent| in_reach(&e, &t);
+        assert!(seen(event(OWNER, "device", Some(OURS), Some(OURS))));
+        assert!(!seen(event(OWNER, "device", Some(THEIRS), Some(THEIRS))));
+        assert!(!seen(event(MEMBER, "device", Some(THEIRS), Some(THEIRS))));
+        assert!(!seen(event(MEMBER, "tenant", Some(TENANT), None)));
+        assert!(!seen(event(OWNER, "tenant", Some(TENANT), None)));
+        assert!(!seen(event(MEMBER, "platform", None, None)));
+        assert!(seen(event(OWNER, "unit", Some(OURS), None)));
+        assert!(seen(event(OWNER, "user", Some(MEMBER), None)));
+        assert!(!seen(event(MEMBER, "user", Some(OWNER), None)));
+    }
+
+    #[test]
+    fn an_event_about_nothing_decided_goes_by_its_device_then_its_maker() {
+        let t = table();
+        let seen = |e: AuditEvent| in_reach(&e, &t);
+        assert!(seen(event(OWNER, "plan", Some(THEIRS), Some(OURS))));
+        assert!(!seen(event(MEMBER, "plan", Some(OURS), Some(THEIRS))));
+        assert!(seen(event(MEMBER, "plan", Some(THEIRS), None)));
+        assert!(!seen(event(OWNER, "plan", Some(OURS), None)));
+        assert!(seen(event(MEMBER, "session", None, None)));
+        assert!(!seen(event(OWNER, "session", None, None)));
+        assert!(seen(event(MEMBER, "user", None, None)));
+        let mut nobody = event(MEMBER, "session", None, None);
+        nobody.user_id = None;
+        assert!(!seen(nobody));
+    }
 }

@@ -156,16 +156,15 @@ pub(crate) fn encoding(e: impl fmt::Display) -> StoreError {
     StoreError::Unavailable(format!("report encoding failed: {e}"))
 }
 
-/// A CSV writer into memory, configured as every report writes CSV.
-pub(crate) fn csv_writer(capacity: usize) -> csv::Writer<Vec<u8>> {
-    csv::WriterBuilder::new()
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(Vec::with_capacity(capacity))
+/// A CSV writer into memory, as every report writes CSV (RFC 4180, CRLF),
+/// that neutralises formula cells ([`text::CsvWriter`]).
+pub(crate) fn csv_writer(capacity: usize) -> text::CsvWriter {
+    text::CsvWriter::new(capacity)
 }
 
 /// The bytes a CSV writer holds.
-pub(crate) fn csv_bytes(writer: csv::Writer<Vec<u8>>) -> Result<Vec<u8>, StoreError> {
-    writer.into_inner().map_err(|e| encoding(e.error()))
+pub(crate) fn csv_bytes(writer: text::CsvWriter) -> Result<Vec<u8>, StoreError> {
+    writer.into_bytes()
 }
 
 /// JSON fields of a report beside its rows, in order.

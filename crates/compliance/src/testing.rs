@@ -108,13 +108,13 @@ impl MemoryReader {
 impl AuditReader for MemoryReader {
     async fn page(
         &self,
-        tenant: TenantId,
+        chain: ChainKey,
         _filter: &Filter,
         before: Option<i64>,
         limit: u32,
     ) -> Result<Vec<StoredEvent>, StoreError> {
         Ok(self
-            .chain(ChainKey::of(Some(tenant)))
+            .chain(chain)
             .iter()
             .rev()
             .filter(|r| before.is_none_or(|b| r.seq < b))

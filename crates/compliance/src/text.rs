@@ -4,9 +4,16 @@
 //! and hash is written into one reused buffer ([`Cells`]) and the columns
 //! borrow from it and from the event; JSON and CSV then write those same
 //! columns, which keeps the two formats in step.
+//!
+//! CSV goes through [`CsvWriter`], which neutralises every cell a
+//! spreadsheet would run as a formula: a user's email or a reason is
+//! written by whoever made the request, and a report is opened by an
+//! auditor.
 
 use audit::query::StoredEvent;
+use kernel::StoreError;
 use serde::Serialize;
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::ops::Range;
 use time::{OffsetDateTime, UtcOffset};
@@ -100,6 +107,67 @@ impl EventRow<'_> {
             self.count_text.as_bytes(),
             self.hash.as_bytes(),
         ]
+    }
+}
+
+/// What a cell may not start with: spreadsheets run such a cell as a
+/// formula (`=`, `+`, `-`, `@`), and some strip a leading tab or carriage
+/// return and then do. OWASP's list for CSV injection.
+const FORMULA_STARTS: &[u8] = b"=+-@\t\r";
+
+/// A CSV cell as it is written: one that starts like a formula gets a
+/// leading `'`, which spreadsheets show as text; every other cell is
+/// borrowed unchanged, so the common case copies nothing.
+pub(crate) fn csv_cell(field: &[u8]) -> Cow<'_, [u8]> {
+    match field.first() {
+        Some(b) if FORMULA_STARTS.contains(b) => {
+            let mut safe = Vec::with_capacity(field.len() + 1);
+            safe.push(b'\'');
+            safe.extend_from_slice(field);
+            Cow::Owned(safe)
+        }
+        _ => Cow::Borrowed(field),
+    }
+}
+
+/// A CSV writer into memory that passes every cell through [`csv_cell`],
+/// so that no report can forget to.
+#[derive(Debug)]
+pub(crate) struct CsvWriter(csv::Writer<Vec<u8>>);
+
+impl CsvWriter {
+    /// A writer with room for `capacity` bytes: RFC 4180, CRLF line ends,
+    /// quotes only where needed.
+    pub fn new(capacity: usize) -> Self {
+        CsvWriter(
+            csv::WriterBuilder::new()
+                .terminator(csv::Terminator::CRLF)
+                .from_writer(Vec::with_capacity(capacity)),
+        )
+    }
+
+    /// Writes one record, each cell neutralised.
+    pub fn write_record<I, T>(&mut self, record: I) -> csv::Result<()>
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<[u8]>,
+    {
+        for field in record {
+            self.0.write_field(csv_cell(field.as_ref()))?;
+        }
+        // An empty record ends the one the fields above began.
+        self.0.write_record(None::<&[u8]>)
+    }
+
+    /// The bytes written.
+    ///
+    /// # Errors
+    ///
+    /// Flushing into memory does not fail; an error stands for a bug.
+    pub fn into_bytes(self) -> Result<Vec<u8>, StoreError> {
+        self.0
+            .into_inner()
+            .map_err(|e| crate::report::encoding(e.error()))
     }
 }
 
@@ -261,6 +329,47 @@ fn push_hex(out: &mut String, hash: &[u8; 32]) {
 mod tests {
     use super::*;
     use time::macros::datetime;
+
+    fn csv_of(records: &[&[&str]]) -> String {
+        let mut w = CsvWriter::new(64);
+        for r in records {
+            w.write_record(*r).unwrap();
+        }
+        String::from_utf8(w.into_bytes().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn cells_that_start_like_a_formula_are_written_as_text() {
+        for evil in [
+            "=HYPERLINK(\"http://x\")",
+            "+1",
+            "-2+3",
+            "@SUM(A1)",
+            "\tcmd",
+            "\r=1",
+        ] {
+            assert_eq!(
+                csv_cell(evil.as_bytes()).as_ref(),
+                format!("'{evil}").as_bytes()
+            );
+        }
+        for plain in ["", "alice@example.test", "a=b", "42", "'quoted"] {
+            assert!(
+                matches!(csv_cell(plain.as_bytes()), Cow::Borrowed(_)),
+                "{plain:?}"
+            );
+        }
+        assert_eq!(
+            csv_of(&[&["email", "reason"], &["=cmd|' /C calc'!A0", "ok"]]),
+            "email,reason\r\n'=cmd|' /C calc'!A0,ok\r\n"
+        );
+        let parsed: Vec<String> =
+            csv::Reader::from_reader(csv_of(&[&["a", "b"], &["@x", "-y"]]).as_bytes())
+                .records()
+                .flat_map(|r| r.unwrap().iter().map(str::to_owned).collect::<Vec<_>>())
+                .collect();
+        assert_eq!(parsed, ["'@x", "'-y"]);
+    }
 
     #[test]
     fn times_are_rfc3339_utc_with_microseconds() {

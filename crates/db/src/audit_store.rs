@@ -212,13 +212,13 @@ impl AuditLog for Database {
 impl AuditReader for Database {
     async fn page(
         &self,
-        tenant: TenantId,
+        key: ChainKey,
         f: &Filter,
         before: Option<i64>,
         limit: u32,
     ) -> Result<Vec<StoredEvent>, StoreError> {
         use audit_event::Column as C;
-        let mut q = audit_event::Entity::find().filter(C::Chain.eq(tenant.uuid()));
+        let mut q = audit_event::Entity::find().filter(C::Chain.eq(key.0));
         if let Some(seq) = before {
             q = q.filter(C::Seq.lt(seq));
         }

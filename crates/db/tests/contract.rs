@@ -686,12 +686,12 @@ mod audit_chain {
     impl AuditReader for HeadReadEarly<'_> {
         async fn page(
             &self,
-            t: TenantId,
+            key: ChainKey,
             f: &Filter,
             before: Option<i64>,
             limit: u32,
         ) -> Result<Vec<audit::query::StoredEvent>, StoreError> {
-            self.db.page(t, f, before, limit).await
+            self.db.page(key, f, before, limit).await
         }
         async fn scan(
             &self,
@@ -871,9 +871,10 @@ mod audit_chain {
             tool_name: Some("update_dns_servers".into()),
             ..Filter::default()
         };
-        let first = db.page(t, &f, None, 5).await.unwrap();
+        let chain = ChainKey::of(Some(t));
+        let first = db.page(chain, &f, None, 5).await.unwrap();
         let second = db
-            .page(t, &f, first.last().map(|s| s.seq), 5)
+            .page(chain, &f, first.last().map(|s| s.seq), 5)
             .await
             .unwrap();
         let seqs: Vec<_> = first.iter().chain(&second).map(|s| s.seq).collect();
@@ -886,7 +887,7 @@ mod audit_chain {
             ..Filter::default()
         };
         let seqs: Vec<_> = db
-            .page(t, &by_user, None, 50)
+            .page(chain, &by_user, None, 50)
             .await
             .unwrap()
             .iter()
@@ -895,7 +896,7 @@ mod audit_chain {
         assert_eq!(seqs, vec![19, 16, 13, 10]);
         let other = tenant(&db).await.id;
         assert!(
-            db.page(other, &Filter::default(), None, 50)
+            db.page(ChainKey::of(Some(other)), &Filter::default(), None, 50)
                 .await
                 .unwrap()
                 .is_empty()

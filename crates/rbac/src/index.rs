@@ -19,6 +19,8 @@ use std::collections::HashMap;
 use tenancy::{Scope, UnitKind};
 use uuid::Uuid;
 
+mod reach;
+
 /// What a decision is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Resource {

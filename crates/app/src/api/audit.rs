@@ -6,9 +6,9 @@
 //! that were written". Both read only the caller's own tenant chain, checked
 //! (and recorded) by the gate before anything is read. Verification needs
 //! `audit:read` over the whole tenant; the list needs it somewhere, and a
-//! caller who holds it over part of the tenant (a team admin) sees what
-//! that part did: its own events, and those by users and on devices it
-//! reaches.
+//! caller who holds it over part of the tenant (a team admin) sees only
+//! the events about what it reaches ([`audit::query::in_reach`]): who made
+//! an event never opens it on its own.
 //!
 //! Events are paged newest first by their place in the chain (`seq`), not
 //! by id, so the cursor is an opaque token holding the `seq` to continue
@@ -19,11 +19,11 @@ use super::problem::{ApiError, Problem};
 use super::{ApiResult, Ctx, Tag};
 use crate::state::AppState;
 use audit::chain::to_hex;
-use audit::query::{self, AuditReader, ChainKey, Filter, StoredEvent, verify_range};
+use audit::query::{self, AuditReader, ChainKey, Filter, Reach, StoredEvent, verify_range};
 use audit::{Actor, Effect, Outcome, RunResult};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use kernel::DeviceId;
+use kernel::UserId;
 use poem::Request;
 use poem::http::StatusCode;
 use poem_openapi::param::Query;
@@ -427,57 +427,144 @@ fn decode_cursor(cursor: &str) -> Option<i64> {
     (seq >= 1 && encode_cursor(seq) == cursor).then_some(seq)
 }
 
+/// The query of an event list, checked: what to match, where to continue
+/// and how many to return.
+pub(super) struct EventQuery {
+    pub filter: Filter,
+    pub before: Option<i64>,
+    pub limit: u32,
+}
+
+impl EventQuery {
+    /// Checks the query parameters every event list takes.
+    #[allow(clippy::too_many_arguments)] // one per query parameter
+    pub(super) fn parse(
+        user_id: Option<Uuid>,
+        device_id: Option<Uuid>,
+        tool_name: Option<String>,
+        decision: Option<AuditDecision>,
+        result: Option<AuditResult>,
+        from: Option<OffsetDateTime>,
+        to: Option<OffsetDateTime>,
+        limit: Option<u32>,
+        cursor: Option<&str>,
+    ) -> Result<EventQuery, ApiError> {
+        let before = cursor
+            .map(|c| {
+                decode_cursor(c).ok_or_else(|| {
+                    bad_query(
+                        "invalid_cursor",
+                        "cursor",
+                        "cursor: not a cursor this API handed out; pass a page's `next_cursor` unchanged"
+                            .to_owned(),
+                    )
+                })
+            })
+            .transpose()?;
+        let from = instant(from, "from")?;
+        let to = instant(to, "to")?;
+        check_order(from, to)?;
+        Ok(EventQuery {
+            filter: Filter {
+                user_id: user_id.map(Into::into),
+                device_id,
+                tool_name,
+                decision: decision.map(Into::into),
+                result: result.map(Into::into),
+                from,
+                to,
+            },
+            before,
+            limit: limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT),
+        })
+    }
+}
+
+/// A page of every event of `chain` matching `q`, and the cursor of the
+/// next one.
+pub(super) async fn full_page(
+    reader: &dyn AuditReader,
+    chain: ChainKey,
+    q: &EventQuery,
+) -> Result<AuditEventPage, ApiError> {
+    // One more than asked tells whether another page follows.
+    let mut rows = reader.page(chain, &q.filter, q.before, q.limit + 1).await?;
+    let next_cursor = if rows.len() > q.limit as usize {
+        rows.truncate(q.limit as usize);
+        rows.last().map(|r| encode_cursor(r.seq))
+    } else {
+        None
+    };
+    Ok(AuditEventPage {
+        items: rows.into_iter().map(AuditEventDto::from).collect(),
+        next_cursor,
+    })
+}
+
+/// What a reader of part of a tenant reaches with its `audit:read`, from
+/// the tenant's index: a resource as decisions reach it, a user only whole.
+struct IndexReach<'a> {
+    index: &'a AuthzIndex,
+    reader: UserId,
+}
+
+impl Reach for IndexReach<'_> {
+    fn entity(&self, kind: &str, id: Option<Uuid>) -> Option<bool> {
+        Resource::from_kind(kind, id).map(|r| self.index.reaches(self.reader, P::AuditRead, r))
+    }
+
+    fn whole_user(&self, user: UserId) -> bool {
+        self.index.covers_user(self.reader, P::AuditRead, user)
+    }
+}
+
 impl AuditApi {
     /// A page for a caller whose `audit:read` covers part of the tenant (a
-    /// team admin): the events it made, and those by users and on devices
-    /// its bindings reach. At most [`MAX_SCAN`] rows are read per page; a
-    /// page may then be short, and its cursor goes on where reading stopped.
+    /// team admin): the events about what it reaches. At most
+    /// [`MAX_SCAN`] rows are read per page; a page may then be short, and
+    /// its cursor goes on where reading stopped.
     async fn scoped_page(
         &self,
         ctx: &Ctx<'_>,
         index: &AuthzIndex,
-        filter: &Filter,
-        mut before: Option<i64>,
-        limit: u32,
-    ) -> Result<(Vec<StoredEvent>, Option<String>), ApiError> {
-        let sees = |e: &audit::AuditEvent| {
-            e.user_id == Some(ctx.who.user_id)
-                || e.user_id
-                    .is_some_and(|u| ctx.visible(index, P::AuditRead, Resource::User(u)))
-                || e.device_id.is_some_and(|d| {
-                    ctx.visible(
-                        index,
-                        P::AuditRead,
-                        Resource::Device(DeviceId::from_uuid(d)),
-                    )
-                })
+        q: &EventQuery,
+    ) -> Result<AuditEventPage, ApiError> {
+        let reach = IndexReach {
+            index,
+            reader: ctx.who.user_id,
         };
+        let chain = ChainKey::of(Some(ctx.tenant()));
+        let page = |items: Vec<StoredEvent>, next: Option<i64>| AuditEventPage {
+            items: items.into_iter().map(AuditEventDto::from).collect(),
+            next_cursor: next.map(encode_cursor),
+        };
+        let mut before = q.before;
         let mut out = Vec::new();
         let mut scanned = 0u32;
         loop {
             let batch = self
                 .state
                 .db
-                .page(ctx.tenant(), filter, before, SCAN_BATCH)
+                .page(chain, &q.filter, before, SCAN_BATCH)
                 .await?;
             let exhausted = batch.len() < SCAN_BATCH as usize;
             for row in batch {
                 scanned += 1;
                 before = Some(row.seq);
-                if sees(&row.event) {
-                    if out.len() == limit as usize {
+                if query::in_reach(&row.event, &reach) {
+                    if out.len() == q.limit as usize {
                         // A visible row beyond this page: another follows.
                         let last = out.last().map(|r: &StoredEvent| r.seq);
-                        return Ok((out, last.map(encode_cursor)));
+                        return Ok(page(out, last));
                     }
                     out.push(row);
                 }
             }
             if exhausted {
-                return Ok((out, None));
+                return Ok(page(out, None));
             }
             if scanned >= MAX_SCAN {
-                return Ok((out, before.map(encode_cursor)));
+                return Ok(page(out, before));
             }
         }
     }
@@ -487,8 +574,9 @@ impl AuditApi {
 impl AuditApi {
     /// List the events of the caller's tenant, newest first. Needs
     /// `audit:read`: over the whole tenant it lists every event; over part
-    /// of it (a team), the caller's own events and those by users and on
-    /// devices it reaches. Every filter given must match: `from` is inclusive,
+    /// of it (a team), only the events about what it reaches: the event's
+    /// resource and device must be in reach, and an event about no resource
+    /// shows only when its user is bound nowhere else. Every filter given must match: `from` is inclusive,
     /// `to` exclusive (RFC 3339). `limit` is 1 to 500, 50 by default. Pass
     /// the `next_cursor` of a page as `cursor` for the next one; a cursor
     /// this API did not hand out is refused with 400 `invalid_cursor`.
@@ -520,56 +608,23 @@ impl AuditApi {
     ) -> ApiResult<Json<AuditEventPage>> {
         let ctx = Ctx::new(&self.state, caller, req);
         let index = ctx.authorize_list(P::AuditRead).await?;
-        let before = cursor
-            .0
-            .as_deref()
-            .map(|c| {
-                decode_cursor(c).ok_or_else(|| {
-                    bad_query(
-                        "invalid_cursor",
-                        "cursor",
-                        "cursor: not a cursor this API handed out; pass a page's `next_cursor` unchanged"
-                            .to_owned(),
-                    )
-                })
-            })
-            .transpose()?;
-        let from = instant(from.0, "from")?;
-        let to = instant(to.0, "to")?;
-        check_order(from, to)?;
-        let filter = Filter {
-            user_id: user_id.0.map(Into::into),
-            device_id: device_id.0,
-            tool_name: tool_name.0,
-            decision: decision.0.map(Into::into),
-            result: result.0.map(Into::into),
-            from,
-            to,
+        let q = EventQuery::parse(
+            user_id.0,
+            device_id.0,
+            tool_name.0,
+            decision.0,
+            result.0,
+            from.0,
+            to.0,
+            limit.0,
+            cursor.0.as_deref(),
+        )?;
+        let page = if ctx.visible(&index, P::AuditRead, Resource::Tenant(ctx.tenant())) {
+            full_page(&self.state.db, ChainKey::of(Some(ctx.tenant())), &q).await?
+        } else {
+            self.scoped_page(&ctx, &index, &q).await?
         };
-        let limit = limit.0.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
-        let (rows, next_cursor) =
-            if ctx.visible(&index, P::AuditRead, Resource::Tenant(ctx.tenant())) {
-                // One more than asked tells whether another page follows.
-                let mut rows = self
-                    .state
-                    .db
-                    .page(ctx.tenant(), &filter, before, limit + 1)
-                    .await?;
-                let next = if rows.len() > limit as usize {
-                    rows.truncate(limit as usize);
-                    rows.last().map(|r| encode_cursor(r.seq))
-                } else {
-                    None
-                };
-                (rows, next)
-            } else {
-                self.scoped_page(&ctx, &index, &filter, before, limit)
-                    .await?
-            };
-        Ok(Json(AuditEventPage {
-            items: rows.into_iter().map(AuditEventDto::from).collect(),
-            next_cursor,
-        }))
+        Ok(Json(page))
     }
 
     /// Recompute the caller's tenant chain over the events in `[from, to)`

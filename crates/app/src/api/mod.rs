@@ -11,6 +11,7 @@ mod audit;
 mod directory;
 mod hierarchy;
 mod inventory;
+mod platform_audit;
 mod reports;
 mod tools;
 
@@ -37,7 +38,8 @@ pub enum Tag {
     Access,
     /// The RouterOS tool catalogue, run on devices.
     Tools,
-    /// The audit trail: events and verification of the tenant's hash chain.
+    /// The audit trail: events and verification of the tenant's hash chain,
+    /// and of the platform chain of events that belong to no tenant.
     Audit,
     /// Compliance reports over the audit trail, as JSON or CSV.
     Compliance,
@@ -78,6 +80,9 @@ pub fn service(state: &AppState) -> OpenApiService<impl poem_openapi::OpenApi, (
             state: state.clone(),
         },
         audit::AuditApi {
+            state: state.clone(),
+        },
+        platform_audit::PlatformAuditApi {
             state: state.clone(),
         },
         reports::ReportsApi {

@@ -101,6 +101,14 @@ fn problem(
 /// Turns a request that did not parse (bad JSON, wrong types, bad path or
 /// query parameters) into a 400 problem.
 pub fn bad_request(err: poem::Error) -> ApiError {
+    if let Some(big) = crate::http::body_limit::too_large(&err) {
+        return ApiError::PayloadTooLarge(problem(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            big.to_string(),
+            None,
+        ));
+    }
     if let Some(f) = err.downcast_ref::<super::auth::AuthFailure>() {
         let p = problem(f.status, f.code, f.detail.clone(), None);
         return match f.status {
@@ -318,6 +326,10 @@ impl From<RbacError> for ApiError {
 /// document; problem documents pass through untouched.
 pub async fn catch_all(err: poem::Error) -> poem::Response {
     use poem::IntoResponse;
+    let err = match crate::http::body_limit::too_large(&err) {
+        Some(big) => poem::Error::from_string(big.to_string(), StatusCode::PAYLOAD_TOO_LARGE),
+        None => err,
+    };
     let status = err.status();
     let message = err.to_string();
     let resp = err.into_response();

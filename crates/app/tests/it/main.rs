@@ -6,8 +6,10 @@
 mod admission;
 mod api;
 mod audit;
+mod audit_reach;
 mod escalation;
 mod health;
+mod hygiene;
 mod identity;
 mod isolation;
 mod lab;

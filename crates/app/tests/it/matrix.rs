@@ -107,6 +107,9 @@ const TABLE: &[(&str, &str, Option<&str>, Option<&str>)] = &[
     // and need `audit:read` / `compliance:read` over all of it.
     ("listAuditEvents", "OADP", None, None),
     ("verifyAuditChain", "O", None, None),
+    // the platform chain: platform administrators only, whatever the role.
+    ("listPlatformAuditEvents", "", None, None),
+    ("verifyPlatformAuditChain", "", None, None),
     ("productionChangesReport", "O", None, None),
     ("denialsReport", "O", None, None),
     ("topUsersReport", "O", None, None),
@@ -492,6 +495,8 @@ fn request(op: &str, p: &Place, f: Uuid) -> (Method, String, Option<Value>, Stat
         ),
         "listAuditEvents" => (M::GET, "/audit/events".into(), None, S::OK),
         "verifyAuditChain" => (M::GET, "/audit/verify".into(), None, S::OK),
+        "listPlatformAuditEvents" => (M::GET, "/platform/audit/events".into(), None, S::OK),
+        "verifyPlatformAuditChain" => (M::GET, "/platform/audit/verify".into(), None, S::OK),
         "productionChangesReport" => (
             M::GET,
             "/compliance/reports/production-changes".into(),

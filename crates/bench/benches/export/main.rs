@@ -141,7 +141,7 @@ impl Synthetic {
 impl AuditReader for Synthetic {
     async fn page(
         &self,
-        _tenant: TenantId,
+        _chain: ChainKey,
         _filter: &Filter,
         _before: Option<i64>,
         _limit: u32,
