@@ -203,12 +203,32 @@ pub async fn call(
         ),
     );
     admit(state, c, tool).await?;
+    if tool.writes && !dry {
+        record_intent(state, c).await?;
+    }
     let result = state.tools.run(tool, &device, &target, &args).await;
     match &result {
         Ok(o) => c.trail.note(format!("done: {}", o.summary)),
         Err(e) => c.trail.note(format!("failed: {e}")),
     }
     result.map_err(CallError::Tool)
+}
+
+/// Commits the intent of a change before the device is touched, so a
+/// crash between the change and its outcome still leaves it on the record
+/// (settled as `unknown` at the next start). If it cannot be committed the
+/// change does not run.
+async fn record_intent(state: &AppState, c: &Caller<'_>) -> Result<(), CallError> {
+    let Some(intent) = c.trail.intent(state) else {
+        return Err(CallError::Unavailable(
+            "the change cannot be put on the record; it did not run".into(),
+        ));
+    };
+    crate::trail::commit(state, intent).await.map_err(|()| {
+        CallError::Unavailable(
+            "the audit trail cannot be written; the change did not run, try again".into(),
+        )
+    })
 }
 
 /// The guards of one device, for every tool: RBAC (`tool:<tier>` at the

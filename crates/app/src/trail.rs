@@ -93,6 +93,18 @@ struct Draft {
     args_digest: Option<String>,
     /// The error class of a request that failed behind a successful reply.
     failure: Option<String>,
+    /// The request's ids and client, set by the admission path.
+    request: Option<RequestMeta>,
+    /// The intent committed before the request touched a device.
+    intent_id: Option<AuditEventId>,
+}
+
+/// What identifies a request and its client.
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    pub request_id: String,
+    pub client_request_id: Option<String>,
+    pub client_addr: Option<String>,
 }
 
 /// How the request ended, known only once the reply is ready.
@@ -126,6 +138,35 @@ impl Trail {
     /// Sets who made the request.
     pub fn identify(&self, who: Named) {
         self.draft().who = Some(who);
+    }
+
+    /// The request's ids and client, for events made before it ends.
+    pub fn request(&self, meta: RequestMeta) {
+        self.draft().request = Some(meta);
+    }
+
+    /// The intent of a change the request is about to make, to be
+    /// committed before any device is touched: who, which tool, which
+    /// device, the argument digest, result `pending`. The request's own
+    /// event, its outcome, will name it. `None` if nobody is named.
+    pub fn intent(&self, state: &AppState) -> Option<AuditEvent> {
+        let meta = self.draft().request.clone().unwrap_or_default();
+        let mut event = self.event(
+            state,
+            Ending {
+                operation: String::new(),
+                safe: false,
+                success: true,
+                error_class: None,
+                request_id: meta.request_id,
+                client_request_id: meta.client_request_id,
+                client_addr: meta.client_addr,
+            },
+        )?;
+        event.result = RunResult::Pending;
+        event.intent_id = None;
+        self.draft().intent_id = Some(event.id);
+        Some(event)
     }
 
     /// Whether anyone has been named as the request's caller.
@@ -259,7 +300,7 @@ impl Trail {
             request_id: end.request_id,
             client_addr: end.client_addr,
             args_digest: draft.args_digest.clone(),
-            intent_id: None,
+            intent_id: draft.intent_id,
             client_request_id: end.client_request_id,
             count: 1,
         })

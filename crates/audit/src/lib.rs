@@ -12,6 +12,7 @@
 //! store what they are given and nothing more.
 
 pub mod chain;
+pub mod intents;
 pub mod query;
 pub mod writer;
 

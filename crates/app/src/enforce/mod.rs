@@ -23,7 +23,7 @@ pub mod rest;
 use crate::api::auth::{AuthFailure, ClientRequestId, RequestId, authenticate};
 use crate::limits::{Refusal, Verdict};
 use crate::state::AppState;
-use crate::trail::{self, Decided, Ending, Named, Trail};
+use crate::trail::{self, Decided, Ending, Named, RequestMeta, Trail};
 use audit::Outcome;
 use kernel::{Principal, RoleId};
 use poem::http::Method;
@@ -147,6 +147,20 @@ pub async fn admit(state: &AppState, req: &Request, channel: Channel) -> Admissi
             }
         }
     }
+    let request_id = req
+        .extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
+    let client_request_id = req
+        .extensions()
+        .get::<ClientRequestId>()
+        .map(|r| r.0.clone());
+    trail.request(RequestMeta {
+        request_id: request_id.clone(),
+        client_request_id: client_request_id.clone(),
+        client_addr: client_addr.clone(),
+    });
     Admission {
         trail,
         auth,
@@ -154,15 +168,8 @@ pub async fn admit(state: &AppState, req: &Request, channel: Channel) -> Admissi
         refused,
         verdict,
         counted,
-        request_id: req
-            .extensions()
-            .get::<RequestId>()
-            .map(|r| r.0.clone())
-            .unwrap_or_default(),
-        client_request_id: req
-            .extensions()
-            .get::<ClientRequestId>()
-            .map(|r| r.0.clone()),
+        request_id,
+        client_request_id,
         client_addr,
         safe: matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS),
     }
