@@ -198,7 +198,13 @@ impl AppState {
                 entropy.clone(),
                 token_key,
             ),
-            tenancy: TenancyService::new(store.clone(), clock.clone(), entropy.clone(), sealer),
+            tenancy: TenancyService::new(store.clone(), clock.clone(), entropy.clone(), sealer)
+                .with_targets(
+                    tenancy::TargetRules {
+                        allow_private_hosts: config.devices.allow_private_hosts,
+                    },
+                    Arc::new(crate::devices::DnsResolver),
+                ),
             rbac: RbacService::new(store.clone(), clock.clone(), entropy.clone()),
             authz: Arc::new(Authorizer::new(store.clone())),
             audit: Arc::new(audit::writer::GroupCommit::start(

@@ -5,6 +5,7 @@
 
 mod api;
 mod audit;
+mod devices;
 mod health;
 mod identity;
 mod isolation;
