@@ -436,7 +436,7 @@ fn error_code(e: &CallError) -> &'static str {
         CallError::Unavailable(_) => "unavailable",
         CallError::WrongEndpoint(_) => "wrong_endpoint",
         CallError::UnknownPlan => "not_found",
-        CallError::Token(_) => "invalid_approval_token",
+        CallError::Token(_) => "invalid_confirmation_token",
         CallError::RateLimited(_) => "rate_limited",
     }
 }

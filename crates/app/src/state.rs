@@ -34,7 +34,7 @@ pub struct AppState {
     pub web: Arc<WebSettings>,
     /// Runs catalogue tools on devices through the RouterOS adapter.
     pub tools: tools::Runner,
-    /// Professional changes: plans, approval tokens, application.
+    /// Professional changes: plans, confirmation tokens, application.
     pub plans: tools::plans::Plans,
     /// Device health checks and their cached results.
     pub health: crate::health::Health,
@@ -97,14 +97,15 @@ impl AppState {
             routeros::ClientConfig::default(),
             clock.clone(),
         ));
-        // Approval tokens are signed with a key derived from the sealing key,
-        // so every instance sharing the database accepts each other's tokens.
+        // Plan confirmation tokens are signed with a key derived from the
+        // sealing key, so every instance sharing the database accepts each
+        // other's tokens.
         let token_key = {
             use sha2::{Digest, Sha256};
             let mut h = Sha256::new();
-            h.update(b"rosgate/plan-approval/v1\0");
+            h.update(b"rosgate/plan-confirmation/v2\0");
             h.update(key.as_bytes());
-            tools::plan::TokenKey::new(h.finalize().into())
+            tools::plan::ConfirmationKey::new(h.finalize().into())
         };
         // Sessions and rate-limit counters live in Redis when it is
         // configured, shared by every instance; in this process otherwise.

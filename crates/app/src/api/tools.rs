@@ -50,7 +50,7 @@ pub struct ToolResultDto {
 pub struct FleetResultDto {
     pub tool: String,
     pub summary: String,
-    /// For a plan tool: `plan_id`, `approval_token`, `expires_at`, `risk`;
+    /// For a plan tool: `plan_id`, `confirmation_token`, `expires_at`, `risk`;
     /// for an apply tool: `status` and per-device `outcomes`.
     pub data: Value,
 }
@@ -69,7 +69,7 @@ impl From<CallError> for ApiError {
             CallError::RateLimited(secs) => ApiError::rate_limited(secs),
             CallError::WrongEndpoint(_) => ApiError::bad_request("wrong_endpoint", msg),
             CallError::UnknownPlan => ApiError::not_found("plan"),
-            CallError::Token(_) => ApiError::forbidden("invalid_approval_token", msg),
+            CallError::Token(_) => ApiError::forbidden("invalid_confirmation_token", msg),
             CallError::Tool(t) => match t {
                 ToolError::Invalid(b) => ApiError::invalid(&b.field, b.reason),
                 ToolError::Refused(_) => ApiError::conflict_code("tool_refused", msg),
@@ -154,9 +154,11 @@ impl ToolsApi {
 
     /// Run a fleet tool: a plan tool (`plan_*`, `config_plan_*`) with
     /// `device_ids`, which checks every device and returns a pending plan
-    /// with its single-use approval token, or an apply tool with `plan_id`
-    /// and `approval_token`, which applies the plan (creator only, within
-    /// 15 minutes) with snapshots, health checks and automatic rollback.
+    /// with its creator's single-use confirmation token, or an apply tool
+    /// with `plan_id` and `confirmation_token`, which applies the plan
+    /// (creator only, within 15 minutes, for the plan's change and devices
+    /// as created) with snapshots, health checks and automatic rollback. A
+    /// refused apply leaves the plan pending and the token good.
     #[oai(
         path = "/tools/:tool_name",
         method = "post",
