@@ -14,7 +14,7 @@ pub enum Tier {
     Fundamental,
     /// Single-device writes with a dry run.
     Advanced,
-    /// Planned, approved, multi-device changes.
+    /// Planned, confirmed, multi-device changes.
     Professional,
 }
 

@@ -114,7 +114,7 @@ pub enum Change {
 }
 
 impl Change {
-    /// How risky the change is, for the people approving it.
+    /// How risky the change is, for the person confirming it.
     pub fn risk(&self, devices: usize) -> &'static str {
         match self {
             Change::AddFirewallRule { chain, action, .. }
