@@ -94,7 +94,10 @@ impl AppState {
         let sealer = Arc::new(AesGcmSealer::from_base64(&key, entropy.clone())?);
         let store = Arc::new(db.clone());
         let device_api: Arc<dyn tools::RouterOs> = Arc::new(routeros::RestClient::new(
-            routeros::ClientConfig::default(),
+            routeros::ClientConfig {
+                allow_private_hosts: config.devices.allow_private_hosts,
+                ..routeros::ClientConfig::default()
+            },
             clock.clone(),
         ));
         // Plan confirmation tokens are signed with a key derived from the

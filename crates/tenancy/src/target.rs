@@ -18,6 +18,7 @@
 use crate::model::DeviceTls;
 use async_trait::async_trait;
 use kernel::Environment;
+use kernel::net::{is_loopback, is_private};
 use std::net::IpAddr;
 
 /// The rules the server's configuration sets (`[devices]`).
@@ -58,30 +59,6 @@ pub struct NoNames;
 impl HostResolver for NoNames {
     async fn resolve(&self, _host: &str, _port: u16) -> Result<Vec<IpAddr>, String> {
         Err("names are not resolved here".into())
-    }
-}
-
-/// Whether `ip` is a loopback, link-local or unspecified address (IPv4,
-/// IPv6, or IPv4 mapped into IPv6). `0.0.0.0/8` counts as unspecified: on
-/// Linux a connection there reaches the local machine.
-pub fn is_private(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => v4.is_loopback() || v4.is_link_local() || v4.octets()[0] == 0,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => is_private(IpAddr::V4(v4)),
-            None => {
-                v6.is_loopback() || v6.is_unspecified() || (v6.segments()[0] & 0xffc0) == 0xfe80
-            }
-        },
-    }
-}
-
-fn is_loopback(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => v4.is_loopback(),
-        IpAddr::V6(v6) => v6
-            .to_ipv4_mapped()
-            .map_or(v6.is_loopback(), |v4| v4.is_loopback()),
     }
 }
 
@@ -162,34 +139,6 @@ mod tests {
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap_or_else(|_| unreachable!("a test address"))
-    }
-
-    #[test]
-    fn loopback_link_local_and_unspecified_addresses_are_private() {
-        for a in [
-            "127.0.0.1",
-            "127.8.9.10",
-            "169.254.169.254",
-            "0.0.0.0",
-            "0.1.2.3",
-            "::1",
-            "::",
-            "fe80::1",
-            "febf::1",
-            "::ffff:127.0.0.1",
-            "::ffff:169.254.169.254",
-        ] {
-            assert!(is_private(ip(a)), "{a}");
-        }
-        for a in [
-            "10.0.0.1",
-            "192.0.2.1",
-            "2001:db8::1",
-            "fec0::1",
-            "::ffff:10.0.0.1",
-        ] {
-            assert!(!is_private(ip(a)), "{a}");
-        }
     }
 
     #[tokio::test]
