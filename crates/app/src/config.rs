@@ -42,6 +42,20 @@ pub struct Config {
     pub health_jitter_seconds: u64,
     /// Per-user request budgets (`[rate_limits]`).
     pub rate_limits: RateLimitsConfig,
+    /// Where devices may be reached (`[devices]`).
+    pub devices: DevicesConfig,
+}
+
+/// The `[devices]` table: rules for the addresses rosgate sends device
+/// credentials to. See `docs/configuration.md`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DevicesConfig {
+    /// Accept device hosts that are or resolve to loopback, link-local or
+    /// unspecified addresses, and plain HTTP to loopback outside `lab`.
+    /// Off by default; `serve --demo` and the test harness turn it on for
+    /// their simulated devices on 127.0.0.1.
+    pub allow_private_hosts: bool,
 }
 
 /// The `[rate_limits]` table: how many requests a user may make, counted
@@ -212,6 +226,7 @@ pub const KEYS: &[&str] = &[
     "health_interval_seconds",
     "health_jitter_seconds",
     "rate_limits",
+    "devices",
 ];
 
 impl Default for Config {
@@ -231,6 +246,7 @@ impl Default for Config {
             health_interval_seconds: 60,
             health_jitter_seconds: 10,
             rate_limits: RateLimitsConfig::default(),
+            devices: DevicesConfig::default(),
         }
     }
 }
@@ -328,6 +344,17 @@ mod tests {
             assert_eq!(r.roles["ops_rw"].per_day, Some(5000));
             assert_eq!(r.roles["read_only"], Budget::hourly(1000));
             assert!(r.fail_open && r.enabled);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn private_device_hosts_are_refused_unless_allowed() {
+        assert!(!Config::default().devices.allow_private_hosts);
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("rosgate.toml", "[devices]\nallow_private_hosts = true\n")?;
+            let c = Config::load(Some(Path::new("rosgate.toml"))).expect("loads");
+            assert!(c.devices.allow_private_hosts);
             Ok(())
         });
     }

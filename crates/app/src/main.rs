@@ -55,6 +55,11 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
         println!("{}", rosgate::api::spec_json(&state));
         return Ok(());
     }
+    let mut config = config;
+    if let Command::Serve { demo: true } = command {
+        // The demo's simulated devices listen on 127.0.0.1.
+        config.devices.allow_private_hosts = true;
+    }
     let state = AppState::build(&config, Arc::new(SystemClock), Arc::new(OsEntropy)).await?;
     match command {
         Command::Openapi => {}

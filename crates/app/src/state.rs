@@ -34,7 +34,7 @@ pub struct AppState {
     pub web: Arc<WebSettings>,
     /// Runs catalogue tools on devices through the RouterOS adapter.
     pub tools: tools::Runner,
-    /// Professional changes: plans, approval tokens, application.
+    /// Professional changes: plans, confirmation tokens, application.
     pub plans: tools::plans::Plans,
     /// Device health checks and their cached results.
     pub health: crate::health::Health,
@@ -96,17 +96,21 @@ impl AppState {
         let sealer = Arc::new(AesGcmSealer::from_base64(&key, entropy.clone())?);
         let store = Arc::new(db.clone());
         let device_api: Arc<dyn tools::RouterOs> = Arc::new(routeros::RestClient::new(
-            routeros::ClientConfig::default(),
+            routeros::ClientConfig {
+                allow_private_hosts: config.devices.allow_private_hosts,
+                ..routeros::ClientConfig::default()
+            },
             clock.clone(),
         ));
-        // Approval tokens are signed with a key derived from the sealing key,
-        // so every instance sharing the database accepts each other's tokens.
+        // Plan confirmation tokens are signed with a key derived from the
+        // sealing key, so every instance sharing the database accepts each
+        // other's tokens.
         let token_key = {
             use sha2::{Digest, Sha256};
             let mut h = Sha256::new();
-            h.update(b"rosgate/plan-approval/v1\0");
+            h.update(b"rosgate/plan-confirmation/v2\0");
             h.update(key.as_bytes());
-            tools::plan::TokenKey::new(h.finalize().into())
+            tools::plan::ConfirmationKey::new(h.finalize().into())
         };
         // Sessions and rate-limit counters live in Redis when it is
         // configured, shared by every instance; in this process otherwise.
@@ -205,7 +209,13 @@ impl AppState {
             tenancy: TenancyService::new(store.clone(), clock.clone(), entropy.clone(), sealer)
                 .with_invitation_check(Arc::new(rbac::acceptance::InviterStillHolds::new(
                     authz.clone(),
-                ))),
+                )))
+                .with_targets(
+                    tenancy::TargetRules {
+                        allow_private_hosts: config.devices.allow_private_hosts,
+                    },
+                    Arc::new(crate::devices::DnsResolver),
+                ),
             rbac: RbacService::new(store.clone(), clock.clone(), entropy.clone()),
             authz,
             audit: Arc::new(audit::writer::GroupCommit::start(

@@ -43,7 +43,8 @@ pub enum CallError {
     WrongEndpoint(String),
     #[error("plan not found")]
     UnknownPlan,
-    /// The approval token is wrong, expired, not the caller's or used.
+    /// The confirmation token is wrong, expired, not the caller's, made for
+    /// another content of the plan, or used.
     #[error("{0}")]
     Token(String),
     /// Storage or the audit trail failed; nothing ran.
@@ -299,8 +300,10 @@ fn plan_error(e: tools::plans::PlanError) -> CallError {
 
 /// Runs a fleet tool (a plan tool or an apply tool) for the caller.
 /// Plan tools check every named device and store a pending plan with its
-/// approval token; apply tools check the token (creator only, 15 minutes,
-/// once), check every device again, then apply.
+/// creator's confirmation token; apply tools check the token (creator only,
+/// 15 minutes, the plan's content unchanged), check every device, its
+/// credentials and the tool's budget again, and only then use the token up
+/// (once) and apply.
 pub async fn call_fleet(
     state: &AppState,
     c: &Caller<'_>,
@@ -321,45 +324,28 @@ pub async fn call_fleet(
         .str("plan_id")
         .and_then(|s| uuid::Uuid::parse_str(s).ok())
     {
-        let token = args.str("approval_token").unwrap_or_default();
+        let token = args.str("confirmation_token").unwrap_or_default();
+        // The token is checked here and used up only after every other
+        // check has passed: a refusal leaves the plan pending.
         let plan = state
             .plans
-            .get(c.who.tenant_id, plan_id)
+            .confirm(tool, c.who.tenant_id, plan_id, token, c.who.user_id)
             .await
             .map_err(plan_error)?;
-        let apply_with = tools::plans::apply_tool_for(&plan.change);
-        if apply_with != tool.name {
-            return Err(CallError::Tool(ToolError::Refused(format!(
-                "this plan is applied with {apply_with}, not {}",
-                tool.name
-            ))));
-        }
         // Permissions and capabilities may have changed since the plan was made.
-        for d in &plan.device_ids {
-            guard_device(state, c, tool, *d).await?;
-        }
-        let plan = state
-            .plans
-            .start(tool, c.who.tenant_id, plan_id, token, c.who.user_id)
-            .await
-            .map_err(plan_error)?;
         let mut targets = Vec::new();
         for d in &plan.device_ids {
-            let device = state
-                .tenancy
-                .device(*d)
-                .await
-                .map_err(|_| CallError::UnknownDevice)?;
+            let device = guard_device(state, c, tool, *d).await?;
             let creds = state.tenancy.credentials(*d).await.map_err(|_| {
                 CallError::Unavailable("device credentials cannot be read right now".into())
             })?;
             let Some(creds) = creds else {
-                let why = format!("device `{}` has no stored credentials", device.name);
-                let _ = state.plans.abort(&plan, &why).await;
                 return Err(CallError::NoCredentials(device.name));
             };
             targets.push(crate::devices::target(&device, creds));
         }
+        admit(state, c, tool).await?;
+        let plan = state.plans.start(plan).await.map_err(plan_error)?;
         decide_plan(
             c,
             plan.id,
@@ -367,7 +353,6 @@ pub async fn call_fleet(
             format!("applying plan on {} devices", targets.len()),
         );
         c.trail.approval(plan.id);
-        admit(state, c, tool).await?;
         let done = state.plans.run(plan, &targets).await.map_err(plan_error)?;
         if done.status == tools::plan::PlanStatus::Completed {
             c.trail.note(format!("plan {}", done.status.as_str()));
@@ -404,7 +389,7 @@ pub async fn call_fleet(
         .unwrap_or_default();
     Ok(ToolOutput {
         summary: format!(
-            "plan {} created for {} devices (risk {}); apply it with {} and the approval token within 15 minutes",
+            "plan {} created for {} devices (risk {}); confirm it by applying it with {} and the confirmation token within 15 minutes",
             plan.id,
             plan.device_ids.len(),
             plan.risk,
@@ -412,7 +397,7 @@ pub async fn call_fleet(
         ),
         data: serde_json::json!({
             "plan_id": plan.id,
-            "approval_token": token,
+            "confirmation_token": token,
             "expires_at": expires,
             "risk": plan.risk,
             "status": plan.status.as_str(),

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod entropy;
 pub mod environment;
 pub mod id;
+pub mod net;
 pub mod page;
 pub mod principal;
 pub mod ratelimit;

@@ -306,12 +306,40 @@ impl AuthzIndex {
                 permission: perm,
             }));
         };
-        Some(self.decide_node(entry, perm, target))
+        Some(self.decide_node(entry, perm, target, self.env[target as usize]))
+    }
+
+    /// Decides like [`AuthzIndex::decide`] for `device` as if it were in
+    /// `environment`: moving a device to another environment needs the
+    /// permission in the new environment as well as in the old one.
+    pub fn decide_device_in(
+        &self,
+        user: UserId,
+        perm: Permission,
+        device: DeviceId,
+        environment: Environment,
+    ) -> Option<Decision> {
+        let target = *self.node_of.get(&device.uuid())?;
+        if self.env.get(target as usize).copied().unwrap_or(0) == 0 {
+            return None;
+        }
+        let Some(entry) = self.users.get(&user) else {
+            return Some(Decision::Deny(DenyReason::MissingPermission {
+                permission: perm,
+            }));
+        };
+        let env_bit = EnvironmentSet::of(&[environment]).bits();
+        Some(self.decide_node(entry, perm, target, env_bit))
     }
 
     #[inline]
-    fn decide_node(&self, entry: &UserEntry, perm: Permission, target: u32) -> Decision {
-        let env_bit = self.env[target as usize];
+    fn decide_node(
+        &self,
+        entry: &UserEntry,
+        perm: Permission,
+        target: u32,
+        env_bit: u8,
+    ) -> Decision {
         let mut env_denied = false;
         let mut scope_denied = false;
         for b in &entry.bindings {
@@ -337,7 +365,7 @@ impl AuthzIndex {
         }
         Decision::Deny(if env_denied {
             DenyReason::Environment {
-                environment: self.environment_of(target),
+                environment: Self::environment_of_bits(env_bit),
             }
         } else if scope_denied {
             DenyReason::OutsideDeviceScope
@@ -349,7 +377,10 @@ impl AuthzIndex {
     }
 
     fn environment_of(&self, node: u32) -> Environment {
-        let bits = self.env[node as usize];
+        Self::environment_of_bits(self.env[node as usize])
+    }
+
+    fn environment_of_bits(bits: u8) -> Environment {
         Environment::ALL
             .into_iter()
             .find(|e| EnvironmentSet::of(&[*e]).bits() == bits)
@@ -747,6 +778,51 @@ mod tests {
         assert!(
             allowed(idx.decide(ops, Permission::SiteRead, Resource::Site(site))),
             "sites have no environment"
+        );
+    }
+
+    #[test]
+    fn moving_a_device_to_another_environment_is_decided_in_that_environment() {
+        let mut w = World::new();
+        let (_, _, team) = w.team();
+        let site = w.site(team);
+        let lab = w.device(site, Environment::Lab);
+        let lab_admin = w.user(&[(
+            R::TeamAdmin,
+            Scope::Team(team),
+            Some(vec![Environment::Lab]),
+        )]);
+        let admin = w.user(&[(R::TeamAdmin, Scope::Team(team), None)]);
+        let lead = w.user(&[(R::TeamLead, Scope::Team(team), None)]);
+        let idx = w.index();
+        let configure = Permission::DeviceConfigure;
+        assert!(allowed(idx.decide(
+            lab_admin,
+            configure,
+            Resource::Device(lab)
+        )));
+        assert_eq!(
+            deny(idx.decide_device_in(lab_admin, configure, lab, Environment::Prod)),
+            DenyReason::Environment {
+                environment: Environment::Prod
+            }
+        );
+        assert!(allowed(idx.decide_device_in(
+            admin,
+            configure,
+            lab,
+            Environment::Prod
+        )));
+        assert_eq!(
+            deny(idx.decide_device_in(lead, configure, lab, Environment::Lab)),
+            DenyReason::MissingPermission {
+                permission: configure
+            }
+        );
+        let not_a_device = DeviceId::from_uuid(site.uuid());
+        assert_eq!(
+            idx.decide_device_in(admin, configure, not_a_device, Environment::Lab),
+            None
         );
     }
 

@@ -58,6 +58,7 @@ permissions! {
     DeviceUpdate = "device:update",
     DeviceDelete = "device:delete",
     DeviceCredentials = "device:credentials",
+    DeviceConfigure = "device:configure",
     ToolFundamental = "tool:fundamental",
     ToolAdvanced = "tool:advanced",
     ToolProfessional = "tool:professional",

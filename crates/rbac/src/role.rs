@@ -98,6 +98,7 @@ impl BuiltinRole {
                 P::DeviceUpdate,
                 P::DeviceDelete,
                 P::DeviceCredentials,
+                P::DeviceConfigure,
                 P::ToolFundamental,
                 P::AuditRead,
             ]),
@@ -190,6 +191,11 @@ mod tests {
         assert!(
             !has(BuiltinRole::Approver, P::ToolFundamental),
             "approvers run no tools"
+        );
+        assert!(
+            has(BuiltinRole::TeamAdmin, P::DeviceConfigure)
+                && !has(BuiltinRole::TeamLead, P::DeviceConfigure),
+            "moving a device between environments or changing its capabilities is the team admin's"
         );
         assert!(
             has(BuiltinRole::OpsRw, P::ToolAdvanced)

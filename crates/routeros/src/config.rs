@@ -24,6 +24,9 @@ pub struct ClientConfig {
     pub breaker_threshold: u32,
     /// How long an open circuit refuses calls before one trial call.
     pub breaker_cooldown: Duration,
+    /// Connect to device names that resolve to loopback, link-local or
+    /// unspecified addresses (simulated devices only). Off by default.
+    pub allow_private_hosts: bool,
 }
 
 impl Default for ClientConfig {
@@ -36,6 +39,7 @@ impl Default for ClientConfig {
             backoff_max: Duration::from_secs(8),
             breaker_threshold: 5,
             breaker_cooldown: Duration::from_secs(30),
+            allow_private_hosts: false,
         }
     }
 }

@@ -26,6 +26,7 @@ mod breaker;
 mod client;
 mod config;
 mod errors;
+mod resolve;
 mod retry;
 mod tls;
 pub mod url;

@@ -56,6 +56,9 @@ pub(crate) fn build_client(
         .pool_idle_timeout(Duration::from_secs(30))
         .pool_max_idle_per_host(3)
         .https_only(*policy != TlsPolicy::PlainHttp)
+        .dns_resolver(std::sync::Arc::new(crate::resolve::CheckedResolver {
+            allow_private_hosts: config.allow_private_hosts,
+        }))
         .user_agent(concat!("rosgate/", env!("CARGO_PKG_VERSION")));
     let builder = match policy {
         TlsPolicy::Verify | TlsPolicy::PlainHttp => builder,

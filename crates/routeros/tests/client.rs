@@ -201,6 +201,26 @@ async fn fixed_device(status: u16) -> (u16, Arc<AtomicUsize>) {
 // ------------------------------------------------------------ round trips
 
 #[tokio::test]
+async fn a_name_that_resolves_to_loopback_gets_no_call_unless_private_hosts_are_allowed() {
+    let port = stub().await;
+    let mut device = plain(port);
+    device.host = "localhost".to_owned();
+    let strict = client(single_shot());
+    let err = get(&strict, &device, "ip/address").await.unwrap_err();
+    assert!(matches!(err, DeviceError::Unreachable(_)), "{err:?}");
+    assert!(!err.to_string().contains(PASSWORD));
+    let lenient = client(ClientConfig {
+        allow_private_hosts: true,
+        ..single_shot()
+    });
+    let got = get(&lenient, &device, "ip/address").await.unwrap();
+    assert_eq!(
+        got["auth"], BASIC,
+        "simulated devices on loopback still work"
+    );
+}
+
+#[tokio::test]
 async fn every_method_round_trips_with_basic_auth() {
     let port = stub().await;
     let client = client(single_shot());

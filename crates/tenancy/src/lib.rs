@@ -14,6 +14,7 @@ pub mod scope;
 pub mod secret;
 pub mod service;
 pub mod session;
+pub mod target;
 pub mod validate;
 
 pub use identity::{
@@ -25,3 +26,4 @@ pub use ports::TenancyRepository;
 pub use scope::Scope;
 pub use service::{TenancyError, TenancyService};
 pub use session::{MemorySessionStore, SessionStore, Sessions, UserSession};
+pub use target::{HostResolver, TargetRefusal, TargetRules};

@@ -10,6 +10,7 @@ use crate::model::*;
 use crate::ports::{Sealer, TenancyRepository};
 use crate::scope::Scope;
 use crate::secret::{self, MintedSecret, SecretKind};
+use crate::target::{self, HostResolver, TargetRefusal, TargetRules};
 use crate::validate::{self, FieldError};
 use kernel::{
     ApiTokenId, BindingId, Clock, DeviceGroupId, DeviceId, Entropy, Environment, InvitationId,
@@ -44,6 +45,10 @@ pub enum TenancyError {
     /// An invitation hands out more than its inviter now holds.
     #[error("this invitation can no longer be accepted: {0}; ask for a new invitation")]
     InvitationLapsed(String),
+    /// A device's host or TLS setting would send its credentials where
+    /// they must not go (see [`crate::target`]).
+    #[error(transparent)]
+    Target(#[from] TargetRefusal),
     /// Storage failed; nothing was changed.
     #[error(transparent)]
     Store(StoreError),
@@ -127,11 +132,19 @@ pub struct TenancyService {
     sealer: Arc<dyn Sealer>,
     /// Without one, no invitation is accepted.
     invitation_check: Option<Arc<dyn InvitationCheck>>,
+    targets: TargetRules,
+    resolver: Arc<dyn HostResolver>,
 }
 
 impl std::fmt::Debug for dyn TenancyRepository {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("TenancyRepository")
+    }
+}
+
+impl std::fmt::Debug for dyn HostResolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HostResolver")
     }
 }
 
@@ -149,6 +162,8 @@ impl TenancyService {
             entropy,
             sealer,
             invitation_check: None,
+            targets: TargetRules::default(),
+            resolver: Arc::new(target::NoNames),
         }
     }
 
@@ -166,6 +181,15 @@ impl TenancyService {
                 "invitations are not checked on this server".into(),
             )),
         }
+    }
+
+    /// The same service with these device target rules and this resolver
+    /// for device host names. Without it, private hosts are refused and
+    /// only address literals are accepted.
+    pub fn with_targets(mut self, rules: TargetRules, resolver: Arc<dyn HostResolver>) -> Self {
+        self.targets = rules;
+        self.resolver = resolver;
+        self
     }
 
     /// The repository, for read-only lookups the service adds nothing to.
@@ -411,6 +435,8 @@ impl TenancyService {
         if let Some(c) = &new.credentials {
             validate_credentials(c)?;
         }
+        self.check_target(&host, port, &tls, new.environment)
+            .await?;
         let (id, now) = self.new_id();
         let device = Device {
             id: DeviceId::from_uuid(id),
@@ -458,8 +484,32 @@ impl TenancyService {
             .ok_or(TenancyError::NotFound("device"))
     }
 
-    /// Applies `patch` to a device.
+    async fn check_target(
+        &self,
+        host: &str,
+        port: u16,
+        tls: &DeviceTls,
+        environment: Environment,
+    ) -> Result<()> {
+        target::check(
+            self.targets,
+            self.resolver.as_ref(),
+            host,
+            port,
+            tls,
+            environment,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Applies `patch` to a device. A change of host, port, TLS setting or
+    /// environment is checked against the target rules.
     pub async fn update_device(&self, id: DeviceId, patch: DevicePatch) -> Result<Device> {
+        let retargeted = patch.host.is_some()
+            || patch.port.is_some()
+            || patch.tls.is_some()
+            || patch.environment.is_some();
         let mut d = self.device(id).await?;
         if let Some(v) = patch.site_id {
             self.check_site(d.tenant_id, v).await?;
@@ -485,6 +535,10 @@ impl TenancyService {
         }
         if let Some(v) = patch.tls {
             d.tls = validate::tls("tls", v)?;
+        }
+        if retargeted {
+            self.check_target(&d.host, d.port, &d.tls, d.environment)
+                .await?;
         }
         self.repo.update_device(&d).await?;
         Ok(d)

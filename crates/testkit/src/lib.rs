@@ -179,6 +179,10 @@ impl TestApp {
             max_body_bytes: 64 * 1024,
             public_url: base.clone(),
             cookie_secure: false,
+            // Simulated devices listen on 127.0.0.1.
+            devices: rosgate::config::DevicesConfig {
+                allow_private_hosts: true,
+            },
             ..Config::default()
         };
         configure(&mut config);

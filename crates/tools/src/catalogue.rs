@@ -14,7 +14,7 @@ pub enum Tier {
     Fundamental,
     /// Single-device writes with a dry run.
     Advanced,
-    /// Planned, approved, multi-device changes.
+    /// Planned, confirmed, multi-device changes.
     Professional,
 }
 
@@ -191,9 +191,9 @@ const PLAN: Param = req(
     "The plan, as returned when it was created.",
 );
 const TOKEN: Param = req(
-    "approval_token",
+    "confirmation_token",
     Kind::Text { max: 100 },
-    "The single-use token returned with the plan, valid for 15 minutes, for its creator only.",
+    "The single-use token returned with the plan to its creator, who confirms the plan with it within 15 minutes; it works only for the plan's change and devices as they were created.",
 );
 
 const ID: Kind = Kind::ItemId;

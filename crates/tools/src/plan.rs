@@ -1,12 +1,18 @@
-//! Plans: professional changes that are proposed, approved with a
-//! single-use token, then applied device by device with a snapshot, a
-//! router-side safety net, a health check and automatic rollback.
+//! Plans: professional changes that are proposed, confirmed by their
+//! creator with a single-use token, then applied device by device with a
+//! snapshot, a router-side safety net, a health check and automatic rollback.
+//!
+//! The token is the creator's confirmation, not an approval by someone
+//! else: it proves that the person applying the plan is the one who made
+//! it, within 15 minutes, and that the plan's change and device list are
+//! still the ones it was made for (its MAC covers a digest of both).
 //!
 //! The state machine (checked on every move, atomically in the store):
 //! `pending → approved → executing → completed | failed | rolling_back`,
 //! `rolling_back → rolled_back`, and `pending | approved → cancelled`.
-//! Applying a plan with its token moves it pending → approved → executing;
-//! the store's compare-and-set on the first move makes the token single use.
+//! Applying a plan with its token moves it pending → approved → executing
+//! once every check has passed; the store's compare-and-set on the first
+//! move makes the token single use.
 
 use async_trait::async_trait;
 use hmac::{Hmac, Mac};
@@ -16,7 +22,7 @@ use sha2::Sha256;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
-/// How long an approval token is good for.
+/// How long a confirmation token is good for.
 pub const TOKEN_TTL: Duration = Duration::minutes(15);
 
 /// Where a plan is in its life.
@@ -108,7 +114,7 @@ pub enum Change {
 }
 
 impl Change {
-    /// How risky the change is, for the people approving it.
+    /// How risky the change is, for the person confirming it.
     pub fn risk(&self, devices: usize) -> &'static str {
         match self {
             Change::AddFirewallRule { chain, action, .. }
@@ -147,7 +153,7 @@ pub struct Plan {
     pub risk: String,
     pub outcomes: Vec<DeviceOutcome>,
     pub created_at: OffsetDateTime,
-    /// When the approval token stops working.
+    /// When the confirmation token stops working.
     pub expires_at: OffsetDateTime,
 }
 
@@ -173,17 +179,43 @@ pub trait PlanStore: Send + Sync {
     ) -> Result<(), StoreError>;
 }
 
-/// Signs approval tokens: `approve_<hex HMAC-SHA256(plan id, creator, expiry)>`.
-#[derive(Clone)]
-pub struct TokenKey([u8; 32]);
+/// The prefix of every confirmation token.
+pub const TOKEN_PREFIX: &str = "confirm_";
 
-impl std::fmt::Debug for TokenKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TokenKey(<redacted>)")
+impl Plan {
+    /// SHA-256 of what the plan does: its tool, change, devices (in order)
+    /// and batch size. A token made for one plan's content does not
+    /// confirm the plan once its content has changed.
+    pub fn content_digest(&self) -> [u8; 32] {
+        use sha2::Digest;
+        let mut h = Sha256::new();
+        let mut put = |bytes: &[u8]| {
+            h.update((bytes.len() as u64).to_be_bytes());
+            h.update(bytes);
+        };
+        put(self.tool.as_bytes());
+        // Serialising a `Change` is deterministic: fields in declaration order.
+        put(&serde_json::to_vec(&self.change).unwrap_or_default());
+        for d in &self.device_ids {
+            put(d.uuid().as_bytes());
+        }
+        put(&(self.batch_size as u64).to_be_bytes());
+        h.finalize().into()
     }
 }
 
-impl TokenKey {
+/// Signs confirmation tokens:
+/// `confirm_<hex HMAC-SHA256(plan id, creator, expiry, content digest)>`.
+#[derive(Clone)]
+pub struct ConfirmationKey([u8; 32]);
+
+impl std::fmt::Debug for ConfirmationKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ConfirmationKey(<redacted>)")
+    }
+}
+
+impl ConfirmationKey {
     pub fn new(key: [u8; 32]) -> Self {
         Self(key)
     }
@@ -195,17 +227,18 @@ impl TokenKey {
         mac.update(plan.id.as_bytes());
         mac.update(plan.created_by.uuid().as_bytes());
         mac.update(&plan.expires_at.unix_timestamp().to_be_bytes());
+        mac.update(&plan.content_digest());
         mac
     }
 
     /// The token for `plan`, shown once to its creator.
     pub fn token(&self, plan: &Plan) -> String {
         let bytes = self.mac(plan).finalize().into_bytes();
-        format!("approve_{}", hex::encode(bytes))
+        format!("{TOKEN_PREFIX}{}", hex::encode(bytes))
     }
 
-    /// Whether `token` is `plan`'s, presented by its creator before expiry
-    /// (constant-time comparison).
+    /// Whether `token` is `plan`'s, for its content as it is now, presented
+    /// by its creator before expiry (constant-time comparison).
     pub fn verify(
         &self,
         plan: &Plan,
@@ -214,20 +247,20 @@ impl TokenKey {
         now: OffsetDateTime,
     ) -> Result<(), &'static str> {
         if by != plan.created_by {
-            return Err("only the plan's creator can apply it with its token");
+            return Err("only the plan's creator can confirm it with its token");
         }
         if now >= plan.expires_at {
-            return Err("the approval token has expired; create the plan again");
+            return Err("the confirmation token has expired; create the plan again");
         }
         let Some(bytes) = token
-            .strip_prefix("approve_")
+            .strip_prefix(TOKEN_PREFIX)
             .and_then(|h| hex::decode(h).ok())
         else {
-            return Err("the approval token is malformed");
+            return Err("the confirmation token is malformed");
         };
-        self.mac(plan)
-            .verify_slice(&bytes)
-            .map_err(|_| "the approval token does not belong to this plan")
+        self.mac(plan).verify_slice(&bytes).map_err(|_| {
+            "the confirmation token does not belong to this plan as it is stored; create the plan again"
+        })
     }
 }
 
@@ -283,8 +316,8 @@ mod tests {
     }
 
     #[test]
-    fn tokens_are_bound_to_plan_creator_and_time() {
-        let key = TokenKey::new([7; 32]);
+    fn tokens_are_bound_to_plan_creator_time_and_content() {
+        let key = ConfirmationKey::new([7; 32]);
         let p = plan();
         let token = key.token(&p);
         let now = p.created_at;
@@ -304,12 +337,26 @@ mod tests {
             key.verify(&other, &token, p.created_by, now).is_err(),
             "another plan"
         );
+        let mut changed = p.clone();
+        changed.change = Change::RemoveStaticRoute {
+            route_id: "*2".into(),
+        };
         assert!(
-            TokenKey::new([8; 32])
+            key.verify(&changed, &token, p.created_by, now).is_err(),
+            "another change"
+        );
+        let mut moved = p.clone();
+        moved.device_ids = vec![DeviceId::from_uuid(Uuid::from_u128(77))];
+        assert!(
+            key.verify(&moved, &token, p.created_by, now).is_err(),
+            "other devices"
+        );
+        assert!(
+            ConfirmationKey::new([8; 32])
                 .verify(&p, &token, p.created_by, now)
                 .is_err(),
             "another key"
         );
-        assert!(key.verify(&p, "approve_zz", p.created_by, now).is_err());
+        assert!(key.verify(&p, "confirm_zz", p.created_by, now).is_err());
     }
 }

@@ -1,24 +1,28 @@
-//! The plan service: turns a plan tool's input into a [`Plan`], hands out
-//! its approval token, and applies it when the token comes back.
+//! The plan service: turns a plan tool's input into a [`Plan`], hands its
+//! creator a confirmation token, and applies the plan when the token comes
+//! back. Checking a token ([`Plans::confirm`]) changes nothing; the token
+//! is used up only by [`Plans::start`], which the caller runs once every
+//! other check (permissions, devices, credentials, budgets) has passed, so
+//! a refusal leaves the plan pending and its token good.
 
 use crate::apply;
 use crate::args::{Args, cidr};
 use crate::catalogue::Tool;
-use crate::plan::{Change, Plan, PlanStatus, PlanStore, TOKEN_TTL, TokenKey};
+use crate::plan::{Change, ConfirmationKey, Plan, PlanStatus, PlanStore, TOKEN_TTL};
 use crate::port::{DeviceTarget, RouterOs};
 use crate::run::ToolError;
 use kernel::{Clock, DeviceId, Entropy, StoreError, TenantId, UserId};
 use std::sync::Arc;
 use uuid::Uuid;
 
-/// Plans, their tokens and their application.
+/// Plans, their confirmation tokens and their application.
 #[derive(Clone)]
 pub struct Plans {
     store: Arc<dyn PlanStore>,
     api: Arc<dyn RouterOs>,
     clock: Arc<dyn Clock>,
     entropy: Arc<dyn Entropy>,
-    key: TokenKey,
+    key: ConfirmationKey,
 }
 
 impl std::fmt::Debug for Plans {
@@ -39,6 +43,13 @@ pub enum PlanError {
     Token(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+fn used(status: PlanStatus) -> PlanError {
+    PlanError::Token(format!(
+        "the confirmation token was already used (the plan is {})",
+        status.as_str()
+    ))
 }
 
 fn refused(m: impl Into<String>) -> PlanError {
@@ -125,7 +136,7 @@ impl Plans {
         api: Arc<dyn RouterOs>,
         clock: Arc<dyn Clock>,
         entropy: Arc<dyn Entropy>,
-        key: TokenKey,
+        key: ConfirmationKey,
     ) -> Self {
         Self {
             store,
@@ -144,7 +155,7 @@ impl Plans {
         }
     }
 
-    /// Stores a pending plan and returns it with its approval token.
+    /// Stores a pending plan and returns it with its confirmation token.
     pub async fn create(
         &self,
         tool: &Tool,
@@ -174,9 +185,10 @@ impl Plans {
         Ok((plan, token))
     }
 
-    /// Checks the token and moves the plan pending → approved → executing.
-    /// The first move is a compare-and-set: a token works once.
-    pub async fn start(
+    /// The pending plan `id` if `token` confirms it: the right apply tool,
+    /// the caller is its creator, the token is unexpired and was made for
+    /// the plan's current change and devices. Changes nothing.
+    pub async fn confirm(
         &self,
         apply_tool: &Tool,
         tenant: TenantId,
@@ -184,7 +196,7 @@ impl Plans {
         token: &str,
         by: UserId,
     ) -> Result<Plan, PlanError> {
-        let mut plan = self.get(tenant, id).await?;
+        let plan = self.get(tenant, id).await?;
         if apply_tool_for(&plan.change) != apply_tool.name {
             return Err(refused(format!(
                 "this plan is applied with {}, not {}",
@@ -195,20 +207,27 @@ impl Plans {
         self.key
             .verify(&plan, token, by, self.clock.now())
             .map_err(|m| PlanError::Token(m.into()))?;
-        if plan.status != PlanStatus::Pending
-            || !self
-                .store
-                .move_plan(id, PlanStatus::Pending, PlanStatus::Approved)
-                .await?
+        if plan.status != PlanStatus::Pending {
+            return Err(used(plan.status));
+        }
+        Ok(plan)
+    }
+
+    /// Uses up the token of a confirmed plan: moves it pending → approved →
+    /// executing. The first move is a compare-and-set, so of two callers
+    /// with the same token only one starts the plan.
+    pub async fn start(&self, mut plan: Plan) -> Result<Plan, PlanError> {
+        if !self
+            .store
+            .move_plan(plan.id, PlanStatus::Pending, PlanStatus::Approved)
+            .await?
         {
-            return Err(PlanError::Token(format!(
-                "the approval token was already used (the plan is {})",
-                plan.status.as_str()
-            )));
+            let now = self.store.plan(plan.id).await?.map(|p| p.status);
+            return Err(used(now.unwrap_or(plan.status)));
         }
         if !self
             .store
-            .move_plan(id, PlanStatus::Approved, PlanStatus::Executing)
+            .move_plan(plan.id, PlanStatus::Approved, PlanStatus::Executing)
             .await?
         {
             return Err(PlanError::Token("the plan was cancelled meanwhile".into()));
@@ -241,23 +260,5 @@ impl Plans {
         plan.status = status;
         plan.outcomes = outcomes;
         Ok(plan)
-    }
-
-    /// Ends a started plan that could not run at all (a device lost its
-    /// credentials or its permission meanwhile).
-    pub async fn abort(&self, plan: &Plan, why: &str) -> Result<(), PlanError> {
-        let outcomes: Vec<_> = plan
-            .device_ids
-            .iter()
-            .map(|d| crate::plan::DeviceOutcome {
-                device_id: *d,
-                outcome: "not_started".into(),
-                detail: why.to_owned(),
-            })
-            .collect();
-        self.store
-            .finish_plan(plan.id, PlanStatus::Failed, &outcomes)
-            .await?;
-        Ok(())
     }
 }

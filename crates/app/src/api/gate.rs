@@ -138,6 +138,33 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// Requires `perm` on `device` as if the device were in `environment`
+    /// (moving it there): records the decision like [`Ctx::authorize`].
+    pub async fn authorize_device_in(
+        &self,
+        perm: Permission,
+        device: kernel::DeviceId,
+        environment: kernel::Environment,
+    ) -> Result<Grant, ApiError> {
+        let index = self.state.authz.index(self.who.tenant_id).await?;
+        let resource = Resource::Device(device);
+        let Some(d) = index.decide_device_in(self.who.user_id, perm, device, environment) else {
+            self.write(
+                perm.as_str(),
+                resource,
+                AuditOutcome::Deny,
+                "device not found".into(),
+            )
+            .await?;
+            return Err(ApiError::not_found(resource.kind()));
+        };
+        self.record(perm.as_str(), resource, &d).await?;
+        match d {
+            Decision::Allow(g) => Ok(g),
+            Decision::Deny(r) => Err(ApiError::denied(r)),
+        }
+    }
+
     /// Requires that the caller holds `perm` somewhere in its tenant, for a
     /// list whose items are then filtered with [`Ctx::visible`].
     pub async fn authorize_list(&self, perm: Permission) -> Result<Arc<AuthzIndex>, ApiError> {

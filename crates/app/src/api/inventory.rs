@@ -148,7 +148,10 @@ impl InventoryApi {
         ))
     }
 
-    /// Register a device at a site. Credentials are encrypted at rest and never returned.
+    /// Register a device at a site. Credentials are encrypted at rest and
+    /// never returned; giving them needs `device:credentials`, switching on
+    /// any capability flag `device:configure`. `plain_http` is for lab
+    /// devices only.
     #[oai(path = "/devices", method = "post", operation_id = "createDevice")]
     async fn create_device(
         &self,
@@ -162,6 +165,12 @@ impl InventoryApi {
             .await?;
         if b.credentials.is_some() {
             ctx.authorize(P::DeviceCredentials, Resource::Site(b.site_id.into()))
+                .await?;
+        }
+        let capabilities: tenancy::Capabilities = b.capabilities.into();
+        if capabilities != tenancy::Capabilities::default() {
+            // Capability flags decide which tools may change the device.
+            ctx.authorize(P::DeviceConfigure, Resource::Site(b.site_id.into()))
                 .await?;
         }
         let tls = b
@@ -181,7 +190,7 @@ impl InventoryApi {
                     port: b.port.unwrap_or(443),
                     environment: b.environment.into(),
                     tags: b.tags,
-                    capabilities: b.capabilities.into(),
+                    capabilities,
                     tls,
                     credentials: b.credentials.map(Into::into),
                 },
@@ -243,7 +252,11 @@ impl InventoryApi {
         Ok(Json(dto))
     }
 
-    /// Change a device; moving it to another site needs `device:create` there.
+    /// Change a device. Moving it to another site needs `device:create`
+    /// there; changing its environment or capability flags needs
+    /// `device:configure` in the old and the new environment; changing the
+    /// host, port or TLS setting of a device with stored credentials needs
+    /// `device:credentials`, since the credentials go wherever it points.
     #[oai(
         path = "/devices/:device_id",
         method = "patch",
@@ -274,6 +287,31 @@ impl InventoryApi {
             capabilities: b.capabilities.map(Into::into),
             tls: b.tls.map(|t| t.into_domain()).transpose()?,
         };
+        let current = self.state.tenancy.device(id).await?;
+        let new_environment = patch.environment.filter(|e| *e != current.environment);
+        if new_environment.is_some()
+            || patch
+                .capabilities
+                .is_some_and(|c| c != current.capabilities)
+        {
+            ctx.authorize(P::DeviceConfigure, Resource::Device(id))
+                .await?;
+            if let Some(env) = new_environment {
+                ctx.authorize_device_in(P::DeviceConfigure, id, env).await?;
+            }
+        }
+        let retargeted = patch
+            .host
+            .as_deref()
+            .is_some_and(|h| !h.trim().eq_ignore_ascii_case(&current.host))
+            || patch.port.is_some_and(|p| p != current.port)
+            || patch.tls.as_ref().is_some_and(|t| *t != current.tls);
+        if retargeted && current.has_credentials {
+            // Refused rather than dropping the credentials: the caller
+            // learns why, and nobody loses a working device by accident.
+            ctx.authorize(P::DeviceCredentials, Resource::Device(id))
+                .await?;
+        }
         Ok(Json(
             self.state.tenancy.update_device(id, patch).await?.into(),
         ))

@@ -660,6 +660,8 @@ pub struct DevicePatch {
     pub site_id: Option<Uuid>,
     #[oai(skip_serializing_if_is_none, validator(max_length = 200))]
     pub name: Option<String>,
+    /// Where the device is reached. With stored credentials, changing the
+    /// host, port or TLS setting needs `device:credentials`.
     #[oai(skip_serializing_if_is_none, validator(max_length = 253))]
     pub host: Option<String>,
     #[oai(skip_serializing_if_is_none)]

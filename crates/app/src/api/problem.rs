@@ -183,6 +183,17 @@ impl ApiError {
         ))
     }
 
+    /// 422 for `field` with a code of its own.
+    pub fn invalid_code(code: &str, field: &str, detail: impl Into<String>) -> Self {
+        let detail = format!("{field}: {}", detail.into());
+        ApiError::Unprocessable(problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            code,
+            detail,
+            Some(field),
+        ))
+    }
+
     pub fn not_found_code(code: &str, detail: impl Into<String>) -> Self {
         ApiError::NotFound(problem(StatusCode::NOT_FOUND, code, detail, None))
     }
@@ -285,6 +296,7 @@ impl From<TenancyError> for ApiError {
     fn from(e: TenancyError) -> Self {
         match e {
             TenancyError::Invalid(f) => ApiError::invalid(f.field, f.reason),
+            TenancyError::Target(t) => ApiError::invalid_code(t.code, t.field, t.reason),
             TenancyError::NotFound(what) => ApiError::not_found(what),
             TenancyError::Conflict(m) => ApiError::conflict(m),
             TenancyError::BadToken(m) => ApiError::bad_request("invalid_token", m),

@@ -48,7 +48,7 @@ pub struct ToolResultDto {
 pub struct FleetResultDto {
     pub tool: String,
     pub summary: String,
-    /// For a plan tool: `plan_id`, `approval_token`, `expires_at`, `risk`;
+    /// For a plan tool: `plan_id`, `confirmation_token`, `expires_at`, `risk`;
     /// for an apply tool: `status` and per-device `outcomes`.
     pub data: Value,
 }
@@ -124,9 +124,11 @@ impl ToolsApi {
 
     /// Run a fleet tool: a plan tool (`plan_*`, `config_plan_*`) with
     /// `device_ids`, which checks every device and returns a pending plan
-    /// with its single-use approval token, or an apply tool with `plan_id`
-    /// and `approval_token`, which applies the plan (creator only, within
-    /// 15 minutes) with snapshots, health checks and automatic rollback.
+    /// with its creator's single-use confirmation token, or an apply tool
+    /// with `plan_id` and `confirmation_token`, which applies the plan
+    /// (creator only, within 15 minutes, for the plan's change and devices
+    /// as created) with snapshots, health checks and automatic rollback. A
+    /// refused apply leaves the plan pending and the token good.
     #[oai(
         path = "/tools/:tool_name",
         method = "post",

@@ -22,7 +22,7 @@ impl CallError {
             CallError::Tool(t) => t.code(),
             CallError::Unavailable(_) => "unavailable",
             CallError::WrongEndpoint(_) => "wrong_endpoint",
-            CallError::Token(_) => "invalid_approval_token",
+            CallError::Token(_) => "invalid_confirmation_token",
             CallError::RateLimited(_) => "rate_limited",
         }
     }

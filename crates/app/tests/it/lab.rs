@@ -22,10 +22,19 @@ pub async fn lab() -> Lab {
 }
 
 pub async fn lab_with(configure: impl FnOnce(&mut rosgate::Config)) -> Lab {
-    let app = TestApp::spawn_with(
+    lab_clocked(configure, std::sync::Arc::new(kernel::SystemClock)).await
+}
+
+/// A lab whose server runs on `clock`.
+pub async fn lab_clocked(
+    configure: impl FnOnce(&mut rosgate::Config),
+    clock: std::sync::Arc<dyn kernel::Clock>,
+) -> Lab {
+    let app = TestApp::spawn_clocked(
         testkit::Backend::from_env(),
         testkit::reserve().await,
         configure,
+        clock,
     )
     .await;
     let schema = Schema::find().map(|p| Schema::load(p).expect("the RouterOS schema loads"));

@@ -7,6 +7,7 @@ mod admission;
 mod api;
 mod audit;
 mod audit_reach;
+mod devices;
 mod escalation;
 mod health;
 mod hygiene;

@@ -618,7 +618,7 @@ impl Lab {
 }
 
 #[tokio::test]
-async fn a_route_plan_is_approved_once_by_its_creator_and_really_applied() {
+async fn a_route_plan_is_confirmed_once_by_its_creator_and_really_applied() {
     let lab = lab().await;
     let a = lab
         .device("r-plan-a", Environment::Lab, professional(true, false))
@@ -648,7 +648,7 @@ async fn a_route_plan_is_approved_once_by_its_creator_and_really_applied() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let plan_id = r.body["data"]["plan_id"].as_str().unwrap().to_owned();
-    let token = r.body["data"]["approval_token"]
+    let token = r.body["data"]["confirmation_token"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -670,22 +670,22 @@ async fn a_route_plan_is_approved_once_by_its_creator_and_really_applied() {
             lab.fleet(
                 &by,
                 "apply_routing_plan",
-                json!({"plan_id": plan_id, "approval_token": token}),
+                json!({"plan_id": plan_id, "confirmation_token": token}),
             )
             .await
         }
     };
-    let r = apply(admin.clone(), format!("approve_{}", "0".repeat(64))).await;
+    let r = apply(admin.clone(), format!("confirm_{}", "0".repeat(64))).await;
     assert_eq!(
         (r.status, r.code()),
-        (StatusCode::FORBIDDEN, "invalid_approval_token"),
+        (StatusCode::FORBIDDEN, "invalid_confirmation_token"),
         "{}",
         r.body
     );
     let r = apply(other_admin.clone(), token.clone()).await;
     assert_eq!(
         (r.status, r.code()),
-        (StatusCode::FORBIDDEN, "invalid_approval_token"),
+        (StatusCode::FORBIDDEN, "invalid_confirmation_token"),
         "{}",
         r.body
     );
@@ -694,7 +694,7 @@ async fn a_route_plan_is_approved_once_by_its_creator_and_really_applied() {
         .fleet(
             &admin,
             "apply_firewall_plan",
-            json!({"plan_id": plan_id, "approval_token": token}),
+            json!({"plan_id": plan_id, "confirmation_token": token}),
         )
         .await;
     assert_eq!(
@@ -763,7 +763,7 @@ async fn a_route_plan_is_approved_once_by_its_creator_and_really_applied() {
     let r = apply(admin.clone(), token).await;
     assert_eq!(
         (r.status, r.code()),
-        (StatusCode::FORBIDDEN, "invalid_approval_token"),
+        (StatusCode::FORBIDDEN, "invalid_confirmation_token"),
         "a token works once"
     );
     lab.assert_no_violations();
@@ -797,7 +797,7 @@ async fn a_failed_health_check_rolls_back_every_device_already_changed() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["data"]["risk"], "high");
-    let input = json!({"plan_id": r.body["data"]["plan_id"], "approval_token": r.body["data"]["approval_token"]});
+    let input = json!({"plan_id": r.body["data"]["plan_id"], "confirmation_token": r.body["data"]["confirmation_token"]});
     let r = lab.fleet(&admin, "apply_firewall_plan", input).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["data"]["status"], "rolled_back", "{}", r.body);
@@ -892,7 +892,7 @@ async fn a_dns_ntp_rollout_runs_in_batches_and_professional_guards_hold() {
         .fleet(&admin, "config_plan_dns_ntp_rollout", input)
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    let apply = json!({"plan_id": r.body["data"]["plan_id"], "approval_token": r.body["data"]["approval_token"]});
+    let apply = json!({"plan_id": r.body["data"]["plan_id"], "confirmation_token": r.body["data"]["confirmation_token"]});
     let r = lab
         .fleet(&admin, "config_apply_dns_ntp_rollout", apply)
         .await;
@@ -911,6 +911,239 @@ async fn a_dns_ntp_rollout_runs_in_batches_and_professional_guards_hold() {
         && e.reason.ends_with("plan completed")
         && e.result == audit::RunResult::Success
         && e.approval_request_id == e.resource_id));
+    lab.assert_no_violations();
+}
+
+/// A pending plan: its id and confirmation token.
+struct Pending {
+    id: String,
+    token: String,
+}
+
+impl Lab {
+    async fn plan_route(&self, token: &str, devices: &[&Device], dst: &str) -> Pending {
+        let ids: Vec<_> = devices.iter().map(|d| d.id).collect();
+        let r = self
+            .fleet(
+                token,
+                "plan_add_static_route",
+                json!({"device_ids": ids, "dst_address": dst, "gateway": "10.0.1.1"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        Pending {
+            id: r.body["data"]["plan_id"].as_str().unwrap().to_owned(),
+            token: r.body["data"]["confirmation_token"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        }
+    }
+
+    async fn apply_route(&self, token: &str, plan: &Pending) -> Reply {
+        self.fleet(
+            token,
+            "apply_routing_plan",
+            json!({"plan_id": plan.id, "confirmation_token": plan.token}),
+        )
+        .await
+    }
+
+    async fn plan_status(&self, plan: &Pending) -> tools::plan::PlanStatus {
+        self.app
+            .state
+            .plans
+            .get(self.tenant, plan.id.parse().unwrap())
+            .await
+            .unwrap()
+            .status
+    }
+
+    fn has_route(&self, device: &Device, dst: &str) -> bool {
+        self.sim
+            .state(&device.name)
+            .table("ip/route")
+            .is_some_and(|t| t.find("dst-address", dst).is_some())
+    }
+}
+
+#[tokio::test]
+async fn a_refused_apply_leaves_the_plan_pending_and_its_token_works_once_the_cause_is_fixed() {
+    use tools::plan::PlanStatus;
+    let lab = lab().await;
+    let a = lab
+        .device("r-keep-a", Environment::Lab, professional(true, false))
+        .await;
+    let b = lab
+        .device_with(
+            "r-keep-b",
+            Environment::Lab,
+            professional(true, false),
+            false,
+        )
+        .await;
+    let (user, admin) = lab
+        .app
+        .user(lab.tenant, &[(R::Admin, Scope::Team(lab.team.id.into()))])
+        .await;
+
+    // One device has no credentials.
+    let plan = lab.plan_route(&admin, &[&a, &b], "172.16.60.0/24").await;
+    let r = lab.apply_route(&admin, &plan).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::CONFLICT, "no_credentials"),
+        "{}",
+        r.body
+    );
+    assert_eq!(lab.plan_status(&plan).await, PlanStatus::Pending);
+    assert!(!lab.has_route(&a, "172.16.60.0/24"), "nothing was changed");
+    lab.app
+        .state
+        .tenancy
+        .set_credentials(
+            b.id,
+            &tenancy::DeviceCredentials {
+                username: "api".into(),
+                password: "s3cret-pw".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let r = lab.apply_route(&admin, &plan).await;
+    assert_eq!(r.body["data"]["status"], "completed", "{}", r.body);
+    assert!(lab.has_route(&a, "172.16.60.0/24") && lab.has_route(&b, "172.16.60.0/24"));
+
+    // The creator's permission on the devices was revoked meanwhile.
+    let plan = lab.plan_route(&admin, &[&a], "172.16.61.0/24").await;
+    let repo = lab.app.state.rbac.repo();
+    let binding = repo
+        .bindings(lab.tenant)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|b| b.user_id == user.id)
+        .unwrap();
+    repo.delete_binding(binding.id).await.unwrap();
+    let r = lab.apply_route(&admin, &plan).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::FORBIDDEN, "missing_permission"),
+        "{}",
+        r.body
+    );
+    assert_eq!(lab.plan_status(&plan).await, PlanStatus::Pending);
+    repo.insert_binding(&binding).await.unwrap();
+    let r = lab.apply_route(&admin, &plan).await;
+    assert_eq!(r.body["data"]["status"], "completed", "{}", r.body);
+    lab.assert_no_violations();
+}
+
+#[tokio::test]
+async fn an_apply_over_the_tool_budget_leaves_the_plan_pending_until_the_budget_returns() {
+    use tools::plan::PlanStatus;
+    let start = time::OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+    let clock = std::sync::Arc::new(kernel::ManualClock::new(start));
+    let lab = super::lab::lab_clocked(
+        |c| {
+            c.rate_limits.tools.insert(
+                "apply_routing_plan".into(),
+                rosgate::config::Budget {
+                    per_hour: Some(6),
+                    per_day: None,
+                },
+            );
+        },
+        clock.clone(),
+    )
+    .await;
+    let a = lab
+        .device("r-budget-plan", Environment::Lab, professional(true, false))
+        .await;
+    let admin = lab.user(R::Admin).await;
+    let plan = lab.plan_route(&admin, &[&a], "172.16.70.0/24").await;
+    // Six other applies use up the hour's budget of six.
+    for i in 0..6 {
+        let other = lab
+            .plan_route(&admin, &[&a], &format!("172.16.{}.0/24", 71 + i))
+            .await;
+        let r = lab.apply_route(&admin, &other).await;
+        assert_eq!(r.body["data"]["status"], "completed", "{}", r.body);
+    }
+    let r = lab.apply_route(&admin, &plan).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+        "{}",
+        r.body
+    );
+    assert_eq!(lab.plan_status(&plan).await, PlanStatus::Pending);
+    assert!(!lab.has_route(&a, "172.16.70.0/24"));
+    // One apply comes back every ten minutes; the token is good for fifteen.
+    clock.advance(time::Duration::minutes(11));
+    let r = lab.apply_route(&admin, &plan).await;
+    assert_eq!(r.body["data"]["status"], "completed", "{}", r.body);
+    assert!(lab.has_route(&a, "172.16.70.0/24"));
+    lab.assert_no_violations();
+}
+
+#[tokio::test]
+async fn a_token_is_refused_for_a_plan_whose_change_or_devices_were_altered_in_the_store() {
+    use tools::plan::PlanStatus;
+    let lab = lab().await;
+    let a = lab
+        .device("r-alter-a", Environment::Lab, professional(true, false))
+        .await;
+    let b = lab
+        .device("r-alter-b", Environment::Lab, professional(true, false))
+        .await;
+    let admin = lab.user(R::Admin).await;
+    let id_is = |plan: &Pending| match lab.app.backend {
+        testkit::Backend::Sqlite => {
+            format!("id = x'{}'", plan.id.replace('-', ""))
+        }
+        testkit::Backend::Postgres => format!("id = '{}'", plan.id),
+    };
+    let db = &lab.app.state.db;
+    let tamper = |sql: String| async move {
+        let changed = db.execute_unprepared(&sql).await.unwrap();
+        assert_eq!(changed, 1, "{sql}");
+    };
+
+    let plan = lab.plan_route(&admin, &[&a], "172.16.80.0/24").await;
+    let devices = serde_json::to_string(&[a.id, b.id]).unwrap();
+    tamper(format!(
+        "UPDATE plans SET device_ids = '{devices}' WHERE {}",
+        id_is(&plan)
+    ))
+    .await;
+    let r = lab.apply_route(&admin, &plan).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::FORBIDDEN, "invalid_confirmation_token"),
+        "another device list: {}",
+        r.body
+    );
+
+    let plan = lab.plan_route(&admin, &[&a], "172.16.81.0/24").await;
+    let change = json!({"kind": "add_static_route", "dst_address": "10.0.0.0/8",
+        "gateway": "10.0.1.1", "distance": null, "comment": null});
+    tamper(format!(
+        "UPDATE plans SET change = '{change}' WHERE {}",
+        id_is(&plan)
+    ))
+    .await;
+    let r = lab.apply_route(&admin, &plan).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::FORBIDDEN, "invalid_confirmation_token"),
+        "another change: {}",
+        r.body
+    );
+    assert_eq!(lab.plan_status(&plan).await, PlanStatus::Pending);
+    for d in [&a, &b] {
+        assert!(!lab.has_route(d, "10.0.0.0/8") && !lab.has_route(d, "172.16.80.0/24"));
+    }
     lab.assert_no_violations();
 }
 
