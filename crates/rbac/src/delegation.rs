@@ -320,8 +320,3 @@ fn keeps_an_admin(
     }
     Ok(())
 }
-
-/// Whether `user` is one of the tenant's unrestricted administrators.
-pub fn is_unrestricted_admin(index: &AuthzIndex, user: UserId) -> bool {
-    index.device_scope_of(user).is_none() && index.bindings_of(user).iter().any(unrestricted)
-}

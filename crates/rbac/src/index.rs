@@ -496,16 +496,6 @@ impl AuthzIndex {
         self.users.get(&user)?.device_scope.as_ref()
     }
 
-    /// Whether `user` is a user of this tenant.
-    pub fn has_user(&self, user: UserId) -> bool {
-        self.users.contains_key(&user)
-    }
-
-    /// The compiled bindings of `user`.
-    pub(crate) fn bindings_of(&self, user: UserId) -> &[CompiledBinding] {
-        self.users.get(&user).map_or(&[], |e| &e.bindings)
-    }
-
     /// Every compiled binding of the tenant with its user.
     pub(crate) fn all_bindings(&self) -> impl Iterator<Item = (UserId, &CompiledBinding)> + '_ {
         self.users
