@@ -566,12 +566,19 @@ async fn a_real_mcp_client_sees_its_tools_and_is_refused_what_it_may_not_do() {
         "{challenge}"
     );
 
-    // Each tool call is one audit event, made by an agent.
+    // Each tool call is one audit event, made by an agent; the change that
+    // went through also committed its intent before touching the device.
     let events = lab.app.state.db.audit_events(lab.tenant).await.unwrap();
+    let intents: Vec<_> = events
+        .iter()
+        .filter(|e| e.operation == "mcp:update_dns_servers" && e.result.as_str() == "pending")
+        .collect();
     let dns: Vec<_> = events
         .iter()
-        .filter(|e| e.operation == "mcp:update_dns_servers")
+        .filter(|e| e.operation == "mcp:update_dns_servers" && e.result.as_str() != "pending")
         .collect();
+    assert_eq!(intents.len(), 1, "{intents:#?}");
+    assert_eq!(dns.last().and_then(|e| e.intent_id), Some(intents[0].id));
     assert_eq!(dns.len(), 2, "{dns:#?}");
     assert!(dns.iter().all(|e| e.actor == audit::Actor::Agent
         && e.tool_name.as_deref() == Some("update_dns_servers")
