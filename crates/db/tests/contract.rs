@@ -783,6 +783,51 @@ mod audit_chain {
     }
 
     #[tokio::test]
+    async fn a_nul_in_one_tenants_event_costs_no_other_event_and_is_kept_escaped() {
+        use audit::AuditSink;
+        use audit::writer::{GroupCommit, WriterConfig};
+        let (db, _d) = db().await;
+        let bad_tenant = tenant(&db).await.id;
+        let good_tenant = tenant(&db).await.id;
+        let writer = Arc::new(GroupCommit::start(
+            Arc::new(db.clone()),
+            WriterConfig::default(),
+        ));
+        let calls: Vec<_> = (1..=40)
+            .map(|n| {
+                let w = writer.clone();
+                let mut e = event(Some(if n == 20 { bad_tenant } else { good_tenant }), n);
+                if n == 20 {
+                    e.tool_name = Some("get\0routes".into());
+                    e.reason = "key \u{1}\0 in input".into();
+                }
+                tokio::spawn(async move { w.record(e).await })
+            })
+            .collect();
+        for c in calls {
+            c.await.unwrap().unwrap();
+        }
+        assert_eq!(db.audit_events(good_tenant).await.unwrap().len(), 39);
+        let bad = db.audit_events(bad_tenant).await.unwrap();
+        assert_eq!(bad[0].tool_name.as_deref(), Some("get\\u0000routes"));
+        assert_eq!(bad[0].reason, "key \\u0001\\u0000 in input");
+        for t in [good_tenant, bad_tenant] {
+            assert_eq!(verify(&db, t).await.first_break, None);
+        }
+        // Unescaped, PostgreSQL refuses the text: the writer's escaping is
+        // what keeps such a batch alive.
+        if Backend::from_env() == Backend::Postgres {
+            let mut raw = event(Some(bad_tenant), 99);
+            raw.tool_name = Some("x\0".into());
+            assert!(
+                db.append(&[raw, event(Some(good_tenant), 98)])
+                    .await
+                    .is_err()
+            );
+        }
+    }
+
+    #[tokio::test]
     async fn open_intents_are_pending_events_no_outcome_names() {
         let (db, _d) = db().await;
         let a = tenant(&db).await.id;
