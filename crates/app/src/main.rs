@@ -106,14 +106,20 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
             let addr = listener.local_addr()?;
             println!("rosgate listening on http://{addr}  (API docs: http://{addr}/docs)");
             let _health = state.health.clone().spawn(state.clone());
+            let _checkpoints = rosgate::checkpoint::spawn(state.clone());
             let audit = state.audit.clone();
+            let last = state.clone();
             let app = server::app(state, config.max_body_bytes);
             server::serve(app, listener, async {
                 let _ = tokio::signal::ctrl_c().await;
             })
             .await?;
-            // Every request has been answered; commit what they queued.
+            // Every request has been answered; commit what they queued, then
+            // sign where each chain ends.
             audit.shutdown().await;
+            if let Err(e) = last.audit_trust.write_checkpoints(&last).await {
+                tracing::error!(error = %e, "cannot write the last audit checkpoints");
+            }
         }
     }
     Ok(())

@@ -1,7 +1,10 @@
 //! The audit trail's vocabulary: one [`AuditEvent`] per request or tool
 //! call, allowed or denied, written through the [`AuditSink`] port.
 //!
-//! - [`chain`]: the tamper-evident hash chain each tenant's events form.
+//! - [`chain`]: the tamper-evident chain of keyed links each tenant's
+//!   events form.
+//! - [`checkpoint`]: signed checkpoints of chain heads, kept outside the
+//!   database.
 //! - [`writer`]: the group-commit writer that makes events durable in
 //!   batches before their requests are answered.
 //! - [`query`]: reading events back (filters, cursors, chain scans) and
@@ -12,6 +15,7 @@
 //! store what they are given and nothing more.
 
 pub mod chain;
+pub mod checkpoint;
 pub mod query;
 pub mod writer;
 

@@ -5,6 +5,7 @@
 
 mod api;
 mod audit;
+mod audit_integrity;
 mod health;
 mod identity;
 mod isolation;
