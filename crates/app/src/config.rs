@@ -44,6 +44,68 @@ pub struct Config {
     pub rate_limits: RateLimitsConfig,
     /// Where devices may be reached (`[devices]`).
     pub devices: DevicesConfig,
+    /// Audit chain keys and signed checkpoints (`[audit]`).
+    #[serde(default)]
+    pub audit: AuditConfig,
+}
+
+/// The `[audit]` table: the key chain links are keyed with, the key
+/// checkpoints are signed with, and where checkpoints go. Keys left unset
+/// are generated once into files next to `key_file`. See `docs/audit.md`.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Base64 of 32 bytes: the HMAC-SHA-256 key of new chain links.
+    pub link_key: Option<String>,
+    /// Base64 link keys used before a rotation; rows linked with them
+    /// still verify.
+    pub retired_link_keys: Vec<String>,
+    /// Base64 of 32 bytes: the Ed25519 secret key checkpoints are signed with.
+    pub checkpoint_key: Option<String>,
+    /// Base64 Ed25519 public keys of checkpoints signed before a rotation.
+    pub retired_checkpoint_public_keys: Vec<String>,
+    /// The checkpoint file (JSON lines); by default `audit-checkpoints.jsonl`
+    /// next to `key_file`. Keep it (or a copy) where database writers cannot.
+    pub checkpoint_file: Option<String>,
+    /// Seconds between checkpoints (one is also written on shutdown).
+    pub checkpoint_interval_seconds: u64,
+    /// Seconds after which an intent (a change about to be sent to a
+    /// device) without an outcome is recorded as of unknown outcome: longer
+    /// than any device call takes, so another instance's call in flight is
+    /// never settled. Checked at start and every minute.
+    pub intent_grace_seconds: u64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            link_key: None,
+            retired_link_keys: Vec::new(),
+            checkpoint_key: None,
+            retired_checkpoint_public_keys: Vec::new(),
+            checkpoint_file: None,
+            checkpoint_interval_seconds: 60,
+            intent_grace_seconds: 300,
+        }
+    }
+}
+
+impl std::fmt::Debug for AuditConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The keys are secrets: only whether they are set.
+        f.debug_struct("AuditConfig")
+            .field("link_key", &self.link_key.as_ref().map(|_| "<set>"))
+            .field(
+                "checkpoint_key",
+                &self.checkpoint_key.as_ref().map(|_| "<set>"),
+            )
+            .field("checkpoint_file", &self.checkpoint_file)
+            .field(
+                "checkpoint_interval_seconds",
+                &self.checkpoint_interval_seconds,
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 /// The `[devices]` table: rules for the addresses rosgate sends device
@@ -227,6 +289,7 @@ pub const KEYS: &[&str] = &[
     "health_jitter_seconds",
     "rate_limits",
     "devices",
+    "audit",
 ];
 
 impl Default for Config {
@@ -247,6 +310,7 @@ impl Default for Config {
             health_jitter_seconds: 10,
             rate_limits: RateLimitsConfig::default(),
             devices: DevicesConfig::default(),
+            audit: AuditConfig::default(),
         }
     }
 }

@@ -112,14 +112,23 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
             println!("rosgate listening on http://{addr}  (API docs: http://{addr}/docs)");
             let _health = state.health.clone().spawn(state.clone());
             let _refusals = rosgate::enforce::spawn_refusal_flusher(state.clone());
+            let _checkpoints = rosgate::checkpoint::spawn(state.clone());
+            let grace = time::Duration::seconds(
+                i64::try_from(config.audit.intent_grace_seconds).unwrap_or(300),
+            );
+            let _intents = rosgate::enforce::spawn_intent_settler(state.clone(), grace);
             let app = server::app(state.clone(), config.max_body_bytes);
             server::serve(app, listener, async {
                 let _ = tokio::signal::ctrl_c().await;
             })
             .await?;
-            // Every request has been answered; commit what they queued.
+            // Every request has been answered; commit what they queued, then
+            // sign where each chain ends.
             rosgate::enforce::flush_refusals(&state, true).await;
             state.audit.shutdown().await;
+            if let Err(e) = state.audit_trust.write_checkpoints(&state).await {
+                tracing::error!(error = %e, "cannot write the last audit checkpoints");
+            }
         }
     }
     Ok(())

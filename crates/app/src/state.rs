@@ -42,6 +42,8 @@ pub struct AppState {
     pub limits: crate::limits::Limits,
     /// Refusals counted into one event per subject and minute.
     pub refusals: Arc<crate::enforce::refusals::Refusals>,
+    /// The audit chain's link keys and the signed checkpoint file.
+    pub audit_trust: Arc<crate::checkpoint::AuditTrust>,
 }
 
 /// What the browser-facing endpoints need from the configuration.
@@ -94,6 +96,7 @@ impl AppState {
             None => load_or_create_key(&config.key_file, entropy.as_ref())?,
         };
         let sealer = Arc::new(AesGcmSealer::from_base64(&key, entropy.clone())?);
+        let audit_trust = Arc::new(audit_trust(config, entropy.as_ref())?);
         let store = Arc::new(db.clone());
         let device_api: Arc<dyn tools::RouterOs> = Arc::new(routeros::RestClient::new(
             routeros::ClientConfig {
@@ -219,9 +222,10 @@ impl AppState {
             rbac: RbacService::new(store.clone(), clock.clone(), entropy.clone()),
             authz,
             audit: Arc::new(audit::writer::GroupCommit::start(
-                store,
+                Arc::new(db.audit_log(audit_trust.links.current().clone())),
                 audit::writer::WriterConfig::default(),
             )),
+            audit_trust,
             clock,
             entropy,
             db,
@@ -269,7 +273,66 @@ fn provisioning_rule(r: &ProvisioningConfig) -> Result<ProvisioningRule, String>
     })
 }
 
+/// The audit keys and checkpoint file: keys from the configuration, or
+/// generated once into files next to `key_file`.
+fn audit_trust(
+    config: &Config,
+    entropy: &dyn Entropy,
+) -> Result<crate::checkpoint::AuditTrust, StartError> {
+    use crate::checkpoint::key_bytes;
+    let a = &config.audit;
+    let beside = |name: &str| {
+        std::path::Path::new(&config.key_file)
+            .with_file_name(name)
+            .display()
+            .to_string()
+    };
+    let bad = |e: String| StartError::Config(format!("audit.{e}"));
+    let link_key = match &a.link_key {
+        Some(k) => k.clone(),
+        None => load_or_create_secret(&beside("audit-link.key"), entropy, "audit link key")?,
+    };
+    let checkpoint_key = match &a.checkpoint_key {
+        Some(k) => k.clone(),
+        None => load_or_create_secret(
+            &beside("audit-checkpoint.key"),
+            entropy,
+            "audit checkpoint signing key",
+        )?,
+    };
+    let many = |what: &str, keys: &[String]| {
+        keys.iter()
+            .enumerate()
+            .map(|(i, k)| key_bytes(&format!("{what}[{i}]"), k).map_err(bad))
+            .collect::<Result<Vec<_>, _>>()
+    };
+    Ok(crate::checkpoint::AuditTrust::new(
+        key_bytes("link_key", &link_key).map_err(bad)?,
+        many("retired_link_keys", &a.retired_link_keys)?,
+        key_bytes("checkpoint_key", &checkpoint_key).map_err(bad)?,
+        many(
+            "retired_checkpoint_public_keys",
+            &a.retired_checkpoint_public_keys,
+        )?,
+        a.checkpoint_file
+            .clone()
+            .unwrap_or_else(|| beside("audit-checkpoints.jsonl"))
+            .into(),
+        a.checkpoint_interval_seconds,
+    ))
+}
+
 fn load_or_create_key(path: &str, entropy: &dyn Entropy) -> Result<String, StartError> {
+    load_or_create_secret(path, entropy, "credential encryption key")
+}
+
+/// The base64 secret of 32 bytes kept in `path`, generated (mode 0600) on
+/// first use.
+fn load_or_create_secret(
+    path: &str,
+    entropy: &dyn Entropy,
+    what: &str,
+) -> Result<String, StartError> {
     let err = |source| StartError::KeyFile {
         path: path.to_owned(),
         source,
@@ -282,7 +345,7 @@ fn load_or_create_key(path: &str, entropy: &dyn Entropy) -> Result<String, Start
             }
             let key = AesGcmSealer::generate_key(entropy);
             write_private(path, &key).map_err(err)?;
-            tracing::info!(path, "generated a new credential encryption key");
+            tracing::info!(path, "generated a new {what}");
             Ok(key)
         }
         Err(e) => Err(err(e)),

@@ -73,6 +73,7 @@
 //! `03019a55fc3e79cf47035676f130377a83083fe48b00c776fc35e61f5431713f`.
 
 use crate::AuditEvent;
+use hmac::{Hmac, Mac};
 use kernel::AuditEventId;
 use sha2::{Digest, Sha256};
 use time::{OffsetDateTime, UtcOffset};
@@ -181,23 +182,95 @@ pub fn canonical_as(version: u8, event: &AuditEvent) -> Vec<u8> {
     out
 }
 
-/// The hash of `event` following `prev_hash` in the current [`VERSION`].
-pub fn link(prev_hash: &[u8; 32], event: &AuditEvent) -> [u8; 32] {
-    digest(VERSION, prev_hash, event)
+/// A secret key version 2 links are keyed with. It comes from the
+/// configuration and never enters the database; rows record only its
+/// [`LinkKey::id`], so that after a rotation old rows verify with the key
+/// they were written with.
+#[derive(Clone)]
+pub struct LinkKey {
+    id: String,
+    secret: [u8; 32],
 }
 
-/// The hash of a row written in encoding `version`, or `None` for a
-/// version this build does not know.
-pub fn link_as(version: u8, prev_hash: &[u8; 32], event: &AuditEvent) -> Option<[u8; 32]> {
-    matches!(version, VERSION_1 | VERSION).then(|| digest(version, prev_hash, event))
+impl std::fmt::Debug for LinkKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LinkKey")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
 }
 
-/// SHA-256(version || prev_hash || canonical_as(version, event)).
-fn digest(version: u8, prev_hash: &[u8; 32], event: &AuditEvent) -> [u8; 32] {
+impl LinkKey {
+    /// The key of `secret`; its id is derived from it (the first eight
+    /// bytes, in hex, of SHA-256 over a label and the secret), so that a
+    /// configuration cannot pair a secret with the wrong id.
+    pub fn new(secret: [u8; 32]) -> Self {
+        let mut h = Sha256::new();
+        h.update(b"rosgate audit link key id\0");
+        h.update(secret);
+        let id = hex::encode(&h.finalize()[..8]);
+        LinkKey { id, secret }
+    }
+
+    /// The id rows record.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn mac(&self, version: u8, prev_hash: &[u8; 32], event: &AuditEvent) -> Hmac<Sha256> {
+        // HMAC takes keys of any length; 32 bytes never fails.
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.secret)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts every key length"));
+        mac.update(&[version]);
+        mac.update(prev_hash);
+        mac.update(&canonical_as(version, event));
+        mac
+    }
+}
+
+/// The keys a verification accepts: the current one, which new links are
+/// written with, and retired ones that older rows name.
+#[derive(Debug, Clone)]
+pub struct LinkKeys {
+    current: LinkKey,
+    retired: Vec<LinkKey>,
+}
+
+impl LinkKeys {
+    pub fn new(current: LinkKey, retired: Vec<LinkKey>) -> Self {
+        LinkKeys { current, retired }
+    }
+
+    /// The key new links are written with.
+    pub fn current(&self) -> &LinkKey {
+        &self.current
+    }
+
+    /// The key with this id, current or retired.
+    pub fn find(&self, id: &str) -> Option<&LinkKey> {
+        std::iter::once(&self.current)
+            .chain(&self.retired)
+            .find(|k| k.id == id)
+    }
+}
+
+/// The link of `event` following `prev_hash` in the current [`VERSION`]:
+/// HMAC-SHA-256 under `key` of version || prev_hash || canonical(event).
+pub fn link(key: &LinkKey, prev_hash: &[u8; 32], event: &AuditEvent) -> [u8; 32] {
+    key.mac(VERSION, prev_hash, event)
+        .finalize()
+        .into_bytes()
+        .into()
+}
+
+/// The plain link of version 1: SHA-256(0x01 || prev_hash ||
+/// canonical_as(1, event)). Only rows written before links were keyed use
+/// it.
+pub fn link_v1(prev_hash: &[u8; 32], event: &AuditEvent) -> [u8; 32] {
     let mut hasher = Sha256::new();
-    hasher.update([version]);
+    hasher.update([VERSION_1]);
     hasher.update(prev_hash);
-    hasher.update(canonical_as(version, event));
+    hasher.update(canonical_as(VERSION_1, event));
     hasher.finalize().into()
 }
 
@@ -207,6 +280,8 @@ pub struct Chained {
     pub event: AuditEvent,
     /// The encoding the link was written in ([`VERSION_1`] or [`VERSION`]).
     pub version: u8,
+    /// The [`LinkKey::id`] of a keyed link; `None` for version 1.
+    pub key_id: Option<String>,
     /// The hash of the tenant's previous event, or [`GENESIS`].
     pub prev_hash: [u8; 32],
     /// `link(prev_hash, event)`.
@@ -215,15 +290,16 @@ pub struct Chained {
 
 /// Chains a batch of events after `prev` (the tenant's current head, or
 /// [`GENESIS`] for its first event). The last element's `hash` is the new head.
-pub fn chain(prev: [u8; 32], events: &[AuditEvent]) -> Vec<Chained> {
+pub fn chain(key: &LinkKey, prev: [u8; 32], events: &[AuditEvent]) -> Vec<Chained> {
     let mut head = prev;
     events
         .iter()
         .map(|event| {
-            let hash = link(&head, event);
+            let hash = link(key, &head, event);
             let chained = Chained {
                 event: event.clone(),
                 version: VERSION,
+                key_id: Some(key.id.clone()),
                 prev_hash: head,
                 hash,
             };
@@ -239,6 +315,9 @@ pub enum BreakKind {
     /// The row's `hash` is not `link(prev_hash, event)`: the event or its
     /// stored hash was changed.
     Altered,
+    /// The row names a link key that is not configured: it cannot be
+    /// checked until the key is added to the retired keys.
+    UnknownKey,
     /// The row's `prev_hash` is not the previous row's `hash`: a row was
     /// deleted, inserted or moved (or the previous row was changed and
     /// re-hashed).
@@ -277,17 +356,19 @@ impl Verification {
 /// a tenant's whole trail, or the `hash` of the row before a range), and
 /// stops at the first broken link without reading further. Holds one row at
 /// a time, so callers can stream rows from storage.
-pub fn verify(start_prev: [u8; 32], rows: impl IntoIterator<Item = Chained>) -> Verification {
+pub fn verify(
+    keys: &LinkKeys,
+    start_prev: [u8; 32],
+    rows: impl IntoIterator<Item = Chained>,
+) -> Verification {
     let mut head = start_prev;
     let mut checked: u64 = 0;
     let mut floor = VERSION_1;
     for row in rows {
         let kind = if row.prev_hash != head {
             Some(BreakKind::Missing)
-        } else if !link_holds(&mut floor, &row) {
-            Some(BreakKind::Altered)
         } else {
-            None
+            check_link(keys, &mut floor, &row)
         };
         if let Some(kind) = kind {
             return Verification {
@@ -314,12 +395,31 @@ pub fn verify(start_prev: [u8; 32], rows: impl IntoIterator<Item = Chained>) -> 
 /// older than the newest encoding seen before it in the chain (`floor`,
 /// raised as rows go by): a chain is never downgraded, so a row rewritten
 /// into an older, weaker encoding is altered.
-pub fn link_holds(floor: &mut u8, row: &Chained) -> bool {
+///
+/// A version 2 row is keyed: its hash must be the HMAC under the key it
+/// names (compared in constant time). A version 1 row is plain SHA-256,
+/// which anyone can recompute: only a signed checkpoint vouches for those.
+pub fn check_link(keys: &LinkKeys, floor: &mut u8, row: &Chained) -> Option<BreakKind> {
     if row.version < *floor {
-        return false;
+        return Some(BreakKind::Altered);
     }
     *floor = row.version;
-    link_as(row.version, &row.prev_hash, &row.event) == Some(row.hash)
+    match (row.version, row.key_id.as_deref()) {
+        (VERSION_1, None) => {
+            let expected = link_v1(&row.prev_hash, &row.event);
+            (!bool::from(subtle::ConstantTimeEq::ct_eq(&expected[..], &row.hash[..])))
+                .then_some(BreakKind::Altered)
+        }
+        (VERSION, Some(id)) => match keys.find(id) {
+            None => Some(BreakKind::UnknownKey),
+            Some(key) => key
+                .mac(VERSION, &row.prev_hash, &row.event)
+                .verify_slice(&row.hash)
+                .is_err()
+                .then_some(BreakKind::Altered),
+        },
+        _ => Some(BreakKind::Altered),
+    }
 }
 
 /// Lower-case hex of a hash, for display and text columns.
@@ -342,6 +442,14 @@ mod tests {
     use time::macros::{datetime, offset};
     use time::{Date, Duration, Time};
     use uuid::Uuid;
+
+    fn key() -> LinkKey {
+        LinkKey::new([7; 32])
+    }
+
+    fn keys() -> LinkKeys {
+        LinkKeys::new(key(), vec![LinkKey::new([1; 32])])
+    }
 
     fn event(n: u128) -> AuditEvent {
         AuditEvent {
@@ -376,7 +484,11 @@ mod tests {
     const LEN: usize = 5;
 
     fn rows() -> Vec<Chained> {
-        chain(GENESIS, &(1..=LEN as u128).map(event).collect::<Vec<_>>())
+        chain(
+            &key(),
+            GENESIS,
+            &(1..=LEN as u128).map(event).collect::<Vec<_>>(),
+        )
     }
 
     /// A named change to one field.
@@ -501,14 +613,15 @@ mod tests {
         assert_eq!(canonical_as(VERSION_1, &e), expected);
         // Computed independently of this crate; if this changes, stored
         // chains no longer verify.
-        let hash = link_as(VERSION_1, &GENESIS, &e).unwrap();
+        let hash = link_v1(&GENESIS, &e);
         let row = Chained {
             event: e.clone(),
             version: VERSION_1,
+            key_id: None,
             prev_hash: GENESIS,
             hash,
         };
-        assert!(verify(GENESIS, [row]).is_intact());
+        assert!(verify(&keys(), GENESIS, [row]).is_intact());
         assert_eq!(
             to_hex(&hash),
             "92db7cbfe5a2c054e46c31092c562380f28405f57bc7b137da2e9ca7d14ec03e"
@@ -537,21 +650,90 @@ mod tests {
         let mut r = rows();
         let prev = r[2].prev_hash;
         r[2].version = VERSION_1;
-        r[2].hash = link_as(VERSION_1, &prev, &r[2].event).unwrap();
+        r[2].key_id = None;
+        r[2].hash = link_v1(&prev, &r[2].event);
         for later in 3..LEN {
             let before = r[later - 1].hash;
             r[later].prev_hash = before;
-            r[later].hash = link(&before, &r[later].event);
+            r[later].hash = link(&key(), &before, &r[later].event);
         }
-        let b = verify(GENESIS, r).first_break.unwrap();
+        let b = verify(&keys(), GENESIS, r).first_break.unwrap();
         assert_eq!((b.index, b.kind), (2, BreakKind::Altered));
+    }
+
+    #[test]
+    fn an_edit_relinked_with_plain_sha256_or_another_key_is_altered() {
+        let plain = |prev: &[u8; 32], e: &AuditEvent| -> [u8; 32] {
+            let mut h = Sha256::new();
+            h.update([VERSION]);
+            h.update(prev);
+            h.update(canonical(e));
+            h.finalize().into()
+        };
+        let stranger = LinkKey::new([9; 32]);
+        type Relink = Box<dyn Fn(&mut Chained)>;
+        let relinks: [(&str, Relink); 3] = [
+            (
+                "plain SHA-256",
+                Box::new(move |r| r.hash = plain(&r.prev_hash, &r.event)),
+            ),
+            (
+                "HMAC under another key, same id",
+                Box::new(move |r| {
+                    r.hash = link(&stranger, &r.prev_hash, &r.event);
+                }),
+            ),
+            (
+                "the first encoding",
+                Box::new(|r| {
+                    (r.version, r.key_id) = (VERSION_1, None);
+                    r.hash = link_v1(&r.prev_hash, &r.event);
+                }),
+            ),
+        ];
+        for (how, relink) in relinks {
+            let mut r = rows();
+            r[0].event.decision = Outcome::Deny;
+            // Every row from the edit on is relinked, the way a database
+            // writer without the key would.
+            for i in 0..LEN {
+                if i > 0 {
+                    r[i].prev_hash = r[i - 1].hash;
+                }
+                relink(&mut r[i]);
+            }
+            let v = verify(&keys(), GENESIS, r);
+            // A whole chain rewritten into version 1 holds link by link:
+            // only a signed checkpoint of its head catches that one.
+            if how == "the first encoding" {
+                assert!(v.is_intact());
+                continue;
+            }
+            let b = v.first_break.unwrap();
+            assert_eq!((b.index, b.kind), (0, BreakKind::Altered), "{how}");
+        }
+    }
+
+    #[test]
+    fn a_retired_key_still_verifies_and_an_unconfigured_one_is_reported() {
+        let old = LinkKey::new([1; 32]);
+        let r = chain(&old, GENESIS, &[event(1), event(2)]);
+        assert!(verify(&keys(), GENESIS, r.clone()).is_intact());
+        let only_current = LinkKeys::new(key(), Vec::new());
+        let b = verify(&only_current, GENESIS, r).first_break.unwrap();
+        assert_eq!((b.index, b.kind), (0, BreakKind::UnknownKey));
+        assert_ne!(old.id(), key().id());
+        assert_eq!(
+            format!("{old:?}"),
+            format!("LinkKey {{ id: {:?}, .. }}", old.id())
+        );
     }
 
     #[test]
     fn an_unknown_encoding_version_is_altered() {
         let mut r = rows();
         r[0].version = 9;
-        let b = verify(GENESIS, r).first_break.unwrap();
+        let b = verify(&keys(), GENESIS, r).first_break.unwrap();
         assert_eq!((b.index, b.kind), (0, BreakKind::Altered));
     }
 
@@ -561,22 +743,22 @@ mod tests {
         assert_eq!(r[0].prev_hash, GENESIS);
         assert!(r.windows(2).all(|w| w[1].prev_hash == w[0].hash));
         let head = r[LEN - 1].hash;
-        let v = verify(GENESIS, r);
+        let v = verify(&keys(), GENESIS, r);
         assert!(v.is_intact());
         assert_eq!((v.checked, v.head, v.first_break), (LEN as u64, head, None));
     }
 
     #[test]
     fn an_empty_chain_verifies_with_its_start_as_head() {
-        let v = verify(GENESIS, Vec::new());
+        let v = verify(&keys(), GENESIS, Vec::new());
         assert_eq!((v.checked, v.head, v.first_break), (0, GENESIS, None));
     }
 
     #[test]
     fn chaining_in_batches_equals_chaining_at_once() {
         let events: Vec<_> = (1..=LEN as u128).map(event).collect();
-        let first = chain(GENESIS, &events[..2]);
-        let second = chain(first[1].hash, &events[2..]);
+        let first = chain(&key(), GENESIS, &events[..2]);
+        let second = chain(&key(), first[1].hash, &events[2..]);
         let batched: Vec<_> = first.into_iter().chain(second).collect();
         assert_eq!(batched, rows());
     }
@@ -593,7 +775,7 @@ mod tests {
                 };
                 edit(&mut r[index].event);
                 let edited_id = r[index].event.id;
-                let v = verify(GENESIS, r);
+                let v = verify(&keys(), GENESIS, r);
                 assert_eq!(
                     v.first_break,
                     Some(Break {
@@ -612,7 +794,7 @@ mod tests {
     fn changing_a_stored_hash_is_altered_at_that_index() {
         let mut r = rows();
         r[3].hash[0] ^= 1;
-        let b = verify(GENESIS, r).first_break.unwrap();
+        let b = verify(&keys(), GENESIS, r).first_break.unwrap();
         assert_eq!((b.index, b.kind), (3, BreakKind::Altered));
     }
 
@@ -620,8 +802,8 @@ mod tests {
     fn an_altered_event_rehashed_breaks_the_next_link() {
         let mut r = rows();
         r[1].event.decision = Outcome::Deny;
-        r[1].hash = link(&r[1].prev_hash, &r[1].event);
-        let b = verify(GENESIS, r).first_break.unwrap();
+        r[1].hash = link(&key(), &r[1].prev_hash, &r[1].event);
+        let b = verify(&keys(), GENESIS, r).first_break.unwrap();
         assert_eq!((b.index, b.kind), (2, BreakKind::Missing));
     }
 
@@ -632,7 +814,7 @@ mod tests {
             let mut r = rows();
             r.remove(deleted);
             let next_id = r[deleted].event.id;
-            let v = verify(GENESIS, r);
+            let v = verify(&keys(), GENESIS, r);
             assert_eq!(
                 v.first_break,
                 Some(Break {
@@ -650,7 +832,7 @@ mod tests {
         let full_head = rows()[LEN - 1].hash;
         let mut r = rows();
         r.pop();
-        let v = verify(GENESIS, r);
+        let v = verify(&keys(), GENESIS, r);
         assert!(v.is_intact(), "every remaining link holds");
         assert_ne!(v.head, full_head, "but the head moved back");
     }
@@ -661,7 +843,7 @@ mod tests {
             for j in i + 1..LEN {
                 let mut r = rows();
                 r.swap(i, j);
-                let b = verify(GENESIS, r).first_break;
+                let b = verify(&keys(), GENESIS, r).first_break;
                 let b = b.unwrap_or_else(|| panic!("swap {i} {j} went unnoticed"));
                 assert_eq!((b.index, b.kind), (i as u64, BreakKind::Missing));
             }
@@ -673,10 +855,10 @@ mod tests {
         let r = rows();
         let start = r[1].hash;
         let head = r[LEN - 1].hash;
-        let v = verify(start, r.into_iter().skip(2));
+        let v = verify(&keys(), start, r.into_iter().skip(2));
         assert_eq!((v.checked, v.head, v.first_break), (3, head, None));
 
-        let v = verify(GENESIS, rows().into_iter().skip(2));
+        let v = verify(&keys(), GENESIS, rows().into_iter().skip(2));
         let b = v.first_break.unwrap();
         assert_eq!((b.index, b.kind), (0, BreakKind::Missing), "wrong start");
     }
@@ -686,7 +868,7 @@ mod tests {
         let mut r = rows();
         r[1].event.reason.clear();
         let never = std::iter::from_fn(|| -> Option<Chained> { panic!("read past the break") });
-        let v = verify(GENESIS, r.into_iter().chain(never));
+        let v = verify(&keys(), GENESIS, r.into_iter().chain(never));
         assert_eq!(v.first_break.unwrap().index, 1);
     }
 
@@ -697,7 +879,10 @@ mod tests {
         absent.user_email = None;
         empty.user_email = Some(String::new());
         assert_ne!(canonical(&absent), canonical(&empty));
-        assert_ne!(link(&GENESIS, &absent), link(&GENESIS, &empty));
+        assert_ne!(
+            link(&key(), &GENESIS, &absent),
+            link(&key(), &GENESIS, &empty)
+        );
     }
 
     #[test]
@@ -706,7 +891,7 @@ mod tests {
         let mut b = event(1);
         (a.operation, a.action) = ("ab".into(), "c".into());
         (b.operation, b.action) = ("a".into(), "bc".into());
-        assert_ne!(link(&GENESIS, &a), link(&GENESIS, &b));
+        assert_ne!(link(&key(), &GENESIS, &a), link(&key(), &GENESIS, &b));
     }
 
     #[test]
@@ -714,9 +899,15 @@ mod tests {
         let stored = event(1);
         let mut precise = event(1);
         precise.at += Duration::nanoseconds(999);
-        assert_eq!(link(&GENESIS, &precise), link(&GENESIS, &stored));
+        assert_eq!(
+            link(&key(), &GENESIS, &precise),
+            link(&key(), &GENESIS, &stored)
+        );
         precise.at += Duration::nanoseconds(1);
-        assert_ne!(link(&GENESIS, &precise), link(&GENESIS, &stored));
+        assert_ne!(
+            link(&key(), &GENESIS, &precise),
+            link(&key(), &GENESIS, &stored)
+        );
     }
 
     #[test]

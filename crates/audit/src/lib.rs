@@ -1,7 +1,10 @@
 //! The audit trail's vocabulary: one [`AuditEvent`] per request or tool
 //! call, allowed or denied, written through the [`AuditSink`] port.
 //!
-//! - [`chain`]: the tamper-evident hash chain each tenant's events form.
+//! - [`chain`]: the tamper-evident chain of keyed links each tenant's
+//!   events form.
+//! - [`checkpoint`]: signed checkpoints of chain heads, kept outside the
+//!   database.
 //! - [`writer`]: the group-commit writer that makes events durable in
 //!   batches before their requests are answered.
 //! - [`query`]: reading events back (filters, cursors, chain scans) and
@@ -12,6 +15,7 @@
 //! store what they are given and nothing more.
 
 pub mod chain;
+pub mod checkpoint;
 pub mod intents;
 pub mod query;
 pub mod writer;
@@ -139,6 +143,33 @@ pub struct AuditEvent {
 }
 
 impl AuditEvent {
+    /// The event with every control character in its text fields escaped
+    /// (see [`escape_controls`]). Sinks store events this way, so text a
+    /// client chose (a tool name, an input key) can never carry a byte a
+    /// database refuses (PostgreSQL refuses NUL) or that forges log lines.
+    pub fn escaped(mut self) -> Self {
+        let texts = [
+            self.user_email.as_mut(),
+            Some(&mut self.operation),
+            self.tool_name.as_mut(),
+            Some(&mut self.action),
+            Some(&mut self.resource_type),
+            self.environment.as_mut(),
+            Some(&mut self.reason),
+            self.error_class.as_mut(),
+            Some(&mut self.request_id),
+            self.client_addr.as_mut(),
+            self.args_digest.as_mut(),
+            self.client_request_id.as_mut(),
+        ];
+        for text in texts.into_iter().flatten() {
+            if text.chars().any(char::is_control) {
+                *text = escape_controls(text);
+            }
+        }
+        self
+    }
+
     /// Whether this event is a change that went through. An intent
     /// ([`RunResult::Pending`]) is not: its outcome event is the change.
     pub fn is_change(&self) -> bool {
@@ -169,6 +200,23 @@ impl Outcome {
     }
 }
 
+/// `text` with each control character (U+0000 to U+001F, U+007F to U+009F)
+/// written as `\u` and four lower-case hex digits: NUL becomes the six
+/// characters `\u0000`, a newline `\u000a`. Everything else is kept.
+pub fn escape_controls(text: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            // Writing to a String cannot fail.
+            let _ = write!(out, "\\u{:04x}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Where events are recorded.
 #[async_trait]
 pub trait AuditSink: Send + Sync {
@@ -190,7 +238,7 @@ pub trait AuditLog: Send + Sync {
 #[async_trait]
 impl<T: AuditLog + ?Sized> AuditSink for T {
     async fn record(&self, event: AuditEvent) -> Result<(), StoreError> {
-        self.append(std::slice::from_ref(&event)).await
+        self.append(std::slice::from_ref(&event.escaped())).await
     }
 }
 
@@ -217,4 +265,19 @@ pub fn args_digest(args: &serde_json::Value) -> String {
         }
     }
     hex::encode(Sha256::digest(sorted(args).to_string().as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped_and_the_rest_is_kept() {
+        assert_eq!(escape_controls("a\0b"), "a\\u0000b");
+        assert_eq!(
+            escape_controls("x\ny\u{7f}\u{9f}"),
+            "x\\u000ay\\u007f\\u009f"
+        );
+        assert_eq!(escape_controls("ünï ✓ \\u0000"), "ünï ✓ \\u0000");
+    }
 }

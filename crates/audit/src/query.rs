@@ -7,7 +7,8 @@
 //! hand out rows in bounded chunks so that verification and reports run in
 //! constant memory however long the range.
 
-use crate::chain::{self, GENESIS};
+use crate::chain::{self, BreakKind, GENESIS, LinkKeys};
+use crate::checkpoint::Checkpoint;
 use crate::{AuditEvent, Outcome, RunResult};
 use async_trait::async_trait;
 use kernel::{AuditEventId, StoreError, TenantId, UserId};
@@ -35,6 +36,8 @@ pub struct StoredEvent {
     pub event: AuditEvent,
     /// The encoding its link was written in (see [`chain::VERSION`]).
     pub version: u8,
+    /// The link key's id, for keyed links.
+    pub key_id: Option<String>,
     pub prev_hash: [u8; 32],
     pub hash: [u8; 32],
 }
@@ -44,6 +47,7 @@ impl StoredEvent {
         chain::Chained {
             event: self.event.clone(),
             version: self.version,
+            key_id: self.key_id.clone(),
             prev_hash: self.prev_hash,
             hash: self.hash,
         }
@@ -191,8 +195,14 @@ pub enum Problem {
     /// The row does not follow the previous one: a row before it was
     /// deleted, or rows were moved or inserted.
     Missing,
-    /// Rows after the last one were deleted: the recorded head is not there.
+    /// Rows after the last one were deleted: the recorded head, or the
+    /// row a signed checkpoint names, is not there.
     Truncated,
+    /// The row names a link key that is not configured.
+    UnknownKey,
+    /// The row a signed checkpoint names has another hash: the chain was
+    /// rewritten after the checkpoint was taken.
+    Rewritten,
 }
 
 impl Problem {
@@ -202,6 +212,8 @@ impl Problem {
             Problem::Altered => "altered",
             Problem::Missing => "missing",
             Problem::Truncated => "truncated",
+            Problem::UnknownKey => "unknown_key",
+            Problem::Rewritten => "rewritten",
         }
     }
 }
@@ -226,6 +238,8 @@ pub struct RangeReport {
     /// nothing is broken (an auditor compares it with a report's).
     pub head: [u8; 32],
     pub first_break: Option<BrokenLink>,
+    /// The signed checkpoint the chain was held to, if one was given.
+    pub checkpoint: Option<Checkpoint>,
 }
 
 /// Recomputes the chain of `chain` over the events in `[from, to)`.
@@ -234,10 +248,81 @@ pub struct RangeReport {
 /// at or after `from` and the last before `to` is checked, starting from
 /// the hash of the row before (or [`GENESIS`] at `seq` 1; a missing row
 /// before is reported as [`Problem::Missing`]). When the range reaches the
-/// end of the chain (no `to`), the last row must be the recorded head, so
-/// deleting the newest events shows as [`Problem::Truncated`].
+/// end of the chain (no `to`), the last row must be the recorded head.
+/// Links are checked with `keys` ([`chain::check_link`]).
+///
+/// Whatever the range, the chain's end is checked too: when the recorded
+/// head or the `checkpoint` (the newest signed one, already checked by the
+/// caller) names a `seq` beyond the last stored row, the newest events were
+/// cut ([`Problem::Truncated`]), and the row a checkpoint names must still
+/// carry its hash ([`Problem::Rewritten`]).
 pub async fn verify_range(
     reader: &dyn AuditReader,
+    keys: &LinkKeys,
+    checkpoint: Option<&Checkpoint>,
+    chain_key: ChainKey,
+    from: Option<OffsetDateTime>,
+    to: Option<OffsetDateTime>,
+) -> Result<RangeReport, StoreError> {
+    let mut report = verify_rows(reader, keys, chain_key, from, to).await?;
+    report.checkpoint = checkpoint.copied();
+    if report.first_break.is_none() {
+        report.first_break = check_end(reader, chain_key, checkpoint).await?;
+    }
+    Ok(report)
+}
+
+/// The end of the chain against the recorded head and the checkpoint.
+async fn check_end(
+    reader: &dyn AuditReader,
+    chain_key: ChainKey,
+    checkpoint: Option<&Checkpoint>,
+) -> Result<Option<BrokenLink>, StoreError> {
+    let stored_end = reader
+        .seq_range(chain_key, None, None)
+        .await?
+        .map_or(0, |r| r.1);
+    let cut = |seq| BrokenLink {
+        seq,
+        event_id: None,
+        problem: Problem::Truncated,
+    };
+    if let Some(h) = reader.head(chain_key).await?
+        && h.seq > stored_end
+    {
+        return Ok(Some(cut(h.seq)));
+    }
+    let Some(c) = checkpoint else {
+        return Ok(None);
+    };
+    if c.seq > stored_end {
+        return Ok(Some(cut(c.seq)));
+    }
+    if c.seq >= 1 {
+        let row = reader.scan(chain_key, c.seq - 1, c.seq, 1).await?;
+        let holds = row
+            .first()
+            .is_some_and(|r| r.seq == c.seq && r.hash == c.head);
+        if !holds {
+            return Ok(Some(BrokenLink {
+                seq: c.seq,
+                event_id: row.first().map(|r| r.event.id),
+                problem: if row.is_empty() {
+                    Problem::Missing
+                } else {
+                    Problem::Rewritten
+                },
+            }));
+        }
+    }
+    Ok(None)
+}
+
+/// The links of the rows in the range, and the recorded head when the
+/// range is open-ended.
+async fn verify_rows(
+    reader: &dyn AuditReader,
+    keys: &LinkKeys,
     chain_key: ChainKey,
     from: Option<OffsetDateTime>,
     to: Option<OffsetDateTime>,
@@ -267,6 +352,7 @@ pub async fn verify_range(
             seqs: None,
             head: GENESIS,
             first_break,
+            checkpoint: None,
         });
     };
     // The row before the range gives the hash to start from and the
@@ -285,6 +371,7 @@ pub async fn verify_range(
         seqs: Some((first, last)),
         head: start.unwrap_or(GENESIS),
         first_break: None,
+        checkpoint: None,
     };
     let mut expected_seq = first;
     let mut prev = start;
@@ -293,8 +380,11 @@ pub async fn verify_range(
             _ if row.seq != expected_seq => Some(Problem::Missing),
             None => Some(Problem::Missing),
             Some(p) if row.prev_hash != p => Some(Problem::Missing),
-            Some(_) if !chain::link_holds(&mut floor, &row.chained()) => Some(Problem::Altered),
-            Some(_) => None,
+            Some(_) => chain::check_link(keys, &mut floor, &row.chained()).map(|kind| match kind {
+                BreakKind::Altered => Problem::Altered,
+                BreakKind::UnknownKey => Problem::UnknownKey,
+                BreakKind::Missing => Problem::Missing,
+            }),
         };
         if let Some(problem) = problem {
             report.first_break = Some(BrokenLink {

@@ -7,8 +7,14 @@
 //! and the cost of a commit is shared; when idle, an event is committed
 //! alone at once. No event is ever dropped: a full queue makes callers wait
 //! up to [`WriterConfig::enqueue_timeout`] and then fail (the request gets
-//! a 503), a failed commit fails every request of its batch, and
-//! [`GroupCommit::shutdown`] commits everything queued before it returns.
+//! a 503), and [`GroupCommit::shutdown`] commits everything queued before
+//! it returns.
+//!
+//! Events are escaped ([`AuditEvent::escaped`]) before they are queued, so
+//! a control character a client chose never reaches the database. Should a
+//! batch still fail, its events are committed again one by one: one bad
+//! event fails only its own request, never the other tenants' events that
+//! happened to share its batch.
 
 use crate::{AuditEvent, AuditLog, AuditSink};
 use async_trait::async_trait;
@@ -86,7 +92,7 @@ impl AuditSink for GroupCommit {
             ));
         };
         let (reply, done) = oneshot::channel();
-        tx.send_timeout((event, reply), self.timeout)
+        tx.send_timeout((event.escaped(), reply), self.timeout)
             .await
             .map_err(|_| StoreError::Unavailable("the audit writer is overloaded".into()))?;
         done.await
@@ -114,6 +120,19 @@ async fn run(
             }
         }
         let result = commit(log.as_ref(), &events).await;
+        if result.is_err() && events.len() > 1 {
+            // One event may be what the store refuses: give each its own
+            // transaction, in order, so only the bad one fails.
+            tracing::warn!(
+                events = events.len(),
+                "audit batch failed; committing its events one by one"
+            );
+            for (event, reply) in events.drain(..).zip(replies.drain(..)) {
+                let alone = commit(log.as_ref(), std::slice::from_ref(&event)).await;
+                let _ = reply.send(alone);
+            }
+            continue;
+        }
         events.clear();
         for reply in replies.drain(..) {
             // A caller that gave up waiting no longer listens; its event is stored anyway.
@@ -255,7 +274,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_failed_commit_is_retried_once_then_fails_every_caller_of_the_batch() {
+    async fn a_failed_commit_is_retried_once_then_fails_its_caller() {
         let log = Arc::new(Log::default());
         *log.failures_left.lock().unwrap() = 1;
         let writer = GroupCommit::start(log.clone(), WriterConfig::default());
@@ -266,6 +285,99 @@ mod tests {
         let err = writer.record(event(2)).await.unwrap_err();
         assert!(matches!(err, StoreError::Unavailable(_)));
         assert_eq!(log.stored(), vec![1], "a failed batch stores nothing");
+    }
+
+    /// A log that refuses every batch holding a NUL in a tool name, as
+    /// PostgreSQL does, and keeps the rest.
+    #[derive(Default)]
+    struct Picky {
+        stored: StdMutex<Vec<u128>>,
+        seen: StdMutex<Vec<String>>,
+    }
+
+    #[async_trait]
+    impl AuditLog for Picky {
+        async fn append(&self, batch: &[AuditEvent]) -> Result<(), StoreError> {
+            let mut seen = self.seen.lock().unwrap();
+            seen.extend(batch.iter().filter_map(|e| e.tool_name.clone()));
+            if batch.iter().any(|e| e.reason.contains("poison")) {
+                return Err(StoreError::Conflict("refused".into()));
+            }
+            if batch
+                .iter()
+                .any(|e| e.tool_name.as_deref().is_some_and(|t| t.contains('\0')))
+            {
+                return Err(StoreError::Unavailable("invalid byte sequence".into()));
+            }
+            let mut stored = self.stored.lock().unwrap();
+            stored.extend(batch.iter().map(|e| e.id.uuid().as_u128()));
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn control_characters_are_escaped_before_they_reach_the_log() {
+        let log = Arc::new(Picky::default());
+        let writer = GroupCommit::start(log.clone(), WriterConfig::default());
+        let mut e = event(1);
+        e.tool_name = Some("get\0routes".into());
+        writer.record(e).await.unwrap();
+        assert_eq!(log.stored.lock().unwrap().clone(), vec![1]);
+        assert_eq!(log.seen.lock().unwrap().clone(), vec!["get\\u0000routes"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_bad_event_fails_only_its_own_caller_not_its_batch() {
+        let gate = Arc::new(Semaphore::new(0));
+        let log = Arc::new(GatedPicky {
+            gate: gate.clone(),
+            inner: Picky::default(),
+            offered: Default::default(),
+        });
+        let writer = Arc::new(GroupCommit::start(log.clone(), WriterConfig::default()));
+        // The first event holds the writer at the gate while the rest queue
+        // up behind it and become one batch.
+        let calls: Vec<_> = (0..20u128)
+            .map(|n| {
+                let w = writer.clone();
+                let mut e = event(n);
+                if n == 7 {
+                    e.reason = "poison".into();
+                }
+                tokio::spawn(async move { w.record(e).await })
+            })
+            .collect();
+        while log.offered.load(std::sync::atomic::Ordering::SeqCst) == 0
+            || 8192 - writer.queue.lock().await.as_ref().unwrap().capacity()
+                + log.offered.load(std::sync::atomic::Ordering::SeqCst)
+                < 20
+        {
+            tokio::task::yield_now().await;
+        }
+        gate.add_permits(10_000);
+        for (n, c) in calls.into_iter().enumerate() {
+            let result = c.await.unwrap();
+            assert_eq!(result.is_err(), n == 7, "event {n}: {result:?}");
+        }
+        let mut stored = log.inner.stored.lock().unwrap().clone();
+        stored.sort_unstable();
+        assert_eq!(stored, (0..20).filter(|n| *n != 7).collect::<Vec<_>>());
+    }
+
+    struct GatedPicky {
+        gate: Arc<Semaphore>,
+        inner: Picky,
+        offered: std::sync::atomic::AtomicUsize,
+    }
+
+    #[async_trait]
+    impl AuditLog for GatedPicky {
+        async fn append(&self, batch: &[AuditEvent]) -> Result<(), StoreError> {
+            self.offered
+                .fetch_add(batch.len(), std::sync::atomic::Ordering::SeqCst);
+            self.gate.acquire().await.expect("gate open").forget();
+            self.inner.append(batch).await
+        }
     }
 
     #[tokio::test(start_paused = true)]

@@ -14,6 +14,11 @@ use uuid::Uuid;
 pub const TENANT: TenantId = TenantId::from_uuid(Uuid::from_u128(0x7e));
 pub const OTHER_TENANT: TenantId = TenantId::from_uuid(Uuid::from_u128(0x7f));
 
+/// The keys the reader's chains are linked with.
+pub fn link_keys() -> audit::chain::LinkKeys {
+    audit::chain::LinkKeys::new(audit::chain::LinkKey::new([0x11; 32]), Vec::new())
+}
+
 /// The instant of the event numbered `n` (one a minute from a fixed start).
 pub fn at(n: i64) -> OffsetDateTime {
     datetime!(2026-01-01 00:00:00 UTC) + Duration::minutes(n)
@@ -79,10 +84,11 @@ impl MemoryReader {
                 .or_default();
             let prev = rows.last().map_or(GENESIS, |r| r.hash);
             let seq = rows.len() as i64 + 1;
-            for c in chain(prev, std::slice::from_ref(&event)) {
+            for c in chain(link_keys().current(), prev, std::slice::from_ref(&event)) {
                 rows.push(StoredEvent {
                     seq,
                     version: c.version,
+                    key_id: c.key_id,
                     event: c.event,
                     prev_hash: c.prev_hash,
                     hash: c.hash,

@@ -1,5 +1,7 @@
-//! The audit trail over SQL: [`AuditLog`] appends batches to the tenants'
-//! hash chains, [`AuditReader`] reads them back.
+//! The audit trail over SQL: [`AuditChainLog`] (an [`AuditLog`]) appends
+//! batches to the tenants' chains, linking them with the link key it was
+//! given, and [`AuditReader`] reads them back. The key is never stored:
+//! rows record only its id.
 //!
 //! Appending locks each chain's row in `audit_heads` (`SELECT … FOR
 //! UPDATE` on PostgreSQL; SQLite's `BEGIN IMMEDIATE` already serializes
@@ -12,7 +14,7 @@
 use crate::entity::{audit_event, audit_head};
 use crate::{Database, store_err};
 use async_trait::async_trait;
-use audit::chain::{self, GENESIS};
+use audit::chain::{self, GENESIS, LinkKey};
 use audit::query::{AuditReader, ChainKey, Filter, Head, StoredEvent};
 use audit::{Actor, AuditEvent, AuditLog, Effect, Outcome, RunResult};
 use kernel::{AuditEventId, StoreError, TenantId};
@@ -64,7 +66,7 @@ fn row(key: ChainKey, seq: i64, c: chain::Chained) -> audit_event::ActiveModel {
         client_request_id: Set(e.client_request_id),
         count: Set(i32::try_from(e.count).unwrap_or(i32::MAX)),
         version: Set(i32::from(c.version)),
-        key_id: Set(None),
+        key_id: Set(c.key_id),
         prev_hash: Set(chain::to_hex(&c.prev_hash)),
         hash: Set(chain::to_hex(&c.hash)),
     }
@@ -99,6 +101,7 @@ fn stored(m: audit_event::Model) -> Result<StoredEvent, StoreError> {
         seq: m.seq,
         // A version this build never writes verifies as altered.
         version: u8::try_from(m.version).unwrap_or(0),
+        key_id: m.key_id,
         prev_hash: hash_or_unreadable(&m.prev_hash),
         hash: hash_or_unreadable(&m.hash),
         event: AuditEvent {
@@ -162,8 +165,25 @@ async fn lock_head(c: &impl ConnectionTrait, key: ChainKey) -> Result<Head, Stor
     })
 }
 
+/// The [`AuditLog`] of a database: appends link events under `key`.
+#[derive(Debug, Clone)]
+pub struct AuditChainLog {
+    db: Database,
+    key: LinkKey,
+}
+
+impl Database {
+    /// The audit log over this database, linking with `key`.
+    pub fn audit_log(&self, key: LinkKey) -> AuditChainLog {
+        AuditChainLog {
+            db: self.clone(),
+            key,
+        }
+    }
+}
+
 #[async_trait]
-impl AuditLog for Database {
+impl AuditLog for AuditChainLog {
     async fn append(&self, batch: &[AuditEvent]) -> Result<(), StoreError> {
         if batch.is_empty() {
             return Ok(());
@@ -175,10 +195,10 @@ impl AuditLog for Database {
                 .or_default()
                 .push(e.clone());
         }
-        let txn = self.write().await?;
+        let txn = self.db.write().await?;
         for (key, events) in chains {
             let head = lock_head(&txn, key).await?;
-            let linked = chain::chain(head.hash, &events);
+            let linked = chain::chain(&self.key, head.hash, &events);
             let new_head = Head {
                 seq: head.seq + linked.len() as i64,
                 hash: linked.last().map_or(head.hash, |c| c.hash),
@@ -368,6 +388,27 @@ impl AuditReader for Database {
 }
 
 impl Database {
+    /// Every chain's recorded head (chains with events only), by chain.
+    pub async fn audit_heads(&self) -> Result<Vec<(ChainKey, Head)>, StoreError> {
+        Ok(audit_head::Entity::find()
+            .filter(audit_head::Column::Seq.gt(0))
+            .order_by_asc(audit_head::Column::Chain)
+            .all(self.conn())
+            .await
+            .map_err(store_err)?
+            .into_iter()
+            .map(|h| {
+                (
+                    ChainKey(h.chain),
+                    Head {
+                        seq: h.seq,
+                        hash: hash_or_unreadable(&h.hash),
+                    },
+                )
+            })
+            .collect())
+    }
+
     /// A tenant's audit events, oldest first (for tests and tools).
     pub async fn audit_events(&self, tenant: TenantId) -> Result<Vec<AuditEvent>, StoreError> {
         let key = ChainKey::of(Some(tenant));

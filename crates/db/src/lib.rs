@@ -12,6 +12,8 @@ mod plan_store;
 mod rbac_store;
 mod tenancy_store;
 
+pub use audit_store::AuditChainLog;
+
 use kernel::StoreError;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sea_query::{Expr, ExprTrait};

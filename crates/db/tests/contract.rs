@@ -497,6 +497,18 @@ mod audit_chain {
     use audit::{Actor, AuditEvent, AuditLog, Effect, Outcome, RunResult};
     use kernel::AuditEventId;
 
+    fn key() -> audit::chain::LinkKey {
+        audit::chain::LinkKey::new([0x5a; 32])
+    }
+
+    fn keys() -> audit::chain::LinkKeys {
+        audit::chain::LinkKeys::new(key(), Vec::new())
+    }
+
+    fn log(db: &Database) -> db::AuditChainLog {
+        db.audit_log(key())
+    }
+
     fn event(tenant: Option<TenantId>, n: i64) -> AuditEvent {
         AuditEvent {
             id: AuditEventId::from_uuid(Uuid::now_v7()),
@@ -542,7 +554,7 @@ mod audit_chain {
         let (db, dir) = db().await;
         let t = tenant(&db).await.id;
         let batch: Vec<_> = (1..=n).map(|i| event(Some(t), i)).collect();
-        db.append(&batch).await.unwrap();
+        log(&db).append(&batch).await.unwrap();
         (db, dir, t)
     }
 
@@ -556,7 +568,7 @@ mod audit_chain {
     }
 
     async fn verify(db: &Database, t: TenantId) -> audit::query::RangeReport {
-        verify_range(db, ChainKey::of(Some(t)), None, None)
+        verify_range(db, &keys(), None, ChainKey::of(Some(t)), None, None)
             .await
             .unwrap()
     }
@@ -565,7 +577,8 @@ mod audit_chain {
     async fn events_round_trip_in_a_dense_chain_that_verifies() {
         let (db, _d, t) = filled(10).await;
         let other = tenant(&db).await.id;
-        db.append(&[event(Some(other), 1), event(None, 2)])
+        log(&db)
+            .append(&[event(Some(other), 1), event(None, 2)])
             .await
             .unwrap();
         let stored = db
@@ -587,7 +600,9 @@ mod audit_chain {
         );
         // The other tenant's and the tenant-less chains start at 1 of their own.
         for key in [ChainKey::of(Some(other)), ChainKey::NONE] {
-            let r = verify_range(&db, key, None, None).await.unwrap();
+            let r = verify_range(&db, &keys(), None, key, None, None)
+                .await
+                .unwrap();
             assert_eq!((r.checked, r.first_break), (1, None));
         }
     }
@@ -607,7 +622,7 @@ mod audit_chain {
                         let batch: Vec<_> = (0..5)
                             .map(|k| event(Some(t), w * 100 + i * 5 + k))
                             .collect();
-                        db.append(&batch).await.unwrap();
+                        log(&db).append(&batch).await.unwrap();
                     }
                 })
             })
@@ -731,20 +746,22 @@ mod audit_chain {
         let key = ChainKey::of(Some(t));
         let head = db.head(key).await.unwrap().unwrap();
         let more: Vec<_> = (6..=10).map(|i| event(Some(t), i)).collect();
-        db.append(&more).await.unwrap();
+        log(&db).append(&more).await.unwrap();
         let early = HeadReadEarly { db: &db, head };
-        let r = verify_range(&early, key, None, None).await.unwrap();
+        let r = verify_range(&early, &keys(), None, key, None, None)
+            .await
+            .unwrap();
         assert_eq!((r.checked, r.first_break, r.head), (5, None, head.hash));
     }
 
     /// Rewrites the tenant's stored rows as version 1 wrote them: plain
     /// SHA-256 links over the first encoding, and the head after them.
     async fn as_version_1(db: &Database, t: TenantId) {
-        use audit::chain::{GENESIS, VERSION_1, link_as, to_hex};
+        use audit::chain::{GENESIS, link_v1, to_hex};
         let mut prev = GENESIS;
         let events = db.audit_events(t).await.unwrap();
         for (i, e) in events.iter().enumerate() {
-            let hash = link_as(VERSION_1, &prev, e).unwrap();
+            let hash = link_v1(&prev, e);
             db.execute_unprepared(&format!(
                 "UPDATE audit_events SET version = 1, key_id = NULL, prev_hash = '{}', hash = '{}' WHERE {} AND seq = {}",
                 to_hex(&prev),
@@ -772,14 +789,60 @@ mod audit_chain {
         let r = verify(&db, t).await;
         assert_eq!((r.checked, r.first_break), (4, None));
         let more: Vec<_> = (5..=7).map(|i| event(Some(t), i)).collect();
-        db.append(&more).await.unwrap();
+        log(&db).append(&more).await.unwrap();
         let r = verify(&db, t).await;
         assert_eq!((r.checked, r.first_break), (7, None));
         let from = Some(now() + time::Duration::seconds(6));
-        let r = verify_range(&db, ChainKey::of(Some(t)), from, None)
+        let r = verify_range(&db, &keys(), None, ChainKey::of(Some(t)), from, None)
             .await
             .unwrap();
         assert_eq!((r.checked, r.first_break), (2, None));
+    }
+
+    #[tokio::test]
+    async fn a_nul_in_one_tenants_event_costs_no_other_event_and_is_kept_escaped() {
+        use audit::AuditSink;
+        use audit::writer::{GroupCommit, WriterConfig};
+        let (db, _d) = db().await;
+        let bad_tenant = tenant(&db).await.id;
+        let good_tenant = tenant(&db).await.id;
+        let writer = Arc::new(GroupCommit::start(
+            Arc::new(log(&db)),
+            WriterConfig::default(),
+        ));
+        let calls: Vec<_> = (1..=40)
+            .map(|n| {
+                let w = writer.clone();
+                let mut e = event(Some(if n == 20 { bad_tenant } else { good_tenant }), n);
+                if n == 20 {
+                    e.tool_name = Some("get\0routes".into());
+                    e.reason = "key \u{1}\0 in input".into();
+                }
+                tokio::spawn(async move { w.record(e).await })
+            })
+            .collect();
+        for c in calls {
+            c.await.unwrap().unwrap();
+        }
+        assert_eq!(db.audit_events(good_tenant).await.unwrap().len(), 39);
+        let bad = db.audit_events(bad_tenant).await.unwrap();
+        assert_eq!(bad[0].tool_name.as_deref(), Some("get\\u0000routes"));
+        assert_eq!(bad[0].reason, "key \\u0001\\u0000 in input");
+        for t in [good_tenant, bad_tenant] {
+            assert_eq!(verify(&db, t).await.first_break, None);
+        }
+        // Unescaped, PostgreSQL refuses the text: the writer's escaping is
+        // what keeps such a batch alive.
+        if Backend::from_env() == Backend::Postgres {
+            let mut raw = event(Some(bad_tenant), 99);
+            raw.tool_name = Some("x\0".into());
+            assert!(
+                log(&db)
+                    .append(&[raw, event(Some(good_tenant), 98)])
+                    .await
+                    .is_err()
+            );
+        }
     }
 
     #[tokio::test]
@@ -801,16 +864,18 @@ mod audit_chain {
         };
         let (a1, a2, a3, b1) = (intent(a, 1), intent(a, 2), intent(a, 3), intent(b, 4));
         // a2 concluded; an outcome in another chain does not conclude a3.
-        db.append(&[
-            a1.clone(),
-            a2.clone(),
-            event(Some(a), 5),
-            a3.clone(),
-            b1.clone(),
-        ])
-        .await
-        .unwrap();
-        db.append(&[outcome(a, 6, &a2), outcome(b, 7, &a3)])
+        log(&db)
+            .append(&[
+                a1.clone(),
+                a2.clone(),
+                event(Some(a), 5),
+                a3.clone(),
+                b1.clone(),
+            ])
+            .await
+            .unwrap();
+        log(&db)
+            .append(&[outcome(a, 6, &a2), outcome(b, 7, &a3)])
             .await
             .unwrap();
         let ids = |rows: Vec<audit::query::StoredEvent>| -> Vec<_> {
@@ -846,7 +911,9 @@ mod audit_chain {
         let key = ChainKey::of(Some(t));
         let from = Some(now() + time::Duration::seconds(4));
         let to = Some(now() + time::Duration::seconds(8));
-        let r = verify_range(&db, key, from, to).await.unwrap();
+        let r = verify_range(&db, &keys(), None, key, from, to)
+            .await
+            .unwrap();
         assert_eq!((r.checked, r.seqs, r.first_break), (4, Some((4, 7)), None));
         assert_eq!(Some(r.head), db.hash_at(key, 7).await.unwrap());
         // The row before the range is gone: the range's first row is unmoored.
@@ -856,7 +923,9 @@ mod audit_chain {
         ))
         .await
         .unwrap();
-        let r = verify_range(&db, key, from, to).await.unwrap();
+        let r = verify_range(&db, &keys(), None, key, from, to)
+            .await
+            .unwrap();
         assert_eq!(
             r.first_break.map(|b| (b.problem, b.seq)),
             Some((Problem::Missing, 4))

@@ -263,8 +263,13 @@ pub enum ChainProblem {
     /// The row does not follow the one before it: a row was deleted, moved
     /// or inserted.
     Missing,
-    /// The newest rows were deleted: the recorded head is not there.
+    /// The newest rows were deleted: the recorded head, or the row a signed
+    /// checkpoint names, is not there.
     Truncated,
+    /// The row names a link key that is not configured.
+    UnknownKey,
+    /// The row a signed checkpoint names has another hash now.
+    Rewritten,
 }
 
 impl From<query::Problem> for ChainProblem {
@@ -273,6 +278,8 @@ impl From<query::Problem> for ChainProblem {
             query::Problem::Altered => ChainProblem::Altered,
             query::Problem::Missing => ChainProblem::Missing,
             query::Problem::Truncated => ChainProblem::Truncated,
+            query::Problem::UnknownKey => ChainProblem::UnknownKey,
+            query::Problem::Rewritten => ChainProblem::Rewritten,
         }
     }
 }
@@ -288,7 +295,13 @@ impl ChainProblem {
                 "this row does not follow the row before it: a row was deleted, moved or inserted"
             }
             ChainProblem::Truncated => {
-                "the chain ends before the head recorded at the last append: the newest rows were deleted"
+                "the chain ends before the head recorded at the last append or a signed checkpoint: the newest rows were deleted"
+            }
+            ChainProblem::UnknownKey => {
+                "this row is linked with a key that is not configured: add it to audit.retired_link_keys to check it"
+            }
+            ChainProblem::Rewritten => {
+                "this row no longer has the hash a signed checkpoint recorded: the chain was rewritten after the checkpoint"
             }
         }
     }
@@ -307,6 +320,17 @@ pub struct BrokenLinkDto {
     pub detail: String,
 }
 
+/// The signed checkpoint the chain was held to.
+#[derive(Debug, Object)]
+pub struct CheckpointDto {
+    /// The `seq` the checkpoint recorded as the chain's head.
+    pub seq: i64,
+    /// The head's hash (hex).
+    pub head: String,
+    /// When it was taken.
+    pub at: OffsetDateTime,
+}
+
 /// The result of recomputing the tenant's chain over a time range.
 #[derive(Debug, Object)]
 pub struct ChainVerificationDto {
@@ -322,11 +346,20 @@ pub struct ChainVerificationDto {
     /// the range, equal to the `X-Audit-Chain-Head` of a compliance report
     /// over the same range if its rows are still the ones it was built from.
     pub head: String,
-    /// Whether every link held.
+    /// Whether every link held, the chain ends where the recorded head and
+    /// the checkpoint say, and no checkpoint line is forged.
     pub ok: bool,
-    /// The first broken link; absent when `ok`.
+    /// The first broken link; absent when it held.
     #[oai(skip_serializing_if_is_none)]
     pub first_break: Option<BrokenLinkDto>,
+    /// The newest validly signed checkpoint of the chain; absent before
+    /// the first one.
+    #[oai(skip_serializing_if_is_none)]
+    pub checkpoint: Option<CheckpointDto>,
+    /// Lines of the checkpoint file (from 1) for this chain whose signature
+    /// does not hold, or that cannot be read: someone wrote them who does
+    /// not hold the signing key. Any makes `ok` false.
+    pub forged_checkpoint_lines: Vec<u64>,
 }
 
 impl From<query::RangeReport> for ChainVerificationDto {
@@ -337,6 +370,12 @@ impl From<query::RangeReport> for ChainVerificationDto {
             last_seq: r.seqs.map(|s| s.1),
             head: to_hex(&r.head),
             ok: r.first_break.is_none(),
+            checkpoint: r.checkpoint.map(|c| CheckpointDto {
+                seq: c.seq,
+                head: to_hex(&c.head),
+                at: c.at,
+            }),
+            forged_checkpoint_lines: Vec::new(),
             first_break: r.first_break.map(|b| {
                 let problem = ChainProblem::from(b.problem);
                 BrokenLinkDto {
@@ -632,8 +671,11 @@ impl AuditApi {
     /// link. Needs `audit:read` over the whole tenant. The range is widened to whole rows: every
     /// row from the first event at or after `from` to the last before `to`
     /// is checked against the row before it. Without `to`, the last row
-    /// must also be the head recorded at the last append, so deleting the
-    /// newest rows shows as `truncated`. `from` after `to` is a 400.
+    /// must also be the head recorded at the last append. Whatever the
+    /// range, the chain must still reach the head and the newest signed
+    /// checkpoint and hold the checkpoint's hash there, so deleting the
+    /// newest rows shows as `truncated` (or `rewritten`), and forged
+    /// checkpoint lines are listed. `from` after `to` is a 400.
     #[oai(
         path = "/audit/verify",
         method = "get",
@@ -654,10 +696,38 @@ impl AuditApi {
         let from = instant(from.0, "from")?;
         let to = instant(to.0, "to")?;
         check_order(from, to)?;
-        let report =
-            verify_range(&self.state.db, ChainKey::of(Some(ctx.tenant())), from, to).await?;
-        Ok(Json(report.into()))
+        let chain = ChainKey::of(Some(ctx.tenant()));
+        Ok(Json(verified(&self.state, chain, from, to).await?))
     }
+}
+
+/// Verifies `chain` over a range: its keyed links, and its rows against
+/// the latest signed checkpoint (a cut tail is reported for any range).
+pub(super) async fn verified(
+    state: &AppState,
+    chain: ChainKey,
+    from: Option<OffsetDateTime>,
+    to: Option<OffsetDateTime>,
+) -> ApiResult<ChainVerificationDto> {
+    let trust = &state.audit_trust;
+    // The checkpoint file is read before the chain, so the chain is
+    // never older than the checkpoint it is held to.
+    let findings = trust.findings(chain)?;
+    let report = verify_range(
+        &state.db,
+        &trust.links,
+        findings.latest.as_ref(),
+        chain,
+        from,
+        to,
+    )
+    .await?;
+    let mut dto = ChainVerificationDto::from(report);
+    if !findings.forged.is_empty() {
+        dto.ok = false;
+        dto.forged_checkpoint_lines = findings.forged;
+    }
+    Ok(dto)
 }
 
 #[cfg(test)]

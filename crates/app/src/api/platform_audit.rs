@@ -15,7 +15,7 @@ use super::audit::{
 use super::auth::Caller;
 use super::{ApiResult, Ctx, Tag};
 use crate::state::AppState;
-use audit::query::{ChainKey, verify_range};
+use audit::query::ChainKey;
 use poem::Request;
 use poem_openapi::OpenApi;
 use poem_openapi::param::Query;
@@ -101,7 +101,8 @@ impl PlatformAuditApi {
         let from = instant(from.0, "from")?;
         let to = instant(to.0, "to")?;
         check_order(from, to)?;
-        let report = verify_range(&self.state.db, ChainKey::NONE, from, to).await?;
-        Ok(Json(report.into()))
+        Ok(Json(
+            super::audit::verified(&self.state, ChainKey::NONE, from, to).await?,
+        ))
     }
 }

@@ -328,3 +328,42 @@ pub fn spawn_refusal_flusher(state: AppState) -> tokio::task::JoinHandle<()> {
         }
     })
 }
+
+/// Records every intent older than `grace` that no outcome names as of
+/// unknown outcome (`audit::intents`); returns how many.
+pub async fn settle_intents(state: &AppState, grace: time::Duration) -> usize {
+    match audit::intents::settle(
+        &state.db,
+        state.audit.as_ref(),
+        state.clock.as_ref(),
+        state.entropy.as_ref(),
+        grace,
+    )
+    .await
+    {
+        Ok(n) => {
+            if n > 0 {
+                tracing::warn!(
+                    settled = n,
+                    "changes whose outcome was never recorded are now recorded as unknown"
+                );
+            }
+            n
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot settle open intents; retrying in a minute");
+            0
+        }
+    }
+}
+
+/// Settles open intents at start and then every minute.
+pub fn spawn_intent_settler(state: AppState, grace: time::Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            settle_intents(&state, grace).await;
+        }
+    })
+}

@@ -6,6 +6,7 @@
 mod admission;
 mod api;
 mod audit;
+mod audit_integrity;
 mod audit_reach;
 mod devices;
 mod escalation;

@@ -210,9 +210,16 @@ async fn many_concurrent_callers_leave_one_event_each_and_the_chain_verifies() {
     ids.sort_unstable();
     ids.dedup();
     assert_eq!(ids.len(), CALLERS * EACH, "every request exactly once");
-    let report = verify_range(&app.state.db, ChainKey::of(Some(t.id)), None, None)
-        .await
-        .unwrap();
+    let report = verify_range(
+        &app.state.db,
+        &app.state.audit_trust.links,
+        None,
+        ChainKey::of(Some(t.id)),
+        None,
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         (report.checked, report.first_break),
         ((CALLERS * EACH) as u64, None)

@@ -73,7 +73,10 @@ struct Counting {
 #[async_trait]
 impl AuditLog for Counting {
     async fn append(&self, batch: &[AuditEvent]) -> Result<(), StoreError> {
-        self.db.append(batch).await?;
+        self.db
+            .audit_log(link_keys().current().clone())
+            .append(batch)
+            .await?;
         self.commits.fetch_add(1, Ordering::Relaxed);
         self.events.fetch_add(batch.len() as u64, Ordering::Relaxed);
         self.largest.fetch_max(batch.len(), Ordering::Relaxed);
@@ -234,11 +237,16 @@ async fn pass(db: &Database, mode: Mode, callers: usize, events: usize) -> Pass 
     }
 }
 
+/// The key the benchmark's chains are linked with.
+fn link_keys() -> audit::chain::LinkKeys {
+    audit::chain::LinkKeys::new(audit::chain::LinkKey::new([0x42; 32]), Vec::new())
+}
+
 /// Fails loudly unless the tenant's chain verifies and holds exactly
 /// `events` events, `seq` 1 to `events`, with the recorded head at the last.
 async fn verify(db: &Database, tenant: TenantId, events: usize) {
     let key = ChainKey::of(Some(tenant));
-    let report = verify_range(db, key, None, None)
+    let report = verify_range(db, &link_keys(), None, key, None, None)
         .await
         .expect("the chain can be read back");
     assert_eq!(

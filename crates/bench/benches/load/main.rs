@@ -191,9 +191,16 @@ async fn backend(backend: Backend, label: &str) {
         );
     }
     let events = w.app.state.db.audit_events(w.tenant).await.unwrap();
-    let report = verify_range(&w.app.state.db, ChainKey::of(Some(w.tenant)), None, None)
-        .await
-        .unwrap();
+    let report = verify_range(
+        &w.app.state.db,
+        &w.app.state.audit_trust.links,
+        None,
+        ChainKey::of(Some(w.tenant)),
+        None,
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         events.len(),
         audited,

@@ -300,6 +300,8 @@ async fn range_bounds_are_respected_and_the_head_is_the_last_row_in_range() {
     assert_eq!(doc["chain_head"], json!(to_hex(&rows[6].hash)));
     let verified = verify_range(
         reader.as_ref(),
+        &crate::testing::link_keys(),
+        None,
         ChainKey::of(Some(TENANT)),
         range.from,
         range.to,
