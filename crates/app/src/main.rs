@@ -46,9 +46,15 @@ fn init_tracing(config: &Config) {
 async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error::Error>> {
     if let Command::Openapi = command {
         // The document depends on the code only: build it over a throw-away database.
+        let key = || Some(rosgate::crypto::AesGcmSealer::generate_key(&OsEntropy));
         let scratch = Config {
             database_url: "sqlite::memory:".into(),
-            encryption_key: Some(rosgate::crypto::AesGcmSealer::generate_key(&OsEntropy)),
+            encryption_key: key(),
+            audit: rosgate::config::AuditConfig {
+                link_key: key(),
+                checkpoint_key: key(),
+                ..config.audit.clone()
+            },
             ..config
         };
         let state = AppState::build(&scratch, Arc::new(SystemClock), Arc::new(OsEntropy)).await?;
