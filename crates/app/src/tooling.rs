@@ -10,7 +10,7 @@
 
 use crate::limits::Refusal;
 use crate::state::AppState;
-use crate::trail::{Decided, Trail};
+use crate::trail::{Decided, DeviceStep, Trail};
 use audit::{Effect, Outcome as AuditOutcome};
 use kernel::{DeviceId, Principal};
 use rbac::engine::Outcome;
@@ -334,8 +334,10 @@ pub async fn call_fleet(
             .map_err(plan_error)?;
         // Permissions and capabilities may have changed since the plan was made.
         let mut targets = Vec::new();
+        let mut devices = Vec::new();
         for d in &plan.device_ids {
             let device = guard_device(state, c, tool, *d).await?;
+            devices.push((device.id, device.environment.as_str().to_owned()));
             let creds = state.tenancy.credentials(*d).await.map_err(|_| {
                 CallError::Unavailable("device credentials cannot be read right now".into())
             })?;
@@ -353,7 +355,12 @@ pub async fn call_fleet(
             format!("applying plan on {} devices", targets.len()),
         );
         c.trail.approval(plan.id);
+        // Each device's own events carry its environment, so a plan that
+        // touches a prod device shows among the production changes.
+        c.trail.no_environment();
+        let intents = record_device_intents(state, c, plan.id, &devices).await?;
         let done = state.plans.run(plan, &targets).await.map_err(plan_error)?;
+        record_device_outcomes(state, c, &done, &intents).await?;
         if done.status == tools::plan::PlanStatus::Completed {
             c.trail.note(format!("plan {}", done.status.as_str()));
         } else {
@@ -406,6 +413,86 @@ pub async fn call_fleet(
             "device_ids": plan.device_ids,
         }),
     })
+}
+
+/// Commits one intent per device of a plan before any of them is
+/// touched; returns each device's environment and intent id.
+async fn record_device_intents(
+    state: &AppState,
+    c: &Caller<'_>,
+    plan: uuid::Uuid,
+    devices: &[(DeviceId, String)],
+) -> Result<Vec<(DeviceId, String, kernel::AuditEventId)>, CallError> {
+    let mut out = Vec::with_capacity(devices.len());
+    for (device, environment) in devices {
+        let event = c
+            .trail
+            .device_event(
+                state,
+                DeviceStep {
+                    device_id: device.uuid(),
+                    environment: environment.clone(),
+                    result: audit::RunResult::Pending,
+                    reason: format!("about to apply plan {plan} on this device"),
+                    intent_id: None,
+                },
+            )
+            .ok_or_else(|| CallError::Unavailable("the caller cannot be named".into()))?;
+        let id = event.id;
+        crate::trail::commit(state, event).await.map_err(|()| {
+            CallError::Unavailable(
+                "the audit trail cannot be written; the plan did not run, try again".into(),
+            )
+        })?;
+        out.push((*device, environment.clone(), id));
+    }
+    Ok(out)
+}
+
+/// Commits each device's outcome of a plan, naming its intent.
+async fn record_device_outcomes(
+    state: &AppState,
+    c: &Caller<'_>,
+    done: &tools::plan::Plan,
+    intents: &[(DeviceId, String, kernel::AuditEventId)],
+) -> Result<(), CallError> {
+    for (device, environment, intent) in intents {
+        let outcome = done.outcomes.iter().find(|o| o.device_id == *device);
+        let (result, reason) = match outcome {
+            Some(o) if o.outcome == "applied" => (
+                audit::RunResult::Success,
+                format!("plan {} applied: {}", done.id, o.detail),
+            ),
+            Some(o) => (
+                audit::RunResult::Failure,
+                format!("plan {} {}: {}", done.id, o.outcome, o.detail),
+            ),
+            None => (
+                audit::RunResult::Failure,
+                format!("plan {} {} before this device", done.id, done.status.as_str()),
+            ),
+        };
+        let Some(event) = c.trail.device_event(
+            state,
+            DeviceStep {
+                device_id: device.uuid(),
+                environment: environment.clone(),
+                result,
+                reason,
+                intent_id: Some(*intent),
+            },
+        ) else {
+            continue;
+        };
+        // The change is done: if its record cannot be written, the intent
+        // stays open and is settled as unknown; the caller is told.
+        crate::trail::commit(state, event).await.map_err(|()| {
+            CallError::Unavailable(
+                "the plan ran but its outcome could not be recorded; check the devices".into(),
+            )
+        })?;
+    }
+    Ok(())
 }
 
 /// Records a decision about a plan in the trail.

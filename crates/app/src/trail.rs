@@ -99,6 +99,16 @@ struct Draft {
     intent_id: Option<AuditEventId>,
 }
 
+/// One device of a change on several.
+#[derive(Debug, Clone)]
+pub struct DeviceStep {
+    pub device_id: Uuid,
+    pub environment: String,
+    pub result: RunResult,
+    pub reason: String,
+    pub intent_id: Option<AuditEventId>,
+}
+
 /// What identifies a request and its client.
 #[derive(Debug, Clone, Default)]
 pub struct RequestMeta {
@@ -167,6 +177,43 @@ impl Trail {
         event.intent_id = None;
         self.draft().intent_id = Some(event.id);
         Some(event)
+    }
+
+    /// An event about one device of a change this request makes on
+    /// several (a plan apply): the trail's caller, operation, tool, digest
+    /// and plan, with this device, its environment, `result` and, for an
+    /// outcome, the intent it concludes. `None` if nobody is named.
+    pub fn device_event(&self, state: &AppState, step: DeviceStep) -> Option<AuditEvent> {
+        let meta = self.draft().request.clone().unwrap_or_default();
+        let mut event = self.event(
+            state,
+            Ending {
+                operation: String::new(),
+                safe: false,
+                success: true,
+                error_class: None,
+                request_id: meta.request_id,
+                client_request_id: meta.client_request_id,
+                client_addr: meta.client_addr,
+            },
+        )?;
+        event.resource_type = "device".into();
+        event.resource_id = Some(step.device_id);
+        event.device_id = Some(step.device_id);
+        event.environment = Some(step.environment);
+        event.decision = Outcome::Allow;
+        event.effect = Effect::Write;
+        event.error_class = (step.result == RunResult::Failure).then(|| "plan_failed".to_owned());
+        event.result = step.result;
+        event.reason = step.reason.chars().take(MAX_REASON).collect();
+        event.intent_id = step.intent_id;
+        Some(event)
+    }
+
+    /// Forgets the environment: the request acts on several devices, whose
+    /// environments their own events carry.
+    pub fn no_environment(&self) {
+        self.draft().environment = None;
     }
 
     /// Whether anyone has been named as the request's caller.

@@ -19,5 +19,6 @@ mod limits;
 mod matrix;
 mod mcp_matrix;
 mod one_event;
+mod plan_record;
 mod tools;
 mod trail;
