@@ -469,7 +469,11 @@ async fn record_device_outcomes(
             ),
             None => (
                 audit::RunResult::Failure,
-                format!("plan {} {} before this device", done.id, done.status.as_str()),
+                format!(
+                    "plan {} {} before this device",
+                    done.id,
+                    done.status.as_str()
+                ),
             ),
         };
         let Some(event) = c.trail.device_event(

@@ -8,6 +8,7 @@ mod api;
 mod audit;
 mod audit_integrity;
 mod audit_reach;
+mod crash;
 mod devices;
 mod escalation;
 mod health;

@@ -40,7 +40,10 @@ async fn an_applied_plan_records_every_device_and_its_prod_devices_are_productio
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let plan_id = r.body["data"]["plan_id"].as_str().unwrap().to_owned();
-    let token = r.body["data"]["confirmation_token"].as_str().unwrap().to_owned();
+    let token = r.body["data"]["confirmation_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let r = lab
         .app
         .post(
