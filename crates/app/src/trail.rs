@@ -160,19 +160,7 @@ impl Trail {
     /// device, the argument digest, result `pending`. The request's own
     /// event, its outcome, will name it. `None` if nobody is named.
     pub fn intent(&self, state: &AppState) -> Option<AuditEvent> {
-        let meta = self.draft().request.clone().unwrap_or_default();
-        let mut event = self.event(
-            state,
-            Ending {
-                operation: String::new(),
-                safe: false,
-                success: true,
-                error_class: None,
-                request_id: meta.request_id,
-                client_request_id: meta.client_request_id,
-                client_addr: meta.client_addr,
-            },
-        )?;
+        let mut event = self.interim(state)?;
         event.result = RunResult::Pending;
         event.intent_id = None;
         self.draft().intent_id = Some(event.id);
@@ -184,19 +172,7 @@ impl Trail {
     /// and plan, with this device, its environment, `result` and, for an
     /// outcome, the intent it concludes. `None` if nobody is named.
     pub fn device_event(&self, state: &AppState, step: DeviceStep) -> Option<AuditEvent> {
-        let meta = self.draft().request.clone().unwrap_or_default();
-        let mut event = self.event(
-            state,
-            Ending {
-                operation: String::new(),
-                safe: false,
-                success: true,
-                error_class: None,
-                request_id: meta.request_id,
-                client_request_id: meta.client_request_id,
-                client_addr: meta.client_addr,
-            },
-        )?;
+        let mut event = self.interim(state)?;
         event.resource_type = "device".into();
         event.resource_id = Some(step.device_id);
         event.device_id = Some(step.device_id);
@@ -208,6 +184,23 @@ impl Trail {
         event.reason = step.reason.chars().take(MAX_REASON).collect();
         event.intent_id = step.intent_id;
         Some(event)
+    }
+
+    /// An event of the request made before it ends, as if it succeeded.
+    fn interim(&self, state: &AppState) -> Option<AuditEvent> {
+        let meta = self.draft().request.clone().unwrap_or_default();
+        self.event(
+            state,
+            Ending {
+                operation: String::new(),
+                safe: false,
+                success: true,
+                error_class: None,
+                request_id: meta.request_id,
+                client_request_id: meta.client_request_id,
+                client_addr: meta.client_addr,
+            },
+        )
     }
 
     /// Forgets the environment: the request acts on several devices, whose
