@@ -319,10 +319,33 @@ impl AuthzIndex {
         device: DeviceId,
         environment: Environment,
     ) -> Option<Decision> {
-        let target = *self.node_of.get(&device.uuid())?;
-        if self.env.get(target as usize).copied().unwrap_or(0) == 0 {
-            return None;
-        }
+        self.decide_in(user, perm, Resource::Device(device), environment)
+    }
+
+    /// Decides like [`AuthzIndex::decide`] for a device, or for a site as
+    /// the place of a new device, as if the device were in `environment`:
+    /// creating, moving or re-homing a device needs the permission in the
+    /// device's environment, so an environment-limited binding can never
+    /// put a device where its holder could not act. `None` for any other
+    /// resource, or one not in this tenant.
+    pub fn decide_in(
+        &self,
+        user: UserId,
+        perm: Permission,
+        resource: Resource,
+        environment: Environment,
+    ) -> Option<Decision> {
+        let target = match resource {
+            Resource::Device(d) => {
+                let node = *self.node_of.get(&d.uuid())?;
+                if self.env.get(node as usize).copied().unwrap_or(0) == 0 {
+                    return None;
+                }
+                node
+            }
+            Resource::Site(s) => *self.node_of.get(&s.uuid())?,
+            _ => return None,
+        };
         let Some(entry) = self.users.get(&user) else {
             return Some(Decision::Deny(DenyReason::MissingPermission {
                 permission: perm,

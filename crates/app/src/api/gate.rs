@@ -138,24 +138,21 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Requires `perm` on `device` as if the device were in `environment`
-    /// (moving it there): records the decision like [`Ctx::authorize`].
-    pub async fn authorize_device_in(
+    /// Requires `perm` on a device, or on a site as the place of a device,
+    /// as if the device were in `environment` (creating it, moving it
+    /// there, or re-homing it): records the decision like
+    /// [`Ctx::authorize`].
+    pub async fn authorize_in(
         &self,
         perm: Permission,
-        device: kernel::DeviceId,
+        resource: Resource,
         environment: kernel::Environment,
     ) -> Result<Grant, ApiError> {
         let index = self.state.authz.index(self.who.tenant_id).await?;
-        let resource = Resource::Device(device);
-        let Some(d) = index.decide_device_in(self.who.user_id, perm, device, environment) else {
-            self.write(
-                perm.as_str(),
-                resource,
-                AuditOutcome::Deny,
-                "device not found".into(),
-            )
-            .await?;
+        let Some(d) = index.decide_in(self.who.user_id, perm, resource, environment) else {
+            let reason = format!("{} not found", resource.kind());
+            self.write(perm.as_str(), resource, AuditOutcome::Deny, reason)
+                .await?;
             return Err(ApiError::not_found(resource.kind()));
         };
         self.record(perm.as_str(), resource, &d).await?;

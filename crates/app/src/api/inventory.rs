@@ -161,7 +161,10 @@ impl InventoryApi {
     ) -> ApiResult<Created<DeviceDto>> {
         let ctx = Ctx::new(&self.state, caller, req);
         let b = body.0;
-        ctx.authorize(P::DeviceCreate, Resource::Site(b.site_id.into()))
+        let site = Resource::Site(b.site_id.into());
+        ctx.authorize(P::DeviceCreate, site).await?;
+        // In the device's environment: a lab-limited binding creates lab devices only.
+        ctx.authorize_in(P::DeviceCreate, site, b.environment.into())
             .await?;
         if b.credentials.is_some() {
             ctx.authorize(P::DeviceCredentials, Resource::Site(b.site_id.into()))
@@ -273,9 +276,12 @@ impl InventoryApi {
         let id = DeviceId::from_uuid(device_id.0);
         let b = body.0;
         ctx.authorize(P::DeviceUpdate, Resource::Device(id)).await?;
+        let current = self.state.tenancy.device(id).await?;
         if let Some(site) = b.site_id {
-            ctx.authorize(P::DeviceCreate, Resource::Site(site.into()))
-                .await?;
+            let site = Resource::Site(site.into());
+            ctx.authorize(P::DeviceCreate, site).await?;
+            let env = b.environment.map_or(current.environment, Into::into);
+            ctx.authorize_in(P::DeviceCreate, site, env).await?;
         }
         let patch = tenancy::service::DevicePatch {
             site_id: b.site_id.map(Into::into),
@@ -287,7 +293,6 @@ impl InventoryApi {
             capabilities: b.capabilities.map(Into::into),
             tls: b.tls.map(|t| t.into_domain()).transpose()?,
         };
-        let current = self.state.tenancy.device(id).await?;
         let new_environment = patch.environment.filter(|e| *e != current.environment);
         if new_environment.is_some()
             || patch
@@ -297,7 +302,8 @@ impl InventoryApi {
             ctx.authorize(P::DeviceConfigure, Resource::Device(id))
                 .await?;
             if let Some(env) = new_environment {
-                ctx.authorize_device_in(P::DeviceConfigure, id, env).await?;
+                ctx.authorize_in(P::DeviceConfigure, Resource::Device(id), env)
+                    .await?;
             }
         }
         let retargeted = patch
