@@ -486,6 +486,9 @@ mod tests {
             request_id: "r".into(),
             client_addr: None,
             args_digest: None,
+            intent_id: None,
+            client_request_id: None,
+            count: 1,
         }
     }
 
