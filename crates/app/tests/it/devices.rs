@@ -419,7 +419,10 @@ async fn a_lab_limited_team_admin_creates_and_rehomes_lab_devices_only() {
     let o = org(TestApp::spawn().await).await;
     let lab_admin = o.member(R::TeamAdmin, Some(vec![Environment::Lab])).await;
     let r = o
-        .create(&lab_admin, json!({"host": "192.0.2.61", "environment": "prod"}))
+        .create(
+            &lab_admin,
+            json!({"host": "192.0.2.61", "environment": "prod"}),
+        )
         .await;
     assert_eq!(
         refused(&r),
@@ -428,12 +431,17 @@ async fn a_lab_limited_team_admin_creates_and_rehomes_lab_devices_only() {
         r.body
     );
     let r = o
-        .create(&lab_admin, json!({"host": "192.0.2.62", "environment": "lab"}))
+        .create(
+            &lab_admin,
+            json!({"host": "192.0.2.62", "environment": "lab"}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     // It moves a lab device to another site of its team: in lab, it may.
     let second = o.app.site(o.tenant.id, &o.team, "second").await;
     let lab = o.device(Environment::Lab).await;
-    let r = o.patch(&lab_admin, &lab, json!({"site_id": second.id})).await;
+    let r = o
+        .patch(&lab_admin, &lab, json!({"site_id": second.id}))
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 }
