@@ -85,7 +85,7 @@ impl Default for AuditConfig {
             retired_checkpoint_public_keys: Vec::new(),
             checkpoint_file: None,
             checkpoint_interval_seconds: 60,
-            intent_grace_seconds: 300,
+            intent_grace_seconds: 3600,
         }
     }
 }

@@ -117,6 +117,22 @@ fn ceil_secs(d: Duration) -> u64 {
     u64::try_from((us + 999_999) / 1_000_000).unwrap_or(u64::MAX)
 }
 
+/// The key a client address is counted under: an IPv4 address as it is,
+/// an IPv6 address by its /64 (one site's prefix: an attacker holding a
+/// /64 must not get a budget per address in it).
+pub fn address_key(addr: &str) -> String {
+    match addr.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+        _ => addr.to_owned(),
+    }
+}
+
 /// The larger of two limits; no limit is the largest.
 fn larger(a: Option<u32>, b: Option<u32>) -> Option<u32> {
     Some(a?.max(b?))
@@ -291,6 +307,14 @@ mod tests {
     use async_trait::async_trait;
     use kernel::{AuthMethod, ManualClock, MemoryRateLimiter, StoreError, TenantId, UserId};
     use time::OffsetDateTime;
+
+    #[test]
+    fn ipv6_addresses_count_by_their_64_prefix() {
+        assert_eq!(address_key("192.0.2.7"), "192.0.2.7");
+        assert_eq!(address_key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(address_key("2001:db8:1:2:bbbb::9"), "2001:db8:1:2::/64");
+        assert_eq!(address_key("::ffff:192.0.2.7"), "192.0.2.7");
+    }
 
     struct Down;
 

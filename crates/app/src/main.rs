@@ -120,7 +120,7 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
             let _refusals = rosgate::enforce::spawn_refusal_flusher(state.clone());
             let _checkpoints = rosgate::checkpoint::spawn(state.clone());
             let grace = time::Duration::seconds(
-                i64::try_from(config.audit.intent_grace_seconds).unwrap_or(300),
+                i64::try_from(config.audit.intent_grace_seconds).unwrap_or(3600),
             );
             let _intents = rosgate::enforce::spawn_intent_settler(state.clone(), grace);
             let app = server::app(state.clone(), config.max_body_bytes);

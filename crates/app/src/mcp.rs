@@ -59,38 +59,55 @@ pub fn endpoint(state: AppState) -> impl Endpoint {
 }
 
 /// Runs one MCP HTTP request through the admission path: authenticate
-/// and count it before rmcp sees it, hand rmcp the principal and the
-/// request's trail, and commit the request's one event after rmcp has
-/// answered (every JSON-RPC method, including `tools/list` and
-/// `resources/read`, and malformed requests alike). A failure's challenge
-/// points to the metadata of the `/mcp` resource (RFC 9728 path insertion).
-async fn authenticate_mcp<E: Endpoint>(next: E, mut req: Request) -> poem::Result<Response> {
+/// and count it before rmcp sees it (and before its body is read), hand
+/// rmcp the principal and the request's trail, and commit the request's
+/// one event after rmcp has answered (every JSON-RPC method, including
+/// `tools/list` and `resources/read`, and malformed requests alike). It
+/// runs in a task of its own, so a client that goes away cancels neither
+/// the handler nor the event. A failure's challenge points to the metadata
+/// of the `/mcp` resource (RFC 9728 path insertion).
+async fn authenticate_mcp<E: Endpoint + 'static>(next: E, req: Request) -> poem::Result<Response> {
+    match tokio::spawn(mcp_envelope(next, req)).await {
+        Ok(reply) => reply,
+        Err(e) => {
+            tracing::error!(error = %e, "an MCP request's envelope failed");
+            Ok(crate::api::problem::internal_error_response())
+        }
+    }
+}
+
+async fn mcp_envelope<E: Endpoint>(next: E, mut req: Request) -> poem::Result<Response> {
     let Some(state) = req.data::<AppState>().cloned() else {
         return Ok(crate::api::problem::internal_error_response());
     };
-    let body = match req.take_body().into_bytes().await {
-        Ok(b) => b,
-        Err(e) => return Ok(crate::api::problem::catch_all(e.into()).await),
-    };
-    let method = jsonrpc_method(&body, req.method());
-    req.set_body(body);
     let mut admission = enforce::admit(&state, &req, Channel::Mcp).await;
+    // Listings, reads and protocol chatter read; a tool call says what it does.
+    admission.trail.effect(audit::Effect::Read);
+    let mut method = format!("mcp:{}", req.method());
     let mut resp = if let Some(refused) = admission.refused.take() {
         refused
     } else {
         match &admission.auth {
-            Ok(principal) => {
-                req.extensions_mut().insert(principal.clone());
-                req.extensions_mut().insert(admission.trail.clone());
-                match AssertUnwindSafe(next.call(req)).catch_unwind().await {
-                    Ok(Ok(r)) => r.into_response(),
-                    Ok(Err(e)) => crate::api::problem::catch_all(e).await,
-                    Err(_) => {
-                        tracing::error!("an MCP request handler panicked");
-                        crate::api::problem::internal_error_response()
+            Ok(principal) => match req.take_body().into_bytes().await {
+                Err(e) => {
+                    method = "mcp:invalid".into();
+                    crate::api::problem::catch_all(e.into()).await
+                }
+                Ok(body) => {
+                    method = jsonrpc_method(&body, req.method());
+                    req.set_body(body);
+                    req.extensions_mut().insert(principal.clone());
+                    req.extensions_mut().insert(admission.trail.clone());
+                    match AssertUnwindSafe(next.call(req)).catch_unwind().await {
+                        Ok(Ok(r)) => r.into_response(),
+                        Ok(Err(e)) => crate::api::problem::catch_all(e).await,
+                        Err(_) => {
+                            tracing::error!("an MCP request handler panicked");
+                            crate::api::problem::internal_error_response()
+                        }
                     }
                 }
-            }
+            },
             Err(failure) => {
                 let mut failure = failure.clone();
                 let root = resource_metadata_url(&state.web);

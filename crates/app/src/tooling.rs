@@ -347,7 +347,6 @@ pub async fn call_fleet(
             targets.push(crate::devices::target(&device, creds));
         }
         admit(state, c, tool).await?;
-        let plan = state.plans.start(plan).await.map_err(plan_error)?;
         decide_plan(
             c,
             plan.id,
@@ -358,9 +357,23 @@ pub async fn call_fleet(
         // Each device's own events carry its environment, so a plan that
         // touches a prod device shows among the production changes.
         c.trail.no_environment();
+        // On the record before the token is used up: an intent that cannot
+        // be committed leaves the plan pending and its token usable.
         let intents = record_device_intents(state, c, plan.id, &devices).await?;
+        let plan_id = plan.id;
+        let plan = match state.plans.start(plan).await {
+            Ok(p) => p,
+            Err(e) => {
+                let why = format!("plan {plan_id} not started: {e}");
+                conclude(state, c, &intents, |_| {
+                    (audit::RunResult::Failure, why.clone())
+                })
+                .await?;
+                return Err(plan_error(e));
+            }
+        };
         let done = state.plans.run(plan, &targets).await.map_err(plan_error)?;
-        record_device_outcomes(state, c, &done, &intents).await?;
+        conclude(state, c, &intents, |device| device_result(&done, device)).await?;
         if done.status == tools::plan::PlanStatus::Completed {
             c.trail.note(format!("plan {}", done.status.as_str()));
         } else {
@@ -449,33 +462,33 @@ async fn record_device_intents(
     Ok(out)
 }
 
-/// Commits each device's outcome of a plan, naming its intent.
-async fn record_device_outcomes(
+/// What a plan did on `device`, as an outcome's result and reason.
+fn device_result(done: &tools::plan::Plan, device: DeviceId) -> (audit::RunResult, String) {
+    match done.outcomes.iter().find(|o| o.device_id == device) {
+        Some(o) if o.outcome == "applied" => (
+            audit::RunResult::Success,
+            format!("plan {} applied: {}", done.id, o.detail),
+        ),
+        Some(o) => (
+            audit::RunResult::Failure,
+            format!("plan {} {}: {}", done.id, o.outcome, o.detail),
+        ),
+        None => (
+            audit::RunResult::Failure,
+            format!("plan {} {} before this device", done.id, done.status.as_str()),
+        ),
+    }
+}
+
+/// Commits each device's outcome, naming its intent.
+async fn conclude(
     state: &AppState,
     c: &Caller<'_>,
-    done: &tools::plan::Plan,
     intents: &[(DeviceId, String, kernel::AuditEventId)],
+    outcome: impl Fn(DeviceId) -> (audit::RunResult, String),
 ) -> Result<(), CallError> {
     for (device, environment, intent) in intents {
-        let outcome = done.outcomes.iter().find(|o| o.device_id == *device);
-        let (result, reason) = match outcome {
-            Some(o) if o.outcome == "applied" => (
-                audit::RunResult::Success,
-                format!("plan {} applied: {}", done.id, o.detail),
-            ),
-            Some(o) => (
-                audit::RunResult::Failure,
-                format!("plan {} {}: {}", done.id, o.outcome, o.detail),
-            ),
-            None => (
-                audit::RunResult::Failure,
-                format!(
-                    "plan {} {} before this device",
-                    done.id,
-                    done.status.as_str()
-                ),
-            ),
-        };
+        let (result, reason) = outcome(*device);
         let Some(event) = c.trail.device_event(
             state,
             DeviceStep {
@@ -488,11 +501,11 @@ async fn record_device_outcomes(
         ) else {
             continue;
         };
-        // The change is done: if its record cannot be written, the intent
-        // stays open and is settled as unknown; the caller is told.
+        // If the outcome cannot be written, the intent stays open and is
+        // settled as unknown; the caller is told.
         crate::trail::commit(state, event).await.map_err(|()| {
             CallError::Unavailable(
-                "the plan ran but its outcome could not be recorded; check the devices".into(),
+                "the plan's outcome could not be recorded; check the devices".into(),
             )
         })?;
     }

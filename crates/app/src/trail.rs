@@ -209,6 +209,13 @@ impl Trail {
         self.draft().environment = None;
     }
 
+    /// Records a decision that replaces any before it, a denial too: the
+    /// request was carried out on other grounds (an accepted invitation
+    /// whose token was the credential, beside a refused session cookie).
+    pub fn decide_over(&self, d: Decided) {
+        self.draft().decided = Some(d);
+    }
+
     /// Whether anyone has been named as the request's caller.
     pub fn names_anyone(&self) -> bool {
         self.draft().who.is_some()

@@ -236,7 +236,7 @@ pub fn accepted(trail: &Trail, user: &tenancy::User) {
         email: Some(user.email.clone()),
         actor: audit::Actor::User,
     });
-    trail.decide(Decided {
+    trail.decide_over(Decided {
         action: "invitation:accept".into(),
         resource_type: "user".into(),
         resource_id: Some(user.id.uuid()),

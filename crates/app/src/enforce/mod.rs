@@ -121,8 +121,15 @@ pub async fn admit(state: &AppState, req: &Request, channel: Channel) -> Admissi
                 }
             }
         }
-        // A credential good enough to name its holder, but refused.
+        // A credential good enough to name its holder, but refused: its
+        // client address pays, as for requests that name nobody.
         Err(f) if f.named.is_some() => {
+            let addr = crate::limits::address_key(client_addr.as_deref().unwrap_or_default());
+            if let Err(refusal) = state.limits.admit_address(&addr).await {
+                let (reply, code) = refusal_reply(&refusal);
+                refused = Some(reply);
+                counted = Some((Subject::Address(addr), code));
+            }
             let mut named = f.named.clone().unwrap_or_else(Named::anonymous);
             if channel == Channel::Mcp {
                 named.actor = audit::Actor::Agent;
@@ -139,7 +146,7 @@ pub async fn admit(state: &AppState, req: &Request, channel: Channel) -> Admissi
         }
         // Nobody named: the client address pays.
         Err(_) => {
-            let addr = client_addr.clone().unwrap_or_default();
+            let addr = crate::limits::address_key(client_addr.as_deref().unwrap_or_default());
             if let Err(refusal) = state.limits.admit_address(&addr).await {
                 let (reply, code) = refusal_reply(&refusal);
                 refused = Some(reply);
@@ -246,7 +253,6 @@ impl Admission {
         resp: Option<&mut Response>,
     ) -> Result<(), NotRecorded> {
         let result = self.record(state, end).await;
-        flush_refusals(state, false).await;
         if result.is_ok()
             && let (Some(v), Some(resp)) = (&self.verdict, resp)
         {
@@ -272,7 +278,7 @@ impl Admission {
         if !self.trail.names_anyone() {
             if !end.success {
                 // Nobody named, and it failed: counted per address.
-                let addr = self.client_addr.clone().unwrap_or_default();
+                let addr = crate::limits::address_key(self.client_addr.as_deref().unwrap_or_default());
                 let code = end.error_class.as_deref().unwrap_or("refused");
                 state.refusals.count(
                     now,
@@ -305,7 +311,9 @@ impl Admission {
 }
 
 /// Writes the counted refusals of every minute that is over (or of all,
-/// at shutdown). A failure is logged with the events in full.
+/// at shutdown). A failure is logged with the events in full. Only the
+/// background tick and shutdown call it, never a request, so a request
+/// that is cut off can never drop refusals it had taken out.
 pub async fn flush_refusals(state: &AppState, all: bool) {
     let events = state.refusals.take(
         state.clock.now(),

@@ -90,7 +90,11 @@ impl Refusals {
         let m = minute(now);
         let mut buckets = self.lock();
         let mut subject = r.subject;
-        if !buckets.contains_key(&(subject.clone(), m)) && buckets.len() >= MAX_SUBJECTS {
+        // Users are accounts, bounded by the tenant: only addresses overflow.
+        if matches!(subject, Subject::Address(_))
+            && !buckets.contains_key(&(subject.clone(), m))
+            && buckets.len() >= MAX_SUBJECTS
+        {
             subject = Subject::Address(OVERFLOW.into());
         }
         let b = buckets.entry((subject, m)).or_insert_with(|| Bucket {

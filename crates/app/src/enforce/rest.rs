@@ -25,8 +25,20 @@ const MAX_PATH: usize = 200;
 #[derive(Debug, Clone)]
 pub struct RequestIndex(pub Arc<AuthzIndex>);
 
-/// The middleware around the API.
-pub async fn pipeline<E: Endpoint>(ep: E, mut req: Request) -> poem::Result<Response> {
+/// The middleware around the API. The request runs in a task of its own,
+/// so a client that goes away (or resets its stream) cancels nothing: the
+/// operation and the commit of its event always run to the end together.
+pub async fn pipeline<E: Endpoint + 'static>(ep: E, req: Request) -> poem::Result<Response> {
+    match tokio::spawn(envelope(ep, req)).await {
+        Ok(reply) => reply,
+        Err(e) => {
+            tracing::error!(error = %e, "a request's envelope failed");
+            Ok(internal_error_response())
+        }
+    }
+}
+
+async fn envelope<E: Endpoint>(ep: E, mut req: Request) -> poem::Result<Response> {
     let Some(state) = req.data::<AppState>().cloned() else {
         return Ok(internal_error_response());
     };
