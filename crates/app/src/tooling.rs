@@ -475,7 +475,11 @@ fn device_result(done: &tools::plan::Plan, device: DeviceId) -> (audit::RunResul
         ),
         None => (
             audit::RunResult::Failure,
-            format!("plan {} {} before this device", done.id, done.status.as_str()),
+            format!(
+                "plan {} {} before this device",
+                done.id,
+                done.status.as_str()
+            ),
         ),
     }
 }

@@ -278,7 +278,8 @@ impl Admission {
         if !self.trail.names_anyone() {
             if !end.success {
                 // Nobody named, and it failed: counted per address.
-                let addr = crate::limits::address_key(self.client_addr.as_deref().unwrap_or_default());
+                let addr =
+                    crate::limits::address_key(self.client_addr.as_deref().unwrap_or_default());
                 let code = end.error_class.as_deref().unwrap_or("refused");
                 state.refusals.count(
                     now,

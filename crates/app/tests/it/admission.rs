@@ -226,7 +226,8 @@ async fn requests_that_name_nobody_are_limited_per_address_and_counted_once_a_mi
         "the minute is not over yet"
     );
     clock.advance(time::Duration::seconds(61));
-    let _ = app.get(&real, "/api/v1/me").await;
+    // The background tick writes the minute once it is over.
+    rosgate::enforce::flush_refusals(&app.state, false).await;
     let platform = chain(&app, None).await;
     assert_eq!(platform.len(), 1, "one event for the minute: {platform:#?}");
     let e = &platform[0];
@@ -324,4 +325,86 @@ async fn a_client_request_id_is_kept_beside_rosgates_own_and_never_replaces_it()
             (ours[1].clone(), Some("same-id".to_owned())),
         ]
     );
+}
+
+#[tokio::test]
+async fn an_mcp_call_whose_client_goes_away_still_leaves_its_event() {
+    let lab = lab().await;
+    let d = lab
+        .device("r-gone", Environment::Lab, Capabilities::default())
+        .await;
+    let token = lab.user(R::ReadOnly).await;
+    // The router answers after a second; the client gives up long before.
+    lab.sim
+        .set_fault("r-gone", Fault::Slow(std::time::Duration::from_secs(1)))
+        .await;
+    let gone = lab
+        .app
+        .client
+        .post(format!("{}/mcp", lab.app.base))
+        .bearer_auth(&token)
+        .header("accept", "application/json, text/event-stream")
+        .timeout(std::time::Duration::from_millis(100))
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                      "params": {"name": "get_system_clock", "arguments": {"device_id": d.id}}}))
+        .send()
+        .await;
+    assert!(gone.is_err(), "the client gave up");
+    for _ in 0..100 {
+        let events = chain(&lab.app, Some(lab.tenant)).await;
+        if let Some(e) = events
+            .iter()
+            .find(|e| e.operation == "mcp:get_system_clock")
+        {
+            assert_eq!(e.device_id, Some(d.id.uuid()));
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the call ran, but left no event");
+}
+
+#[tokio::test]
+async fn an_invitation_accepted_beside_a_refused_credential_is_recorded_as_allowed() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("acme").await;
+    let (owner_user, owner) = app.user(t.id, &[(R::OrgAdmin, Scope::Tenant(t.id))]).await;
+    let inv = app
+        .post(
+            &owner,
+            "/api/v1/invitations",
+            json!({"email": "second@acme.test", "role_id": R::Member.id(),
+                   "scope": {"type": "tenant", "id": t.id}}),
+        )
+        .await;
+    assert_eq!(inv.status, StatusCode::CREATED, "{:?}", inv.body);
+    // The owner's session cookie without its CSRF token (a refusal that
+    // names the owner) beside the invitation token: the invitation decides.
+    let (cookie, _) = app
+        .state
+        .sessions
+        .start(tenancy::session::NewSession {
+            user_id: owner_user.id,
+            tenant_id: t.id,
+            subject: "owner".into(),
+            email: owner_user.email.clone(),
+            display_name: "Owner".into(),
+            sealed_tokens: Vec::new(),
+        })
+        .await
+        .unwrap();
+    let resp = app
+        .client
+        .post(format!("{}/api/v1/invitations/accept", app.base))
+        .header("cookie", format!("rosgate_session={cookie}"))
+        .json(&json!({"token": inv.str("token"), "display_name": "Second"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let events = chain(&app, Some(t.id)).await;
+    let e = events.last().unwrap();
+    assert_eq!(e.operation, "acceptInvitation");
+    assert_eq!((e.decision, e.result.as_str()), (Outcome::Allow, "success"));
+    assert_eq!(e.user_email.as_deref(), Some("second@acme.test"));
 }

@@ -68,7 +68,9 @@ async fn over_budget_is_429_with_retry_after_and_the_window_gives_it_back() {
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(header(&r, "x-ratelimit-remaining"), "0");
 
-    // The refusal is audited, counted into one event for its minute.
+    // The refusal is audited, counted into one event for its minute
+    // (written by the background tick once the minute is over).
+    rosgate::enforce::flush_refusals(&app.state, false).await;
     let events = app.state.db.audit_events(t.id).await.unwrap();
     let limited: Vec<_> = events
         .iter()
