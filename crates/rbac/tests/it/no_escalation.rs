@@ -1,5 +1,5 @@
 //! The "no escalation" property: random sequences of changes to roles,
-//! bindings, invitations and device scopes, each made by a random user of
+//! bindings, invitations, device scopes and device environments, each made by a random user of
 //! a random tenant through the checks the REST handlers make (the gate's
 //! decision, then [`rbac::delegation`]), never leave anyone able to do
 //! something (a permission on a resource, environments and device scopes
@@ -11,6 +11,17 @@
 //! user for a change depends on how much the *target* holds (see
 //! `AuthzIndex::decide_user`), so it grows when a target loses power, which
 //! escalates nobody. The strict reach rule has its own HTTP tests.
+//!
+//! Moving a device to another environment is held to a property of its
+//! own: a move changes which environment-limited bindings apply to the
+//! device (an `ops_rw` binding limited to prod reaches a lab device once
+//! it is moved to prod, though its mover may hold no advanced tools), so
+//! "nobody gains what neither they nor the maker could" does not hold for
+//! it by design. Instead, what anyone may do on the moved device after the
+//! move is exactly what their own bindings gave them in the new
+//! environment there before it (`AuthzIndex::decide_in`, the rule the
+//! move is checked by), its mover held `device:configure` in both
+//! environments, and nothing changes on any other resource.
 
 use kernel::{
     BindingId, DeviceGroupId, DeviceId, Environment, EnvironmentSet, RoleId, SiteId, TeamId,
@@ -74,10 +85,17 @@ enum Op {
         actor: u8,
         user: u8,
     },
-    // Extension point: device changes (moving a device to another site,
-    // changing its environment, changing a device group's members) come
-    // here, each checked by the rule the device handlers use, with an arm
-    // in `State::apply` that returns who made the change.
+    /// Moving a device to another environment, checked as `PATCH
+    /// /devices/{id}` does: `device:update` and `device:configure` on the
+    /// device, and `device:configure` as if it were already in the new one.
+    MoveDevice {
+        actor: u8,
+        device: u8,
+        env: u8,
+    },
+    // Extension point: other device changes (another site, a device
+    // group's members) come here, each checked by the rule its handler
+    // uses, with an arm in `State::apply`.
 }
 
 fn perms_of(picks: &[u8]) -> PermissionSet {
@@ -127,6 +145,7 @@ fn op() -> impl Strategy<Value = Op> {
         }),
         (n(), n()).prop_map(|(actor, entry)| Op::RevokeScope { actor, entry }),
         (n(), n()).prop_map(|(actor, user)| Op::RemoveUser { actor, user }),
+        (n(), n(), n()).prop_map(|(actor, device, env)| Op::MoveDevice { actor, device, env }),
     ]
 }
 
@@ -535,7 +554,62 @@ impl State {
                 snap.device_scopes.retain(|(u, _)| *u != user);
                 Some((k, actor))
             }
+            Op::MoveDevice { actor, device, env } => {
+                let (k, actor, device, env) = self.device_move(&users, *actor, *device, *env)?;
+                let idx = self.index(k);
+                let d = Resource::Device(device);
+                allowed(&idx, actor, Permission::DeviceUpdate, d).then_some(())?;
+                allowed(&idx, actor, Permission::DeviceConfigure, d).then_some(())?;
+                idx.decide_in(actor, Permission::DeviceConfigure, d, env)
+                    .is_some_and(|d| d.is_allowed())
+                    .then_some(())?;
+                for row in &mut self.tenants[k].snap.devices {
+                    if row.0 == device {
+                        row.2 = env;
+                    }
+                }
+                Some((k, actor))
+            }
         }
+    }
+
+    /// The tenant, actor, device and new environment a move names.
+    fn device_move(
+        &self,
+        users: &[(usize, UserId)],
+        actor: u8,
+        device: u8,
+        env: u8,
+    ) -> Option<(usize, UserId, DeviceId, Environment)> {
+        let (k, actor) = Self::pick(users, actor)?;
+        let devices = &self.tenants[k].snap.devices;
+        let (device, _, _) = Self::pick(devices, device)?;
+        let env = Environment::ALL[usize::from(env) % Environment::ALL.len()];
+        Some((k, actor, device, env))
+    }
+
+    /// What every user of `tenant` could do on `device` if it were in
+    /// `env`, as the engine decides it before the device moves.
+    fn abilities_in(
+        &self,
+        tenant: usize,
+        device: DeviceId,
+        env: Environment,
+    ) -> HashSet<(UserId, Permission, Resource)> {
+        let idx = self.index(tenant);
+        let r = Resource::Device(device);
+        let mut out = HashSet::new();
+        for u in &self.tenants[tenant].snap.users {
+            for p in Permission::ALL {
+                if idx
+                    .decide_in(*u, *p, r, env)
+                    .is_some_and(|d| d.is_allowed())
+                {
+                    out.insert((*u, *p, r));
+                }
+            }
+        }
+        out
     }
 
     /// What every user of `tenant` may do, resources other than users.
@@ -594,9 +668,30 @@ proptest! {
         let mut state = State::new(&world);
         let mut known: Vec<_> = (0..state.tenants.len()).map(|k| state.abilities(k)).collect();
         for op in &ops {
+            // A device's move legitimately changes which environment-limited
+            // bindings apply to it, so what anyone may do on the moved device
+            // is held to what their bindings already gave them in the new
+            // environment there, as decided before the move.
+            let moved = match op {
+                Op::MoveDevice { actor, device, env } => {
+                    let users = state.users();
+                    state.device_move(&users, *actor, *device, *env).map(|(k, _, d, env)| {
+                        (Resource::Device(d), state.abilities_in(k, d, env))
+                    })
+                }
+                _ => None,
+            };
             let Some((k, maker)) = state.apply(op) else { continue };
             let after = state.abilities(k);
+            if let Some((device, expected)) = &moved {
+                let on_it: HashSet<_> =
+                    after.iter().filter(|(_, _, r)| r == device).copied().collect();
+                prop_assert_eq!(&on_it, expected, "{:?} moved {:?}", op, device);
+            }
             for (user, perm, resource) in after.difference(&known[k]) {
+                if moved.as_ref().is_some_and(|(d, _)| d == resource) {
+                    continue;
+                }
                 prop_assert!(
                     known[k].contains(&(maker, *perm, *resource)),
                     "{op:?} let {user} do {perm} on {resource:?}, which neither it nor {maker} could"
