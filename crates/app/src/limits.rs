@@ -217,7 +217,8 @@ impl Limits {
 
     /// Counts one request that names nobody (no credentials, or
     /// credentials that do not check out) against its client address's
-    /// budget per minute (`[rate_limits] per_address_per_minute`).
+    /// budget per minute (`[rate_limits] per_address_per_minute`), keyed
+    /// by [`address_key`].
     pub async fn admit_address(&self, addr: &str) -> Result<Verdict, Refusal> {
         let mut verdict = Verdict::default();
         let Some(limit) = self
@@ -233,7 +234,11 @@ impl Limits {
         };
         match self
             .limiter
-            .check(&format!("a:{addr}:minute"), quota, self.clock.now())
+            .check(
+                &format!("a:{}:minute", address_key(addr)),
+                quota,
+                self.clock.now(),
+            )
             .await
         {
             Ok(decision) => {

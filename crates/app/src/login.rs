@@ -55,7 +55,9 @@ fn count_refusal(state: &AppState, req: &Request, code: &str) {
     state.refusals.count(
         state.clock.now(),
         crate::enforce::refusals::Refused {
-            subject: crate::enforce::refusals::Subject::Address(addr.clone().unwrap_or_default()),
+            subject: crate::enforce::refusals::Subject::address(
+                addr.as_deref().unwrap_or_default(),
+            ),
             code,
             request_id: &request_id,
             client_addr: addr.as_deref(),

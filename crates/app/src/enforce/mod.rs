@@ -124,11 +124,9 @@ pub async fn admit(state: &AppState, req: &Request, channel: Channel) -> Admissi
         // A credential good enough to name its holder, but refused: its
         // client address pays, as for requests that name nobody.
         Err(f) if f.named.is_some() => {
-            let addr = crate::limits::address_key(client_addr.as_deref().unwrap_or_default());
-            if let Err(refusal) = state.limits.admit_address(&addr).await {
-                let (reply, code) = refusal_reply(&refusal);
+            if let Err((reply, counted_as)) = charge_address(state, client_addr.as_deref()).await {
                 refused = Some(reply);
-                counted = Some((Subject::Address(addr), code));
+                counted = Some(counted_as);
             }
             let mut named = f.named.clone().unwrap_or_else(Named::anonymous);
             if channel == Channel::Mcp {
@@ -146,11 +144,9 @@ pub async fn admit(state: &AppState, req: &Request, channel: Channel) -> Admissi
         }
         // Nobody named: the client address pays.
         Err(_) => {
-            let addr = crate::limits::address_key(client_addr.as_deref().unwrap_or_default());
-            if let Err(refusal) = state.limits.admit_address(&addr).await {
-                let (reply, code) = refusal_reply(&refusal);
+            if let Err((reply, counted_as)) = charge_address(state, client_addr.as_deref()).await {
                 refused = Some(reply);
-                counted = Some((Subject::Address(addr), code));
+                counted = Some(counted_as);
             }
         }
     }
@@ -179,6 +175,23 @@ pub async fn admit(state: &AppState, req: &Request, channel: Channel) -> Admissi
         client_request_id,
         client_addr,
         safe: matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS),
+    }
+}
+
+/// Counts a request that names no one who passed (nobody at all, or a
+/// refused credential) against its client address's budget; over it, the
+/// reply to send and the subject the refusal is counted under.
+async fn charge_address(
+    state: &AppState,
+    addr: Option<&str>,
+) -> Result<(), (Response, (Subject, &'static str))> {
+    let addr = addr.unwrap_or_default();
+    match state.limits.admit_address(addr).await {
+        Ok(_) => Ok(()),
+        Err(refusal) => {
+            let (reply, code) = refusal_reply(&refusal);
+            Err((reply, (Subject::address(addr), code)))
+        }
     }
 }
 
@@ -232,16 +245,6 @@ pub fn refusal_reply(refusal: &Refusal) -> (Response, &'static str) {
 pub struct NotRecorded;
 
 impl Admission {
-    /// The request's id.
-    pub fn request_id(&self) -> &str {
-        &self.request_id
-    }
-
-    /// The address of the client.
-    pub fn client_addr(&self) -> Option<&str> {
-        self.client_addr.as_deref()
-    }
-
     /// Commits the request's one event (or counts it, see the module
     /// docs) and puts the rate-limit headers on `resp`. On
     /// [`NotRecorded`] the caller must not send the reply it had: the event
@@ -278,13 +281,11 @@ impl Admission {
         if !self.trail.names_anyone() {
             if !end.success {
                 // Nobody named, and it failed: counted per address.
-                let addr =
-                    crate::limits::address_key(self.client_addr.as_deref().unwrap_or_default());
                 let code = end.error_class.as_deref().unwrap_or("refused");
                 state.refusals.count(
                     now,
                     Refused {
-                        subject: Subject::Address(addr),
+                        subject: Subject::address(self.client_addr.as_deref().unwrap_or_default()),
                         code,
                         request_id: &self.request_id,
                         client_addr: self.client_addr.as_deref(),
