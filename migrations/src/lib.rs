@@ -12,6 +12,7 @@ mod m20261122_000003_device_tls;
 mod m20261122_000004_plans;
 mod m20261122_000005_audit_chain;
 mod m20261201_000006_audit_intents;
+mod m20261204_000007_intended_changes;
 
 /// The ordered list of migrations.
 #[derive(Debug)]
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000004_plans::Migration),
             Box::new(m20261122_000005_audit_chain::Migration),
             Box::new(m20261201_000006_audit_intents::Migration),
+            Box::new(m20261204_000007_intended_changes::Migration),
         ]
     }
 }

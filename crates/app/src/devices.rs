@@ -1,7 +1,10 @@
 //! From a stored device to the address, TLS policy and credentials the
-//! RouterOS adapter needs.
+//! RouterOS adapter needs; resolving device names; reading a device back
+//! to settle a change whose outcome was never recorded.
 
+use audit::intents::Finding;
 use tenancy::{Device, DeviceCredentials, DeviceTls};
+use tools::readback::Intended;
 use tools::{DeviceTarget, TlsPolicy};
 
 /// The target for calls to `device`.
@@ -59,5 +62,38 @@ impl tenancy::HostResolver for DnsResolver {
             Ok(Err(e)) => Err(e.to_string()),
             Err(_) => Err(format!("no answer within {} s", RESOLVE_TIMEOUT.as_secs())),
         }
+    }
+}
+
+/// Reads devices back for intents nobody concluded (the
+/// `audit::intents::ReadBack` port): finds the device and its stored
+/// credentials, then asks the tools whether the kept change is in place.
+#[derive(Debug)]
+pub struct DeviceReadBack<'a> {
+    pub tenancy: &'a tenancy::TenancyService,
+    pub tools: &'a tools::Runner,
+}
+
+#[async_trait::async_trait]
+impl audit::intents::ReadBack for DeviceReadBack<'_> {
+    async fn read_back(&self, change: &audit::intents::IntendedChange) -> Finding {
+        let Some(intended) = Intended::from_json(&change.change) else {
+            return Finding::Unreadable("the kept change no longer reads".into());
+        };
+        let id = kernel::DeviceId::from_uuid(change.device_id);
+        let device = match self.tenancy.device(id).await {
+            Ok(d) if Some(d.tenant_id) == change.tenant_id => d,
+            _ => return Finding::Unreadable("the device is no longer in rosgate".into()),
+        };
+        let credentials = match self.tenancy.credentials(id).await {
+            Ok(Some(c)) => c,
+            Ok(None) => return Finding::Unreadable("the device has no stored credentials".into()),
+            Err(_) => {
+                return Finding::Unreadable("the device's credentials cannot be read".into());
+            }
+        };
+        self.tools
+            .read_back(&target(&device, credentials), &intended)
+            .await
     }
 }

@@ -11,10 +11,12 @@
 use crate::limits::Refusal;
 use crate::state::AppState;
 use crate::trail::{Decided, DeviceStep, Trail};
+use audit::intents::{IntendedChange, IntendedChanges};
 use audit::{Effect, Outcome as AuditOutcome};
 use kernel::{DeviceId, Principal};
 use rbac::engine::Outcome;
 use rbac::{Decision, Permission, Resource};
+use tools::readback::Intended;
 use tools::{Args, Tier, Tool, ToolError, ToolOutput};
 
 /// Why a tool call did not produce a result.
@@ -205,7 +207,7 @@ pub async fn call(
     );
     admit(state, c, tool).await?;
     if tool.writes && !dry {
-        record_intent(state, c).await?;
+        record_intent(state, c, device_id, Intended::tool(tool.name, input)).await?;
     }
     let result = state.tools.run(tool, &device, &target, &args).await;
     match &result {
@@ -215,21 +217,52 @@ pub async fn call(
     result.map_err(CallError::Tool)
 }
 
-/// Commits the intent of a change before the device is touched, so a
-/// crash between the change and its outcome still leaves it on the record
-/// (settled as `unknown` at the next start). If it cannot be committed the
-/// change does not run.
-async fn record_intent(state: &AppState, c: &Caller<'_>) -> Result<(), CallError> {
+/// Commits the intent of a change before the device is touched, with
+/// what it is meant to change kept beside it, so a crash between the
+/// change and its outcome still leaves it on the record (settled by reading
+/// the device back after a restart). If either cannot be written the change
+/// does not run.
+async fn record_intent(
+    state: &AppState,
+    c: &Caller<'_>,
+    device: DeviceId,
+    intended: Intended,
+) -> Result<(), CallError> {
     let Some(intent) = c.trail.intent(state) else {
         return Err(CallError::Unavailable(
             "the change cannot be put on the record; it did not run".into(),
         ));
     };
-    crate::trail::commit(state, intent).await.map_err(|()| {
-        CallError::Unavailable(
-            "the audit trail cannot be written; the change did not run, try again".into(),
-        )
-    })
+    commit_intent(state, intent, device, intended, "the change did not run").await?;
+    Ok(())
+}
+
+/// Keeps `intended` beside `intent`, then commits the intent; returns its id.
+async fn commit_intent(
+    state: &AppState,
+    intent: audit::AuditEvent,
+    device: DeviceId,
+    intended: Intended,
+    not_run: &str,
+) -> Result<kernel::AuditEventId, CallError> {
+    let id = intent.id;
+    let unavailable = || {
+        CallError::Unavailable(format!(
+            "the audit trail cannot be written; {not_run}, try again"
+        ))
+    };
+    let change = IntendedChange {
+        intent_id: id,
+        at: intent.at,
+        tenant_id: intent.tenant_id,
+        device_id: device.uuid(),
+        change: intended.to_json(),
+    };
+    state.db.keep(&change).await.map_err(|_| unavailable())?;
+    crate::trail::commit(state, intent)
+        .await
+        .map_err(|()| unavailable())?;
+    Ok(id)
 }
 
 /// The guards of one device, for every tool: RBAC (`tool:<tier>` at the
@@ -359,7 +392,7 @@ pub async fn call_fleet(
         c.trail.no_environment();
         // On the record before the token is used up: an intent that cannot
         // be committed leaves the plan pending and its token usable.
-        let intents = record_device_intents(state, c, plan.id, &devices).await?;
+        let intents = record_device_intents(state, c, &plan, &devices).await?;
         let plan_id = plan.id;
         let plan = match state.plans.start(plan).await {
             Ok(p) => p,
@@ -433,7 +466,7 @@ pub async fn call_fleet(
 async fn record_device_intents(
     state: &AppState,
     c: &Caller<'_>,
-    plan: uuid::Uuid,
+    plan: &tools::plan::Plan,
     devices: &[(DeviceId, String)],
 ) -> Result<Vec<(DeviceId, String, kernel::AuditEventId)>, CallError> {
     let mut out = Vec::with_capacity(devices.len());
@@ -446,17 +479,16 @@ async fn record_device_intents(
                     device_id: device.uuid(),
                     environment: environment.clone(),
                     result: audit::RunResult::Pending,
-                    reason: format!("about to apply plan {plan} on this device"),
+                    reason: format!("about to apply plan {} on this device", plan.id),
                     intent_id: None,
                 },
             )
             .ok_or_else(|| CallError::Unavailable("the caller cannot be named".into()))?;
-        let id = event.id;
-        crate::trail::commit(state, event).await.map_err(|()| {
-            CallError::Unavailable(
-                "the audit trail cannot be written; the plan did not run, try again".into(),
-            )
-        })?;
+        let intended = Intended::Plan {
+            plan_id: plan.id,
+            change: plan.change.clone(),
+        };
+        let id = commit_intent(state, event, *device, intended, "the plan did not run").await?;
         out.push((*device, environment.clone(), id));
     }
     Ok(out)

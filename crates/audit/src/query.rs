@@ -146,13 +146,14 @@ pub trait AuditReader: Send + Sync {
     /// The chain's head as recorded when events were appended.
     async fn head(&self, chain: ChainKey) -> Result<Option<Head>, StoreError>;
 
-    /// Open intents: events whose result is [`RunResult::Pending`] and that
-    /// no event of the same chain names as its `intent_id`, oldest first
-    /// (by chain, then `seq`), at most `limit`. Of `chain` when given, of
-    /// every chain otherwise.
+    /// Open intents: events made at or before `until` whose result is
+    /// [`RunResult::Pending`] and that no event of the same chain names as
+    /// its `intent_id`, oldest first (by chain, then `seq`), at most
+    /// `limit`. Of `chain` when given, of every chain otherwise.
     async fn open_intents(
         &self,
         chain: Option<ChainKey>,
+        until: OffsetDateTime,
         limit: u32,
     ) -> Result<Vec<StoredEvent>, StoreError>;
 }

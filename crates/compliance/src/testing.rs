@@ -179,6 +179,7 @@ impl AuditReader for MemoryReader {
     async fn open_intents(
         &self,
         chain: Option<ChainKey>,
+        until: OffsetDateTime,
         limit: u32,
     ) -> Result<Vec<StoredEvent>, StoreError> {
         let mut keys: Vec<_> = self.chains.keys().copied().collect();
@@ -190,6 +191,7 @@ impl AuditReader for MemoryReader {
                 let rows = self.chain(k);
                 rows.iter().filter(move |r| {
                     r.event.result == RunResult::Pending
+                        && r.event.at <= until
                         && !rows.iter().any(|o| o.event.intent_id == Some(r.event.id))
                 })
             })

@@ -339,6 +339,7 @@ impl AuditReader for Database {
     async fn open_intents(
         &self,
         key: Option<ChainKey>,
+        until: OffsetDateTime,
         limit: u32,
     ) -> Result<Vec<StoredEvent>, StoreError> {
         use audit_event::Column as C;
@@ -354,6 +355,7 @@ impl AuditReader for Database {
             .to_owned();
         let mut q = audit_event::Entity::find()
             .filter(C::Result.eq(RunResult::Pending.as_str()))
+            .filter(C::At.lte(until))
             .filter(Expr::exists(concluded).not());
         if let Some(key) = key {
             q = q.filter(C::Chain.eq(key.0));

@@ -8,6 +8,7 @@
 mod audit_store;
 mod convert;
 pub mod entity;
+mod intent_store;
 mod plan_store;
 mod rbac_store;
 mod tenancy_store;

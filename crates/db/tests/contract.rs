@@ -734,9 +734,10 @@ mod audit_chain {
         async fn open_intents(
             &self,
             key: Option<ChainKey>,
+            until: time::OffsetDateTime,
             limit: u32,
         ) -> Result<Vec<audit::query::StoredEvent>, StoreError> {
-            self.db.open_intents(key, limit).await
+            self.db.open_intents(key, until, limit).await
         }
     }
 
@@ -882,15 +883,22 @@ mod audit_chain {
             rows.into_iter().map(|r| r.event.id).collect()
         };
         let ka = ChainKey::of(Some(a));
+        let later = now() + time::Duration::hours(1);
         assert_eq!(
-            ids(db.open_intents(Some(ka), 10).await.unwrap()),
+            ids(db.open_intents(Some(ka), later, 10).await.unwrap()),
             vec![a1.id, a3.id]
         );
         assert_eq!(
-            ids(db.open_intents(Some(ka), 1).await.unwrap()),
+            ids(db.open_intents(Some(ka), later, 1).await.unwrap()),
             vec![a1.id]
         );
-        let mut all = ids(db.open_intents(None, 10).await.unwrap());
+        // Only intents made at or before the cutoff: younger ones never
+        // hold back older ones of another chain.
+        assert_eq!(
+            ids(db.open_intents(None, a1.at, 10).await.unwrap()),
+            vec![a1.id]
+        );
+        let mut all = ids(db.open_intents(None, later, 10).await.unwrap());
         all.sort();
         let mut expected = vec![a1.id, a3.id, b1.id];
         expected.sort();
@@ -903,6 +911,118 @@ mod audit_chain {
             (Some("client-6"), 3)
         );
         assert_eq!(verify(&db, a).await.first_break, None);
+    }
+
+    /// Finds what the kept change's `expect` says the device shows.
+    struct ScriptedDevices;
+
+    #[async_trait::async_trait]
+    impl audit::intents::ReadBack for ScriptedDevices {
+        async fn read_back(&self, c: &audit::intents::IntendedChange) -> audit::intents::Finding {
+            use audit::intents::Finding as F;
+            match c.change["expect"].as_str() {
+                Some("applied") => F::Applied("in place".into()),
+                Some("absent") => F::NotApplied("not there".into()),
+                _ => F::Unreadable("no answer".into()),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn settling_reads_back_each_kept_change_concludes_every_old_intent_and_forgets_the_changes()
+     {
+        use audit::intents::{IntendedChange, IntendedChanges, Settle};
+        let (db, _d) = db().await;
+        let t = tenant(&db).await.id;
+        let intent = |n| {
+            let mut e = event(Some(t), n);
+            e.result = RunResult::Pending;
+            e
+        };
+        // Three old intents with kept changes, one without, one too young.
+        let (applied, absent, dark, bare, young) =
+            (intent(1), intent(2), intent(3), intent(4), intent(100));
+        for (e, expect) in [
+            (&applied, "applied"),
+            (&absent, "absent"),
+            (&dark, "dark"),
+            (&young, "applied"),
+        ] {
+            db.keep(&IntendedChange {
+                intent_id: e.id,
+                at: e.at,
+                tenant_id: Some(t),
+                device_id: Uuid::from_u128(42),
+                change: serde_json::json!({"expect": expect}),
+            })
+            .await
+            .unwrap();
+        }
+        log(&db)
+            .append(&[
+                applied.clone(),
+                absent.clone(),
+                dark.clone(),
+                bare.clone(),
+                young.clone(),
+            ])
+            .await
+            .unwrap();
+        let clock = kernel::ManualClock::new(now() + time::Duration::seconds(50));
+        let entropy = kernel::SeededEntropy::new(7);
+        let sink = log(&db);
+        let settle = Settle {
+            reader: &db,
+            sink: &sink,
+            changes: &db,
+            read_back: &ScriptedDevices,
+            clock: &clock,
+            entropy: &entropy,
+        };
+        let settled = settle.run(time::Duration::seconds(10)).await.unwrap();
+        assert_eq!(
+            (settled.applied, settled.not_applied, settled.unknown),
+            (1, 1, 2)
+        );
+        let events = db.audit_events(t).await.unwrap();
+        let outcome_of = |i: &AuditEvent| {
+            let o: Vec<_> = events
+                .iter()
+                .filter(|e| e.intent_id == Some(i.id))
+                .collect();
+            assert_eq!(o.len(), 1, "one outcome per intent");
+            (o[0].result, o[0].error_class.clone())
+        };
+        assert_eq!(outcome_of(&applied), (RunResult::Success, None));
+        assert_eq!(
+            outcome_of(&absent),
+            (RunResult::Failure, Some("not_applied".into()))
+        );
+        assert_eq!(
+            outcome_of(&dark),
+            (RunResult::Unknown, Some("outcome_unknown".into()))
+        );
+        assert_eq!(
+            outcome_of(&bare),
+            (RunResult::Unknown, Some("outcome_unknown".into()))
+        );
+        assert!(
+            events.iter().all(|e| e.intent_id != Some(young.id)),
+            "the young intent waits"
+        );
+        // The changes of concluded intents are gone; the young one's stays.
+        assert_eq!(db.find(applied.id).await.unwrap(), None);
+        assert!(db.find(young.id).await.unwrap().is_some());
+        // A second run finds nothing more to do.
+        assert_eq!(
+            settle
+                .run(time::Duration::seconds(10))
+                .await
+                .unwrap()
+                .total(),
+            0
+        );
+        assert_eq!(verify(&db, t).await.first_break, None);
     }
 
     #[tokio::test]

@@ -28,6 +28,9 @@ pub enum Fault {
     /// It waits this long before answering (a `tokio::time::sleep`, so
     /// tests with paused time do not wait).
     Slow(Duration),
+    /// Reads answer at once; a write is carried out at once and answered
+    /// only after this long (the change lands, its reply is late).
+    LateWriteReply(Duration),
     /// Every request gets HTTP 500.
     ServerError,
     /// Every request gets HTTP 401, whatever the credentials.

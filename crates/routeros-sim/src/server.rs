@@ -476,6 +476,11 @@ impl Endpoint for DeviceEndpoint {
             authorization.as_deref(),
             &body,
         );
+        if let Fault::LateWriteReply(delay) = fault
+            && req.method() != Method::GET
+        {
+            tokio::time::sleep(delay).await;
+        }
         let mut response = Response::builder().status(reply.status);
         if reply.status == StatusCode::UNAUTHORIZED {
             response = response.header(header::WWW_AUTHENTICATE, "Basic realm=\"RouterOS\"");

@@ -83,7 +83,13 @@ impl Device<'_> {
 }
 
 fn tag(plan: &Plan) -> String {
-    format!("rosgate-plan-{}", plan.id.simple())
+    plan_tag(plan.id)
+}
+
+/// The tag a plan's changes carry on a device (in a comment, and in the
+/// name of its router-side rollback).
+pub fn plan_tag(plan: uuid::Uuid) -> String {
+    format!("rosgate-plan-{}", plan.simple())
 }
 
 fn menu(change: &Change) -> &'static str {

@@ -6,6 +6,8 @@
 //! - [`args`]: input checked against the parameters before any device call;
 //! - [`guard`]: the device's capability flags, checked after RBAC;
 //! - [`run`] and `write`: the tools themselves, over the port;
+//! - [`readback`]: whether a change whose outcome was never recorded is
+//!   in place on the device;
 //! - [`redact`]: secrets never leave in a result.
 //!
 //! Architecture invariant: this crate knows nothing of HTTP clients, TLS or
@@ -20,6 +22,7 @@ pub mod guard;
 pub mod plan;
 pub mod plans;
 pub mod port;
+pub mod readback;
 pub mod redact;
 pub mod run;
 mod write;

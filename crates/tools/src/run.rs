@@ -70,7 +70,8 @@ fn out(summary: impl Into<String>, data: Value) -> Result<ToolOutput, ToolError>
     })
 }
 
-fn items(v: Value) -> Vec<Value> {
+/// A menu's items: a list, or a single item, or nothing.
+pub(crate) fn items(v: Value) -> Vec<Value> {
     match v {
         Value::Array(a) => a,
         Value::Null => Vec::new(),
@@ -78,7 +79,8 @@ fn items(v: Value) -> Vec<Value> {
     }
 }
 
-fn field<'a>(v: &'a Value, key: &str) -> &'a str {
+/// A property as text (empty when absent).
+pub(crate) fn field<'a>(v: &'a Value, key: &str) -> &'a str {
     v.get(key).and_then(Value::as_str).unwrap_or_default()
 }
 
@@ -97,7 +99,8 @@ fn project(list: Vec<Value>, keys: &[&str]) -> Vec<Value> {
         .collect()
 }
 
-fn servers_of(v: &Value) -> Vec<String> {
+/// The comma-separated `servers` property (DNS, NTP) as a list.
+pub(crate) fn servers_of(v: &Value) -> Vec<String> {
     field(v, "servers")
         .split(',')
         .map(str::trim)
@@ -109,6 +112,15 @@ fn servers_of(v: &Value) -> Vec<String> {
 impl Runner {
     pub fn new(api: Arc<dyn RouterOs>, clock: Arc<dyn Clock>) -> Self {
         Self { api, clock }
+    }
+
+    /// Whether `intended` is in place on the device (see [`crate::readback`]).
+    pub async fn read_back(
+        &self,
+        t: &DeviceTarget,
+        intended: &crate::readback::Intended,
+    ) -> audit::intents::Finding {
+        crate::readback::read_back(self.api.as_ref(), t, intended).await
     }
 
     async fn call(&self, t: &DeviceTarget, r: RestRequest) -> Result<Value, ToolError> {

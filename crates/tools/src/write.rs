@@ -5,36 +5,15 @@
 use crate::args::{Args, cidr};
 use crate::catalogue::Tool;
 use crate::port::{DeviceError, DeviceTarget, RestMethod, RestRequest};
-use crate::run::{Runner, ToolError, ToolOutput, network_contains};
+use crate::run::{Runner, ToolError, ToolOutput, field, items, network_contains, servers_of};
 use serde_json::{Value, json};
 use tenancy::Device;
-
-fn field<'a>(v: &'a Value, key: &str) -> &'a str {
-    v.get(key).and_then(Value::as_str).unwrap_or_default()
-}
 
 fn done(summary: impl Into<String>, data: Value) -> Result<ToolOutput, ToolError> {
     Ok(ToolOutput {
         summary: summary.into(),
         data: crate::redact::redact(data),
     })
-}
-
-fn servers(v: &Value) -> Vec<String> {
-    field(v, "servers")
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
-fn items(v: Value) -> Vec<Value> {
-    match v {
-        Value::Array(a) => a,
-        Value::Null => Vec::new(),
-        other => vec![other],
-    }
 }
 
 pub(crate) async fn run(
@@ -166,7 +145,7 @@ pub(crate) async fn run(
         "update_dns_servers" => {
             let wanted = args.list("dns_servers").unwrap_or_default();
             let before = r.read(t, "ip/dns").await?;
-            let current = servers(&before);
+            let current = servers_of(&before);
             if current == wanted {
                 return done(
                     "DNS servers unchanged",
@@ -188,7 +167,7 @@ pub(crate) async fn run(
                 ),
             )
             .await?;
-            let after = servers(&r.read(t, "ip/dns").await?);
+            let after = servers_of(&r.read(t, "ip/dns").await?);
             confirm(after == wanted, || {
                 format!("servers read {}", after.join(","))
             })?;
@@ -219,7 +198,7 @@ pub(crate) async fn run(
             let wanted = args.list("ntp_servers").unwrap_or_default();
             let enabled = args.bool("enabled").unwrap_or(true);
             let before = r.read(t, "system/ntp/client").await?;
-            let current = servers(&before);
+            let current = servers_of(&before);
             let was_on = field(&before, "enabled") == "true";
             if current == wanted && was_on == enabled {
                 return done(
@@ -242,7 +221,7 @@ pub(crate) async fn run(
             .await?;
             let after = r.read(t, "system/ntp/client").await?;
             confirm(
-                servers(&after) == wanted && (field(&after, "enabled") == "true") == enabled,
+                servers_of(&after) == wanted && (field(&after, "enabled") == "true") == enabled,
                 || {
                     format!(
                         "client reads servers={} enabled={}",

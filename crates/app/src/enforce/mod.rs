@@ -339,26 +339,32 @@ pub fn spawn_refusal_flusher(state: AppState) -> tokio::task::JoinHandle<()> {
     })
 }
 
-/// Records every intent older than `grace` that no outcome names as of
-/// unknown outcome (`audit::intents`); returns how many.
+/// Concludes every intent older than `grace` that no outcome names, by
+/// reading its device back (`audit::intents`); returns how many.
 pub async fn settle_intents(state: &AppState, grace: time::Duration) -> usize {
-    match audit::intents::settle(
-        &state.db,
-        state.audit.as_ref(),
-        state.clock.as_ref(),
-        state.entropy.as_ref(),
-        grace,
-    )
-    .await
-    {
-        Ok(n) => {
-            if n > 0 {
+    let read_back = crate::devices::DeviceReadBack {
+        tenancy: &state.tenancy,
+        tools: &state.tools,
+    };
+    let settle = audit::intents::Settle {
+        reader: &state.db,
+        sink: state.audit.as_ref(),
+        changes: &state.db,
+        read_back: &read_back,
+        clock: state.clock.as_ref(),
+        entropy: state.entropy.as_ref(),
+    };
+    match settle.run(grace).await {
+        Ok(settled) => {
+            if settled.total() > 0 {
                 tracing::warn!(
-                    settled = n,
-                    "changes whose outcome was never recorded are now recorded as unknown"
+                    applied = settled.applied,
+                    not_applied = settled.not_applied,
+                    unknown = settled.unknown,
+                    "changes whose outcome was never recorded are now settled by reading their devices"
                 );
             }
-            n
+            settled.total()
         }
         Err(e) => {
             tracing::error!(error = %e, "cannot settle open intents; retrying in a minute");

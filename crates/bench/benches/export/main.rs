@@ -188,6 +188,7 @@ impl AuditReader for Synthetic {
     async fn open_intents(
         &self,
         _: Option<ChainKey>,
+        _: OffsetDateTime,
         _: u32,
     ) -> Result<Vec<StoredEvent>, StoreError> {
         Ok(Vec::new())

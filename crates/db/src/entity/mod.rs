@@ -4,6 +4,7 @@
 pub mod api_token;
 pub mod audit_event;
 pub mod audit_head;
+pub mod audit_intended_change;
 pub mod device;
 pub mod device_group;
 pub mod device_group_member;
