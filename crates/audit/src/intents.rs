@@ -14,15 +14,19 @@
 //!
 //! - the device shows the intended state: a `success` outcome;
 //! - it does not: a `failure` outcome (`not_applied`);
-//! - it cannot be read, or the change cannot be read back (a cache flush
-//!   leaves nothing to read): an outcome of result [`RunResult::Unknown`]
-//!   (`outcome_unknown`) that says why.
+//! - nothing can be concluded (the change leaves nothing to read, as a
+//!   cache flush; the device is gone from rosgate; the kept change does not
+//!   match its intent): an outcome of result [`RunResult::Unknown`]
+//!   (`outcome_unknown`) that says why;
+//! - the device cannot be asked right now (unreachable, timing out): the
+//!   intent stays open and is tried again at the next round, for up to
+//!   [`READ_BACK_PATIENCE`], then it is settled as unknown.
 //!
 //! So the record never shows a change as pending forever, and never
 //! silently loses it. Every settled outcome says it was settled after the
 //! fact: what a device shows later may also be someone else's doing.
 
-use crate::query::AuditReader;
+use crate::query::{AuditReader, ChainKey};
 use crate::{AuditEvent, AuditSink, RunResult};
 use async_trait::async_trait;
 use kernel::{AuditEventId, Clock, Entropy, StoreError, TenantId};
@@ -31,6 +35,16 @@ use uuid::Uuid;
 
 /// Intents read per round trip.
 const BATCH: u32 = 500;
+
+/// How long one read-back may take before it counts as unanswered.
+pub const READ_BACK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// How long past its grace period an intent whose device cannot be asked
+/// is tried again before it is settled as unknown.
+pub const READ_BACK_PATIENCE: Duration = Duration::hours(24);
+
+/// The longest `reason` a settled outcome carries.
+const MAX_REASON: usize = 1000;
 
 /// What a change was meant to do, kept beside its intent.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,9 +71,10 @@ pub trait IntendedChanges: Send + Sync {
     /// The change kept for `intent`, if any.
     async fn find(&self, intent: AuditEventId) -> Result<Option<IntendedChange>, StoreError>;
 
-    /// Drops every change kept for an intent made at or before `until`;
-    /// returns how many. Called only once every such intent is concluded.
-    async fn forget_until(&self, until: OffsetDateTime) -> Result<u64, StoreError>;
+    /// Drops every change kept for an intent made at or before `until`
+    /// that is no longer open (an outcome names it, or it was never
+    /// committed); returns how many.
+    async fn forget_concluded(&self, until: OffsetDateTime) -> Result<u64, StoreError>;
 }
 
 /// What reading a device back found about an intended change.
@@ -69,15 +84,23 @@ pub enum Finding {
     Applied(String),
     /// The device does not show it; the text says what it shows instead.
     NotApplied(String),
-    /// Nothing can be concluded (the device cannot be reached, or the
-    /// change leaves nothing to read); the text says why.
+    /// Nothing can be concluded, now or later (the change leaves nothing
+    /// to read, the device is gone); the text says why.
     Unreadable(String),
+    /// The device cannot be asked right now (unreachable, timing out, or
+    /// rosgate's own store is unavailable); the text says why. The intent
+    /// stays open and is tried again.
+    Unavailable(String),
 }
 
 /// Reads a device to see whether an intended change is in place.
 #[async_trait]
 pub trait ReadBack: Send + Sync {
-    async fn read_back(&self, change: &IntendedChange) -> Finding;
+    /// Reads `change` back. Implementations MUST return
+    /// [`Finding::Unreadable`] when `change` is not what `intent` records
+    /// (another tool, another argument digest, another plan): the kept
+    /// change lies outside the chain and is not trusted on its own.
+    async fn read_back(&self, intent: &AuditEvent, change: &IntendedChange) -> Finding;
 }
 
 /// How many intents one [`Settle::run`] concluded, by what it found.
@@ -86,10 +109,12 @@ pub struct Settled {
     pub applied: usize,
     pub not_applied: usize,
     pub unknown: usize,
+    /// Left open to be tried again: their devices could not be asked.
+    pub waiting: usize,
 }
 
 impl Settled {
-    /// All intents concluded.
+    /// All intents concluded (not counting those left waiting).
     pub fn total(&self) -> usize {
         self.applied + self.not_applied + self.unknown
     }
@@ -121,7 +146,7 @@ pub fn settled_outcome(
                 "{STOPPED}; settled by reading the device afterwards, which does not show the intended state: {what}"
             ),
         ),
-        Some(Finding::Unreadable(why)) => (
+        Some(Finding::Unreadable(why) | Finding::Unavailable(why)) => (
             RunResult::Unknown,
             Some("outcome_unknown"),
             format!("{STOPPED}; the device could not be read back ({why}): check it by hand"),
@@ -137,7 +162,7 @@ pub fn settled_outcome(
         at: now,
         result,
         error_class: error_class.map(str::to_owned),
-        reason,
+        reason: reason.chars().take(MAX_REASON).collect(),
         intent_id: Some(intent.id),
         count: 1,
         ..intent.clone()
@@ -162,19 +187,30 @@ impl std::fmt::Debug for Settle<'_> {
 
 impl Settle<'_> {
     /// Concludes every open intent older than `grace`, reading each device
-    /// back where its change was kept, then drops the changes of every
-    /// intent now concluded.
+    /// back where its change was kept; leaves open those whose device
+    /// cannot be asked now (until [`READ_BACK_PATIENCE`] runs out); then
+    /// drops the kept changes of every intent no longer open.
     pub async fn run(&self, grace: Duration) -> Result<Settled, StoreError> {
         let cutoff = self.clock.now() - grace;
         let mut settled = Settled::default();
         loop {
             let open = self.reader.open_intents(None, cutoff, BATCH).await?;
+            let mut concluded = 0;
             for stored in &open {
                 let intent = &stored.event;
-                let finding = match self.changes.find(intent.id).await? {
-                    Some(change) => Some(self.read_back.read_back(&change).await),
-                    None => None,
+                let Next::Conclude(finding) = self.next(intent, cutoff).await? else {
+                    settled.waiting += 1;
+                    continue;
                 };
+                // Another instance may have concluded it while the device
+                // was being read.
+                if self
+                    .reader
+                    .is_concluded(ChainKey::of(intent.tenant_id), intent.id)
+                    .await?
+                {
+                    continue;
+                }
                 match &finding {
                     Some(Finding::Applied(_)) => settled.applied += 1,
                     Some(Finding::NotApplied(_)) => settled.not_applied += 1,
@@ -182,12 +218,55 @@ impl Settle<'_> {
                 }
                 let outcome = settled_outcome(intent, finding.as_ref(), self.clock, self.entropy);
                 self.sink.record(outcome).await?;
+                concluded += 1;
             }
-            if open.len() < BATCH as usize {
+            // Intents left waiting come first in the next batch: stop when a
+            // full batch concluded nothing.
+            if open.len() < BATCH as usize || concluded == 0 {
                 break;
             }
         }
-        self.changes.forget_until(cutoff).await?;
+        self.changes.forget_concluded(cutoff).await?;
         Ok(settled)
     }
+
+    /// Reads `intent`'s device back and says what to do with the intent.
+    async fn next(&self, intent: &AuditEvent, cutoff: OffsetDateTime) -> Result<Next, StoreError> {
+        let Some(change) = self.changes.find(intent.id).await? else {
+            return Ok(Next::Conclude(None));
+        };
+        if Some(change.device_id) != intent.device_id || change.tenant_id != intent.tenant_id {
+            return Ok(Next::Conclude(Some(Finding::Unreadable(
+                "the change kept beside the intent names another device".into(),
+            ))));
+        }
+        let finding =
+            tokio::time::timeout(READ_BACK_TIMEOUT, self.read_back.read_back(intent, &change))
+                .await
+                .unwrap_or_else(|_| {
+                    Finding::Unavailable(format!(
+                        "no answer within {} s",
+                        READ_BACK_TIMEOUT.as_secs()
+                    ))
+                });
+        Ok(match finding {
+            Finding::Unavailable(why) if intent.at > cutoff - READ_BACK_PATIENCE => {
+                tracing::info!(intent = %intent.id, reason = %why, "an open intent's device cannot be read back yet; trying again later");
+                Next::Wait
+            }
+            Finding::Unavailable(why) => Next::Conclude(Some(Finding::Unreadable(format!(
+                "{why}, and so for {} hours",
+                READ_BACK_PATIENCE.whole_hours()
+            )))),
+            other => Next::Conclude(Some(other)),
+        })
+    }
+}
+
+/// What to do with one open intent.
+enum Next {
+    /// Leave it open and try again at a later round.
+    Wait,
+    /// Conclude it with what was found (`None`: no change was kept).
+    Conclude(Option<Finding>),
 }

@@ -156,6 +156,10 @@ pub trait AuditReader: Send + Sync {
         until: OffsetDateTime,
         limit: u32,
     ) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// Whether an event of `chain` names `intent` as its `intent_id`.
+    async fn is_concluded(&self, chain: ChainKey, intent: AuditEventId)
+    -> Result<bool, StoreError>;
 }
 
 /// Rows read per round trip by the scanning helpers.

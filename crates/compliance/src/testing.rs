@@ -176,6 +176,17 @@ impl AuditReader for MemoryReader {
         Ok(first.zip(last))
     }
 
+    async fn is_concluded(
+        &self,
+        chain: ChainKey,
+        intent: AuditEventId,
+    ) -> Result<bool, StoreError> {
+        Ok(self
+            .chain(chain)
+            .iter()
+            .any(|r| r.event.intent_id == Some(intent)))
+    }
+
     async fn open_intents(
         &self,
         chain: Option<ChainKey>,

@@ -371,6 +371,20 @@ impl AuditReader for Database {
             .collect()
     }
 
+    async fn is_concluded(&self, key: ChainKey, intent: AuditEventId) -> Result<bool, StoreError> {
+        use audit_event::Column as C;
+        Ok(audit_event::Entity::find()
+            .select_only()
+            .column(C::Id)
+            .filter(C::Chain.eq(key.0))
+            .filter(C::IntentId.eq(intent.uuid()))
+            .into_tuple::<uuid::Uuid>()
+            .one(self.conn())
+            .await
+            .map_err(store_err)?
+            .is_some())
+    }
+
     async fn head(&self, key: ChainKey) -> Result<Option<Head>, StoreError> {
         let Some(h) = audit_head::Entity::find_by_id(key.0)
             .one(self.conn())

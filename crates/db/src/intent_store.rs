@@ -1,9 +1,11 @@
 //! [`IntendedChanges`] over SQL: one row per intent in
-//! `audit_intended_changes`, kept until settling has passed the intent.
+//! `audit_intended_changes`, kept while the intent is open.
 
+use crate::entity::audit_event::{self, Column as E};
 use crate::entity::audit_intended_change as row;
 use crate::{Database, store_err};
 use async_trait::async_trait;
+use audit::RunResult;
 use audit::intents::{IntendedChange, IntendedChanges};
 use kernel::{AuditEventId, StoreError, TenantId};
 use sea_orm::ActiveValue::Set;
@@ -47,9 +49,29 @@ impl IntendedChanges for Database {
         }))
     }
 
-    async fn forget_until(&self, until: OffsetDateTime) -> Result<u64, StoreError> {
+    async fn forget_concluded(&self, until: OffsetDateTime) -> Result<u64, StoreError> {
+        use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+        let (intent, outcome) = (Alias::new("intent"), Alias::new("outcome"));
+        // An intent is open while it is pending and no event of its chain
+        // names it; a kept change whose intent is not open goes.
+        let concluded = Query::select()
+            .expr(Expr::val(1))
+            .from_as(audit_event::Entity, outcome.clone())
+            .and_where(Expr::col((outcome.clone(), E::Chain)).equals((intent.clone(), E::Chain)))
+            .and_where(Expr::col((outcome, E::IntentId)).equals((intent.clone(), E::Id)))
+            .to_owned();
+        let open = Query::select()
+            .expr(Expr::val(1))
+            .from_as(audit_event::Entity, intent.clone())
+            .and_where(
+                Expr::col((intent.clone(), E::Id)).equals((row::Entity, row::Column::IntentId)),
+            )
+            .and_where(Expr::col((intent, E::Result)).eq(RunResult::Pending.as_str()))
+            .and_where(Expr::exists(concluded).not())
+            .to_owned();
         row::Entity::delete_many()
             .filter(row::Column::At.lte(until))
+            .filter(Expr::exists(open).not())
             .exec(self.conn())
             .await
             .map(|r| r.rows_affected)

@@ -731,6 +731,13 @@ mod audit_chain {
         async fn head(&self, _: ChainKey) -> Result<Option<audit::query::Head>, StoreError> {
             Ok(Some(self.head))
         }
+        async fn is_concluded(
+            &self,
+            key: ChainKey,
+            intent: kernel::AuditEventId,
+        ) -> Result<bool, StoreError> {
+            self.db.is_concluded(key, intent).await
+        }
         async fn open_intents(
             &self,
             key: Option<ChainKey>,
@@ -918,20 +925,25 @@ mod audit_chain {
 
     #[async_trait::async_trait]
     impl audit::intents::ReadBack for ScriptedDevices {
-        async fn read_back(&self, c: &audit::intents::IntendedChange) -> audit::intents::Finding {
+        async fn read_back(
+            &self,
+            _: &AuditEvent,
+            c: &audit::intents::IntendedChange,
+        ) -> audit::intents::Finding {
             use audit::intents::Finding as F;
             match c.change["expect"].as_str() {
                 Some("applied") => F::Applied("in place".into()),
                 Some("absent") => F::NotApplied("not there".into()),
-                _ => F::Unreadable("no answer".into()),
+                Some("busy") => F::Unavailable("no answer".into()),
+                _ => F::Unreadable("nothing to read".into()),
             }
         }
     }
 
     #[tokio::test]
-    async fn settling_reads_back_each_kept_change_concludes_every_old_intent_and_forgets_the_changes()
+    async fn settling_reads_back_each_kept_change_waits_for_devices_that_cannot_be_asked_and_forgets_what_it_concluded()
      {
-        use audit::intents::{IntendedChange, IntendedChanges, Settle};
+        use audit::intents::{IntendedChange, IntendedChanges, READ_BACK_PATIENCE, Settle};
         let (db, _d) = db().await;
         let t = tenant(&db).await.id;
         let intent = |n| {
@@ -939,31 +951,49 @@ mod audit_chain {
             e.result = RunResult::Pending;
             e
         };
-        // Three old intents with kept changes, one without, one too young.
-        let (applied, absent, dark, bare, young) =
-            (intent(1), intent(2), intent(3), intent(4), intent(100));
-        for (e, expect) in [
-            (&applied, "applied"),
-            (&absent, "absent"),
-            (&dark, "dark"),
-            (&young, "applied"),
+        let kept = |e: &AuditEvent, expect: &str, device: u128| IntendedChange {
+            intent_id: e.id,
+            at: e.at,
+            tenant_id: Some(t),
+            device_id: Uuid::from_u128(device),
+            change: serde_json::json!({"expect": expect}),
+        };
+        // Old intents with kept changes, one without, one whose kept change
+        // names another device than its intent, one concluded normally,
+        // one too young.
+        let (applied, absent, dark, busy, bare, forged, done, young) = (
+            intent(1),
+            intent(2),
+            intent(3),
+            intent(4),
+            intent(5),
+            intent(6),
+            intent(7),
+            intent(100),
+        );
+        for (e, expect, device) in [
+            (&applied, "applied", 42),
+            (&absent, "absent", 42),
+            (&dark, "dark", 42),
+            (&busy, "busy", 42),
+            (&forged, "applied", 43),
+            (&done, "applied", 42),
+            (&young, "applied", 42),
         ] {
-            db.keep(&IntendedChange {
-                intent_id: e.id,
-                at: e.at,
-                tenant_id: Some(t),
-                device_id: Uuid::from_u128(42),
-                change: serde_json::json!({"expect": expect}),
-            })
-            .await
-            .unwrap();
+            db.keep(&kept(e, expect, device)).await.unwrap();
         }
+        let mut outcome = event(Some(t), 8);
+        outcome.intent_id = Some(done.id);
         log(&db)
             .append(&[
                 applied.clone(),
                 absent.clone(),
                 dark.clone(),
+                busy.clone(),
                 bare.clone(),
+                forged.clone(),
+                done.clone(),
+                outcome,
                 young.clone(),
             ])
             .await
@@ -979,10 +1009,16 @@ mod audit_chain {
             clock: &clock,
             entropy: &entropy,
         };
-        let settled = settle.run(time::Duration::seconds(10)).await.unwrap();
+        let grace = time::Duration::seconds(10);
+        let settled = settle.run(grace).await.unwrap();
         assert_eq!(
-            (settled.applied, settled.not_applied, settled.unknown),
-            (1, 1, 2)
+            (
+                settled.applied,
+                settled.not_applied,
+                settled.unknown,
+                settled.waiting
+            ),
+            (1, 1, 3, 1)
         );
         let events = db.audit_events(t).await.unwrap();
         let outcome_of = |i: &AuditEvent| {
@@ -993,34 +1029,57 @@ mod audit_chain {
             assert_eq!(o.len(), 1, "one outcome per intent");
             (o[0].result, o[0].error_class.clone())
         };
+        let unknown = (RunResult::Unknown, Some("outcome_unknown".to_owned()));
         assert_eq!(outcome_of(&applied), (RunResult::Success, None));
         assert_eq!(
             outcome_of(&absent),
             (RunResult::Failure, Some("not_applied".into()))
         );
+        assert_eq!(outcome_of(&dark), unknown);
+        assert_eq!(outcome_of(&bare), unknown);
         assert_eq!(
-            outcome_of(&dark),
-            (RunResult::Unknown, Some("outcome_unknown".into()))
-        );
-        assert_eq!(
-            outcome_of(&bare),
-            (RunResult::Unknown, Some("outcome_unknown".into()))
+            outcome_of(&forged),
+            unknown,
+            "a kept change is checked against its intent"
         );
         assert!(
             events.iter().all(|e| e.intent_id != Some(young.id)),
             "the young intent waits"
         );
-        // The changes of concluded intents are gone; the young one's stays.
-        assert_eq!(db.find(applied.id).await.unwrap(), None);
-        assert!(db.find(young.id).await.unwrap().is_some());
-        // A second run finds nothing more to do.
+        assert!(
+            events.iter().all(|e| e.intent_id != Some(busy.id)),
+            "an unanswered device is asked again"
+        );
+        // Kept changes go once their intents are concluded, normally or by
+        // settling; the open ones stay.
+        for gone in [&applied, &absent, &dark, &forged, &done] {
+            assert_eq!(db.find(gone.id).await.unwrap(), None);
+        }
+        for stays in [&busy, &young] {
+            assert!(db.find(stays.id).await.unwrap().is_some());
+        }
+        // A second round asks the silent device again, and nothing else.
         assert_eq!(
-            settle
-                .run(time::Duration::seconds(10))
-                .await
-                .unwrap()
-                .total(),
-            0
+            settle.run(grace).await.unwrap(),
+            audit::intents::Settled {
+                waiting: 1,
+                ..Default::default()
+            }
+        );
+        // Once patience runs out, it is settled as unknown.
+        clock.advance(READ_BACK_PATIENCE);
+        let last = settle.run(grace).await.unwrap();
+        assert_eq!((last.unknown, last.waiting), (1, 0));
+        let events = db.audit_events(t).await.unwrap();
+        let gave_up: Vec<_> = events
+            .iter()
+            .filter(|e| e.intent_id == Some(busy.id))
+            .collect();
+        assert_eq!(gave_up.len(), 1);
+        assert!(
+            gave_up[0].reason.contains("24 hours"),
+            "{}",
+            gave_up[0].reason
         );
         assert_eq!(verify(&db, t).await.first_break, None);
     }

@@ -139,11 +139,17 @@ fn undo_script(plan: &Plan, before: &Done, name: &str) -> String {
             } else {
                 ROUTE_KEYS
             };
-            let props = before
+            let mut props = before
                 .removed
                 .as_ref()
                 .map(|(_, item)| restorable(item, keys))
                 .unwrap_or_default();
+            // The restored item carries the plan's tag, so reading the
+            // device back later tells a rollback from a removal.
+            match props.iter_mut().find(|(k, _)| k == "comment") {
+                Some((_, c)) => *c = format!("{} {c}", tag(plan)),
+                None => props.push(("comment".into(), tag(plan))),
+            }
             let args: Vec<String> = props
                 .iter()
                 .map(|(k, v)| format!("{k}={}", quoted(v)))

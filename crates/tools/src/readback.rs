@@ -5,9 +5,12 @@
 //! intent event (see `audit::intents`). If rosgate stops before the outcome
 //! is recorded, [`read_back`] later compares the device with what the
 //! change was meant to do. Each write tool and each plan change says here
-//! what "in place" means for it; a change that leaves nothing to read (a
-//! DNS cache flush) or a device that cannot be read is
-//! [`Finding::Unreadable`], and the intent is settled as unknown.
+//! what "in place" means for it. A change that leaves nothing to read (a
+//! DNS cache flush) is [`Finding::Unreadable`], and the intent is settled
+//! as unknown; a device that cannot be asked now, or a plan whose
+//! router-side rollback is still armed (it will undo the change within
+//! minutes), is [`Finding::Unavailable`], and the intent is read again
+//! later.
 
 use crate::args::Args;
 use crate::plan::Change;
@@ -48,6 +51,17 @@ impl Intended {
     }
 }
 
+/// A failed read: worth trying again later unless the request itself is
+/// wrong for the device (then it will never read).
+fn unanswered(e: DeviceError) -> Finding {
+    match e {
+        DeviceError::NotInSchema(_) | DeviceError::BadRequest(_) | DeviceError::BadReply => {
+            Finding::Unreadable(e.to_string())
+        }
+        _ => Finding::Unavailable(e.to_string()),
+    }
+}
+
 /// Applied when `holds`, not applied otherwise; `what` says what was read.
 fn finding(holds: bool, what: String) -> Finding {
     if holds {
@@ -67,7 +81,7 @@ impl Reader<'_> {
         self.api
             .call(self.target, RestRequest::get(path))
             .await
-            .map_err(|e| Finding::Unreadable(e.to_string()))
+            .map_err(unanswered)
     }
 
     /// Whether the item at `path` is gone.
@@ -75,7 +89,7 @@ impl Reader<'_> {
         match self.api.call(self.target, RestRequest::get(path)).await {
             Ok(_) => Ok(false),
             Err(DeviceError::NotFound) => Ok(true),
-            Err(e) => Err(Finding::Unreadable(e.to_string())),
+            Err(e) => Err(unanswered(e)),
         }
     }
 }
@@ -147,10 +161,15 @@ async fn tool_in_place(r: &Reader<'_>, tool: &str, input: &Value) -> Result<Find
         }
         "update_firewall_address_list" => {
             let (list, address) = (text("list_name"), text("address"));
+            let wanted = args.str("action").unwrap_or("add") != "remove";
+            if wanted && args.str("timeout").is_some_and(|t| !t.is_empty()) {
+                return Err(Finding::Unreadable(
+                    "the entry was added with a timeout, after which the device drops it".into(),
+                ));
+            }
             let present = items(r.get("ip/firewall/address-list").await?)
                 .iter()
                 .any(|e| field(e, "list") == list && field(e, "address") == address);
-            let wanted = args.str("action").unwrap_or("add") != "remove";
             finding(
                 present == wanted,
                 format!(
@@ -171,7 +190,7 @@ async fn plan_in_place(r: &Reader<'_>, plan: Uuid, change: &Change) -> Result<Fi
         .iter()
         .any(|e| field(e, "name").starts_with(&tag));
     if armed {
-        return Err(Finding::Unreadable(format!(
+        return Err(Finding::Unavailable(format!(
             "the router-side rollback of plan {plan} is still armed, so the change may yet be undone"
         )));
     }
@@ -190,11 +209,13 @@ async fn plan_in_place(r: &Reader<'_>, plan: Uuid, change: &Change) -> Result<Fi
             finding(present, rule_text("route", present))
         }
         Change::RemoveFirewallRule { rule_id } => {
-            let gone = r.gone(&format!("ip/firewall/filter/{rule_id}")).await?;
+            let menu = "ip/firewall/filter";
+            let gone = r.gone(&format!("{menu}/{rule_id}")).await? && !tagged(r.get(menu).await?);
             finding(gone, removed_text("firewall rule", rule_id, gone))
         }
         Change::RemoveStaticRoute { route_id } => {
-            let gone = r.gone(&format!("ip/route/{route_id}")).await?;
+            let menu = "ip/route";
+            let gone = r.gone(&format!("{menu}/{route_id}")).await? && !tagged(r.get(menu).await?);
             finding(gone, removed_text("route", route_id, gone))
         }
         Change::DnsNtp {
@@ -226,8 +247,9 @@ fn rule_text(what: &str, present: bool) -> String {
 }
 
 fn removed_text(what: &str, id: &str, gone: bool) -> String {
-    format!(
-        "{what} {id} is {}",
-        if gone { "gone" } else { "still there" }
-    )
+    if gone {
+        format!("{what} {id} is gone")
+    } else {
+        format!("{what} {id} is still there, or the router's rollback put it back")
+    }
 }

@@ -7,9 +7,10 @@ use serde_json::Value;
 /// What a redacted value reads as.
 pub const REDACTED: &str = "<redacted>";
 
-/// Whether a RouterOS property name holds a secret.
+/// Whether a RouterOS property name (`pre-shared-key`) or a tool
+/// parameter name (`pre_shared_key`) holds a secret.
 pub fn is_secret_key(key: &str) -> bool {
-    let k = key.to_ascii_lowercase();
+    let k = key.to_ascii_lowercase().replace('_', "-");
     [
         "password",
         "passphrase",
@@ -63,5 +64,18 @@ mod tests {
             assert!(!text.contains(leaked), "{text}");
         }
         assert!(text.contains("wlan1") && text.contains("admin"));
+    }
+
+    #[test]
+    fn tool_parameters_spelled_with_underscores_are_secrets_too() {
+        for key in [
+            "pre_shared_key",
+            "private_key",
+            "auth_key",
+            "wpa2_pre_shared_key",
+        ] {
+            assert!(is_secret_key(key), "{key}");
+        }
+        assert!(!is_secret_key("dns_servers"));
     }
 }

@@ -7,7 +7,7 @@
 
 use crate::lab::lab_with;
 use audit::{AuditEvent, RunResult};
-use kernel::Environment;
+use kernel::{Clock, Environment};
 use rbac::BuiltinRole as R;
 use routeros_sim::Fault;
 use serde_json::json;
@@ -69,14 +69,14 @@ async fn up(client: &reqwest::Client, listen: &str) {
     panic!("rosgate did not come up on {listen}");
 }
 
-/// A DNS write on a fresh lab device, cut off by killing the server while
-/// the device holds it under `during`; the device is then switched to
-/// `after` and the server restarted. Returns the intent and its outcome.
+/// A DNS write on a fresh lab device (of a lab on `clock`), cut off by
+/// killing the server while the device holds it under `during`. Returns the
+/// lab and the open intent.
 async fn crash_during_dns_write(
     during: Fault,
-    after: Fault,
-) -> (crate::lab::Lab, AuditEvent, AuditEvent) {
-    let lab = lab_with(|_| {}).await;
+    clock: std::sync::Arc<dyn kernel::Clock>,
+) -> (crate::lab::Lab, AuditEvent) {
+    let lab = crate::lab::lab_clocked(|_| {}, clock).await;
     let d = lab
         .device(
             "r-crash",
@@ -136,8 +136,22 @@ async fn crash_during_dns_write(
 
     server.kill().await.unwrap();
     assert!(write.await.unwrap().is_err(), "the reply never came");
-    lab.sim.set_fault("r-crash", after).await;
+    (lab, intent)
+}
 
+/// Switches the crashed device to `after`, restarts the server and returns
+/// the outcome it settles the intent with.
+async fn restart_and_settle(
+    lab: &crate::lab::Lab,
+    intent: &AuditEvent,
+    after: Fault,
+) -> AuditEvent {
+    lab.sim.set_fault("r-crash", after).await;
+    let listen = {
+        let (l, _) = testkit::reserve().await;
+        l.local_addr().unwrap().to_string()
+    };
+    let client = reqwest::Client::new();
     let mut again = rosgate(&lab.app.config, &listen);
     up(&client, &listen).await;
     let events = wait_for(&lab.app, lab.tenant, |es| {
@@ -160,13 +174,21 @@ async fn crash_during_dns_write(
         "one outcome per intent"
     );
     again.kill().await.unwrap();
-    (lab, intent, outcome)
+    outcome
+}
+
+/// A crash during a DNS write, then a restart with the device under `after`.
+async fn crash_and_restart(during: Fault, after: Fault) -> (crate::lab::Lab, AuditEvent) {
+    let (lab, intent) =
+        crash_during_dns_write(during, std::sync::Arc::new(kernel::SystemClock)).await;
+    let outcome = restart_and_settle(&lab, &intent, after).await;
+    (lab, outcome)
 }
 
 #[tokio::test]
 async fn a_write_that_landed_before_a_crash_is_settled_as_applied_by_reading_the_device() {
-    let (_lab, _intent, outcome) =
-        crash_during_dns_write(Fault::LateWriteReply(Duration::from_secs(60)), Fault::None).await;
+    let (_lab, outcome) =
+        crash_and_restart(Fault::LateWriteReply(Duration::from_secs(60)), Fault::None).await;
     assert_eq!(outcome.result, RunResult::Success);
     assert_eq!(outcome.error_class, None);
     assert!(
@@ -179,8 +201,7 @@ async fn a_write_that_landed_before_a_crash_is_settled_as_applied_by_reading_the
 
 #[tokio::test]
 async fn a_write_cut_off_before_it_reached_the_device_is_settled_as_not_applied() {
-    let (lab, _intent, outcome) =
-        crash_during_dns_write(Fault::Slow(Duration::from_secs(60)), Fault::None).await;
+    let (lab, outcome) = crash_and_restart(Fault::Slow(Duration::from_secs(60)), Fault::None).await;
     assert_ne!(
         lab.sim.state("r-crash").setting_value("ip/dns", "servers"),
         Some("192.0.2.53")
@@ -190,9 +211,35 @@ async fn a_write_cut_off_before_it_reached_the_device_is_settled_as_not_applied(
 }
 
 #[tokio::test]
-async fn a_write_cut_off_by_a_crash_is_recorded_as_unknown_when_the_device_cannot_be_read() {
-    let (_lab, _intent, outcome) =
-        crash_during_dns_write(Fault::Slow(Duration::from_secs(60)), Fault::Unreachable).await;
+async fn a_device_that_stays_silent_after_a_crash_is_asked_again_and_after_a_day_settled_as_unknown()
+ {
+    let clock = std::sync::Arc::new(kernel::ManualClock::new(kernel::SystemClock.now()));
+    let (lab, intent) =
+        crash_during_dns_write(Fault::Slow(Duration::from_secs(60)), clock.clone()).await;
+    lab.sim.set_fault("r-crash", Fault::Unreachable).await;
+    let concluded = |events: &[AuditEvent]| events.iter().any(|e| e.intent_id == Some(intent.id));
+
+    clock.set(intent.at + time::Duration::minutes(5));
+    assert_eq!(
+        rosgate::enforce::settle_intents(&lab.app.state, time::Duration::ZERO).await,
+        0
+    );
+    let events = lab.app.state.db.audit_events(lab.tenant).await.unwrap();
+    assert!(
+        !concluded(&events),
+        "the intent stays open while the device is silent"
+    );
+
+    clock.set(intent.at + audit::intents::READ_BACK_PATIENCE + time::Duration::minutes(5));
+    assert_eq!(
+        rosgate::enforce::settle_intents(&lab.app.state, time::Duration::ZERO).await,
+        1
+    );
+    let events = lab.app.state.db.audit_events(lab.tenant).await.unwrap();
+    let outcome = events
+        .iter()
+        .find(|e| e.intent_id == Some(intent.id))
+        .unwrap();
     assert_eq!(outcome.result, RunResult::Unknown);
     assert_eq!(outcome.error_class.as_deref(), Some("outcome_unknown"));
     assert!(
@@ -203,88 +250,263 @@ async fn a_write_cut_off_by_a_crash_is_recorded_as_unknown_when_the_device_canno
 }
 
 #[tokio::test]
-async fn a_plans_change_is_read_back_by_its_tag_and_never_while_its_rollback_is_armed() {
-    use audit::intents::{Finding, IntendedChange, ReadBack};
-    use tools::plan::Change;
-    use tools::readback::Intended;
+async fn a_change_that_leaves_nothing_to_read_is_settled_as_unknown_after_a_crash() {
     let lab = lab_with(|_| {}).await;
     let d = lab
-        .device("r-plan", Environment::Lab, Capabilities::default())
+        .device(
+            "r-crash",
+            Environment::Lab,
+            Capabilities {
+                allow_advanced_writes: true,
+                ..Capabilities::default()
+            },
+        )
         .await;
-    let plan_id = uuid::Uuid::now_v7();
-    let tag = tools::apply::plan_tag(plan_id);
+    let token = lab.user(R::OpsRw).await;
+    lab.sim
+        .set_fault("r-crash", Fault::Slow(Duration::from_secs(60)))
+        .await;
+    let listen = {
+        let (l, _) = testkit::reserve().await;
+        l.local_addr().unwrap().to_string()
+    };
+    let mut server = rosgate(&lab.app.config, &listen);
+    let client = reqwest::Client::new();
+    up(&client, &listen).await;
+    let write = tokio::spawn(
+        client
+            .post(format!(
+                "http://{listen}/api/v1/devices/{}/tools/flush_dns_cache",
+                d.id
+            ))
+            .bearer_auth(token)
+            .json(&json!({}))
+            .send(),
+    );
+    let events = wait_for(&lab.app, lab.tenant, |es| {
+        es.iter().any(|e| e.result == RunResult::Pending)
+    })
+    .await;
+    let intent = events
+        .into_iter()
+        .find(|e| e.result == RunResult::Pending)
+        .unwrap();
+    server.kill().await.unwrap();
+    assert!(write.await.unwrap().is_err(), "the reply never came");
+
+    let outcome = restart_and_settle(&lab, &intent, Fault::None).await;
+    assert_eq!(outcome.result, RunResult::Unknown);
+    assert_eq!(outcome.error_class.as_deref(), Some("outcome_unknown"));
+    assert!(
+        outcome.reason.contains("nothing to read back"),
+        "{}",
+        outcome.reason
+    );
+}
+
+/// Applies a routing plan on `device` and returns the plan id, the
+/// device's intent and the change kept beside it.
+async fn applied_plan(
+    lab: &crate::lab::Lab,
+    admin: &str,
+    tool: &str,
+    input: serde_json::Value,
+    device: kernel::DeviceId,
+) -> (uuid::Uuid, AuditEvent, audit::intents::IntendedChange) {
+    use audit::intents::IntendedChanges;
+    let r = lab
+        .app
+        .post(admin, &format!("/api/v1/tools/{tool}"), input)
+        .await;
+    assert_eq!(r.status, reqwest::StatusCode::OK, "{}", r.body);
+    let plan = r.body["data"]["plan_id"].as_str().unwrap().to_owned();
+    let token = r.body["data"]["confirmation_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = lab
+        .app
+        .post(
+            admin,
+            "/api/v1/tools/apply_routing_plan",
+            json!({"plan_id": plan, "confirmation_token": token}),
+        )
+        .await;
+    assert_eq!(r.body["data"]["status"], "completed", "{}", r.body);
+    let plan = uuid::Uuid::parse_str(&plan).unwrap();
+    let intent = lab
+        .app
+        .state
+        .db
+        .audit_events(lab.tenant)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| {
+            e.result == RunResult::Pending
+                && e.approval_request_id == Some(plan)
+                && e.device_id == Some(device.uuid())
+        })
+        .unwrap();
+    let kept = lab
+        .app
+        .state
+        .db
+        .find(intent.id)
+        .await
+        .unwrap()
+        .expect("the change is kept");
+    (plan, intent, kept)
+}
+
+#[tokio::test]
+async fn a_plans_change_is_read_back_by_its_tag_and_never_while_its_rollback_is_armed() {
+    use audit::intents::{Finding, ReadBack};
+    let lab = lab_with(|_| {}).await;
+    let d = lab
+        .device(
+            "r-plan",
+            Environment::Lab,
+            Capabilities {
+                allow_advanced_writes: true,
+                allow_professional_workflows: true,
+                allow_routing_writes: true,
+                ..Capabilities::default()
+            },
+        )
+        .await;
+    let admin = lab.user(R::Admin).await;
+    let (plan, intent, kept) = applied_plan(
+        &lab,
+        &admin,
+        "plan_add_static_route",
+        json!({"device_ids": [d.id], "dst_address": "172.16.61.0/24", "gateway": "10.0.1.1"}),
+        d.id,
+    )
+    .await;
     let read_back = rosgate::devices::DeviceReadBack {
         tenancy: &lab.app.state.tenancy,
         tools: &lab.app.state.tools,
     };
-    let kept = |change: Change| IntendedChange {
-        intent_id: kernel::AuditEventId::from_uuid(uuid::Uuid::now_v7()),
-        at: time::OffsetDateTime::UNIX_EPOCH,
-        tenant_id: Some(lab.tenant),
-        device_id: d.id.uuid(),
-        change: Intended::Plan { plan_id, change }.to_json(),
-    };
-    let rule = kept(Change::AddFirewallRule {
-        chain: "input".into(),
-        action: "drop".into(),
-        src_address: Some("198.51.100.7".into()),
-        dst_address: None,
-        protocol: None,
-        dst_port: None,
-        comment: None,
-    });
     assert!(matches!(
-        read_back.read_back(&rule).await,
-        Finding::NotApplied(_)
-    ));
-
-    let added = |menu: &'static str, pairs: Vec<(&'static str, String)>| {
-        lab.sim.with_state("r-plan", |s| {
-            let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            s.table_mut(menu)
-                .unwrap()
-                .insert(routeros_sim::item(&pairs))
-        })
-    };
-    added(
-        "ip/firewall/filter",
-        vec![
-            ("chain", "input".into()),
-            ("action", "drop".into()),
-            ("comment", format!("{tag} ")),
-        ],
-    );
-    assert!(matches!(
-        read_back.read_back(&rule).await,
+        read_back.read_back(&intent, &kept).await,
         Finding::Applied(_)
     ));
 
-    // While the router-side rollback is armed, the change may yet be undone.
-    let armed = added(
-        "system/scheduler",
-        vec![("name", format!("{tag}-{}", d.id.uuid().simple()))],
-    );
-    match read_back.read_back(&rule).await {
-        Finding::Unreadable(why) => assert!(why.contains("rollback"), "{why}"),
+    // A kept change is trusted only as far as the chained intent vouches
+    // for it: another plan's intent does not match it.
+    let mut other = intent.clone();
+    other.approval_request_id = Some(uuid::Uuid::now_v7());
+    assert!(matches!(
+        read_back.read_back(&other, &kept).await,
+        Finding::Unreadable(_)
+    ));
+
+    // While the router-side rollback is armed, the change may yet be
+    // undone: read again later.
+    let tag = tools::apply::plan_tag(plan);
+    let armed = lab.sim.with_state("r-plan", |s| {
+        let name = format!("{tag}-{}", d.id.uuid().simple());
+        s.table_mut("system/scheduler")
+            .unwrap()
+            .insert(routeros_sim::item(&[("name", name.as_str())]))
+    });
+    match read_back.read_back(&intent, &kept).await {
+        Finding::Unavailable(why) => assert!(why.contains("rollback"), "{why}"),
         other => panic!("read back {other:?} while a rollback is armed"),
     }
+    // Once it has fired, the route is gone and the change is not in place.
     lab.sim.with_state("r-plan", |s| {
-        s.table_mut("system/scheduler").unwrap().remove(&armed)
-    });
-
-    // Servers are compared with the planned list; a device that cannot be
-    // reached reads as nothing.
-    let dns = kept(Change::DnsNtp {
-        dns_servers: Some(vec!["192.0.2.1".into()]),
-        ntp_servers: None,
+        s.table_mut("system/scheduler").unwrap().remove(&armed);
+        let routes = s.table_mut("ip/route").unwrap();
+        let id = routes.find("dst-address", "172.16.61.0/24").unwrap()[".id"].clone();
+        routes.remove(&id);
     });
     assert!(matches!(
-        read_back.read_back(&dns).await,
+        read_back.read_back(&intent, &kept).await,
         Finding::NotApplied(_)
     ));
+
+    // A device that cannot be reached is asked again later.
     lab.sim.set_fault("r-plan", Fault::Unreachable).await;
     assert!(matches!(
-        read_back.read_back(&dns).await,
-        Finding::Unreadable(_)
+        read_back.read_back(&intent, &kept).await,
+        Finding::Unavailable(_)
+    ));
+}
+
+#[tokio::test]
+async fn a_removal_put_back_by_the_routers_rollback_reads_back_as_not_applied() {
+    use audit::intents::{Finding, ReadBack};
+    let lab = lab_with(|_| {}).await;
+    let d = lab
+        .device(
+            "r-undo",
+            Environment::Lab,
+            Capabilities {
+                allow_advanced_writes: true,
+                allow_professional_workflows: true,
+                allow_routing_writes: true,
+                ..Capabilities::default()
+            },
+        )
+        .await;
+    let admin = lab.user(R::Admin).await;
+    let route = lab.sim.with_state("r-undo", |s| {
+        s.table_mut("ip/route")
+            .unwrap()
+            .insert(routeros_sim::item(&[
+                ("dst-address", "172.16.62.0/24"),
+                ("gateway", "10.0.1.1"),
+                ("comment", "core"),
+            ]))
+    });
+    let (plan, intent, kept) = applied_plan(
+        &lab,
+        &admin,
+        "plan_remove_static_route",
+        json!({"device_ids": [d.id], "route_id": route}),
+        d.id,
+    )
+    .await;
+    let read_back = rosgate::devices::DeviceReadBack {
+        tenancy: &lab.app.state.tenancy,
+        tools: &lab.app.state.tools,
+    };
+    assert!(matches!(
+        read_back.read_back(&intent, &kept).await,
+        Finding::Applied(_)
+    ));
+
+    // The router-side rollback would put the route back under a new id,
+    // tagged with the plan.
+    let tag = tools::apply::plan_tag(plan);
+    let script = lab
+        .sim
+        .requests("r-undo")
+        .into_iter()
+        .find(|q| q.path == "system/scheduler")
+        .unwrap()
+        .body
+        .unwrap()["on-event"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        script.contains(&format!("comment=\"{tag} core\"")),
+        "{script}"
+    );
+    lab.sim.with_state("r-undo", |s| {
+        s.table_mut("ip/route")
+            .unwrap()
+            .insert(routeros_sim::item(&[
+                ("dst-address", "172.16.62.0/24"),
+                ("gateway", "10.0.1.1"),
+                ("comment", &format!("{tag} core")),
+            ]))
+    });
+    assert!(matches!(
+        read_back.read_back(&intent, &kept).await,
+        Finding::NotApplied(_)
     ));
 }

@@ -185,6 +185,10 @@ impl AuditReader for Synthetic {
         }))
     }
 
+    async fn is_concluded(&self, _: ChainKey, _: AuditEventId) -> Result<bool, StoreError> {
+        Ok(false)
+    }
+
     async fn open_intents(
         &self,
         _: Option<ChainKey>,
