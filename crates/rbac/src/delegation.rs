@@ -1,7 +1,8 @@
 //! Delegation: what one user may hand to another.
 //!
 //! Every way of giving someone power (a custom role, a change to one, a
-//! role binding, an invitation, a device scope grant) is checked here, over
+//! role binding, an invitation, a device scope grant, a device added to a
+//! group someone is narrowed through) is checked here, over
 //! the tenant's compiled [`AuthzIndex`], so that nobody hands out what they
 //! do not hold: the permissions, at the place, in the environments, on the
 //! devices. The same functions guard the ways of taking power away from the
@@ -12,7 +13,7 @@
 use crate::index::{AuthzIndex, CompiledBinding, ROOT};
 use crate::model::DeviceScopeTarget;
 use crate::permission::{Permission, PermissionSet};
-use kernel::{BindingId, Environment, EnvironmentSet, RoleId, UserId};
+use kernel::{BindingId, DeviceGroupId, DeviceId, Environment, EnvironmentSet, RoleId, UserId};
 use tenancy::Scope;
 
 /// Why a delegation was refused.
@@ -265,6 +266,37 @@ pub fn device_scope_revoke(index: &AuthzIndex, revoker: UserId, user: UserId) ->
     }
     if index.device_scope_of(revoker).is_some() {
         return Err(DelegationError::NarrowedRevoker);
+    }
+    Ok(())
+}
+
+/// Replacing `group`'s members with `members`. A device it adds joins the
+/// device scope of every user narrowed through the group
+/// ([`AuthzIndex::widened_by`]), so the change is checked as a device scope
+/// grant of the added devices to each of them: the gate's `user:update`
+/// decision on each, then here, nobody widens their own device scope and a
+/// narrowed changer adds only devices inside its own. Taking devices out
+/// only narrows, and a group nobody is narrowed through changes no decision.
+pub fn device_group_change(
+    index: &AuthzIndex,
+    changer: UserId,
+    group: DeviceGroupId,
+    members: &[DeviceId],
+) -> Result<()> {
+    let widened = index.widened_by(group, members);
+    if widened.is_empty() {
+        return Ok(());
+    }
+    if widened.contains(&changer) {
+        return Err(DelegationError::OwnDeviceScope);
+    }
+    if let Some(mine) = index.device_scope_of(changer)
+        && !index
+            .added_to_group(group, members)
+            .iter()
+            .all(|n| mine.contains(n))
+    {
+        return Err(DelegationError::DevicesOutsideScope);
     }
     Ok(())
 }

@@ -146,6 +146,8 @@ pub struct AuthzIndex {
     roles: FxHashMap<RoleId, PermissionSet>,
     /// The device nodes of each device group, as they are now.
     groups: FxHashMap<DeviceGroupId, Vec<u32>>,
+    /// The users whose device scope names each device group.
+    narrowed_through: FxHashMap<DeviceGroupId, Vec<UserId>>,
 }
 
 impl AuthzIndex {
@@ -221,10 +223,17 @@ impl AuthzIndex {
         }
         let groups: HashMap<DeviceGroupId, &Vec<DeviceId>> =
             snap.device_groups.iter().map(|(g, d)| (*g, d)).collect();
+        let mut narrowed_through: FxHashMap<DeviceGroupId, Vec<UserId>> = FxHashMap::default();
         for (user, target) in &snap.device_scopes {
             let Some(entry) = users.get_mut(user) else {
                 continue;
             };
+            if let DeviceScopeTarget::DeviceGroup(g) = target {
+                let holders = narrowed_through.entry(*g).or_default();
+                if !holders.contains(user) {
+                    holders.push(*user);
+                }
+            }
             let scope = entry.device_scope.get_or_insert_with(FxHashSet::default);
             let devices: &[DeviceId] = match target {
                 DeviceScopeTarget::Device(d) => std::slice::from_ref(d),
@@ -256,6 +265,7 @@ impl AuthzIndex {
             users,
             roles: custom.into_iter().collect(),
             groups,
+            narrowed_through,
         }
     }
 
@@ -536,6 +546,32 @@ impl AuthzIndex {
             }
             DeviceScopeTarget::DeviceGroup(g) => self.groups.get(&g).cloned(),
         }
+    }
+
+    /// The device nodes among `members` that `group` does not hold now:
+    /// what replacing its members with `members` adds to it.
+    pub(crate) fn added_to_group(&self, group: DeviceGroupId, members: &[DeviceId]) -> Vec<u32> {
+        let now: &[u32] = self.groups.get(&group).map_or(&[], Vec::as_slice);
+        members
+            .iter()
+            .filter_map(|d| self.node_of.get(&d.uuid()).copied())
+            .filter(|n| self.env.get(*n as usize).copied().unwrap_or(0) != 0 && !now.contains(n))
+            .collect()
+    }
+
+    /// The users whose tool use replacing `group`'s members with `members`
+    /// widens: those whose device scope names the group, when it gains a
+    /// device. Changing the members is then a device scope grant to each
+    /// of them, which needs `user:update` on them (see
+    /// [`crate::delegation::device_group_change`]).
+    pub fn widened_by(&self, group: DeviceGroupId, members: &[DeviceId]) -> Vec<UserId> {
+        if self.added_to_group(group, members).is_empty() {
+            return Vec::new();
+        }
+        self.narrowed_through
+            .get(&group)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// The permissions of a role usable in this tenant: built-in, or one of

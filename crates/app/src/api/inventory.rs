@@ -456,7 +456,11 @@ impl InventoryApi {
         ))
     }
 
-    /// Rename a device group or replace its members.
+    /// Rename a device group or replace its members. A device added joins
+    /// the device scope of everyone narrowed through the group, so adding
+    /// one is a device scope grant to each of them: it needs `user:update`
+    /// on them, is never done by one of them, and a narrowed caller adds
+    /// only devices inside its own device scope.
     #[oai(
         path = "/device-groups/:group_id",
         method = "patch",
@@ -476,10 +480,23 @@ impl InventoryApi {
         }
         ctx.authorize(P::DeviceUpdate, Resource::DeviceGroup(id))
             .await?;
-        let ids = body
+        let ids: Option<Vec<DeviceId>> = body
             .0
             .device_ids
             .map(|v| v.into_iter().map(Into::into).collect());
+        if let Some(members) = &ids {
+            let index = self.state.authz.index(ctx.tenant()).await?;
+            for user in index.widened_by(id, members) {
+                ctx.authorize(P::UserUpdate, Resource::User(user)).await?;
+            }
+            if let Err(refusal) =
+                rbac::delegation::device_group_change(&index, ctx.who.user_id, id, members)
+            {
+                return Err(ctx
+                    .refuse(P::DeviceUpdate, Resource::DeviceGroup(id), refusal)
+                    .await);
+            }
+        }
         Ok(Json(
             self.state
                 .tenancy

@@ -445,3 +445,92 @@ async fn a_lab_limited_team_admin_creates_and_rehomes_lab_devices_only() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 }
+
+#[tokio::test]
+async fn adding_a_device_to_a_group_is_a_device_scope_grant_to_everyone_narrowed_through_it() {
+    let o = org(TestApp::spawn().await).await;
+    let first = o.device(Environment::Prod).await;
+    let second = o.device(Environment::Prod).await;
+    let r = o
+        .app
+        .post(
+            &o.owner,
+            "/api/v1/device-groups",
+            json!({"name": "edge", "device_ids": [first.id]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let group = r.body["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/device-groups/{group}");
+    let tenant_wide = |role| vec![(role, Scope::Tenant(o.tenant.id), None)];
+    let narrow = |user: kernel::UserId| {
+        let body = json!({"user_id": user, "device_group_id": group});
+        let app = &o.app;
+        let owner = &o.owner;
+        async move {
+            let r = app.post(owner, "/api/v1/device-scopes", body).await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        }
+    };
+    let both = json!({"device_ids": [first.id, second.id]});
+
+    // A tenant-wide team admin narrowed to the group would widen its own
+    // device scope (and its tool use) to the second device.
+    let (admin, admin_token) = o
+        .app
+        .user_with(o.tenant.id, tenant_wide(R::TeamAdmin), false)
+        .await;
+    narrow(admin.id).await;
+    let r = o.app.patch(&admin_token, &path, both.clone()).await;
+    assert_eq!(
+        refused(&r),
+        (StatusCode::FORBIDDEN, "own_device_scope"),
+        "{}",
+        r.body
+    );
+    // An unnarrowed tenant-wide team admin does not outrank an ops_rw user
+    // narrowed to the group, whose tool:advanced the new device would reach.
+    let (ops, _) = o
+        .app
+        .user_with(
+            o.tenant.id,
+            vec![(R::OpsRw, Scope::Team(o.team.id.into()), None)],
+            false,
+        )
+        .await;
+    narrow(ops.id).await;
+    let (_, other_admin) = o
+        .app
+        .user_with(o.tenant.id, tenant_wide(R::TeamAdmin), false)
+        .await;
+    let r = o.app.patch(&other_admin, &path, both.clone()).await;
+    assert_eq!(
+        refused(&r),
+        (StatusCode::FORBIDDEN, "outranked"),
+        "{}",
+        r.body
+    );
+    let stored = |id: &str| {
+        let id = kernel::DeviceGroupId::from_uuid(id.parse().unwrap());
+        let app = &o.app;
+        async move { app.state.tenancy.device_group(id).await.unwrap() }
+    };
+    assert_eq!(stored(&group).await.device_ids, vec![first.id]);
+
+    // Taking a device out only narrows, and renaming changes nothing: both pass.
+    let r = o
+        .app
+        .patch(
+            &other_admin,
+            &path,
+            json!({"name": "core", "device_ids": []}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // The owner outranks both and is not narrowed.
+    let r = o.app.patch(&o.owner, &path, both).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let mut expected = vec![first.id, second.id];
+    expected.sort();
+    assert_eq!(stored(&group).await.device_ids, expected);
+}
