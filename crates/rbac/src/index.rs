@@ -119,6 +119,8 @@ struct UserEntry {
     any: PermissionSet,
     /// Device nodes the user is narrowed to; `None` when not narrowed.
     device_scope: Option<FxHashSet<u32>>,
+    /// The user's device scope entries, as granted (a device or a group).
+    scope_entries: Vec<DeviceScopeTarget>,
 }
 
 /// What a user lacks to hand some permissions on somewhere.
@@ -234,6 +236,7 @@ impl AuthzIndex {
                     holders.push(*user);
                 }
             }
+            entry.scope_entries.push(*target);
             let scope = entry.device_scope.get_or_insert_with(FxHashSet::default);
             let devices: &[DeviceId] = match target {
                 DeviceScopeTarget::Device(d) => std::slice::from_ref(d),
@@ -572,6 +575,30 @@ impl AuthzIndex {
             .get(&group)
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// The users whose device scope names `target` itself (not a group
+    /// holding the device), in a stable order. Deleting the device or group
+    /// deletes those entries, which is revoking them (see
+    /// [`crate::delegation::device_scope_target_deletion`]).
+    pub fn narrowed_by(&self, target: DeviceScopeTarget) -> Vec<UserId> {
+        let mut users: Vec<UserId> = self
+            .users
+            .iter()
+            .filter(|(_, e)| e.scope_entries.contains(&target))
+            .map(|(u, _)| *u)
+            .collect();
+        users.sort_unstable();
+        users
+    }
+
+    /// Whether every device scope entry of `user` names `target`, so that
+    /// deleting the device or group would leave the user with none: not
+    /// narrowed, reaching every device its bindings reach.
+    pub(crate) fn only_entry(&self, user: UserId, target: DeviceScopeTarget) -> bool {
+        self.users.get(&user).is_some_and(|e| {
+            !e.scope_entries.is_empty() && e.scope_entries.iter().all(|t| *t == target)
+        })
     }
 
     /// The permissions of a role usable in this tenant: built-in, or one of

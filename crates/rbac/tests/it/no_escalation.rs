@@ -1,8 +1,9 @@
 //! The "no escalation" property: random sequences of changes to roles,
-//! bindings, invitations, device scopes, device groups' members and
-//! devices' places (environment and site), each made by a random user of a
-//! random tenant through the checks the REST handlers make (the gate's
-//! decisions, then [`rbac::delegation`]), never leave anyone able to do
+//! bindings, invitations, device scopes, device groups' members, devices'
+//! places (environment and site) and deletions of devices and device
+//! groups, each made by a random user of a random tenant through the checks
+//! the REST handlers make (the gate's decisions, then
+//! [`rbac::delegation`]), never leave anyone able to do
 //! something (a permission on a resource, environments and device scopes
 //! included) that neither they nor the user who made the change could do
 //! just before. By induction, whatever anyone can do, someone in its chain
@@ -22,6 +23,11 @@
 //! grant of that device to each of them (`user:update` on them, never one's
 //! own scope, a narrowed changer only within its own). Taking a device out
 //! only narrows.
+//!
+//! Deleting a device or a device group deletes the device scope entries
+//! naming it. It is held to the property above and, directly, to never
+//! leaving a narrowed user without entries (which would widen it to every
+//! device its bindings reach).
 //!
 //! Moving a device, to another environment or to another site of its
 //! tenant (another team's, group's or division's), is held to a property
@@ -137,6 +143,16 @@ enum Op {
         group: u8,
         device: u8,
     },
+    /// Deleting a device or a device group, checked as `DELETE
+    /// /devices/{id}` and `DELETE /device-groups/{id}` do: `device:delete`
+    /// on it, `user:update` on every user whose device scope names it, then
+    /// [`delegation::device_scope_target_deletion`]. It goes with its group
+    /// memberships and the device scope entries naming it. It may be another
+    /// tenant's: refused.
+    Delete {
+        actor: u8,
+        target: u8,
+    },
 }
 
 fn perms_of(picks: &[u8]) -> PermissionSet {
@@ -197,6 +213,7 @@ fn op() -> impl Strategy<Value = Op> {
             group,
             device
         }),
+        (n(), n()).prop_map(|(actor, target)| Op::Delete { actor, target }),
     ]
 }
 
@@ -719,7 +736,44 @@ impl State {
                 slot.1 = members;
                 Some((k, actor))
             }
+            Op::Delete { actor, target } => {
+                let (k, actor) = Self::pick(&users, *actor)?;
+                let idx = self.index(k);
+                let (target, resource) = self.target(*target);
+                allowed(&idx, actor, Permission::DeviceDelete, resource).then_some(())?;
+                for user in idx.narrowed_by(target) {
+                    allowed(&idx, actor, Permission::UserUpdate, Resource::User(user))
+                        .then_some(())?;
+                }
+                delegation::device_scope_target_deletion(&idx, actor, target).ok()?;
+                let snap = &mut self.tenants[k].snap;
+                match target {
+                    DeviceScopeTarget::Device(d) => {
+                        let at = snap.devices.iter().position(|row| row.0 == d)?;
+                        snap.devices.remove(at);
+                        for (_, members) in &mut snap.device_groups {
+                            members.retain(|m| *m != d);
+                        }
+                    }
+                    DeviceScopeTarget::DeviceGroup(g) => {
+                        let at = snap.device_groups.iter().position(|row| row.0 == g)?;
+                        snap.device_groups.remove(at);
+                    }
+                }
+                snap.device_scopes.retain(|(_, t)| *t != target);
+                Some((k, actor))
+            }
         }
+    }
+
+    /// The users of `tenant` whose tool use is narrowed to some devices.
+    fn narrowed(&self, tenant: usize) -> HashSet<UserId> {
+        self.tenants[tenant]
+            .snap
+            .device_scopes
+            .iter()
+            .map(|(u, _)| *u)
+            .collect()
     }
 
     /// One of tenant `k`'s items, or the first of the other tenant's (the
@@ -924,6 +978,7 @@ proptest! {
                     }),
                 _ => false,
             };
+            let narrowed: Vec<_> = (0..state.tenants.len()).map(|k| state.narrowed(k)).collect();
             let applied = state.apply(op);
             prop_assert!(
                 !(foreign_site && applied.is_some()),
@@ -931,6 +986,11 @@ proptest! {
                 op
             );
             let Some((k, maker)) = applied else { continue };
+            // Deleting a device or a group never lifts a device scope.
+            if let Op::Delete { .. } = op {
+                let lifted: Vec<_> = narrowed[k].difference(&state.narrowed(k)).copied().collect();
+                prop_assert!(lifted.is_empty(), "{op:?} lifted the device scope of {lifted:?}");
+            }
             let after = state.abilities(k);
             if let Some((device, expected)) = &moved {
                 let (on_it, rest): (HashSet<_>, HashSet<_>) =
