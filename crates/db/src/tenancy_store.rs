@@ -80,6 +80,36 @@ async fn replace_members(c: &impl ConnectionTrait, group: &DeviceGroup) -> R<()>
     Ok(())
 }
 
+/// Refuses, inside the deleting transaction, to delete the device scope
+/// entries naming the device or group `target` when one of them is the last
+/// entry of its user: that would lift the user's device scope. The service
+/// refuses this before it gets here; this closes the window between that
+/// check and the write (an entry revoked meanwhile).
+async fn keeps_device_scopes(c: &impl ConnectionTrait, target: Uuid) -> R<()> {
+    let users: Vec<Uuid> = device_scope::Entity::find()
+        .filter(device_scope::Column::TargetId.eq(target))
+        .all(c)
+        .await
+        .map_err(store_err)?
+        .into_iter()
+        .map(|m| m.user_id)
+        .collect();
+    for user in users {
+        let others = device_scope::Entity::find()
+            .filter(device_scope::Column::UserId.eq(user))
+            .filter(device_scope::Column::TargetId.ne(target))
+            .count(c)
+            .await
+            .map_err(store_err)?;
+        if others == 0 {
+            return Err(StoreError::Conflict(
+                "a user is limited to this device or device group only; change their device scopes first".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl TenancyRepository for Database {
     async fn insert_tenant(&self, t: &Tenant) -> R<()> {
@@ -401,6 +431,7 @@ impl TenancyRepository for Database {
             .exec(&txn)
             .await
             .map_err(store_err)?;
+        keeps_device_scopes(&txn, id.uuid()).await?;
         device_scope::Entity::delete_many()
             .filter(device_scope::Column::TargetId.eq(id.uuid()))
             .exec(&txn)
@@ -509,6 +540,7 @@ impl TenancyRepository for Database {
             .exec(&txn)
             .await
             .map_err(store_err)?;
+        keeps_device_scopes(&txn, id.uuid()).await?;
         device_scope::Entity::delete_many()
             .filter(device_scope::Column::TargetId.eq(id.uuid()))
             .exec(&txn)

@@ -1,18 +1,21 @@
 //! Delegation: what one user may hand to another.
 //!
 //! Every way of giving someone power (a custom role, a change to one, a
-//! role binding, an invitation, a device scope grant) is checked here, over
+//! role binding, an invitation, a device scope grant, a device added to a
+//! group someone is narrowed through) is checked here, over
 //! the tenant's compiled [`AuthzIndex`], so that nobody hands out what they
 //! do not hold: the permissions, at the place, in the environments, on the
-//! devices. The same functions guard the ways of taking power away from the
-//! last unrestricted administrator of a tenant. REST handlers and the
+//! devices. Deleting a device or device group, which deletes the device
+//! scope grants naming it, is checked as revoking them and never lifts a
+//! device scope. The same functions guard the ways of taking power away
+//! from the last unrestricted administrator of a tenant. REST handlers and the
 //! acceptance of invitations call them; the "no escalation" property test
 //! drives them with random changes.
 
 use crate::index::{AuthzIndex, CompiledBinding, ROOT};
 use crate::model::DeviceScopeTarget;
 use crate::permission::{Permission, PermissionSet};
-use kernel::{BindingId, Environment, EnvironmentSet, RoleId, UserId};
+use kernel::{BindingId, DeviceGroupId, DeviceId, Environment, EnvironmentSet, RoleId, UserId};
 use tenancy::Scope;
 
 /// Why a delegation was refused.
@@ -51,6 +54,17 @@ pub enum DelegationError {
         "your tool use is narrowed to some devices: only someone without a device scope can revoke device scope grants"
     )]
     NarrowedRevoker,
+    /// Deleting a device or device group would delete the last device scope
+    /// entry of some users, and so lift their device scope.
+    #[error(
+        "{users} user(s) are limited to this {what} only: deleting it would lift their device scope and widen their tool use to every device; change their device scopes first"
+    )]
+    DeviceScopeWouldLapse {
+        /// How many users it is the only device scope entry of.
+        users: usize,
+        /// `device` or `device group`.
+        what: &'static str,
+    },
     /// The change would leave the tenant without an unrestricted administrator.
     #[error(
         "this would leave the tenant without an unrestricted administrator (admin:* at the tenant, in every environment, without a device scope): make someone else one first"
@@ -68,6 +82,7 @@ impl DelegationError {
             | DelegationError::DevicesOutsideScope
             | DelegationError::NarrowedRevoker => "device_scope_escalation",
             DelegationError::OwnDeviceScope => "own_device_scope",
+            DelegationError::DeviceScopeWouldLapse { .. } => "device_scope_would_lapse",
             DelegationError::LastAdmin => "last_admin",
         }
     }
@@ -75,7 +90,10 @@ impl DelegationError {
     /// Whether the refusal is a clash with the tenant's state (409) rather
     /// than a lack of power (403).
     pub fn is_conflict(&self) -> bool {
-        matches!(self, DelegationError::LastAdmin)
+        matches!(
+            self,
+            DelegationError::LastAdmin | DelegationError::DeviceScopeWouldLapse { .. }
+        )
     }
 }
 
@@ -265,6 +283,70 @@ pub fn device_scope_revoke(index: &AuthzIndex, revoker: UserId, user: UserId) ->
     }
     if index.device_scope_of(revoker).is_some() {
         return Err(DelegationError::NarrowedRevoker);
+    }
+    Ok(())
+}
+
+/// Replacing `group`'s members with `members`. A device it adds joins the
+/// device scope of every user narrowed through the group
+/// ([`AuthzIndex::widened_by`]), so the change is checked as a device scope
+/// grant of the added devices to each of them: the gate's `user:update`
+/// decision on each, then here, nobody widens their own device scope and a
+/// narrowed changer adds only devices inside its own. Taking devices out
+/// only narrows, and a group nobody is narrowed through changes no decision.
+pub fn device_group_change(
+    index: &AuthzIndex,
+    changer: UserId,
+    group: DeviceGroupId,
+    members: &[DeviceId],
+) -> Result<()> {
+    let widened = index.widened_by(group, members);
+    if widened.is_empty() {
+        return Ok(());
+    }
+    if widened.contains(&changer) {
+        return Err(DelegationError::OwnDeviceScope);
+    }
+    if let Some(mine) = index.device_scope_of(changer)
+        && !index
+            .added_to_group(group, members)
+            .iter()
+            .all(|n| mine.contains(n))
+    {
+        return Err(DelegationError::DevicesOutsideScope);
+    }
+    Ok(())
+}
+
+/// Deleting a device or a device group (`target`) deletes the device scope
+/// entries that name it. It never lifts a device scope: if it is the only
+/// entry of some user, the deletion is refused (whoever asks) until their
+/// device scopes are changed. Where it is named next to other entries,
+/// deleting it revokes those entries, so it needs what
+/// [`device_scope_revoke`] needs for each of their users: the gate's
+/// `user:update` decision on them ([`AuthzIndex::narrowed_by`]), then here,
+/// none of them the deleter and the deleter not narrowed.
+pub fn device_scope_target_deletion(
+    index: &AuthzIndex,
+    deleter: UserId,
+    target: DeviceScopeTarget,
+) -> Result<()> {
+    let named = index.narrowed_by(target);
+    let lapsing = named
+        .iter()
+        .filter(|u| index.only_entry(**u, target))
+        .count();
+    if lapsing > 0 {
+        return Err(DelegationError::DeviceScopeWouldLapse {
+            users: lapsing,
+            what: match target {
+                DeviceScopeTarget::Device(_) => "device",
+                DeviceScopeTarget::DeviceGroup(_) => "device group",
+            },
+        });
+    }
+    for user in named {
+        device_scope_revoke(index, deleter, user)?;
     }
     Ok(())
 }

@@ -119,6 +119,8 @@ struct UserEntry {
     any: PermissionSet,
     /// Device nodes the user is narrowed to; `None` when not narrowed.
     device_scope: Option<FxHashSet<u32>>,
+    /// The user's device scope entries, as granted (a device or a group).
+    scope_entries: Vec<DeviceScopeTarget>,
 }
 
 /// What a user lacks to hand some permissions on somewhere.
@@ -146,6 +148,8 @@ pub struct AuthzIndex {
     roles: FxHashMap<RoleId, PermissionSet>,
     /// The device nodes of each device group, as they are now.
     groups: FxHashMap<DeviceGroupId, Vec<u32>>,
+    /// The users whose device scope names each device group.
+    narrowed_through: FxHashMap<DeviceGroupId, Vec<UserId>>,
 }
 
 impl AuthzIndex {
@@ -221,10 +225,18 @@ impl AuthzIndex {
         }
         let groups: HashMap<DeviceGroupId, &Vec<DeviceId>> =
             snap.device_groups.iter().map(|(g, d)| (*g, d)).collect();
+        let mut narrowed_through: FxHashMap<DeviceGroupId, Vec<UserId>> = FxHashMap::default();
         for (user, target) in &snap.device_scopes {
             let Some(entry) = users.get_mut(user) else {
                 continue;
             };
+            if let DeviceScopeTarget::DeviceGroup(g) = target {
+                let holders = narrowed_through.entry(*g).or_default();
+                if !holders.contains(user) {
+                    holders.push(*user);
+                }
+            }
+            entry.scope_entries.push(*target);
             let scope = entry.device_scope.get_or_insert_with(FxHashSet::default);
             let devices: &[DeviceId] = match target {
                 DeviceScopeTarget::Device(d) => std::slice::from_ref(d),
@@ -256,6 +268,7 @@ impl AuthzIndex {
             users,
             roles: custom.into_iter().collect(),
             groups,
+            narrowed_through,
         }
     }
 
@@ -536,6 +549,56 @@ impl AuthzIndex {
             }
             DeviceScopeTarget::DeviceGroup(g) => self.groups.get(&g).cloned(),
         }
+    }
+
+    /// The device nodes among `members` that `group` does not hold now:
+    /// what replacing its members with `members` adds to it.
+    pub(crate) fn added_to_group(&self, group: DeviceGroupId, members: &[DeviceId]) -> Vec<u32> {
+        let now: &[u32] = self.groups.get(&group).map_or(&[], Vec::as_slice);
+        members
+            .iter()
+            .filter_map(|d| self.node_of.get(&d.uuid()).copied())
+            .filter(|n| self.env.get(*n as usize).copied().unwrap_or(0) != 0 && !now.contains(n))
+            .collect()
+    }
+
+    /// The users whose tool use replacing `group`'s members with `members`
+    /// widens: those whose device scope names the group, when it gains a
+    /// device. Changing the members is then a device scope grant to each
+    /// of them, which needs `user:update` on them (see
+    /// [`crate::delegation::device_group_change`]).
+    pub fn widened_by(&self, group: DeviceGroupId, members: &[DeviceId]) -> Vec<UserId> {
+        if self.added_to_group(group, members).is_empty() {
+            return Vec::new();
+        }
+        self.narrowed_through
+            .get(&group)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The users whose device scope names `target` itself (not a group
+    /// holding the device), in a stable order. Deleting the device or group
+    /// deletes those entries, which is revoking them (see
+    /// [`crate::delegation::device_scope_target_deletion`]).
+    pub fn narrowed_by(&self, target: DeviceScopeTarget) -> Vec<UserId> {
+        let mut users: Vec<UserId> = self
+            .users
+            .iter()
+            .filter(|(_, e)| e.scope_entries.contains(&target))
+            .map(|(u, _)| *u)
+            .collect();
+        users.sort_unstable();
+        users
+    }
+
+    /// Whether every device scope entry of `user` names `target`, so that
+    /// deleting the device or group would leave the user with none: not
+    /// narrowed, reaching every device its bindings reach.
+    pub(crate) fn only_entry(&self, user: UserId, target: DeviceScopeTarget) -> bool {
+        self.users.get(&user).is_some_and(|e| {
+            !e.scope_entries.is_empty() && e.scope_entries.iter().all(|t| *t == target)
+        })
     }
 
     /// The permissions of a role usable in this tenant: built-in, or one of

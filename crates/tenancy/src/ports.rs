@@ -62,7 +62,9 @@ pub trait TenancyRepository: Send + Sync {
     async fn device(&self, id: DeviceId) -> Result<Option<Device>, StoreError>;
     async fn devices(&self, tenant: TenantId) -> Result<Vec<Device>, StoreError>;
     async fn update_device(&self, device: &Device) -> Result<(), StoreError>;
-    /// Deletes the device, its credentials, group memberships and scope grants.
+    /// Deletes the device, its credentials, group memberships and scope
+    /// grants; refuses ([`StoreError::Conflict`]) when a grant naming it is
+    /// the last of its user, so that no device scope lapses.
     async fn delete_device(&self, id: DeviceId) -> Result<(), StoreError>;
     /// Stores sealed (encrypted) credentials, replacing any before.
     async fn set_device_credentials(&self, id: DeviceId, sealed: &[u8]) -> Result<(), StoreError>;
@@ -74,6 +76,9 @@ pub trait TenancyRepository: Send + Sync {
     async fn device_group(&self, id: DeviceGroupId) -> Result<Option<DeviceGroup>, StoreError>;
     async fn device_groups(&self, tenant: TenantId) -> Result<Vec<DeviceGroup>, StoreError>;
     async fn update_device_group(&self, group: &DeviceGroup) -> Result<(), StoreError>;
+    /// Deletes the group, its memberships and the scope grants naming it;
+    /// refuses ([`StoreError::Conflict`]) when such a grant is the last of
+    /// its user, so that no device scope lapses.
     async fn delete_device_group(&self, id: DeviceGroupId) -> Result<(), StoreError>;
 
     // Invitations.

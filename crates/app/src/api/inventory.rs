@@ -323,7 +323,12 @@ impl InventoryApi {
         ))
     }
 
-    /// Delete a device with its credentials.
+    /// Delete a device with its credentials and the device scope grants
+    /// that name it. Refused (409) while it is the only device scope grant
+    /// of some user, since deleting it would lift that user's device
+    /// scope; where it is named next to other grants, deleting it revokes
+    /// those grants and needs `user:update` on their users and a caller
+    /// without a device scope.
     #[oai(
         path = "/devices/:device_id",
         method = "delete",
@@ -336,13 +341,15 @@ impl InventoryApi {
         device_id: Path<Uuid>,
     ) -> ApiResult<Deleted> {
         let ctx = Ctx::new(&self.state, caller, req);
-        ctx.authorize(P::DeviceDelete, Resource::Device(device_id.0.into()))
-            .await?;
-        self.state
-            .tenancy
-            .repo()
-            .delete_device(device_id.0.into())
-            .await?;
+        let id = DeviceId::from_uuid(device_id.0);
+        ctx.authorize(P::DeviceDelete, Resource::Device(id)).await?;
+        revokes_scopes(
+            &ctx,
+            Resource::Device(id),
+            rbac::DeviceScopeTarget::Device(id),
+        )
+        .await?;
+        self.state.tenancy.repo().delete_device(id).await?;
         Ok(Deleted::Deleted)
     }
 
@@ -456,7 +463,11 @@ impl InventoryApi {
         ))
     }
 
-    /// Rename a device group or replace its members.
+    /// Rename a device group or replace its members. A device added joins
+    /// the device scope of everyone narrowed through the group, so adding
+    /// one is a device scope grant to each of them: it needs `user:update`
+    /// on them, is never done by one of them, and a narrowed caller adds
+    /// only devices inside its own device scope.
     #[oai(
         path = "/device-groups/:group_id",
         method = "patch",
@@ -476,10 +487,23 @@ impl InventoryApi {
         }
         ctx.authorize(P::DeviceUpdate, Resource::DeviceGroup(id))
             .await?;
-        let ids = body
+        let ids: Option<Vec<DeviceId>> = body
             .0
             .device_ids
             .map(|v| v.into_iter().map(Into::into).collect());
+        if let Some(members) = &ids {
+            let index = self.state.authz.index(ctx.tenant()).await?;
+            for user in index.widened_by(id, members) {
+                ctx.authorize(P::UserUpdate, Resource::User(user)).await?;
+            }
+            if let Err(refusal) =
+                rbac::delegation::device_group_change(&index, ctx.who.user_id, id, members)
+            {
+                return Err(ctx
+                    .refuse(P::DeviceUpdate, Resource::DeviceGroup(id), refusal)
+                    .await);
+            }
+        }
         Ok(Json(
             self.state
                 .tenancy
@@ -490,6 +514,11 @@ impl InventoryApi {
     }
 
     /// Delete a device group and the device scope grants that name it.
+    /// Refused (409) while it is the only device scope grant of some user,
+    /// since deleting it would lift that user's device scope; where it is
+    /// named next to other grants, deleting it revokes those grants and
+    /// needs `user:update` on their users and a caller without a device
+    /// scope.
     #[oai(
         path = "/device-groups/:group_id",
         method = "delete",
@@ -502,13 +531,40 @@ impl InventoryApi {
         group_id: Path<Uuid>,
     ) -> ApiResult<Deleted> {
         let ctx = Ctx::new(&self.state, caller, req);
-        ctx.authorize(P::DeviceDelete, Resource::DeviceGroup(group_id.0.into()))
+        let id = DeviceGroupId::from_uuid(group_id.0);
+        ctx.authorize(P::DeviceDelete, Resource::DeviceGroup(id))
             .await?;
-        self.state
-            .tenancy
-            .repo()
-            .delete_device_group(group_id.0.into())
-            .await?;
+        revokes_scopes(
+            &ctx,
+            Resource::DeviceGroup(id),
+            rbac::DeviceScopeTarget::DeviceGroup(id),
+        )
+        .await?;
+        self.state.tenancy.repo().delete_device_group(id).await?;
         Ok(Deleted::Deleted)
     }
+}
+
+/// Deleting a device or device group deletes the device scope grants that
+/// name `target`, which is revoking them: `user:update` on each of their
+/// users (the gate), then [`rbac::delegation::device_scope_target_deletion`]
+/// (no device scope lapses, the caller is not narrowed and not one of them).
+/// Refusals are recorded as denials of `device:delete` on `resource`. The
+/// store refuses again, in the deleting transaction, to delete the last
+/// grant of a user.
+async fn revokes_scopes(
+    ctx: &Ctx<'_>,
+    resource: Resource,
+    target: rbac::DeviceScopeTarget,
+) -> ApiResult<()> {
+    let index = ctx.state.authz.index(ctx.tenant()).await?;
+    for user in index.narrowed_by(target) {
+        ctx.authorize(P::UserUpdate, Resource::User(user)).await?;
+    }
+    if let Err(refusal) =
+        rbac::delegation::device_scope_target_deletion(&index, ctx.who.user_id, target)
+    {
+        return Err(ctx.refuse(P::DeviceDelete, resource, refusal).await);
+    }
+    Ok(())
 }

@@ -445,3 +445,303 @@ async fn a_lab_limited_team_admin_creates_and_rehomes_lab_devices_only() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 }
+
+#[tokio::test]
+async fn adding_a_device_to_a_group_is_a_device_scope_grant_to_everyone_narrowed_through_it() {
+    let o = org(TestApp::spawn().await).await;
+    let first = o.device(Environment::Prod).await;
+    let second = o.device(Environment::Prod).await;
+    let r = o
+        .app
+        .post(
+            &o.owner,
+            "/api/v1/device-groups",
+            json!({"name": "edge", "device_ids": [first.id]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let group = r.body["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/device-groups/{group}");
+    let tenant_wide = |role| vec![(role, Scope::Tenant(o.tenant.id), None)];
+    let narrow = |user: kernel::UserId| {
+        let body = json!({"user_id": user, "device_group_id": group});
+        let app = &o.app;
+        let owner = &o.owner;
+        async move {
+            let r = app.post(owner, "/api/v1/device-scopes", body).await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        }
+    };
+    let both = json!({"device_ids": [first.id, second.id]});
+
+    // A tenant-wide team admin narrowed to the group would widen its own
+    // device scope (and its tool use) to the second device.
+    let (admin, admin_token) = o
+        .app
+        .user_with(o.tenant.id, tenant_wide(R::TeamAdmin), false)
+        .await;
+    narrow(admin.id).await;
+    let r = o.app.patch(&admin_token, &path, both.clone()).await;
+    assert_eq!(
+        refused(&r),
+        (StatusCode::FORBIDDEN, "own_device_scope"),
+        "{}",
+        r.body
+    );
+    // An unnarrowed tenant-wide team admin does not outrank an ops_rw user
+    // narrowed to the group, whose tool:advanced the new device would reach.
+    let (ops, _) = o
+        .app
+        .user_with(
+            o.tenant.id,
+            vec![(R::OpsRw, Scope::Team(o.team.id.into()), None)],
+            false,
+        )
+        .await;
+    narrow(ops.id).await;
+    let (_, other_admin) = o
+        .app
+        .user_with(o.tenant.id, tenant_wide(R::TeamAdmin), false)
+        .await;
+    let r = o.app.patch(&other_admin, &path, both.clone()).await;
+    assert_eq!(
+        refused(&r),
+        (StatusCode::FORBIDDEN, "outranked"),
+        "{}",
+        r.body
+    );
+    let stored = |id: &str| {
+        let id = kernel::DeviceGroupId::from_uuid(id.parse().unwrap());
+        let app = &o.app;
+        async move { app.state.tenancy.device_group(id).await.unwrap() }
+    };
+    assert_eq!(stored(&group).await.device_ids, vec![first.id]);
+
+    // Taking a device out only narrows, and renaming changes nothing: both pass.
+    let r = o
+        .app
+        .patch(
+            &other_admin,
+            &path,
+            json!({"name": "core", "device_ids": []}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // The owner outranks both and is not narrowed.
+    let r = o.app.patch(&o.owner, &path, both).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let mut expected = vec![first.id, second.id];
+    expected.sort();
+    assert_eq!(stored(&group).await.device_ids, expected);
+}
+
+/// Whether `user` may run fundamental tools on `device` now.
+async fn runs_tools_on(o: &Org, user: kernel::UserId, device: &tenancy::Device) -> bool {
+    let index = o.app.state.authz.index(o.tenant.id).await.unwrap();
+    matches!(
+        index.decide(
+            user,
+            rbac::Permission::ToolFundamental,
+            rbac::Resource::Device(device.id)
+        ),
+        Some(rbac::Decision::Allow(_))
+    )
+}
+
+/// The last audit event of the tenant: `(decision, user, operation)`.
+async fn last_event(o: &Org) -> (String, Option<kernel::UserId>, String) {
+    let events = o.app.state.db.audit_events(o.tenant.id).await.unwrap();
+    let e = events.last().unwrap();
+    (
+        e.decision.as_str().to_owned(),
+        e.user_id,
+        e.operation.clone(),
+    )
+}
+
+#[tokio::test]
+async fn a_narrowed_admin_cannot_lift_its_device_scope_by_deleting_its_only_entry() {
+    let o = org(TestApp::spawn().await).await;
+    let mine = o.device(Environment::Prod).await;
+    let other = o.device(Environment::Prod).await;
+    let tenant_wide = vec![(R::TeamAdmin, Scope::Tenant(o.tenant.id), None)];
+
+    // Narrowed to a device group: deleting the group is refused.
+    let r = o
+        .app
+        .post(
+            &o.owner,
+            "/api/v1/device-groups",
+            json!({"name": "mine", "device_ids": [mine.id]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let group = kernel::DeviceGroupId::from_uuid(r.body["id"].as_str().unwrap().parse().unwrap());
+    let (admin, token) = o
+        .app
+        .user_with(o.tenant.id, tenant_wide.clone(), false)
+        .await;
+    o.app
+        .device_scope(
+            o.tenant.id,
+            admin.id,
+            rbac::DeviceScopeTarget::DeviceGroup(group),
+        )
+        .await;
+    assert!(!runs_tools_on(&o, admin.id, &other).await);
+    let r = o
+        .app
+        .delete(&token, &format!("/api/v1/device-groups/{group}"))
+        .await;
+    assert_eq!(
+        refused(&r),
+        (StatusCode::CONFLICT, "device_scope_would_lapse"),
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        last_event(&o).await,
+        ("deny".into(), Some(admin.id), "deleteDeviceGroup".into())
+    );
+    assert!(o.app.state.tenancy.device_group(group).await.is_ok());
+    assert!(!runs_tools_on(&o, admin.id, &other).await);
+    assert!(runs_tools_on(&o, admin.id, &mine).await);
+
+    // Narrowed to a device: deleting the device is refused.
+    let (admin, token) = o.app.user_with(o.tenant.id, tenant_wide, false).await;
+    o.app
+        .device_scope(
+            o.tenant.id,
+            admin.id,
+            rbac::DeviceScopeTarget::Device(mine.id),
+        )
+        .await;
+    let r = o
+        .app
+        .delete(&token, &format!("/api/v1/devices/{}", mine.id))
+        .await;
+    assert_eq!(
+        refused(&r),
+        (StatusCode::CONFLICT, "device_scope_would_lapse"),
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        last_event(&o).await,
+        ("deny".into(), Some(admin.id), "deleteDevice".into())
+    );
+    assert_eq!(o.stored(&mine).await.id, mine.id);
+    assert!(!runs_tools_on(&o, admin.id, &other).await);
+}
+
+#[tokio::test]
+async fn deleting_a_device_that_is_someones_only_device_scope_entry_is_a_conflict() {
+    let o = org(TestApp::spawn().await).await;
+    let device = o.device(Environment::Prod).await;
+    let other = o.device(Environment::Prod).await;
+    let (ops, _) = o
+        .app
+        .user_with(
+            o.tenant.id,
+            vec![(R::OpsRw, Scope::Team(o.team.id.into()), None)],
+            false,
+        )
+        .await;
+    o.app
+        .device_scope(
+            o.tenant.id,
+            ops.id,
+            rbac::DeviceScopeTarget::Device(device.id),
+        )
+        .await;
+    let r = o
+        .app
+        .delete(&o.owner, &format!("/api/v1/devices/{}", device.id))
+        .await;
+    assert_eq!(
+        refused(&r),
+        (StatusCode::CONFLICT, "device_scope_would_lapse"),
+        "{}",
+        r.body
+    );
+    let detail = r.body["detail"].as_str().unwrap();
+    assert!(detail.contains("1 user"), "{detail}");
+    assert!(
+        detail.contains("change their device scopes first"),
+        "{detail}"
+    );
+    assert_eq!(last_event(&o).await.0, "deny");
+    assert_eq!(o.stored(&device).await.id, device.id);
+    assert!(!runs_tools_on(&o, ops.id, &other).await);
+
+    // The store refuses it too, inside the deleting transaction.
+    let stored = o.app.state.tenancy.repo().delete_device(device.id).await;
+    assert!(
+        matches!(stored, Err(kernel::StoreError::Conflict(_))),
+        "{stored:?}"
+    );
+    assert_eq!(o.stored(&device).await.id, device.id);
+}
+
+#[tokio::test]
+async fn deleting_a_device_named_next_to_other_entries_needs_what_revoking_them_needs() {
+    let o = org(TestApp::spawn().await).await;
+    let gone = o.device(Environment::Prod).await;
+    let kept = o.device(Environment::Prod).await;
+    let outside = o.device(Environment::Prod).await;
+    let (ops, _) = o
+        .app
+        .user_with(
+            o.tenant.id,
+            vec![(R::OpsRw, Scope::Team(o.team.id.into()), None)],
+            false,
+        )
+        .await;
+    for d in [&gone, &kept] {
+        o.app
+            .device_scope(o.tenant.id, ops.id, rbac::DeviceScopeTarget::Device(d.id))
+            .await;
+    }
+    let path = format!("/api/v1/devices/{}", gone.id);
+
+    // A narrowed org admin may not revoke device scope entries.
+    let (narrowed, narrowed_token) = o
+        .app
+        .user(o.tenant.id, &[(R::OrgAdmin, Scope::Tenant(o.tenant.id))])
+        .await;
+    o.app
+        .device_scope(
+            o.tenant.id,
+            narrowed.id,
+            rbac::DeviceScopeTarget::Device(outside.id),
+        )
+        .await;
+    let r = o.app.delete(&narrowed_token, &path).await;
+    assert_eq!(
+        refused(&r),
+        (StatusCode::FORBIDDEN, "device_scope_escalation"),
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        last_event(&o).await,
+        ("deny".into(), Some(narrowed.id), "deleteDevice".into())
+    );
+    assert_eq!(o.stored(&gone).await.id, gone.id);
+
+    // The unnarrowed owner may; the user stays narrowed to the rest.
+    let r = o.app.delete(&o.owner, &path).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    assert!(runs_tools_on(&o, ops.id, &kept).await);
+    assert!(!runs_tools_on(&o, ops.id, &outside).await);
+    use rbac::RbacRepository;
+    let left = o
+        .app
+        .state
+        .db
+        .device_scopes(o.tenant.id, Some(ops.id))
+        .await
+        .unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].target, rbac::DeviceScopeTarget::Device(kept.id));
+}

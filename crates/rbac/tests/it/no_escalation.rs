@@ -1,7 +1,9 @@
 //! The "no escalation" property: random sequences of changes to roles,
-//! bindings, invitations, device scopes and device environments, each made by a random user of
-//! a random tenant through the checks the REST handlers make (the gate's
-//! decision, then [`rbac::delegation`]), never leave anyone able to do
+//! bindings, invitations, device scopes, device groups' members, devices'
+//! places (environment and site) and deletions of devices and device
+//! groups, each made by a random user of a random tenant through the checks
+//! the REST handlers make (the gate's decisions, then
+//! [`rbac::delegation`]), never leave anyone able to do
 //! something (a permission on a resource, environments and device scopes
 //! included) that neither they nor the user who made the change could do
 //! just before. By induction, whatever anyone can do, someone in its chain
@@ -12,16 +14,44 @@
 //! `AuthzIndex::decide_user`), so it grows when a target loses power, which
 //! escalates nobody. The strict reach rule has its own HTTP tests.
 //!
-//! Moving a device to another environment is held to a property of its
-//! own: a move changes which environment-limited bindings apply to the
-//! device (an `ops_rw` binding limited to prod reaches a lab device once
-//! it is moved to prod, though its mover may hold no advanced tools), so
-//! "nobody gains what neither they nor the maker could" does not hold for
-//! it by design. Instead, what anyone may do on the moved device after the
-//! move is exactly what their own bindings gave them in the new
-//! environment there before it (`AuthzIndex::decide_in`, the rule the
-//! move is checked by), its mover held `device:configure` in both
-//! environments, and nothing changes on any other resource.
+//! Device groups bear on decisions in one way only: a device scope entry
+//! naming a group narrows its holder's tool use to the group's members.
+//! Bindings are never scoped to a group, and a group as a resource is
+//! reached from tenant-wide bindings alone, whatever its members. Adding a
+//! device to a group widens the tool use of everyone narrowed through it,
+//! so it is held to the property above, and checked as a device scope
+//! grant of that device to each of them (`user:update` on them, never one's
+//! own scope, a narrowed changer only within its own). Taking a device out
+//! only narrows.
+//!
+//! Deleting a device or a device group deletes the device scope entries
+//! naming it. It is held to the property above and, directly, to never
+//! leaving a narrowed user without entries (which would widen it to every
+//! device its bindings reach).
+//!
+//! Moving a device, to another environment or to another site of its
+//! tenant (another team's, group's or division's), is held to a property
+//! of its own. A move changes which bindings apply to the device (an
+//! `ops_rw` binding limited to prod reaches a lab device once it is moved
+//! to prod; a team's `ops_rw` binding reaches a device moved to the team's
+//! site), though its mover may hold no tools, so "nobody gains what neither
+//! they nor the maker could" does not hold for it by design. Instead, after
+//! a move:
+//!
+//! - what anyone may do on the moved device is exactly what their own
+//!   bindings gave them, before the move, at its new place: on the device
+//!   in the new environment (`AuthzIndex::decide_in`, the rule an
+//!   environment move is checked by), or on a device of its environment at
+//!   the new site (`decide_in` on the site, the rule a site move is checked
+//!   by), tool use narrowed by their device scope, which a move leaves as
+//!   it was;
+//! - nothing changes on any other resource;
+//! - the device lands only where its mover may put devices: the mover held
+//!   `device:update` on it before and, after, holds `device:configure` on
+//!   it in its new environment (which it held in the old one too), or
+//!   `device:create` on it at its new site (it may create devices there).
+//!
+//! A move into another tenant's site is refused.
 
 use kernel::{
     BindingId, DeviceGroupId, DeviceId, Environment, EnvironmentSet, RoleId, SiteId, TeamId,
@@ -93,9 +123,36 @@ enum Op {
         device: u8,
         env: u8,
     },
-    // Extension point: other device changes (another site, a device
-    // group's members) come here, each checked by the rule its handler
-    // uses, with an arm in `State::apply`.
+    /// Moving a device to another site, checked as `PATCH /devices/{id}`
+    /// does: `device:update` on the device, and `device:create` at the new
+    /// site, there in the device's environment. The site may be another
+    /// tenant's, which the index does not know: refused.
+    MoveToSite {
+        actor: u8,
+        device: u8,
+        site: u8,
+    },
+    /// Adding a device to a device group, or taking it out if it is in,
+    /// checked as `PATCH /device-groups/{id}` does: every member in the
+    /// tenant, `device:update` on the group and, when a device is added,
+    /// `user:update` on every user narrowed through the group, then
+    /// [`delegation::device_group_change`]. The group or the device may be
+    /// another tenant's: refused.
+    GroupMembers {
+        actor: u8,
+        group: u8,
+        device: u8,
+    },
+    /// Deleting a device or a device group, checked as `DELETE
+    /// /devices/{id}` and `DELETE /device-groups/{id}` do: `device:delete`
+    /// on it, `user:update` on every user whose device scope names it, then
+    /// [`delegation::device_scope_target_deletion`]. It goes with its group
+    /// memberships and the device scope entries naming it. It may be another
+    /// tenant's: refused.
+    Delete {
+        actor: u8,
+        target: u8,
+    },
 }
 
 fn perms_of(picks: &[u8]) -> PermissionSet {
@@ -146,6 +203,17 @@ fn op() -> impl Strategy<Value = Op> {
         (n(), n()).prop_map(|(actor, entry)| Op::RevokeScope { actor, entry }),
         (n(), n()).prop_map(|(actor, user)| Op::RemoveUser { actor, user }),
         (n(), n(), n()).prop_map(|(actor, device, env)| Op::MoveDevice { actor, device, env }),
+        (n(), n(), n()).prop_map(|(actor, device, site)| Op::MoveToSite {
+            actor,
+            device,
+            site
+        }),
+        (n(), n(), n()).prop_map(|(actor, group, device)| Op::GroupMembers {
+            actor,
+            group,
+            device
+        }),
+        (n(), n()).prop_map(|(actor, target)| Op::Delete { actor, target }),
     ]
 }
 
@@ -164,7 +232,11 @@ fn seed() -> impl Strategy<Value = (Seed, Vec<Vec<u8>>)> {
 }
 
 /// One tenant: a division > group > two teams, a site per team, three
-/// devices in three environments and a device group.
+/// devices in three environments and two device groups; and a second
+/// division > group > team with an empty site, for devices to move to.
+/// The first user is the owner (`org_admin` tenant-wide); the second holds
+/// a random role tenant-wide (and maybe more), everyone else random roles
+/// at random places.
 struct Tenant {
     id: TenantId,
     snap: TenantSnapshot,
@@ -202,13 +274,21 @@ impl State {
         for k in 0..2 {
             let tenant = TenantId::from_uuid(s.id());
             let (div, grp, team_a, team_b) = (s.id(), s.id(), s.id(), s.id());
-            let (site_a, site_b) = (SiteId::from_uuid(s.id()), SiteId::from_uuid(s.id()));
+            let (div_c, grp_c, team_c) = (s.id(), s.id(), s.id());
+            let (site_a, site_b, site_c) = (
+                SiteId::from_uuid(s.id()),
+                SiteId::from_uuid(s.id()),
+                SiteId::from_uuid(s.id()),
+            );
             let (lab, prod, staging) = (
                 DeviceId::from_uuid(s.id()),
                 DeviceId::from_uuid(s.id()),
                 DeviceId::from_uuid(s.id()),
             );
-            let group = DeviceGroupId::from_uuid(s.id());
+            let (group, spare) = (
+                DeviceGroupId::from_uuid(s.id()),
+                DeviceGroupId::from_uuid(s.id()),
+            );
             let unit = |id, kind, parent_id| UnitRow {
                 id,
                 kind,
@@ -221,17 +301,21 @@ impl State {
                     unit(grp, UnitKind::Group, div),
                     unit(team_a, UnitKind::Team, grp),
                     unit(team_b, UnitKind::Team, grp),
+                    unit(div_c, UnitKind::Division, tenant.uuid()),
+                    unit(grp_c, UnitKind::Group, div_c),
+                    unit(team_c, UnitKind::Team, grp_c),
                 ],
                 sites: vec![
                     (site_a, TeamId::from_uuid(team_a)),
                     (site_b, TeamId::from_uuid(team_b)),
+                    (site_c, TeamId::from_uuid(team_c)),
                 ],
                 devices: vec![
                     (lab, site_a, Environment::Lab),
                     (prod, site_a, Environment::Prod),
                     (staging, site_b, Environment::Staging),
                 ],
-                device_groups: vec![(group, vec![lab, staging])],
+                device_groups: vec![(group, vec![lab, staging]), (spare, vec![prod])],
                 ..TenantSnapshot::default()
             };
             for picks in &roles[k * 2..k * 2 + 2] {
@@ -244,12 +328,16 @@ impl State {
                 Scope::Group(grp.into()),
                 Scope::Team(team_a.into()),
                 Scope::Team(team_b.into()),
+                Scope::Division(div_c.into()),
+                Scope::Group(grp_c.into()),
+                Scope::Team(team_c.into()),
             ];
             let targets = vec![
                 DeviceScopeTarget::Device(lab),
                 DeviceScopeTarget::Device(prod),
                 DeviceScopeTarget::Device(staging),
                 DeviceScopeTarget::DeviceGroup(group),
+                DeviceScopeTarget::DeviceGroup(spare),
             ];
             let resources = vec![
                 Resource::Tenant(tenant),
@@ -257,12 +345,17 @@ impl State {
                 Resource::Unit(grp),
                 Resource::Unit(team_a),
                 Resource::Unit(team_b),
+                Resource::Unit(div_c),
+                Resource::Unit(grp_c),
+                Resource::Unit(team_c),
                 Resource::Site(site_a),
                 Resource::Site(site_b),
+                Resource::Site(site_c),
                 Resource::Device(lab),
                 Resource::Device(prod),
                 Resource::Device(staging),
                 Resource::DeviceGroup(group),
+                Resource::DeviceGroup(spare),
             ];
             let mut t = Tenant {
                 id: tenant,
@@ -285,9 +378,14 @@ impl State {
                     );
                     t.snap.bindings.push(b);
                 }
-                for (role, scope, envs) in bindings {
+                for (j, (role, scope, envs)) in bindings.iter().enumerate() {
                     let role = t.role(*role);
-                    let scope = t.scopes[usize::from(*scope) % t.scopes.len()];
+                    // The second user's first binding is tenant-wide: someone
+                    // besides the owner holds part of its power everywhere.
+                    let scope = match (i, j) {
+                        (1, 0) => t.scopes[0],
+                        _ => t.scopes[usize::from(*scope) % t.scopes.len()],
+                    };
                     let b = binding(s.id(), tenant, user, role, scope, envs_of(*envs));
                     t.snap.bindings.push(b);
                 }
@@ -570,7 +668,187 @@ impl State {
                 }
                 Some((k, actor))
             }
+            Op::MoveToSite {
+                actor,
+                device,
+                site,
+            } => {
+                let (k, actor, device, env, site) =
+                    self.site_move(&users, *actor, *device, *site)?;
+                let idx = self.index(k);
+                allowed(
+                    &idx,
+                    actor,
+                    Permission::DeviceUpdate,
+                    Resource::Device(device),
+                )
+                .then_some(())?;
+                let at = Resource::Site(site);
+                allowed(&idx, actor, Permission::DeviceCreate, at).then_some(())?;
+                idx.decide_in(actor, Permission::DeviceCreate, at, env)
+                    .is_some_and(|d| d.is_allowed())
+                    .then_some(())?;
+                for row in &mut self.tenants[k].snap.devices {
+                    if row.0 == device {
+                        row.1 = site;
+                    }
+                }
+                Some((k, actor))
+            }
+            Op::GroupMembers {
+                actor,
+                group,
+                device,
+            } => {
+                let (k, actor) = Self::pick(&users, *actor)?;
+                let idx = self.index(k);
+                let (group, mut members) =
+                    self.across(k, |t| t.snap.device_groups.clone(), *group)?;
+                let device =
+                    self.across(k, |t| t.snap.devices.iter().map(|d| d.0).collect(), *device)?;
+                // The members the request sends: the group's with `device` added or taken out.
+                if members.contains(&device) {
+                    members.retain(|d| *d != device);
+                } else {
+                    members.push(device);
+                }
+                members
+                    .iter()
+                    .all(|d| idx.contains(d.uuid()))
+                    .then_some(())?;
+                allowed(
+                    &idx,
+                    actor,
+                    Permission::DeviceUpdate,
+                    Resource::DeviceGroup(group),
+                )
+                .then_some(())?;
+                for user in idx.widened_by(group, &members) {
+                    allowed(&idx, actor, Permission::UserUpdate, Resource::User(user))
+                        .then_some(())?;
+                }
+                delegation::device_group_change(&idx, actor, group, &members).ok()?;
+                let slot = self.tenants[k]
+                    .snap
+                    .device_groups
+                    .iter_mut()
+                    .find(|(g, _)| *g == group)?;
+                slot.1 = members;
+                Some((k, actor))
+            }
+            Op::Delete { actor, target } => {
+                let (k, actor) = Self::pick(&users, *actor)?;
+                let idx = self.index(k);
+                let (target, resource) = self.target(*target);
+                allowed(&idx, actor, Permission::DeviceDelete, resource).then_some(())?;
+                for user in idx.narrowed_by(target) {
+                    allowed(&idx, actor, Permission::UserUpdate, Resource::User(user))
+                        .then_some(())?;
+                }
+                delegation::device_scope_target_deletion(&idx, actor, target).ok()?;
+                let snap = &mut self.tenants[k].snap;
+                match target {
+                    DeviceScopeTarget::Device(d) => {
+                        let at = snap.devices.iter().position(|row| row.0 == d)?;
+                        snap.devices.remove(at);
+                        for (_, members) in &mut snap.device_groups {
+                            members.retain(|m| *m != d);
+                        }
+                    }
+                    DeviceScopeTarget::DeviceGroup(g) => {
+                        let at = snap.device_groups.iter().position(|row| row.0 == g)?;
+                        snap.device_groups.remove(at);
+                    }
+                }
+                snap.device_scopes.retain(|(_, t)| *t != target);
+                Some((k, actor))
+            }
         }
+    }
+
+    /// The users of `tenant` whose tool use is narrowed to some devices.
+    fn narrowed(&self, tenant: usize) -> HashSet<UserId> {
+        self.tenants[tenant]
+            .snap
+            .device_scopes
+            .iter()
+            .map(|(u, _)| *u)
+            .collect()
+    }
+
+    /// One of tenant `k`'s items, or the first of the other tenant's (the
+    /// last pick), so that some changes name another tenant's.
+    fn across<T: Clone>(&self, k: usize, items: impl Fn(&Tenant) -> Vec<T>, i: u8) -> Option<T> {
+        let mut all = items(&self.tenants[k]);
+        all.extend(items(&self.tenants[1 - k]).into_iter().take(1));
+        (!all.is_empty()).then(|| all[usize::from(i) % all.len()].clone())
+    }
+
+    /// The tenant, actor, device, the device's environment and the new
+    /// site a site move names; the site may be another tenant's.
+    fn site_move(
+        &self,
+        users: &[(usize, UserId)],
+        actor: u8,
+        device: u8,
+        site: u8,
+    ) -> Option<(usize, UserId, DeviceId, Environment, SiteId)> {
+        let (k, actor) = Self::pick(users, actor)?;
+        let (device, _, env) = Self::pick(&self.tenants[k].snap.devices, device)?;
+        let site = self.across(k, |t| t.snap.sites.iter().map(|s| s.0).collect(), site)?;
+        Some((k, actor, device, env, site))
+    }
+
+    /// What every user of `tenant` could do on `device` if it were at
+    /// `site` (in `env`), before it moves: what their bindings give on a
+    /// device of that environment there, tool use narrowed by their device
+    /// scope as it stands (a move does not change device scopes).
+    fn abilities_at(
+        &self,
+        tenant: usize,
+        device: DeviceId,
+        site: SiteId,
+        env: Environment,
+    ) -> HashSet<(UserId, Permission, Resource)> {
+        let t = &self.tenants[tenant];
+        let bindings_only = AuthzIndex::compile(
+            t.id,
+            &TenantSnapshot {
+                device_scopes: Vec::new(),
+                ..t.snap.clone()
+            },
+        );
+        let mut out = HashSet::new();
+        for u in &t.snap.users {
+            for p in Permission::ALL {
+                let given = bindings_only
+                    .decide_in(*u, *p, Resource::Site(site), env)
+                    .is_some_and(|d| d.is_allowed());
+                if given && (!p.is_tool() || self.scope_admits(tenant, *u, device)) {
+                    out.insert((*u, *p, Resource::Device(device)));
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether `user`'s device scope lets it use tools on `device`: it has
+    /// none, or one of its entries names the device or a group holding it.
+    fn scope_admits(&self, tenant: usize, user: UserId, device: DeviceId) -> bool {
+        let snap = &self.tenants[tenant].snap;
+        let mut entries = snap
+            .device_scopes
+            .iter()
+            .filter(|(u, _)| *u == user)
+            .peekable();
+        entries.peek().is_none()
+            || entries.any(|(_, target)| match target {
+                DeviceScopeTarget::Device(d) => *d == device,
+                DeviceScopeTarget::DeviceGroup(g) => snap
+                    .device_groups
+                    .iter()
+                    .any(|(h, members)| h == g && members.contains(&device)),
+            })
     }
 
     /// The tenant, actor, device and new environment a move names.
@@ -668,34 +946,89 @@ proptest! {
         let mut state = State::new(&world);
         let mut known: Vec<_> = (0..state.tenants.len()).map(|k| state.abilities(k)).collect();
         for op in &ops {
-            // A device's move legitimately changes which environment-limited
-            // bindings apply to it, so what anyone may do on the moved device
-            // is held to what their bindings already gave them in the new
-            // environment there, as decided before the move.
+            // A device's move legitimately changes which bindings apply to
+            // it, so what anyone may do on the moved device is held to what
+            // their bindings already gave them at its new place (environment
+            // or site), as decided before the move; nothing else may change.
+            let users = state.users();
             let moved = match op {
-                Op::MoveDevice { actor, device, env } => {
-                    let users = state.users();
-                    state.device_move(&users, *actor, *device, *env).map(|(k, _, d, env)| {
-                        (Resource::Device(d), state.abilities_in(k, d, env))
-                    })
-                }
+                Op::MoveDevice { actor, device, env } => state
+                    .device_move(&users, *actor, *device, *env)
+                    .map(|(k, _, d, env)| (Resource::Device(d), state.abilities_in(k, d, env))),
+                Op::MoveToSite {
+                    actor,
+                    device,
+                    site,
+                } => state
+                    .site_move(&users, *actor, *device, *site)
+                    .map(|(k, _, d, env, site)| {
+                        (Resource::Device(d), state.abilities_at(k, d, site, env))
+                    }),
                 _ => None,
             };
-            let Some((k, maker)) = state.apply(op) else { continue };
+            let foreign_site = match op {
+                Op::MoveToSite {
+                    actor,
+                    device,
+                    site,
+                } => state
+                    .site_move(&users, *actor, *device, *site)
+                    .is_some_and(|(k, _, _, _, site)| {
+                        !state.tenants[k].snap.sites.iter().any(|s| s.0 == site)
+                    }),
+                _ => false,
+            };
+            let narrowed: Vec<_> = (0..state.tenants.len()).map(|k| state.narrowed(k)).collect();
+            let applied = state.apply(op);
+            prop_assert!(
+                !(foreign_site && applied.is_some()),
+                "{:?} moved a device into another tenant's site",
+                op
+            );
+            let Some((k, maker)) = applied else { continue };
+            // Deleting a device or a group never lifts a device scope.
+            if let Op::Delete { .. } = op {
+                let lifted: Vec<_> = narrowed[k].difference(&state.narrowed(k)).copied().collect();
+                prop_assert!(lifted.is_empty(), "{op:?} lifted the device scope of {lifted:?}");
+            }
             let after = state.abilities(k);
             if let Some((device, expected)) = &moved {
-                let on_it: HashSet<_> =
-                    after.iter().filter(|(_, _, r)| r == device).copied().collect();
+                let (on_it, rest): (HashSet<_>, HashSet<_>) =
+                    after.iter().partition(|(_, _, r)| r == device);
                 prop_assert_eq!(&on_it, expected, "{:?} moved {:?}", op, device);
-            }
-            for (user, perm, resource) in after.difference(&known[k]) {
-                if moved.as_ref().is_some_and(|(d, _)| d == resource) {
-                    continue;
+                let before: HashSet<_> =
+                    known[k].iter().filter(|(_, _, r)| r != device).copied().collect();
+                prop_assert_eq!(rest, before, "{:?} changed more than {:?}", op, device);
+                // A device lands only where its mover may put devices: it
+                // could change the device before, and may configure it in
+                // its new environment, or create devices at its new site.
+                let (held, needed) = match op {
+                    Op::MoveDevice { .. } => (
+                        [Permission::DeviceUpdate, Permission::DeviceConfigure],
+                        Permission::DeviceConfigure,
+                    ),
+                    _ => (
+                        [Permission::DeviceUpdate, Permission::DeviceUpdate],
+                        Permission::DeviceCreate,
+                    ),
+                };
+                for perm in held {
+                    prop_assert!(
+                        known[k].contains(&(maker, perm, *device)),
+                        "{op:?}: {maker} moved {device:?} without {perm} on it"
+                    );
                 }
                 prop_assert!(
-                    known[k].contains(&(maker, *perm, *resource)),
-                    "{op:?} let {user} do {perm} on {resource:?}, which neither it nor {maker} could"
+                    on_it.contains(&(maker, needed, *device)),
+                    "{op:?}: {maker} moved {device:?} where it lacks {needed}"
                 );
+            } else {
+                for (user, perm, resource) in after.difference(&known[k]) {
+                    prop_assert!(
+                        known[k].contains(&(maker, *perm, *resource)),
+                        "{op:?} let {user} do {perm} on {resource:?}, which neither it nor {maker} could"
+                    );
+                }
             }
             known[k] = after;
         }
