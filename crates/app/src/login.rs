@@ -68,6 +68,47 @@ fn count_refusal(state: &AppState, req: &Request, code: &str) {
 /// Context a sealed token blob is bound to.
 const TOKENS_CONTEXT: &[u8] = b"rosgate/session-tokens/v1";
 
+/// The cookie that binds a login's `state` to the browser that started it
+/// (login CSRF): it holds the SHA-256 of the `state`, lives as long as a
+/// pending login and is sent only to `/auth`.
+pub const LOGIN_COOKIE: &str = "rosgate_login";
+
+/// The login cookie's value for `state`: SHA-256, hex.
+fn state_digest(state: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(state.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether the browser's login cookie names `state` (constant time).
+fn state_bound_to_browser(jar: &CookieJar, state: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    let Some(held) = jar.get(LOGIN_COOKIE) else {
+        return false;
+    };
+    let expected = state_digest(state);
+    let held = held.value_str();
+    !state.is_empty() && bool::from(held.as_bytes().ct_eq(expected.as_bytes()))
+}
+
+fn login_cookie(state: &AppState, value: &str) -> Cookie {
+    let mut c = Cookie::new_with_str(LOGIN_COOKIE, value);
+    c.set_path("/auth");
+    c.set_http_only(true);
+    c.set_same_site(SameSite::Lax);
+    c.set_secure(state.web.cookie_secure);
+    c.set_max_age(std::time::Duration::from_secs(
+        tenancy::session::LOGIN_TTL.whole_seconds().unsigned_abs(),
+    ));
+    c
+}
+
+fn clear_login_cookie(state: &AppState, jar: &CookieJar) {
+    let mut c = login_cookie(state, "");
+    c.make_removal();
+    jar.add(c);
+}
+
 /// A failed step of the login flow.
 struct Failure {
     status: StatusCode,
@@ -267,7 +308,12 @@ struct LoginQuery {
 }
 
 #[handler]
-async fn login(req: &Request, state: Data<&AppState>, Query(q): Query<LoginQuery>) -> Response {
+async fn login(
+    req: &Request,
+    state: Data<&AppState>,
+    jar: &CookieJar,
+    Query(q): Query<LoginQuery>,
+) -> Response {
     let Some(idp) = &state.idp else {
         return Failure::not_configured().respond(req);
     };
@@ -280,7 +326,10 @@ async fn login(req: &Request, state: Data<&AppState>, Query(q): Query<LoginQuery
         .authorization_url(&state_token, &pending.nonce, &pending.pkce_verifier)
         .await
     {
-        Ok(url) => redirect(&url),
+        Ok(url) => {
+            jar.add(login_cookie(&state, &state_digest(&state_token)));
+            redirect(&url)
+        }
         Err(e) => Failure::idp(e).respond(req),
     }
 }
@@ -300,7 +349,10 @@ async fn callback(
     jar: &CookieJar,
     Query(q): Query<CallbackQuery>,
 ) -> Response {
-    match finish_login(&state, req, q).await {
+    // Whatever happens, this browser's login attempt is over.
+    let bound = state_bound_to_browser(jar, q.state.as_deref().unwrap_or_default());
+    clear_login_cookie(&state, jar);
+    match finish_login(&state, req, q, bound).await {
         Ok((cookie_value, session, return_to)) => {
             if let Err(f) = record(
                 &state,
@@ -331,8 +383,20 @@ async fn finish_login(
     state: &AppState,
     _req: &Request,
     q: CallbackQuery,
+    bound_to_browser: bool,
 ) -> Result<(String, UserSession, String), Failure> {
     let idp = state.idp.as_ref().ok_or_else(Failure::not_configured)?;
+    // Login CSRF: a callback whose `state` this browser did not start (a
+    // link an attacker made with their own login) signs nobody in. The
+    // pending login is left alone, so it costs no store work either.
+    if !bound_to_browser {
+        return Err(Failure::new(
+            StatusCode::BAD_REQUEST,
+            "state_mismatch",
+            "this login was not started in this browser (its login cookie is missing or \
+             names another login); start again at /auth/login",
+        ));
+    }
     let bad_state = || {
         Failure::new(
             StatusCode::BAD_REQUEST,
@@ -384,6 +448,11 @@ async fn finish_login(
             TenancyError::InvitationLapsed(_) => {
                 Failure::new(StatusCode::FORBIDDEN, "invitation_lapsed", e.to_string())
             }
+            TenancyError::LinkRequired(_) => Failure::new(
+                StatusCode::FORBIDDEN,
+                "identity_link_required",
+                e.to_string(),
+            ),
             other => {
                 tracing::warn!(error = %other, "sign-in failed");
                 Failure::store()

@@ -230,7 +230,7 @@ impl DirectoryApi {
         let (token, secret) = self
             .state
             .tenancy
-            .create_api_token(&user, &body.0.name, ttl)
+            .create_api_token_within(&user, &body.0.name, ttl, ctx.who.credential_expires_at)
             .await?;
         Ok(Created::Created(Json(CreatedToken {
             token: token.into(),

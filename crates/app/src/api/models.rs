@@ -292,7 +292,10 @@ pub struct AcceptInvitation {
 pub struct NewToken {
     #[oai(validator(min_length = 1, max_length = 200))]
     pub name: String,
-    /// Days until the token expires (1 to 3650); omit for no expiry.
+    /// Days until the token expires, at most `api_tokens.max_ttl_days` (90
+    /// by default); omitted, that maximum. Never past the expiry of the
+    /// credential making the request: a token cannot mint a token that
+    /// outlives itself.
     #[oai(
         skip_serializing_if_is_none,
         validator(minimum(value = "1"), maximum(value = "3650"))
