@@ -29,7 +29,9 @@
 //                       `resource` at the token endpoint yields a JWT for it;
 //   "claims_parameter"  as "userinfo", with the `claims` request parameter
 //                       supported, and UserInfo answering 503, so only a
-//                       client that asks for the claims in the ID token gets them.
+//                       client that asks for the claims in the ID token gets them;
+//   "userinfo_wrong_sub" as "userinfo", but UserInfo describes someone else
+//                       (sub "someone-else"), as a hostile or broken provider might.
 //
 // The keys file holds the provider's signing key and a second, unpublished
 // ("stranger") key so tests can mint tokens the provider never issued:
@@ -126,7 +128,7 @@ function claimsOf(account) {
 
 const { resource } = config;
 const claimsMode = config.claims_mode ?? 'id_token';
-if (!['id_token', 'userinfo', 'claims_parameter'].includes(claimsMode)) {
+if (!['id_token', 'userinfo', 'claims_parameter', 'userinfo_wrong_sub'].includes(claimsMode)) {
   fail(`bad claims_mode ${claimsMode}`);
 }
 const thin = claimsMode !== 'id_token';
@@ -237,6 +239,12 @@ server.listen(port, '127.0.0.1', () => {
     if (claimsMode === 'claims_parameter' && req.url.startsWith('/me')) {
       res.writeHead(503, { 'content-type': 'application/json' });
       res.end('{"error":"temporarily_unavailable"}');
+      return;
+    }
+    if (claimsMode === 'userinfo_wrong_sub' && req.url.startsWith('/me')) {
+      const someone = config.accounts[0];
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ ...claimsOf(someone), sub: 'someone-else' }));
       return;
     }
     handle(req, res);

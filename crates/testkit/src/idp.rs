@@ -105,6 +105,9 @@ pub enum IdpClaims {
     /// request parameter and its UserInfo endpoint answers 503: only a
     /// client that asks for the claims in the ID token gets them.
     ClaimsParameter,
+    /// As [`IdpClaims::UserInfo`], but UserInfo describes someone else (its
+    /// `sub` is `someone-else`, its other claims the first account's).
+    UserInfoOfSomeoneElse,
 }
 
 /// The provider's signing key and a key it never published, both P-256
@@ -165,6 +168,7 @@ impl TestIdp {
                 IdpClaims::IdToken => "id_token",
                 IdpClaims::UserInfo => "userinfo",
                 IdpClaims::ClaimsParameter => "claims_parameter",
+                IdpClaims::UserInfoOfSomeoneElse => "userinfo_wrong_sub",
             },
         });
         let config_path = dir.path().join("idp.json");

@@ -688,6 +688,19 @@ async fn people_sign_in_whether_the_provider_puts_claims_in_the_id_token_at_user
 }
 
 #[tokio::test]
+async fn userinfo_about_another_subject_than_the_id_token_signs_nobody_in() {
+    let w = world_where(IdpClaims::UserInfoOfSomeoneElse, |_| {}).await;
+    let authorize = w.start_login().await;
+    let back = IdpBrowser::new().login(&authorize, "mallory").await;
+    let resp = w.callback(&back).await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert!(cookie_value(&set_cookies(&resp), "rosgate_session").is_none());
+    let p: Value = resp.json().await.unwrap();
+    assert_eq!(p["code"], "login_failed");
+    assert!(p["detail"].as_str().unwrap().contains("UserInfo"), "{p}");
+}
+
+#[tokio::test]
 async fn an_email_match_links_only_verified_emails_and_never_an_administrator() {
     let w = world().await;
     let acme = w.app.tenant("acme-admins").await;
