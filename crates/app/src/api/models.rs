@@ -223,6 +223,25 @@ pub struct UserPatch {
     pub display_name: String,
 }
 
+/// An identity at the identity provider to link a user to.
+#[derive(Debug, Object)]
+pub struct NewIdentityLink {
+    /// The provider's subject (`sub`) for the person.
+    #[oai(validator(min_length = 1, max_length = 255))]
+    pub subject: String,
+    /// The provider's issuer; the configured `oidc.issuer` when omitted.
+    #[oai(skip_serializing_if_is_none, validator(max_length = 2048))]
+    pub issuer: Option<String>,
+}
+
+/// A user's link to an identity at the identity provider.
+#[derive(Debug, Object)]
+pub struct IdentityLinkDto {
+    pub user_id: Uuid,
+    pub issuer: String,
+    pub subject: String,
+}
+
 /// A new invitation.
 #[derive(Debug, Object)]
 pub struct NewInvitation {

@@ -758,11 +758,46 @@ async fn an_email_match_links_only_verified_emails_and_never_an_administrator() 
         "nobody signed in: {users:#?}"
     );
 
-    // An administrator links the identity explicitly; then it logs in as root.
-    tenancy
-        .link_identity(&root, &w.idp.issuer, "root")
+    // An administrator links the identity explicitly; then it logs in as
+    // root. An org admin (admin:*) may not link a platform administrator;
+    // a platform administrator who is one may.
+    let link = |token: String, user: kernel::UserId, subject: &'static str| {
+        let w = &w;
+        async move {
+            let resp = w
+                .http
+                .post(format!("{}/api/v1/users/{user}/identities", w.app.base))
+                .bearer_auth(token)
+                .json(&json!({ "subject": subject }))
+                .send()
+                .await
+                .unwrap();
+            (resp.status(), resp.json::<Value>().await.unwrap())
+        }
+    };
+    let (_, boss_token) = tenancy
+        .create_api_token(&boss, "t", None)
         .await
+        .map(|(t, s)| (t, s.token))
         .unwrap();
+    let (status, p) = link(boss_token.clone(), root.id, "root").await;
+    assert_eq!(
+        (status, p["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("platform_admin_link")),
+        "{p}"
+    );
+    let (_, operator) = w
+        .app
+        .user_with(
+            acme.id,
+            vec![(BuiltinRole::OrgAdmin, Scope::Tenant(acme.id), None)],
+            true,
+        )
+        .await;
+    let (status, p) = link(operator, root.id, "root").await;
+    assert_eq!(status, StatusCode::CREATED, "{p}");
+    assert_eq!(p["issuer"], w.idp.issuer.as_str(), "the configured issuer");
+    assert_eq!(p["subject"], "root");
     let b = w.login("root").await;
     let (status, me) = w
         .with_cookie(&b, Method::GET, "/api/v1/me", None, None)
@@ -770,11 +805,16 @@ async fn an_email_match_links_only_verified_emails_and_never_an_administrator() 
     assert_eq!(status, StatusCode::OK, "{me}");
     assert_eq!(me["user"]["id"], root.id.to_string());
     // The same identity cannot be linked to someone else.
-    let err = tenancy
-        .link_identity(&boss, &w.idp.issuer, "root")
-        .await
-        .unwrap_err();
-    assert!(matches!(err, tenancy::TenancyError::Conflict(_)), "{err}");
+    let (status, p) = link(boss_token.clone(), boss.id, "root").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{p}");
+    // The org admin links themselves; then boss logs in as boss.
+    let (status, p) = link(boss_token, boss.id, "boss").await;
+    assert_eq!(status, StatusCode::CREATED, "{p}");
+    let b = w.login("boss").await;
+    let (_, me) = w
+        .with_cookie(&b, Method::GET, "/api/v1/me", None, None)
+        .await;
+    assert_eq!(me["user"]["id"], boss.id.to_string());
 }
 
 #[tokio::test]
