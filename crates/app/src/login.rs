@@ -485,6 +485,64 @@ pub fn open_tokens(state: &AppState, session: &UserSession) -> Option<IdpTokens>
     serde_json::from_slice(&plain).ok()
 }
 
+/// Why a session's tokens could not be kept fresh.
+#[derive(Debug)]
+pub enum Renewal {
+    /// The provider refused the refresh: the session has been ended.
+    Ended(String),
+}
+
+/// Renews the provider's tokens of a session whose access token has
+/// expired, so a session lasts only as long as the provider keeps honouring
+/// its login: when the provider refuses the refresh (the person was
+/// disabled, the grant revoked), the session ends. A provider that cannot
+/// be reached ends nothing (the session's own lifetime still bounds it).
+/// A refusal because another request refreshed the same session meanwhile
+/// (with a rotated refresh token) is recognised by the session's tokens
+/// having changed.
+pub async fn renew_if_expired(
+    state: &AppState,
+    cookie: &str,
+    session: &UserSession,
+) -> Result<(), Renewal> {
+    let Some(idp) = &state.idp else {
+        return Ok(());
+    };
+    let Some(tokens) = open_tokens(state, session) else {
+        return Ok(());
+    };
+    let expired = tokens.expires_at.is_some_and(|t| state.clock.now() >= t);
+    if !expired || tokens.refresh_token.is_none() {
+        return Ok(());
+    }
+    match idp.refresh(&tokens).await {
+        Ok(fresh) => {
+            let Ok(sealed) = seal_tokens(state, &fresh) else {
+                return Ok(());
+            };
+            let mut renewed = session.clone();
+            renewed.sealed_tokens = sealed;
+            if let Err(e) = state.sessions.replace(cookie, &renewed).await {
+                tracing::warn!(error = %e, "renewed tokens could not be stored");
+            }
+            Ok(())
+        }
+        Err(IdentityError::Rejected(why)) => {
+            if let Ok(Some(now)) = state.sessions.resume(cookie).await
+                && now.sealed_tokens != session.sealed_tokens
+            {
+                return Ok(());
+            }
+            let _ = state.sessions.end(cookie).await;
+            Err(Renewal::Ended(why))
+        }
+        Err(IdentityError::Unavailable(why)) => {
+            tracing::warn!(%why, "cannot renew a session's tokens; the session goes on");
+            Ok(())
+        }
+    }
+}
+
 /// The session a state-changing browser request acts on: its cookie, and a
 /// CSRF token in the header or the form field `csrf_token`.
 async fn csrf_session(

@@ -393,6 +393,23 @@ async fn session(state: &AppState, cookie: &str, req: &Request) -> Result<Princi
             return Err(AuthFailure::csrf().naming(&who));
         }
     }
+    if let Err(crate::login::Renewal::Ended(why)) =
+        crate::login::renew_if_expired(state, cookie, &session).await
+    {
+        return Err(AuthFailure {
+            status: StatusCode::UNAUTHORIZED,
+            code: "refresh_failed",
+            detail: format!(
+                "the identity provider no longer honours this login ({why}); log in again at /auth/login"
+            ),
+            challenge: Some(format!(
+                "Bearer resource_metadata=\"{}\"",
+                resource_metadata_url(web)
+            )),
+            named: None,
+        }
+        .naming(&who));
+    }
     Ok(who)
 }
 

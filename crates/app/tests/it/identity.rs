@@ -1646,7 +1646,7 @@ async fn a_session_ends_24_hours_after_login_and_when_the_provider_refuses_its_r
         .to_owned();
     let resp = w
         .http
-        .post(revocation)
+        .post(&revocation)
         .basic_auth(&w.idp.client_id, Some(&w.idp.client_secret))
         .form(&[
             ("token", tokens.refresh_token.as_deref().unwrap()),
@@ -1668,15 +1668,71 @@ async fn a_session_ends_24_hours_after_login_and_when_the_provider_refuses_its_r
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "the session is over");
 
-    // However often it is used, a session ends 24 hours after login.
+    // Without anyone calling /auth/refresh: once the provider's access
+    // token has expired, the next request renews it, and a refusal ends
+    // the session.
     let b = w.login("bob").await;
+    let tokens = w.session_tokens(&b).await;
+    let resp = w
+        .http
+        .post(&revocation)
+        .basic_auth(&w.idp.client_id, Some(&w.idp.client_secret))
+        .form(&[
+            ("token", tokens.refresh_token.as_deref().unwrap()),
+            ("token_type_hint", "refresh_token"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let (status, _) = w
+        .with_cookie(&b, Method::GET, "/api/v1/me", None, None)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the access token has not expired yet"
+    );
+    clock.advance(Duration::minutes(6));
+    let (status, p) = w
+        .with_cookie(&b, Method::GET, "/api/v1/me", None, None)
+        .await;
+    assert_eq!(
+        (status, p["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("refresh_failed")),
+        "{p}"
+    );
+    assert!(
+        w.app
+            .state
+            .sessions
+            .resume(&b.session)
+            .await
+            .unwrap()
+            .is_none(),
+        "the session is gone"
+    );
+
+    // However often it is used, a session ends 24 hours after login; its
+    // provider tokens are renewed on the way.
+    let b = w.login("bob").await;
+    let first = w.session_tokens(&b).await;
     for _ in 0..3 {
         clock.advance(Duration::hours(7));
-        let (status, _) = w
+        let (status, p) = w
             .with_cookie(&b, Method::GET, "/api/v1/me", None, None)
             .await;
-        assert_eq!(status, StatusCode::OK, "used within eight hours: alive");
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "used within eight hours: alive: {p}"
+        );
     }
+    assert_ne!(
+        w.session_tokens(&b).await.access_token,
+        first.access_token,
+        "renewed when it had expired"
+    );
     clock.advance(Duration::hours(3));
     let (status, p) = w
         .with_cookie(&b, Method::GET, "/api/v1/me", None, None)
