@@ -444,9 +444,21 @@ impl IdentityProvider for OidcProvider {
             rejected("the provider sent no ID token; is `openid` among oidc.scopes?")
         })?;
         let mut c = self.id_token_claims(id_token, nonce).await?;
-        if !self.missing_claims(&c).is_empty() {
-            self.merge_userinfo(ready, &mut c, &tokens.access_token)
-                .await?;
+        let missing = self.missing_claims(&c);
+        if !missing.is_empty() {
+            match self
+                .merge_userinfo(ready, &mut c, &tokens.access_token)
+                .await
+            {
+                // Only a group or a name missing: the login goes on with
+                // what the ID token says rather than fail on UserInfo.
+                Err(IdentityError::Unavailable(why))
+                    if !missing.iter().any(|m| m.starts_with("email")) =>
+                {
+                    tracing::warn!(%why, "UserInfo unavailable; signing in with the ID token's claims");
+                }
+                other => other?,
+            }
         }
         let identity = claims::identity(&self.settings.issuer, &c);
         let tokens = self.for_our_resource(ready, tokens).await;
