@@ -233,10 +233,16 @@ impl TenancyService {
     /// again to the same user is fine.
     pub async fn link_identity(&self, user: &User, issuer: &str, subject: &str) -> Result<()> {
         let subject = subject.trim();
-        if subject.is_empty() || subject.len() > 255 {
-            return Err(FieldError::new("subject", "must be 1 to 255 characters").into());
+        if subject.is_empty() || subject.len() > 255 || subject.chars().any(char::is_control) {
+            return Err(FieldError::new(
+                "subject",
+                "must be 1 to 255 characters, none of them control characters",
+            )
+            .into());
         }
-        if !(issuer.starts_with("https://") || issuer.starts_with("http://")) || issuer.len() > 2048
+        if !(issuer.starts_with("https://") || issuer.starts_with("http://"))
+            || issuer.len() > 2048
+            || issuer.chars().any(|c| c.is_control() || c.is_whitespace())
         {
             return Err(FieldError::new("issuer", "must be the provider's issuer URL").into());
         }
@@ -1318,6 +1324,47 @@ mod tests {
                 .unwrap_err();
             assert!(matches!(err, TenancyError::LinkRequired(_)), "{err}");
         }
+    }
+
+    #[tokio::test]
+    async fn an_explicit_link_checks_its_input_and_never_takes_an_identity_from_someone_else() {
+        let mut repo = MockTenancyRepository::new();
+        repo.expect_user_by_identity().returning(|_, sub| {
+            Ok((sub == "taken").then(|| {
+                let mut u = existing("other@example.test");
+                u.id = UserId::from_uuid(Uuid::from_u128(78));
+                u
+            }))
+        });
+        repo.expect_link_identity()
+            .withf(|u, iss, sub, _| {
+                u.id == existing("x").id && iss == "https://idp.example" && sub == "sub-9"
+            })
+            .times(1)
+            .returning(|_, _, _, _| Ok(()));
+        let svc = service(repo, clock());
+        let me = existing("me@example.test");
+        for (issuer, subject) in [
+            ("https://idp.example", ""),
+            ("https://idp.example", "a\0b"),
+            ("https://idp.example", &"x".repeat(256)),
+            ("idp.example", "sub-9"),
+            ("https://idp.example/ x", "sub-9"),
+        ] {
+            let err = svc.link_identity(&me, issuer, subject).await.unwrap_err();
+            assert!(
+                matches!(err, TenancyError::Invalid(_)),
+                "{issuer:?} {subject:?}: {err}"
+            );
+        }
+        let err = svc
+            .link_identity(&me, "https://idp.example", "taken")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, TenancyError::Conflict(_)), "{err}");
+        svc.link_identity(&me, "https://idp.example", " sub-9 ")
+            .await
+            .unwrap();
     }
 
     #[tokio::test]
