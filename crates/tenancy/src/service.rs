@@ -994,8 +994,19 @@ impl TenancyService {
         let Some((row, hash)) = self.repo.api_token(ApiTokenId::from_uuid(id)).await? else {
             return Ok(None);
         };
-        if !secret::verify(secret_part, &hash) || !row.is_usable(self.clock.now()) {
+        let now = self.clock.now();
+        if !secret::verify(secret_part, &hash) || !row.is_usable(now) {
             return Ok(None);
+        }
+        // A token from before lifetimes were capped, without an expiry,
+        // lives no longer than the maximum either.
+        let mut row = row;
+        if row.expires_at.is_none() {
+            let end = row.created_at + self.api_token_max_ttl;
+            if now >= end {
+                return Ok(None);
+            }
+            row.expires_at = Some(end);
         }
         Ok(self.repo.user(row.user_id).await?.map(|u| (row, u)))
     }

@@ -1806,3 +1806,59 @@ async fn api_tokens_have_a_maximum_lifetime_and_never_outlive_the_credential_min
     assert_eq!(status, StatusCode::CREATED, "{from_jwt}");
     assert!(expires(&from_jwt) <= now + Duration::minutes(6));
 }
+
+#[tokio::test]
+async fn a_token_from_before_lifetimes_were_capped_lives_no_longer_than_the_maximum() {
+    let clock = Arc::new(ManualClock::new(SystemClock.now()));
+    let app =
+        TestApp::spawn_clocked(Backend::from_env(), reserve().await, |_| {}, clock.clone()).await;
+    let acme = app.tenant("legacy").await;
+    let (user, _) = app
+        .user(acme.id, &[(BuiltinRole::ReadOnly, Scope::Tenant(acme.id))])
+        .await;
+    // A token stored without an expiry, as tokens were before.
+    let now = clock.now();
+    let id = app.state.entropy.uuid_v7(now);
+    let minted = tenancy::secret::mint(
+        tenancy::secret::SecretKind::ApiToken,
+        id,
+        &kernel::OsEntropy,
+    );
+    app.state
+        .tenancy
+        .repo()
+        .insert_api_token(
+            &tenancy::ApiToken {
+                id: id.into(),
+                tenant_id: acme.id,
+                user_id: user.id,
+                name: "legacy".into(),
+                expires_at: None,
+                revoked_at: None,
+                created_at: now,
+            },
+            &minted.hash,
+        )
+        .await
+        .unwrap();
+    let me = |token: String| {
+        let app = &app;
+        async move {
+            app.client
+                .get(format!("{}/api/v1/me", app.base))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    clock.advance(Duration::days(89));
+    assert_eq!(me(minted.token.clone()).await, StatusCode::OK);
+    clock.advance(Duration::days(1));
+    assert_eq!(
+        me(minted.token.clone()).await,
+        StatusCode::UNAUTHORIZED,
+        "90 days after it was made"
+    );
+}
