@@ -5,6 +5,12 @@
 //! live outside the OpenAPI document (`docs/authentication.md` describes
 //! them). Each failure answers with a problem document, or a small HTML page
 //! when the browser asks for HTML, and never leaves a session behind.
+//!
+//! A login's `state` is bound to the browser that started it by the
+//! `rosgate_login` cookie (SHA-256 of the state), so a callback link made
+//! by someone else's login signs nobody in (login CSRF). A session's
+//! provider tokens are renewed once their access token has expired
+//! ([`renew_if_expired`]); a refused renewal ends the session.
 
 use crate::api::auth::{CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE};
 use crate::api::problem::Problem;
