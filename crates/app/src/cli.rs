@@ -30,8 +30,32 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// Print the OpenAPI document.
     Openapi,
+}
+
+/// User commands.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Link a user to an identity at the provider (its `sub`), so they log
+    /// in as that user. The only way for platform administrators and users
+    /// holding `admin:*`, who are never linked by email.
+    LinkIdentity {
+        /// The user's email.
+        #[arg(long)]
+        email: String,
+        /// The provider's subject (`sub`) for the person.
+        #[arg(long)]
+        subject: String,
+        /// The provider's issuer; `oidc.issuer` when omitted.
+        #[arg(long)]
+        issuer: Option<String>,
+    },
 }
 
 /// API token commands.

@@ -26,7 +26,8 @@ pub struct Config {
     pub log_format: String,
     /// How clients reach this rosgate (scheme, host, port, no path): the
     /// resource URI of RFC 9728 metadata and the default OIDC redirect.
-    pub public_url: String,
+    /// Unset: `http://<listen>` (see [`Config::effective_public_url`]).
+    pub public_url: Option<String>,
     /// Mark session cookies `Secure`. Turn off only for plain-http localhost.
     pub cookie_secure: bool,
     /// `redis://…`: keep sessions in Redis, shared by every instance. When
@@ -47,6 +48,48 @@ pub struct Config {
     /// Audit chain keys and signed checkpoints (`[audit]`).
     #[serde(default)]
     pub audit: AuditConfig,
+    /// Browser session lifetimes and pending logins (`[sessions]`).
+    #[serde(default)]
+    pub sessions: SessionsConfig,
+    /// API token lifetimes (`[api_tokens]`).
+    #[serde(default)]
+    pub api_tokens: ApiTokensConfig,
+}
+
+/// The `[sessions]` table. See `docs/configuration.md`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionsConfig {
+    /// Hours after login a session ends however often it is used (it also
+    /// ends after eight idle hours).
+    pub max_lifetime_hours: u32,
+    /// Logins kept pending at once in the in-process store; past it the
+    /// oldest is dropped. (In Redis each expires after ten minutes.)
+    pub max_pending_logins: usize,
+}
+
+impl Default for SessionsConfig {
+    fn default() -> Self {
+        SessionsConfig {
+            max_lifetime_hours: 24,
+            max_pending_logins: tenancy::session::MAX_PENDING_LOGINS,
+        }
+    }
+}
+
+/// The `[api_tokens]` table. See `docs/configuration.md`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiTokensConfig {
+    /// Longest lifetime of an API token, in days; also the lifetime of one
+    /// created without `ttl_days`.
+    pub max_ttl_days: u32,
+}
+
+impl Default for ApiTokensConfig {
+    fn default() -> Self {
+        ApiTokensConfig { max_ttl_days: 90 }
+    }
 }
 
 /// The `[audit]` table: the key chain links are keyed with, the key
@@ -216,6 +259,24 @@ pub struct OidcConfig {
     /// Just-in-time provisioning: the first rule whose claim matches creates the user.
     #[serde(default)]
     pub provisioning: Vec<ProvisioningConfig>,
+    /// Scopes of which a bearer JWT must hold one for safe methods (`GET`,
+    /// `HEAD`, `OPTIONS`), as the provider writes them in `scope` or `scp`.
+    /// The first is the one a 403 `insufficient_scope` challenge names.
+    #[serde(default = "default_read_scopes")]
+    pub read_scopes: Vec<String>,
+    /// Scopes of which a bearer JWT must hold one for the other methods.
+    #[serde(default = "default_write_scopes")]
+    pub write_scopes: Vec<String>,
+}
+
+/// `oidc.read_scopes` by default.
+pub fn default_read_scopes() -> Vec<String> {
+    vec!["rosgate:read".into()]
+}
+
+/// `oidc.write_scopes` by default.
+pub fn default_write_scopes() -> Vec<String> {
+    vec!["rosgate:write".into()]
 }
 
 impl std::fmt::Debug for OidcConfig {
@@ -290,6 +351,8 @@ pub const KEYS: &[&str] = &[
     "rate_limits",
     "devices",
     "audit",
+    "sessions",
+    "api_tokens",
 ];
 
 impl Default for Config {
@@ -301,7 +364,7 @@ impl Default for Config {
             key_file: "./data/rosgate.key".into(),
             max_body_bytes: 1024 * 1024,
             log_format: "text".into(),
-            public_url: "http://127.0.0.1:8080".into(),
+            public_url: None,
             cookie_secure: true,
             redis_url: None,
             redis_key_prefix: "rosgate:".into(),
@@ -311,11 +374,34 @@ impl Default for Config {
             rate_limits: RateLimitsConfig::default(),
             devices: DevicesConfig::default(),
             audit: AuditConfig::default(),
+            sessions: SessionsConfig::default(),
+            api_tokens: ApiTokensConfig::default(),
         }
     }
 }
 
 impl Config {
+    /// `public_url`, or when it is unset `http://<listen>`: the address
+    /// rosgate listens on, with a wildcard address (`0.0.0.0`, `[::]`) read
+    /// as loopback, since no client can reach a wildcard. Without a
+    /// trailing slash.
+    pub fn effective_public_url(&self) -> String {
+        if let Some(url) = &self.public_url {
+            return url.trim_end_matches('/').to_owned();
+        }
+        match self.listen.parse::<std::net::SocketAddr>() {
+            Ok(std::net::SocketAddr::V4(a)) if a.ip().is_unspecified() => {
+                format!("http://127.0.0.1:{}", a.port())
+            }
+            Ok(std::net::SocketAddr::V6(a)) if a.ip().is_unspecified() => {
+                format!("http://[::1]:{}", a.port())
+            }
+            Ok(a) => format!("http://{a}"),
+            // A host name: as written.
+            Err(_) => format!("http://{}", self.listen),
+        }
+    }
+
     /// Loads the configuration: defaults < `file` (if given) < `ROSGATE_*`.
     pub fn load(file: Option<&Path>) -> Result<Config, Box<figment::Error>> {
         let mut fig = Figment::from(Serialized::defaults(Config::default()));
@@ -357,6 +443,33 @@ mod tests {
             assert_eq!(c.database_url, Config::default().database_url);
             Ok(())
         });
+    }
+
+    #[test]
+    fn public_url_defaults_to_the_listen_address() {
+        let at = |listen: &str| Config {
+            listen: listen.into(),
+            ..Config::default()
+        };
+        assert_eq!(
+            at("127.0.0.1:9123").effective_public_url(),
+            "http://127.0.0.1:9123"
+        );
+        assert_eq!(
+            at("0.0.0.0:9000").effective_public_url(),
+            "http://127.0.0.1:9000"
+        );
+        assert_eq!(at("[::]:9000").effective_public_url(), "http://[::1]:9000");
+        assert_eq!(at("[::1]:9000").effective_public_url(), "http://[::1]:9000");
+        assert_eq!(
+            at("gw.example:80").effective_public_url(),
+            "http://gw.example:80"
+        );
+        let set = Config {
+            public_url: Some("https://rosgate.example.net/".into()),
+            ..at("0.0.0.0:9000")
+        };
+        assert_eq!(set.effective_public_url(), "https://rosgate.example.net");
     }
 
     #[test]

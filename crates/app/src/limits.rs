@@ -342,6 +342,7 @@ mod tests {
             email: "a@example.test".into(),
             platform_admin: false,
             auth: AuthMethod::Bearer,
+            credential_expires_at: None,
         }
     }
 

@@ -5,6 +5,12 @@
 //! live outside the OpenAPI document (`docs/authentication.md` describes
 //! them). Each failure answers with a problem document, or a small HTML page
 //! when the browser asks for HTML, and never leaves a session behind.
+//!
+//! A login's `state` is bound to the browser that started it by the
+//! `rosgate_login` cookie (SHA-256 of the state), so a callback link made
+//! by someone else's login signs nobody in (login CSRF). A session's
+//! provider tokens are renewed once their access token has expired
+//! ([`renew_if_expired`]); a refused renewal ends the session.
 
 use crate::api::auth::{CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE};
 use crate::api::problem::Problem;
@@ -67,6 +73,47 @@ fn count_refusal(state: &AppState, req: &Request, code: &str) {
 
 /// Context a sealed token blob is bound to.
 const TOKENS_CONTEXT: &[u8] = b"rosgate/session-tokens/v1";
+
+/// The cookie that binds a login's `state` to the browser that started it
+/// (login CSRF): it holds the SHA-256 of the `state`, lives as long as a
+/// pending login and is sent only to `/auth`.
+pub const LOGIN_COOKIE: &str = "rosgate_login";
+
+/// The login cookie's value for `state`: SHA-256, hex.
+fn state_digest(state: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(state.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether the browser's login cookie names `state` (constant time).
+fn state_bound_to_browser(jar: &CookieJar, state: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    let Some(held) = jar.get(LOGIN_COOKIE) else {
+        return false;
+    };
+    let expected = state_digest(state);
+    let held = held.value_str();
+    !state.is_empty() && bool::from(held.as_bytes().ct_eq(expected.as_bytes()))
+}
+
+fn login_cookie(state: &AppState, value: &str) -> Cookie {
+    let mut c = Cookie::new_with_str(LOGIN_COOKIE, value);
+    c.set_path("/auth");
+    c.set_http_only(true);
+    c.set_same_site(SameSite::Lax);
+    c.set_secure(state.web.cookie_secure);
+    c.set_max_age(std::time::Duration::from_secs(
+        tenancy::session::LOGIN_TTL.whole_seconds().unsigned_abs(),
+    ));
+    c
+}
+
+fn clear_login_cookie(state: &AppState, jar: &CookieJar) {
+    let mut c = login_cookie(state, "");
+    c.make_removal();
+    jar.add(c);
+}
 
 /// A failed step of the login flow.
 struct Failure {
@@ -267,7 +314,12 @@ struct LoginQuery {
 }
 
 #[handler]
-async fn login(req: &Request, state: Data<&AppState>, Query(q): Query<LoginQuery>) -> Response {
+async fn login(
+    req: &Request,
+    state: Data<&AppState>,
+    jar: &CookieJar,
+    Query(q): Query<LoginQuery>,
+) -> Response {
     let Some(idp) = &state.idp else {
         return Failure::not_configured().respond(req);
     };
@@ -280,7 +332,10 @@ async fn login(req: &Request, state: Data<&AppState>, Query(q): Query<LoginQuery
         .authorization_url(&state_token, &pending.nonce, &pending.pkce_verifier)
         .await
     {
-        Ok(url) => redirect(&url),
+        Ok(url) => {
+            jar.add(login_cookie(&state, &state_digest(&state_token)));
+            redirect(&url)
+        }
         Err(e) => Failure::idp(e).respond(req),
     }
 }
@@ -300,7 +355,10 @@ async fn callback(
     jar: &CookieJar,
     Query(q): Query<CallbackQuery>,
 ) -> Response {
-    match finish_login(&state, req, q).await {
+    // Whatever happens, this browser's login attempt is over.
+    let bound = state_bound_to_browser(jar, q.state.as_deref().unwrap_or_default());
+    clear_login_cookie(&state, jar);
+    match finish_login(&state, req, q, bound).await {
         Ok((cookie_value, session, return_to)) => {
             if let Err(f) = record(
                 &state,
@@ -331,8 +389,20 @@ async fn finish_login(
     state: &AppState,
     _req: &Request,
     q: CallbackQuery,
+    bound_to_browser: bool,
 ) -> Result<(String, UserSession, String), Failure> {
     let idp = state.idp.as_ref().ok_or_else(Failure::not_configured)?;
+    // Login CSRF: a callback whose `state` this browser did not start (a
+    // link an attacker made with their own login) signs nobody in. The
+    // pending login is left alone, so it costs no store work either.
+    if !bound_to_browser {
+        return Err(Failure::new(
+            StatusCode::BAD_REQUEST,
+            "state_mismatch",
+            "this login was not started in this browser (its login cookie is missing or \
+             names another login); start again at /auth/login",
+        ));
+    }
     let bad_state = || {
         Failure::new(
             StatusCode::BAD_REQUEST,
@@ -384,6 +454,11 @@ async fn finish_login(
             TenancyError::InvitationLapsed(_) => {
                 Failure::new(StatusCode::FORBIDDEN, "invitation_lapsed", e.to_string())
             }
+            TenancyError::LinkRequired(_) => Failure::new(
+                StatusCode::FORBIDDEN,
+                "identity_link_required",
+                e.to_string(),
+            ),
             other => {
                 tracing::warn!(error = %other, "sign-in failed");
                 Failure::store()
@@ -414,6 +489,64 @@ fn seal_tokens(state: &AppState, tokens: &IdpTokens) -> Result<Vec<u8>, Failure>
 pub fn open_tokens(state: &AppState, session: &UserSession) -> Option<IdpTokens> {
     let plain = state.sealer.open(&session.sealed_tokens, TOKENS_CONTEXT)?;
     serde_json::from_slice(&plain).ok()
+}
+
+/// Why a session's tokens could not be kept fresh.
+#[derive(Debug)]
+pub enum Renewal {
+    /// The provider refused the refresh: the session has been ended.
+    Ended(String),
+}
+
+/// Renews the provider's tokens of a session whose access token has
+/// expired, so a session lasts only as long as the provider keeps honouring
+/// its login: when the provider refuses the refresh (the person was
+/// disabled, the grant revoked), the session ends. A provider that cannot
+/// be reached ends nothing (the session's own lifetime still bounds it).
+/// A refusal because another request refreshed the same session meanwhile
+/// (with a rotated refresh token) is recognised by the session's tokens
+/// having changed.
+pub async fn renew_if_expired(
+    state: &AppState,
+    cookie: &str,
+    session: &UserSession,
+) -> Result<(), Renewal> {
+    let Some(idp) = &state.idp else {
+        return Ok(());
+    };
+    let Some(tokens) = open_tokens(state, session) else {
+        return Ok(());
+    };
+    let expired = tokens.expires_at.is_some_and(|t| state.clock.now() >= t);
+    if !expired || tokens.refresh_token.is_none() {
+        return Ok(());
+    }
+    match idp.refresh(&tokens).await {
+        Ok(fresh) => {
+            let Ok(sealed) = seal_tokens(state, &fresh) else {
+                return Ok(());
+            };
+            let mut renewed = session.clone();
+            renewed.sealed_tokens = sealed;
+            if let Err(e) = state.sessions.replace(cookie, &renewed).await {
+                tracing::warn!(error = %e, "renewed tokens could not be stored");
+            }
+            Ok(())
+        }
+        Err(IdentityError::Rejected(why)) => {
+            if let Ok(Some(now)) = state.sessions.resume(cookie).await
+                && now.sealed_tokens != session.sealed_tokens
+            {
+                return Ok(());
+            }
+            let _ = state.sessions.end(cookie).await;
+            Err(Renewal::Ended(why))
+        }
+        Err(IdentityError::Unavailable(why)) => {
+            tracing::warn!(%why, "cannot renew a session's tokens; the session goes on");
+            Ok(())
+        }
+    }
 }
 
 /// The session a state-changing browser request acts on: its cookie, and a

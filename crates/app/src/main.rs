@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use kernel::{OsEntropy, SystemClock};
-use rosgate::cli::{Cli, Command, TokenCommand, parse_ttl};
+use rosgate::cli::{Cli, Command, TokenCommand, UserCommand, parse_ttl};
 use rosgate::{AppState, Config, demo, server};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -70,6 +70,29 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
     match command {
         Command::Openapi => {}
         Command::Migrate => println!("database is up to date"),
+        Command::User {
+            command:
+                UserCommand::LinkIdentity {
+                    email,
+                    subject,
+                    issuer,
+                },
+        } => {
+            let issuer = issuer
+                .or_else(|| config.oidc.as_ref().map(|o| o.issuer.clone()))
+                .ok_or("--issuer is required when no [oidc] issuer is configured")?;
+            let user = state
+                .tenancy
+                .repo()
+                .user_by_email(&email)
+                .await?
+                .ok_or_else(|| format!("no user with email {email}"))?;
+            state
+                .tenancy
+                .link_identity(&user, &issuer, &subject)
+                .await?;
+            println!("{} now logs in as {subject} at {issuer}", user.email);
+        }
         Command::Token {
             command: TokenCommand::Create { email, ttl, name },
         } => {
@@ -116,6 +139,15 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
                 })?;
             let addr = listener.local_addr()?;
             println!("rosgate listening on http://{addr}  (API docs: http://{addr}/docs)");
+            let public_url = &state.web.public_url;
+            println!("public_url (what clients and the identity provider are told): {public_url}");
+            if config.public_url.is_none() {
+                tracing::warn!(
+                    %public_url,
+                    "public_url is not set: derived from the listen address; set it to the URL \
+                     clients reach rosgate at (behind a proxy or on another host)"
+                );
+            }
             let _health = state.health.clone().spawn(state.clone());
             let _refusals = rosgate::enforce::spawn_refusal_flusher(state.clone());
             let _checkpoints = rosgate::checkpoint::spawn(state.clone());

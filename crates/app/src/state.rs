@@ -57,12 +57,38 @@ pub struct WebSettings {
     pub post_logout_redirect_uri: Option<String>,
     /// The resource URI bearer tokens must be issued for.
     pub resource: String,
+    /// A bearer JWT must hold one of these for safe methods.
+    pub read_scopes: Vec<String>,
+    /// A bearer JWT must hold one of these for the other methods.
+    pub write_scopes: Vec<String>,
 }
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppState").finish_non_exhaustive()
     }
+}
+
+/// A configured scope list: not empty, each a scope token (RFC 6749 §3.3:
+/// printable ASCII without space, `"` or `\`).
+fn scope_list(key: &str, scopes: &[String]) -> Result<Vec<String>, StartError> {
+    if scopes.is_empty() {
+        return Err(StartError::Config(format!(
+            "{key} must name at least one scope"
+        )));
+    }
+    for s in scopes {
+        if s.is_empty()
+            || !s
+                .bytes()
+                .all(|b| (0x21..=0x7e).contains(&b) && b != b'"' && b != b'\\')
+        {
+            return Err(StartError::Config(format!(
+                "{key}: {s:?} is not a scope (printable ASCII, no spaces, quotes or backslashes)"
+            )));
+        }
+    }
+    Ok(scopes.to_vec())
 }
 
 /// Start-up failed; the message says what to fix.
@@ -127,11 +153,14 @@ impl AppState {
                     (Arc::new(store), Arc::new(limiter))
                 }
                 None => (
-                    Arc::new(MemorySessionStore::new()),
+                    Arc::new(MemorySessionStore::with_max_pending_logins(
+                        config.sessions.max_pending_logins,
+                    )),
                     Arc::new(kernel::MemoryRateLimiter::new()),
                 ),
             };
-        let public_url = config.public_url.trim_end_matches('/').to_owned();
+        let public_url = config.effective_public_url();
+        tracing::info!(%public_url, "public_url (RFC 9728 resource, login redirects)");
         let (idp, web) = match &config.oidc {
             None => (
                 None,
@@ -141,6 +170,8 @@ impl AppState {
                     provisioning: Vec::new(),
                     post_logout_redirect_uri: None,
                     resource: public_url.clone(),
+                    read_scopes: crate::config::default_read_scopes(),
+                    write_scopes: crate::config::default_write_scopes(),
                 },
             ),
             Some(o) => {
@@ -157,6 +188,17 @@ impl AppState {
                     audience: resource.clone(),
                     resource_indicator: o.resource_indicator,
                     prompt: o.prompt.clone(),
+                    claims: {
+                        let mut c: Vec<String> = o
+                            .provisioning
+                            .iter()
+                            .map(|r| r.claim.clone())
+                            .filter(|c| c != "email" && c != "sub")
+                            .collect();
+                        c.sort();
+                        c.dedup();
+                        c
+                    },
                 };
                 let provider =
                     oidc::OidcProvider::new(settings, clock.clone()).map_err(StartError::Config)?;
@@ -177,6 +219,8 @@ impl AppState {
                         provisioning,
                         post_logout_redirect_uri: o.post_logout_redirect_uri.clone(),
                         resource,
+                        read_scopes: scope_list("oidc.read_scopes", &o.read_scopes)?,
+                        write_scopes: scope_list("oidc.write_scopes", &o.write_scopes)?,
                     },
                 )
             }
@@ -185,7 +229,10 @@ impl AppState {
         Ok(AppState {
             limits: crate::limits::Limits::new(limiter, config.rate_limits.clone(), clock.clone()),
             refusals: Arc::new(crate::enforce::refusals::Refusals::new()),
-            sessions: Sessions::new(session_store, clock.clone(), entropy.clone()),
+            sessions: Sessions::new(session_store, clock.clone(), entropy.clone())
+                .with_max_lifetime(time::Duration::hours(i64::from(
+                    config.sessions.max_lifetime_hours.clamp(1, 24 * 30),
+                ))),
             sealer: sealer.clone(),
             idp,
             web: Arc::new(web),
@@ -212,6 +259,12 @@ impl AppState {
             tenancy: TenancyService::new(store.clone(), clock.clone(), entropy.clone(), sealer)
                 .with_invitation_check(Arc::new(rbac::acceptance::InviterStillHolds::new(
                     authz.clone(),
+                )))
+                .with_email_link_check(Arc::new(rbac::acceptance::NoAdminByEmail::new(
+                    authz.clone(),
+                )))
+                .with_api_token_max_ttl(time::Duration::days(i64::from(
+                    config.api_tokens.max_ttl_days.clamp(1, 3650),
                 )))
                 .with_targets(
                     tenancy::TargetRules {

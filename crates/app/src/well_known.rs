@@ -3,7 +3,6 @@
 //! which scopes exist. Served at `/.well-known/oauth-protected-resource`
 //! and at the path-inserted form for `/mcp`.
 
-use crate::api::auth::{SCOPE_READ, SCOPE_WRITE};
 use crate::state::AppState;
 use poem::web::{Data, Json};
 use poem::{Route, get, handler};
@@ -19,9 +18,15 @@ pub fn routes() -> Route {
 /// The metadata document. There is one resource, rosgate itself: its REST
 /// API and its MCP endpoint accept the same tokens.
 pub fn document(state: &AppState) -> Value {
+    let mut scopes: Vec<&String> = Vec::new();
+    for s in state.web.read_scopes.iter().chain(&state.web.write_scopes) {
+        if !scopes.contains(&s) {
+            scopes.push(s);
+        }
+    }
     let mut doc = json!({
         "resource": state.web.resource,
-        "scopes_supported": [SCOPE_READ, SCOPE_WRITE],
+        "scopes_supported": scopes,
         "bearer_methods_supported": ["header"],
         "resource_name": "rosgate",
         "resource_documentation": format!("{}/docs", state.web.public_url),

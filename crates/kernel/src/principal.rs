@@ -33,4 +33,9 @@ pub struct Principal {
     pub platform_admin: bool,
     /// How the caller authenticated.
     pub auth: AuthMethod,
+    /// When the credential this request came with stops working (an API
+    /// token's expiry, a JWT's `exp`, a session's maximum lifetime), if it
+    /// does: what it creates must not outlive it.
+    #[serde(skip)]
+    pub credential_expires_at: Option<time::OffsetDateTime>,
 }

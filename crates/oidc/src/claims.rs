@@ -50,7 +50,9 @@ pub fn identity(issuer: &str, claims: &Map<String, Value>) -> ExternalIdentity {
     ExternalIdentity {
         issuer: issuer.to_owned(),
         subject: text("sub").unwrap_or_default(),
-        email: text("email").or_else(|| text("preferred_username").filter(|u| u.contains('@'))),
+        // Only `email` is an email: `preferred_username` is whatever the
+        // provider lets people choose, and never vouches for an address.
+        email: text("email"),
         email_verified: claims.get("email_verified").and_then(|v| match v {
             Value::Bool(b) => Some(*b),
             Value::String(s) => Some(s == "true"),
@@ -109,6 +111,12 @@ mod tests {
             "numbers are not attributes"
         );
         assert!(!id.claims.contains_key("aud"));
+    }
+
+    #[test]
+    fn a_preferred_username_that_looks_like_an_email_is_not_an_email() {
+        let c = map(json!({"sub": "u1", "preferred_username": "admin@example.test"}));
+        assert_eq!(identity("https://idp", &c).email, None);
     }
 
     #[test]

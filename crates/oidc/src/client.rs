@@ -3,7 +3,7 @@
 //! refresh, revocation (RFC 7009), RP-initiated logout and bearer token
 //! verification (RFC 9068 access tokens for rosgate's resource, RFC 8707).
 
-use crate::discovery::{ProviderMetadata, discover};
+use crate::discovery::ProviderMetadata;
 use crate::jwks::{Expect, Jwks};
 use crate::{claims, http};
 use async_trait::async_trait;
@@ -19,7 +19,7 @@ use oauth2::{
     TokenUrl,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::sync::Arc;
 use tenancy::{ExternalIdentity, IdentityError, IdentityProvider, IdpTokens, VerifiedAccess};
 use tokio::sync::OnceCell;
@@ -42,7 +42,21 @@ pub struct OidcSettings {
     pub resource_indicator: bool,
     /// `prompt` to send at login (`consent` makes some providers issue refresh tokens).
     pub prompt: Option<String>,
+    /// Claims the login needs besides `email`, `email_verified` and `name`
+    /// (those provisioning rules name, such as `groups`): asked for in the
+    /// ID token with the `claims` parameter where the provider supports
+    /// it, and read from UserInfo when the ID token lacks them.
+    pub claims: Vec<String>,
 }
+
+/// Person claims a login needs; with [`OidcSettings::claims`], UserInfo is
+/// asked when the ID token lacks one of them.
+const PERSON_CLAIMS: &[&str] = &["email", "email_verified", "name"];
+
+/// The first wait after discovery failed; it doubles up to [`DISCOVERY_MAX_BACKOFF`].
+pub const DISCOVERY_BACKOFF: time::Duration = time::Duration::seconds(1);
+/// The longest wait between two discovery attempts while the provider is down.
+pub const DISCOVERY_MAX_BACKOFF: time::Duration = time::Duration::minutes(1);
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct IdTokenField {
@@ -79,6 +93,11 @@ pub struct OidcProvider {
     http: reqwest::Client,
     clock: Arc<dyn Clock>,
     ready: OnceCell<Ready>,
+    /// After a failed discovery: when the next attempt may be made, and the
+    /// wait after that one, so a provider that is down costs no outbound
+    /// call per request.
+    backoff: std::sync::Mutex<Option<(time::OffsetDateTime, time::Duration)>>,
+    discoveries: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for OidcProvider {
@@ -114,7 +133,14 @@ impl OidcProvider {
             http: http::client(),
             clock,
             ready: OnceCell::new(),
+            backoff: std::sync::Mutex::new(None),
+            discoveries: std::sync::atomic::AtomicU64::new(0),
         })
+    }
+
+    /// How many times discovery was attempted.
+    pub fn discoveries(&self) -> u64 {
+        self.discoveries.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The settings this provider was made with.
@@ -128,36 +154,64 @@ impl OidcProvider {
     }
 
     async fn ready(&self) -> Result<&Ready, IdentityError> {
+        if let Some(ready) = self.ready.get() {
+            return Ok(ready);
+        }
+        // Requests that queue up behind a failing attempt each re-check the
+        // backoff inside the cell, so an outage costs one call per backoff.
         self.ready
             .get_or_try_init(|| async {
-                let meta = discover(&self.http, &self.settings.issuer)
-                    .await
-                    .map_err(unavailable)?;
-                let bad = |what: &str, e: oauth2::url::ParseError| {
-                    unavailable(format!("the provider's {what} is not a URL: {e}"))
-                };
-                let mut client =
-                    oauth2::Client::new(ClientId::new(self.settings.client_id.clone()))
-                        .set_auth_uri(
-                            AuthUrl::new(meta.authorization_endpoint.clone())
-                                .map_err(|e| bad("authorization_endpoint", e))?,
-                        )
-                        .set_token_uri(
-                            TokenUrl::new(meta.token_endpoint.clone())
-                                .map_err(|e| bad("token_endpoint", e))?,
-                        )
-                        .set_redirect_uri(
-                            RedirectUrl::new(self.settings.redirect_uri.clone())
-                                .map_err(|e| bad("redirect_uri", e))?,
-                        );
-                if let Some(secret) = &self.settings.client_secret {
-                    client = client.set_client_secret(ClientSecret::new(secret.clone()));
+                if let Some((next, _)) = *self.backoff.lock().unwrap_or_else(|e| e.into_inner())
+                    && self.clock.now() < next
+                {
+                    return Err(unavailable(
+                        "discovery failed a moment ago; not asking again yet",
+                    ));
                 }
-                let jwks = Jwks::new(meta.jwks_uri.clone(), self.http.clone(), self.clock.clone());
-                tracing::info!(issuer = %meta.issuer, "identity provider discovered");
-                Ok(Ready { meta, client, jwks })
+                let result = self.discover().await;
+                let mut backoff = self.backoff.lock().unwrap_or_else(|e| e.into_inner());
+                match &result {
+                    Ok(_) => *backoff = None,
+                    Err(_) => {
+                        let wait: time::Duration = backoff.map_or(DISCOVERY_BACKOFF, |(_, w)| w);
+                        *backoff = Some((
+                            self.clock.now() + wait,
+                            wait.saturating_mul(2).min(DISCOVERY_MAX_BACKOFF),
+                        ));
+                    }
+                }
+                result
             })
             .await
+    }
+
+    async fn discover(&self) -> Result<Ready, IdentityError> {
+        self.discoveries
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let meta = crate::discovery::discover(&self.http, &self.settings.issuer)
+            .await
+            .map_err(unavailable)?;
+        let bad = |what: &str, e: oauth2::url::ParseError| {
+            unavailable(format!("the provider's {what} is not a URL: {e}"))
+        };
+        let mut client = oauth2::Client::new(ClientId::new(self.settings.client_id.clone()))
+            .set_auth_uri(
+                AuthUrl::new(meta.authorization_endpoint.clone())
+                    .map_err(|e| bad("authorization_endpoint", e))?,
+            )
+            .set_token_uri(
+                TokenUrl::new(meta.token_endpoint.clone()).map_err(|e| bad("token_endpoint", e))?,
+            )
+            .set_redirect_uri(
+                RedirectUrl::new(self.settings.redirect_uri.clone())
+                    .map_err(|e| bad("redirect_uri", e))?,
+            );
+        if let Some(secret) = &self.settings.client_secret {
+            client = client.set_client_secret(ClientSecret::new(secret.clone()));
+        }
+        let jwks = Jwks::new(meta.jwks_uri.clone(), self.http.clone(), self.clock.clone());
+        tracing::info!(issuer = %meta.issuer, "identity provider discovered");
+        Ok(Ready { meta, client, jwks })
     }
 
     fn tokens(&self, t: &Tokens, previous: Option<&IdpTokens>) -> IdpTokens {
@@ -185,6 +239,98 @@ impl OidcProvider {
         id_token: &str,
         nonce: &str,
     ) -> Result<ExternalIdentity, IdentityError> {
+        let c = self.id_token_claims(id_token, nonce).await?;
+        Ok(claims::identity(&self.settings.issuer, &c))
+    }
+
+    /// The claims the login needs that `c` lacks.
+    fn missing_claims<'a>(&'a self, c: &Map<String, Value>) -> Vec<&'a str> {
+        PERSON_CLAIMS
+            .iter()
+            .copied()
+            .chain(self.settings.claims.iter().map(String::as_str))
+            .filter(|k| !c.contains_key(*k))
+            .collect()
+    }
+
+    /// Core §5.4: fills in from UserInfo the claims the ID token left out.
+    /// UserInfo must describe the same `sub`; what the ID token says wins.
+    /// A provider that refuses the access token there (one issued for
+    /// rosgate's resource, RFC 8707) leaves the claims as they are.
+    async fn merge_userinfo(
+        &self,
+        ready: &Ready,
+        c: &mut Map<String, Value>,
+        access_token: &str,
+    ) -> Result<(), IdentityError> {
+        let Some(endpoint) = &ready.meta.userinfo_endpoint else {
+            return Ok(());
+        };
+        let Some(info) = http::userinfo(&self.http, endpoint, access_token)
+            .await
+            .map_err(unavailable)?
+        else {
+            tracing::warn!(
+                "the ID token lacks claims and the provider refused this login's access token \
+                 at UserInfo; see docs/authentication.md"
+            );
+            return Ok(());
+        };
+        let same = match (
+            info.get("sub").and_then(Value::as_str),
+            c.get("sub").and_then(Value::as_str),
+        ) {
+            (Some(a), Some(b)) => constant_time_eq(a.as_bytes(), b.as_bytes()),
+            _ => false,
+        };
+        if !same {
+            return Err(rejected(
+                "the provider's UserInfo describes another person than the ID token",
+            ));
+        }
+        for (k, v) in info {
+            if PROTOCOL_ONLY.contains(&k.as_str()) {
+                continue;
+            }
+            c.entry(k).or_insert(v);
+        }
+        Ok(())
+    }
+
+    /// An access token for rosgate's own resource when the one at hand is
+    /// not (it was exchanged without `resource` so UserInfo takes it): the
+    /// refresh token again, with `resource` (RFC 8707). Without a refresh
+    /// token, or if the provider says no, the tokens stay as they are.
+    async fn for_our_resource(&self, ready: &Ready, tokens: IdpTokens) -> IdpTokens {
+        if !self.settings.resource_indicator || tokens.refresh_token.is_none() {
+            return tokens;
+        }
+        let expect = Expect {
+            issuer: &self.settings.issuer,
+            audience: &self.settings.audience,
+        };
+        if ready
+            .jwks
+            .verify(&tokens.access_token, &expect)
+            .await
+            .is_ok()
+        {
+            return tokens;
+        }
+        match self.refresh(&tokens).await {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(error = %e, "no access token for rosgate's resource at login");
+                tokens
+            }
+        }
+    }
+
+    async fn id_token_claims(
+        &self,
+        id_token: &str,
+        nonce: &str,
+    ) -> Result<Map<String, Value>, IdentityError> {
         let ready = self.ready().await?;
         let c = ready
             .jwks
@@ -207,9 +353,12 @@ impl OidcProvider {
         if given.is_empty() || !constant_time_eq(given.as_bytes(), nonce.as_bytes()) {
             return Err(rejected("the ID token's nonce does not match this login"));
         }
-        Ok(claims::identity(&self.settings.issuer, &c))
+        Ok(c)
     }
 }
+
+/// Claims of a UserInfo reply that are not about the person, never merged.
+const PROTOCOL_ONLY: &[&str] = &["iss", "aud", "exp", "nbf", "iat", "nonce", "azp", "sub"];
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
@@ -258,6 +407,19 @@ impl IdentityProvider for OidcProvider {
         if let Some(p) = &self.settings.prompt {
             req = req.add_extra_param("prompt", p.clone());
         }
+        if ready.meta.claims_parameter_supported {
+            // Core §5.5: the person's claims in the ID token itself, so the
+            // login needs no UserInfo call.
+            let wanted: Map<String, Value> = PERSON_CLAIMS
+                .iter()
+                .copied()
+                .chain(self.settings.claims.iter().map(String::as_str))
+                .filter(|c| *c != "sub")
+                .map(|c| (c.to_owned(), Value::Null))
+                .collect();
+            let claims = serde_json::json!({ "id_token": wanted }).to_string();
+            req = req.add_extra_param("claims", claims);
+        }
         Ok(req.url().0.to_string())
     }
 
@@ -281,7 +443,25 @@ impl IdentityProvider for OidcProvider {
         let id_token = tokens.id_token.as_deref().ok_or_else(|| {
             rejected("the provider sent no ID token; is `openid` among oidc.scopes?")
         })?;
-        let identity = self.verify_id_token(id_token, nonce).await?;
+        let mut c = self.id_token_claims(id_token, nonce).await?;
+        let missing = self.missing_claims(&c);
+        if !missing.is_empty() {
+            match self
+                .merge_userinfo(ready, &mut c, &tokens.access_token)
+                .await
+            {
+                // Only a group or a name missing: the login goes on with
+                // what the ID token says rather than fail on UserInfo.
+                Err(IdentityError::Unavailable(why))
+                    if !missing.iter().any(|m| m.starts_with("email")) =>
+                {
+                    tracing::warn!(%why, "UserInfo unavailable; signing in with the ID token's claims");
+                }
+                other => other?,
+            }
+        }
+        let identity = claims::identity(&self.settings.issuer, &c);
+        let tokens = self.for_our_resource(ready, tokens).await;
         Ok((identity, tokens))
     }
 
@@ -293,9 +473,13 @@ impl IdentityProvider for OidcProvider {
             .ok_or_else(|| rejected("this session has no refresh token; log in again"))?;
         let http = self.http.clone();
         let send = move |r| http::send(http.clone(), r);
-        let t = ready
-            .client
-            .exchange_refresh_token(&RefreshToken::new(refresh.clone()))
+        let refresh = RefreshToken::new(refresh.clone());
+        let mut req = ready.client.exchange_refresh_token(&refresh);
+        if self.settings.resource_indicator {
+            // RFC 8707 §2.2: the new access token is for rosgate's resource.
+            req = req.add_extra_param("resource", self.settings.audience.clone());
+        }
+        let t = req
             .request_async(&send)
             .await
             .map_err(|e| token_error("refresh token", e))?;
@@ -368,6 +552,10 @@ impl IdentityProvider for OidcProvider {
         Ok(VerifiedAccess {
             identity: claims::identity(&self.settings.issuer, &c),
             scopes: claims::scopes(&c),
+            expires_at: c
+                .get("exp")
+                .and_then(Value::as_i64)
+                .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok()),
         })
     }
 }

@@ -16,6 +16,12 @@ pub struct ProviderMetadata {
     pub end_session_endpoint: Option<String>,
     #[serde(default)]
     pub code_challenge_methods_supported: Option<Vec<String>>,
+    /// Core §5.3: where claims the ID token may leave out are read.
+    #[serde(default)]
+    pub userinfo_endpoint: Option<String>,
+    /// Core §5.5: whether the `claims` request parameter is understood.
+    #[serde(default)]
+    pub claims_parameter_supported: bool,
 }
 
 /// Fetches and checks the metadata of `issuer`.

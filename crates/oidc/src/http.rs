@@ -69,3 +69,38 @@ pub async fn get_json<T: serde::de::DeserializeOwned>(
     }
     serde_json::from_slice(&bytes).map_err(|e| format!("GET {url}: not the expected JSON: {e}"))
 }
+
+/// GETs the UserInfo endpoint (Core §5.3) with an access token: the claims,
+/// or `None` when the provider refuses this token there (401/403: an access
+/// token issued for another resource, RFC 8707).
+pub async fn userinfo(
+    client: &reqwest::Client,
+    url: &str,
+    access_token: &str,
+) -> Result<Option<serde_json::Map<String, serde_json::Value>>, String> {
+    let mut resp = client
+        .get(url)
+        .bearer_auth(access_token)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .map_err(|e| format!("GET {url}: {e}"))?;
+    let status = resp.status();
+    if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
+        return Ok(None);
+    }
+    if !status.is_success() {
+        return Err(format!("GET {url}: HTTP {status}"));
+    }
+    let mut bytes = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| format!("GET {url}: {e}"))? {
+        if bytes.len() + chunk.len() > MAX_REPLY {
+            return Err(format!("GET {url}: reply larger than {MAX_REPLY} bytes"));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    // Signed or encrypted UserInfo replies (application/jwt) are not asked for.
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| format!("GET {url}: not a JSON object: {e}"))
+}

@@ -21,6 +21,10 @@ use time::{Duration, OffsetDateTime};
 /// The shortest time between two fetches of the key set.
 pub const REFETCH_INTERVAL: Duration = Duration::minutes(1);
 
+/// After a failed fetch, how long requests are refused (503) without
+/// asking the provider again.
+pub const FAILURE_BACKOFF: Duration = Duration::seconds(10);
+
 /// Clock skew tolerated on `exp` and `nbf`.
 pub const LEEWAY: Duration = Duration::seconds(30);
 
@@ -60,6 +64,8 @@ pub struct Jwks {
 struct Cached {
     keys: JwkSet,
     fetched_at: Option<OffsetDateTime>,
+    /// The last fetch that failed, while no later one succeeded.
+    failed_at: Option<OffsetDateTime>,
 }
 
 impl std::fmt::Debug for Jwks {
@@ -84,13 +90,14 @@ impl Jwks {
             state: tokio::sync::RwLock::new(Cached {
                 keys: JwkSet { keys: Vec::new() },
                 fetched_at: None,
+                failed_at: None,
             }),
             refetch: tokio::sync::Mutex::new(()),
             fetches: AtomicU64::new(0),
         }
     }
 
-    /// How many times the key set was fetched.
+    /// How many times fetching the key set was attempted.
     pub fn fetches(&self) -> u64 {
         self.fetches.load(Ordering::Relaxed)
     }
@@ -180,25 +187,35 @@ impl Jwks {
         }
         let _one_at_a_time = self.refetch.lock().await;
         // Another request may have refetched while this one waited.
-        let fetched_at = {
+        let (fetched_at, failed_at) = {
             let cached = self.state.read().await;
             if let Some(k) = find(&cached.keys, kid, alg) {
                 return Ok(k);
             }
-            cached.fetched_at
+            (cached.fetched_at, cached.failed_at)
         };
         let now = self.clock.now();
+        if failed_at.is_some_and(|t| now - t < FAILURE_BACKOFF) {
+            return Err(IdentityError::Unavailable(
+                "the provider's key set could not be fetched a moment ago".into(),
+            ));
+        }
         if fetched_at.is_some_and(|t| now - t < REFETCH_INTERVAL) {
             return Err(rejected("the token's signing key is unknown"));
         }
-        let keys: JwkSet = crate::http::get_json(&self.client, &self.uri)
-            .await
-            .map_err(IdentityError::Unavailable)?;
         self.fetches.fetch_add(1, Ordering::Relaxed);
+        let keys: JwkSet = match crate::http::get_json(&self.client, &self.uri).await {
+            Ok(keys) => keys,
+            Err(e) => {
+                self.state.write().await.failed_at = Some(now);
+                return Err(IdentityError::Unavailable(e));
+            }
+        };
         let found = find(&keys, kid, alg);
         *self.state.write().await = Cached {
             keys,
             fetched_at: Some(now),
+            failed_at: None,
         };
         found.ok_or_else(|| rejected("the token's signing key is unknown"))
     }

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use std::sync::Arc;
 use tenancy::TenancyError;
 use tenancy::model::Invitation;
-use tenancy::service::InvitationCheck;
+use tenancy::service::{EmailLinkCheck, InvitationCheck};
 
 /// Refuses the acceptance of an invitation its inviter could not make now.
 #[derive(Debug, Clone)]
@@ -53,5 +53,35 @@ impl InvitationCheck for InviterStillHolds {
                 "the person who invited you no longer holds what it grants ({e})"
             ))
         })
+    }
+}
+
+/// Refuses to link an account by email when it holds `admin:*` anywhere in
+/// its tenant: an email match at an identity provider must never hand over
+/// an administrator's account. The tenancy service's [`EmailLinkCheck`].
+#[derive(Debug, Clone)]
+pub struct NoAdminByEmail {
+    authz: Arc<Authorizer>,
+}
+
+impl NoAdminByEmail {
+    /// A check over the tenants' current indexes.
+    pub fn new(authz: Arc<Authorizer>) -> Self {
+        Self { authz }
+    }
+}
+
+#[async_trait]
+impl EmailLinkCheck for NoAdminByEmail {
+    async fn may_link_by_email(&self, user: &tenancy::User) -> Result<bool, TenancyError> {
+        if user.platform_admin {
+            return Ok(false);
+        }
+        let index = self
+            .authz
+            .index(user.tenant_id)
+            .await
+            .map_err(TenancyError::Store)?;
+        Ok(!index.holds_anywhere(user.id, crate::permission::Permission::AdminAll))
     }
 }

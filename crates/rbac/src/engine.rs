@@ -127,6 +127,7 @@ mod tests {
             email: "u@example.test".into(),
             platform_admin: false,
             auth: AuthMethod::Session,
+            credential_expires_at: None,
         }
     }
 

@@ -125,6 +125,20 @@ async fn keys_expire_in_redis_and_hold_no_cookie() {
         expires_at: now + tenancy::session::LOGIN_TTL,
     };
     store.put_login("the-state", &login).await.expect("put");
+    // Pending logins expire in Redis with their login: nobody has to take
+    // them, so anonymous /auth/login requests cannot pile them up.
+    let login_key = {
+        use sha2::Digest;
+        format!(
+            "{prefix}login:{}",
+            hex::encode(sha2::Sha256::digest(b"the-state"))
+        )
+    };
+    let pttl: i64 = client.pttl(&login_key).await.expect("pttl");
+    assert!(
+        (1..=10 * 60 * 1000).contains(&pttl),
+        "a pending login expires within ten minutes: PTTL {pttl} ms"
+    );
     let keys: i64 = clean_up(&client, &prefix).await;
     assert_eq!(keys, 2, "one session and one login, nothing else");
     assert_eq!(

@@ -3,9 +3,13 @@
 //! The provider vouches for an [`ExternalIdentity`]; [`crate::TenancyService::sign_in`]
 //! turns it into one of our users, in this order:
 //! 1. the user already linked to the provider's `(issuer, subject)`;
-//! 2. the user with the same (not unverified) email, who is linked from now on;
-//! 3. a pending invitation for that email, accepted without its token
-//!    (the provider has proven the address);
+//! 2. the user with the same email, who is linked from now on, only when the
+//!    provider says `email_verified: true` and the user is neither a platform
+//!    administrator nor holds `admin:*` anywhere (those are linked only
+//!    explicitly, by an administrator: an email match must not hand over
+//!    the keys to the platform);
+//! 3. a pending invitation for that verified email, accepted without its
+//!    token (the provider has proven the address);
 //! 4. the first [`ProvisioningRule`] whose claim matches: a new user with
 //!    the rule's role binding (just-in-time provisioning);
 //! 5. otherwise nobody: [`crate::TenancyError::NotProvisioned`].
@@ -23,7 +27,8 @@ pub struct ExternalIdentity {
     /// The provider's stable id for the person.
     pub subject: String,
     pub email: Option<String>,
-    /// `Some(false)` when the provider says the email is unverified.
+    /// What the provider says of the email; `None` when it says nothing,
+    /// which counts as unverified.
     pub email_verified: Option<bool>,
     pub name: Option<String>,
     /// Other string or string-list claims (`groups`, `roles`, …), for provisioning rules.
@@ -31,11 +36,12 @@ pub struct ExternalIdentity {
 }
 
 impl ExternalIdentity {
-    /// The email, unless the provider said it is unverified.
+    /// The email, only when the provider says it is verified
+    /// (`email_verified: true`; missing means not verified).
     pub fn trusted_email(&self) -> Option<&str> {
         match self.email_verified {
-            Some(false) => None,
-            _ => self.email.as_deref().filter(|e| !e.is_empty()),
+            Some(true) => self.email.as_deref().filter(|e| !e.is_empty()),
+            _ => None,
         }
     }
 
@@ -102,6 +108,8 @@ pub struct VerifiedAccess {
     pub identity: ExternalIdentity,
     /// The scopes granted (`scope` or `scp`).
     pub scopes: Vec<String>,
+    /// When the token expires (`exp`).
+    pub expires_at: Option<time::OffsetDateTime>,
 }
 
 /// Why the identity provider, or what it sent, was refused.

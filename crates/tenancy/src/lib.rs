@@ -24,6 +24,6 @@ pub use identity::{
 pub use model::*;
 pub use ports::TenancyRepository;
 pub use scope::Scope;
-pub use service::{TenancyError, TenancyService};
+pub use service::{EmailLinkCheck, TenancyError, TenancyService};
 pub use session::{MemorySessionStore, SessionStore, Sessions, UserSession};
 pub use target::{HostResolver, TargetRefusal, TargetRules};

@@ -42,6 +42,13 @@ pub enum TenancyError {
         "{0} has no account here: ask an administrator for an invitation, or for a provisioning rule that matches your groups"
     )]
     NotProvisioned(String),
+    /// The identity's verified email belongs to a platform administrator or
+    /// to someone holding `admin:*`: such accounts are linked to an identity
+    /// only explicitly, by an administrator.
+    #[error(
+        "the account of {0} can only be linked to this login by an administrator (rosgate user link-identity)"
+    )]
+    LinkRequired(String),
     /// An invitation hands out more than its inviter now holds.
     #[error("this invitation can no longer be accepted: {0}; ask for a new invitation")]
     InvitationLapsed(String),
@@ -105,6 +112,9 @@ pub struct NewInvitation {
 /// Most devices in one device group.
 pub const MAX_GROUP_DEVICES: usize = 10_000;
 
+/// Longest an API token lives unless the service is told otherwise.
+pub const DEFAULT_API_TOKEN_MAX_TTL: Duration = Duration::days(90);
+
 /// Longest an invitation may stay open.
 pub const MAX_INVITATION_TTL: Duration = Duration::days(30);
 
@@ -115,6 +125,21 @@ pub trait InvitationCheck: Send + Sync {
     /// `Err(TenancyError::InvitationLapsed)` when the inviter no longer
     /// holds the invitation's role at its scope, in its environments.
     async fn inviter_still_holds(&self, invitation: &Invitation) -> Result<()>;
+}
+
+/// Whether an existing account may be linked to a new identity because
+/// their verified emails match. Accounts that may not (administrators) are
+/// linked only explicitly ([`TenancyService::link_identity`]).
+#[async_trait::async_trait]
+pub trait EmailLinkCheck: Send + Sync {
+    /// `false` when `user` holds `admin:*` anywhere.
+    async fn may_link_by_email(&self, user: &User) -> Result<bool>;
+}
+
+impl std::fmt::Debug for dyn EmailLinkCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EmailLinkCheck")
+    }
 }
 
 impl std::fmt::Debug for dyn InvitationCheck {
@@ -132,6 +157,9 @@ pub struct TenancyService {
     sealer: Arc<dyn Sealer>,
     /// Without one, no invitation is accepted.
     invitation_check: Option<Arc<dyn InvitationCheck>>,
+    /// Without one, no account is linked by email.
+    email_link_check: Option<Arc<dyn EmailLinkCheck>>,
+    api_token_max_ttl: Duration,
     targets: TargetRules,
     resolver: Arc<dyn HostResolver>,
 }
@@ -162,6 +190,8 @@ impl TenancyService {
             entropy,
             sealer,
             invitation_check: None,
+            email_link_check: None,
+            api_token_max_ttl: DEFAULT_API_TOKEN_MAX_TTL,
             targets: TargetRules::default(),
             resolver: Arc::new(target::NoNames),
         }
@@ -172,6 +202,63 @@ impl TenancyService {
     pub fn with_invitation_check(mut self, check: Arc<dyn InvitationCheck>) -> Self {
         self.invitation_check = Some(check);
         self
+    }
+
+    /// The service, asking `check` before it links an existing account to a
+    /// new identity by email. A service without a check links nobody by email.
+    pub fn with_email_link_check(mut self, check: Arc<dyn EmailLinkCheck>) -> Self {
+        self.email_link_check = Some(check);
+        self
+    }
+
+    /// The same service, creating API tokens that live at most `max`.
+    pub fn with_api_token_max_ttl(mut self, max: Duration) -> Self {
+        self.api_token_max_ttl = max.max(Duration::minutes(1));
+        self
+    }
+
+    async fn may_link_by_email(&self, user: &User) -> Result<bool> {
+        if user.platform_admin {
+            return Ok(false);
+        }
+        match &self.email_link_check {
+            Some(c) => c.may_link_by_email(user).await,
+            None => Ok(false),
+        }
+    }
+
+    /// Links `user` to the identity `(issuer, subject)` explicitly (an
+    /// administrator's decision, the only way for administrators). An
+    /// identity already linked to another user is a conflict; linking it
+    /// again to the same user is fine.
+    pub async fn link_identity(&self, user: &User, issuer: &str, subject: &str) -> Result<()> {
+        let subject = subject.trim();
+        if subject.is_empty() || subject.len() > 255 || subject.chars().any(char::is_control) {
+            return Err(FieldError::new(
+                "subject",
+                "must be 1 to 255 characters, none of them control characters",
+            )
+            .into());
+        }
+        if !(issuer.starts_with("https://") || issuer.starts_with("http://"))
+            || issuer.len() > 2048
+            || issuer.chars().any(|c| c.is_control() || c.is_whitespace())
+        {
+            return Err(FieldError::new("issuer", "must be the provider's issuer URL").into());
+        }
+        match self.repo.user_by_identity(issuer, subject).await? {
+            Some(u) if u.id == user.id => return Ok(()),
+            Some(_) => {
+                return Err(TenancyError::Conflict(
+                    "this identity is already linked to another user".into(),
+                ));
+            }
+            None => {}
+        }
+        self.repo
+            .link_identity(user, issuer, subject, self.clock.now())
+            .await?;
+        Ok(())
     }
 
     async fn recheck(&self, invitation: &Invitation) -> Result<()> {
@@ -751,6 +838,9 @@ impl TenancyService {
         let now = self.clock.now();
         if let Some(email) = &email {
             if let Some(user) = self.repo.user_by_email(email).await? {
+                if !self.may_link_by_email(&user).await? {
+                    return Err(TenancyError::LinkRequired(email.clone()));
+                }
                 self.link(&user, id, now).await?;
                 return Ok(user);
             }
@@ -828,23 +918,65 @@ impl TenancyService {
     // ---- API tokens ------------------------------------------------------
 
     /// Creates an API token for `user`; the returned secret is shown once.
+    /// It lives `ttl`, at most the service's maximum (by default
+    /// [`DEFAULT_API_TOKEN_MAX_TTL`]), and that maximum when `ttl` is `None`.
     pub async fn create_api_token(
         &self,
         user: &User,
         name: &str,
         ttl: Option<Duration>,
     ) -> Result<(ApiToken, MintedSecret)> {
+        self.create_api_token_within(user, name, ttl, None).await
+    }
+
+    /// As [`TenancyService::create_api_token`], for a caller whose own
+    /// credential expires at `not_after`: a token never outlives the one
+    /// that creates it. Without `ttl` the new token ends with the caller's;
+    /// a `ttl` reaching past it is refused.
+    pub async fn create_api_token_within(
+        &self,
+        user: &User,
+        name: &str,
+        ttl: Option<Duration>,
+        not_after: Option<OffsetDateTime>,
+    ) -> Result<(ApiToken, MintedSecret)> {
         let name = validate::name("name", name)?;
-        if ttl.is_some_and(|t| t <= Duration::ZERO || t > Duration::days(3650)) {
-            return Err(FieldError::new("ttl", "must be between 1 second and 10 years").into());
+        let max = self.api_token_max_ttl;
+        if ttl.is_some_and(|t| t <= Duration::ZERO || t > max) {
+            return Err(FieldError::new(
+                "ttl_days",
+                format!("must be between 1 second and {} days", max.whole_days()),
+            )
+            .into());
         }
         let (id, now) = self.new_id();
+        let mut expires_at = now + ttl.unwrap_or(max);
+        if let Some(limit) = not_after {
+            if ttl.is_some() && expires_at > limit {
+                return Err(FieldError::new(
+                    "ttl_days",
+                    format!(
+                        "a token cannot outlive the credential that creates it, which expires at {}",
+                        limit
+                            .format(&time::format_description::well_known::Rfc3339)
+                            .unwrap_or_default()
+                    ),
+                )
+                .into());
+            }
+            expires_at = expires_at.min(limit);
+            if expires_at <= now {
+                return Err(
+                    FieldError::new("ttl_days", "the calling credential has expired").into(),
+                );
+            }
+        }
         let token = ApiToken {
             id: ApiTokenId::from_uuid(id),
             tenant_id: user.tenant_id,
             user_id: user.id,
             name,
-            expires_at: ttl.map(|t| now + t),
+            expires_at: Some(expires_at),
             revoked_at: None,
             created_at: now,
         };
@@ -862,8 +994,19 @@ impl TenancyService {
         let Some((row, hash)) = self.repo.api_token(ApiTokenId::from_uuid(id)).await? else {
             return Ok(None);
         };
-        if !secret::verify(secret_part, &hash) || !row.is_usable(self.clock.now()) {
+        let now = self.clock.now();
+        if !secret::verify(secret_part, &hash) || !row.is_usable(now) {
             return Ok(None);
+        }
+        // A token from before lifetimes were capped, without an expiry,
+        // lives no longer than the maximum either.
+        let mut row = row;
+        if row.expires_at.is_none() {
+            let end = row.created_at + self.api_token_max_ttl;
+            if now >= end {
+                return Ok(None);
+            }
+            row.expires_at = Some(end);
         }
         Ok(self.repo.user(row.user_id).await?.map(|u| (row, u)))
     }
@@ -914,6 +1057,16 @@ mod tests {
             Arc::new(XorSealer),
         )
         .with_invitation_check(Arc::new(Approve))
+        .with_email_link_check(Arc::new(NoAdmins))
+    }
+
+    /// Users whose display name is `Admin` hold `admin:*`.
+    struct NoAdmins;
+    #[async_trait::async_trait]
+    impl EmailLinkCheck for NoAdmins {
+        async fn may_link_by_email(&self, user: &User) -> Result<bool> {
+            Ok(user.display_name != "Admin")
+        }
     }
 
     /// Every inviter still holds what it handed out.
@@ -1139,10 +1292,110 @@ mod tests {
             .times(1)
             .returning(|_, _, _, _| Ok(()));
         let user = service(repo, clock())
-            .sign_in(&identity("Known@Example.test", None, &[]), &[])
+            .sign_in(&identity("Known@Example.test", Some(true), &[]), &[])
             .await
             .unwrap();
         assert_eq!(user.email, "known@example.test");
+    }
+
+    #[tokio::test]
+    async fn an_email_the_provider_does_not_call_verified_matches_nobody() {
+        let mut repo = MockTenancyRepository::new();
+        repo.expect_user_by_identity().returning(|_, _| Ok(None));
+        repo.expect_user_by_email().never();
+        repo.expect_pending_invitation_for().never();
+        repo.expect_link_identity().never();
+        let err = service(repo, clock())
+            .sign_in(&identity("known@example.test", None, &[]), &[])
+            .await
+            .unwrap_err();
+        assert!(matches!(err, TenancyError::NotProvisioned(_)), "{err}");
+    }
+
+    #[tokio::test]
+    async fn administrators_are_never_linked_by_email() {
+        for (platform_admin, name) in [(true, "Existing"), (false, "Admin")] {
+            let mut repo = MockTenancyRepository::new();
+            repo.expect_user_by_identity().returning(|_, _| Ok(None));
+            repo.expect_user_by_email().returning(move |e| {
+                let mut u = existing(e);
+                u.platform_admin = platform_admin;
+                u.display_name = name.into();
+                Ok(Some(u))
+            });
+            repo.expect_link_identity().never();
+            repo.expect_pending_invitation_for().never();
+            repo.expect_provision_user().never();
+            let err = service(repo, clock())
+                .sign_in(
+                    &identity("root@example.test", Some(true), &["netops"]),
+                    &[rule("netops")],
+                )
+                .await
+                .unwrap_err();
+            assert!(matches!(err, TenancyError::LinkRequired(_)), "{err}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_explicit_link_checks_its_input_and_never_takes_an_identity_from_someone_else() {
+        let mut repo = MockTenancyRepository::new();
+        repo.expect_user_by_identity().returning(|_, sub| {
+            Ok((sub == "taken").then(|| {
+                let mut u = existing("other@example.test");
+                u.id = UserId::from_uuid(Uuid::from_u128(78));
+                u
+            }))
+        });
+        repo.expect_link_identity()
+            .withf(|u, iss, sub, _| {
+                u.id == existing("x").id && iss == "https://idp.example" && sub == "sub-9"
+            })
+            .times(1)
+            .returning(|_, _, _, _| Ok(()));
+        let svc = service(repo, clock());
+        let me = existing("me@example.test");
+        for (issuer, subject) in [
+            ("https://idp.example", ""),
+            ("https://idp.example", "a\0b"),
+            ("https://idp.example", &"x".repeat(256)),
+            ("idp.example", "sub-9"),
+            ("https://idp.example/ x", "sub-9"),
+        ] {
+            let err = svc.link_identity(&me, issuer, subject).await.unwrap_err();
+            assert!(
+                matches!(err, TenancyError::Invalid(_)),
+                "{issuer:?} {subject:?}: {err}"
+            );
+        }
+        let err = svc
+            .link_identity(&me, "https://idp.example", "taken")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, TenancyError::Conflict(_)), "{err}");
+        svc.link_identity(&me, "https://idp.example", " sub-9 ")
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn without_a_link_check_nobody_is_linked_by_email() {
+        let mut repo = MockTenancyRepository::new();
+        repo.expect_user_by_identity().returning(|_, _| Ok(None));
+        repo.expect_user_by_email()
+            .returning(|e| Ok(Some(existing(e))));
+        repo.expect_link_identity().never();
+        let svc = TenancyService::new(
+            Arc::new(repo),
+            clock(),
+            Arc::new(SeededEntropy::new(3)),
+            Arc::new(XorSealer),
+        );
+        let err = svc
+            .sign_in(&identity("known@example.test", Some(true), &[]), &[])
+            .await
+            .unwrap_err();
+        assert!(matches!(err, TenancyError::LinkRequired(_)), "{err}");
     }
 
     #[tokio::test]

@@ -23,6 +23,9 @@ use time::{Duration, OffsetDateTime};
 /// How long a session lives without being used (seed 000: eight hours, sliding).
 pub const SESSION_TTL: Duration = Duration::hours(8);
 
+/// How long a session lives at most, however often it is used.
+pub const SESSION_MAX_LIFETIME: Duration = Duration::hours(24);
+
 /// How long a login may take between leaving for the identity provider and
 /// coming back.
 pub const LOGIN_TTL: Duration = Duration::minutes(10);
@@ -145,21 +148,48 @@ pub trait SessionStore: Send + Sync {
     ) -> Result<Option<PendingLogin>, StoreError>;
 }
 
+/// How many logins may be pending at once in the in-process store by default.
+pub const MAX_PENDING_LOGINS: usize = 10_000;
+
 /// The in-process store of the embedded default: one instance only.
-#[derive(Debug, Default)]
+/// Pending logins are capped: past the cap, the oldest is dropped, so
+/// anonymous `/auth/login` requests cannot grow memory without bound.
+#[derive(Debug)]
 pub struct MemorySessionStore {
     inner: Mutex<Maps>,
+    max_logins: usize,
+}
+
+impl Default for MemorySessionStore {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 #[derive(Debug, Default)]
 struct Maps {
     sessions: HashMap<SessionKey, UserSession>,
     logins: HashMap<String, PendingLogin>,
+    /// States in the order they were stored (some may be taken already).
+    login_order: std::collections::VecDeque<String>,
 }
 
 impl MemorySessionStore {
     pub fn new() -> Self {
-        Self::default()
+        Self::with_max_pending_logins(MAX_PENDING_LOGINS)
+    }
+
+    /// A store keeping at most `max` pending logins (at least one).
+    pub fn with_max_pending_logins(max: usize) -> Self {
+        Self {
+            inner: Mutex::default(),
+            max_logins: max.max(1),
+        }
+    }
+
+    /// How many logins are pending (including expired ones not yet dropped).
+    pub fn pending_logins(&self) -> usize {
+        self.maps().logins.len()
     }
 
     fn maps(&self) -> std::sync::MutexGuard<'_, Maps> {
@@ -214,12 +244,26 @@ impl SessionStore for MemorySessionStore {
 
     async fn put_login(&self, state: &str, login: &PendingLogin) -> Result<(), StoreError> {
         let mut m = self.maps();
-        // Forget expired logins now and then so abandoned ones do not pile up.
-        if m.logins.len() > 1024 {
-            let cutoff = login.expires_at - LOGIN_TTL;
-            m.logins.retain(|_, l| l.expires_at > cutoff);
+        if m.logins.insert(state.to_owned(), login.clone()).is_none() {
+            m.login_order.push_back(state.to_owned());
         }
-        m.logins.insert(state.to_owned(), login.clone());
+        // Over the cap: drop the oldest.
+        while m.logins.len() > self.max_logins {
+            let Some(oldest) = m.login_order.pop_front() else {
+                break;
+            };
+            m.logins.remove(&oldest);
+        }
+        // Taken logins leave their state in the order behind: compact now
+        // and then, so the order stays as bounded as the map.
+        if m.login_order.len() > 2 * self.max_logins {
+            let Maps {
+                logins,
+                login_order,
+                ..
+            } = &mut *m;
+            login_order.retain(|s| logins.contains_key(s));
+        }
         Ok(())
     }
 
@@ -244,12 +288,14 @@ pub struct Sessions {
     clock: Arc<dyn Clock>,
     entropy: Arc<dyn Entropy>,
     ttl: Duration,
+    max_lifetime: Duration,
 }
 
 impl std::fmt::Debug for Sessions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Sessions")
             .field("ttl", &self.ttl)
+            .field("max_lifetime", &self.max_lifetime)
             .finish_non_exhaustive()
     }
 }
@@ -276,7 +322,20 @@ impl Sessions {
             clock,
             entropy,
             ttl: SESSION_TTL,
+            max_lifetime: SESSION_MAX_LIFETIME,
         }
+    }
+
+    /// The same sessions, ending `max_lifetime` after the login however
+    /// often they are used (the sliding idle expiry stays).
+    pub fn with_max_lifetime(mut self, max_lifetime: Duration) -> Self {
+        self.max_lifetime = max_lifetime;
+        self
+    }
+
+    /// When a session started at `created_at` ends whatever happens.
+    pub fn ends_at(&self, created_at: OffsetDateTime) -> OffsetDateTime {
+        created_at + self.max_lifetime
     }
 
     /// The store underneath.
@@ -333,14 +392,23 @@ impl Sessions {
         Ok((cookie, session))
     }
 
-    /// The live session a cookie value names, its expiry slid forward.
+    /// The live session a cookie value names, its idle expiry slid forward;
+    /// `None` once it was idle too long or is older than its maximum lifetime.
     pub async fn resume(&self, cookie: &str) -> Result<Option<UserSession>, StoreError> {
         if cookie.len() != 64 || !cookie.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Ok(None);
         }
-        self.store
-            .touch(&SessionKey::of_cookie(cookie), self.clock.now(), self.ttl)
-            .await
+        let key = SessionKey::of_cookie(cookie);
+        let now = self.clock.now();
+        let Some(session) = self.store.touch(&key, now, self.ttl).await? else {
+            return Ok(None);
+        };
+        if now >= self.ends_at(session.created_at) {
+            // Past its absolute lifetime: gone for good, however recently used.
+            self.store.remove(&key).await?;
+            return Ok(None);
+        }
+        Ok(Some(session))
     }
 
     /// Stores a changed session (new tokens after a refresh).
@@ -620,6 +688,86 @@ mod tests {
         let (state, _) = sessions.begin_login("/").await.expect("begin");
         clock.advance(LOGIN_TTL);
         assert_eq!(sessions.finish_login(&state).await.expect("late"), None);
+    }
+
+    #[tokio::test]
+    async fn pending_logins_are_capped_and_the_oldest_go_first() {
+        let store = MemorySessionStore::with_max_pending_logins(3);
+        let now = SystemClock.now();
+        let login = |n: u8| PendingLogin {
+            pkce_verifier: format!("v{n}"),
+            nonce: format!("n{n}"),
+            return_to: "/".into(),
+            expires_at: now + LOGIN_TTL,
+        };
+        for n in 0..5 {
+            store
+                .put_login(&format!("s{n}"), &login(n))
+                .await
+                .expect("put");
+        }
+        assert_eq!(store.pending_logins(), 3);
+        for gone in ["s0", "s1"] {
+            assert_eq!(store.take_login(gone, now).await.expect("take"), None);
+        }
+        assert_eq!(
+            store.take_login("s4", now).await.expect("take"),
+            Some(login(4))
+        );
+        // Taking and putting many times keeps the bookkeeping bounded too.
+        for n in 0..100u8 {
+            let s = format!("t{n}");
+            store.put_login(&s, &login(n)).await.expect("put");
+            store.take_login(&s, now).await.expect("take");
+        }
+        assert!(store.maps().login_order.len() <= 6);
+        assert_eq!(
+            store.take_login("s3", now).await.expect("take"),
+            Some(login(3))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_session_ends_at_its_maximum_lifetime_however_often_it_is_used() {
+        let clock = Arc::new(ManualClock::new(SystemClock.now()));
+        let sessions = Sessions::new(
+            Arc::new(MemorySessionStore::new()),
+            clock.clone(),
+            Arc::new(SeededEntropy::new(4)),
+        );
+        let (cookie, s) = sessions
+            .start(NewSession {
+                user_id: UserId::from_uuid(uuid::Uuid::from_u128(1)),
+                tenant_id: TenantId::from_uuid(uuid::Uuid::from_u128(2)),
+                subject: "s".into(),
+                email: "a@example.test".into(),
+                display_name: "A".into(),
+                sealed_tokens: vec![],
+            })
+            .await
+            .expect("start");
+        assert_eq!(
+            sessions.ends_at(s.created_at),
+            s.created_at + SESSION_MAX_LIFETIME
+        );
+        for _ in 0..3 {
+            clock.advance(Duration::hours(7));
+            assert!(sessions.resume(&cookie).await.expect("resume").is_some());
+        }
+        clock.advance(Duration::hours(3));
+        assert!(
+            sessions.resume(&cookie).await.expect("resume").is_none(),
+            "24 hours after login, used 3 hours ago: over"
+        );
+        assert!(
+            sessions
+                .store()
+                .touch(&SessionKey::of_cookie(&cookie), clock.now(), SESSION_TTL)
+                .await
+                .expect("touch")
+                .is_none(),
+            "and gone from the store"
+        );
     }
 
     #[test]

@@ -13,8 +13,25 @@
 //     "redirect_uris": ["..."], "post_logout_redirect_uris": ["..."],
 //     "resource": "http://127.0.0.1:1234",        // the API audience
 //     "accounts": [{ "id", "email", "email_verified", "name", "groups": [] }],
-//     "keys_path": "/some/dir/keys.json"          // written before IDP_READY
+//     "keys_path": "/some/dir/keys.json",         // written before IDP_READY
+//     "claims_mode": "id_token"                   // optional, below
 //   }
+//
+// claims_mode says where the person's claims (email, email_verified, name,
+// groups) go after an authorization code flow:
+//   "id_token"          (default) in the ID token: access tokens default to
+//                       the resource, so UserInfo cannot be used with them
+//                       and oidc-provider puts the claims in the ID token;
+//   "userinfo"          only at UserInfo (oidc-provider's default
+//                       conformIdTokenClaims, like Okta's thin ID tokens):
+//                       a code exchanged without `resource` yields an access
+//                       token for UserInfo and an ID token with `sub` alone;
+//                       `resource` at the token endpoint yields a JWT for it;
+//   "claims_parameter"  as "userinfo", with the `claims` request parameter
+//                       supported, and UserInfo answering 503, so only a
+//                       client that asks for the claims in the ID token gets them;
+//   "userinfo_wrong_sub" as "userinfo", but UserInfo describes someone else
+//                       (sub "someone-else"), as a hostile or broken provider might.
 //
 // The keys file holds the provider's signing key and a second, unpublished
 // ("stranger") key so tests can mint tokens the provider never issued:
@@ -110,6 +127,11 @@ function claimsOf(account) {
 // --- provider ---------------------------------------------------------------
 
 const { resource } = config;
+const claimsMode = config.claims_mode ?? 'id_token';
+if (!['id_token', 'userinfo', 'claims_parameter', 'userinfo_wrong_sub'].includes(claimsMode)) {
+  fail(`bad claims_mode ${claimsMode}`);
+}
+const thin = claimsMode !== 'id_token';
 const resourceServer = {
   scope: 'rosgate:read rosgate:write',
   audience: resource,
@@ -143,13 +165,14 @@ const configuration = {
   },
   features: {
     devInteractions: { enabled: true },
+    claimsParameter: { enabled: claimsMode === 'claims_parameter' },
     revocation: { enabled: true },
     userinfo: { enabled: true },
     rpInitiatedLogout: { enabled: true },
     resourceIndicators: {
       enabled: true,
-      defaultResource: async () => resource,
-      useGrantedResource: async () => true,
+      defaultResource: async () => (thin ? undefined : resource),
+      useGrantedResource: async () => !thin,
       getResourceServerInfo: async (_ctx, indicator) => {
         if (indicator === resource) return resourceServer;
         throw new errors.InvalidTarget();
@@ -169,7 +192,11 @@ const configuration = {
   async extraTokenClaims(_ctx, token) {
     const account = token.accountId ? accounts.get(token.accountId) : undefined;
     if (!account) return undefined;
-    return { email: account.email, groups: account.groups ?? [] };
+    return {
+      email: account.email,
+      email_verified: Boolean(account.email_verified),
+      groups: account.groups ?? [],
+    };
   },
   // Refresh tokens for every code flow of a client allowed the grant, not
   // only when offline_access survived (it is dropped when `prompt` is sent
@@ -207,7 +234,21 @@ server.listen(port, '127.0.0.1', () => {
     }
   }
 
-  server.on('request', provider.callback());
+  const handle = provider.callback();
+  server.on('request', (req, res) => {
+    if (claimsMode === 'claims_parameter' && req.url.startsWith('/me')) {
+      res.writeHead(503, { 'content-type': 'application/json' });
+      res.end('{"error":"temporarily_unavailable"}');
+      return;
+    }
+    if (claimsMode === 'userinfo_wrong_sub' && req.url.startsWith('/me')) {
+      const someone = config.accounts[0];
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ ...claimsOf(someone), sub: 'someone-else' }));
+      return;
+    }
+    handle(req, res);
+  });
   process.stdout.write(`IDP_READY ${issuer}\n`);
 });
 

@@ -23,6 +23,7 @@
 //!     post_logout_redirect_uri: "http://127.0.0.1:8080/".into(),
 //!     resource: "http://127.0.0.1:8080".into(),
 //!     accounts: vec![IdpAccount::new("alice", "alice@example.test", "Alice", &["netops"])],
+//!     claims: Default::default(),
 //! })
 //! .await;
 //! // Point the relying party at idp.issuer / idp.client_id / idp.client_secret,
@@ -82,6 +83,31 @@ pub struct IdpOptions {
     /// e.g. `http://127.0.0.1:1234`; it is the `aud` of every access token.
     pub resource: String,
     pub accounts: Vec<IdpAccount>,
+    /// Where the person's claims go after a code flow.
+    pub claims: IdpClaims,
+}
+
+/// Where the provider puts a person's claims (email, email_verified, name,
+/// groups) after an authorization code flow.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum IdpClaims {
+    /// In the ID token (access tokens are always for the resource, so
+    /// UserInfo cannot take them).
+    #[default]
+    IdToken,
+    /// Only at UserInfo, as with `oidc-provider`'s default
+    /// `conformIdTokenClaims` or Okta's thin ID tokens: a code exchanged
+    /// without `resource` gives a UserInfo access token and an ID token
+    /// with `sub` alone; `resource` at the token endpoint (RFC 8707) gives
+    /// a JWT for the resource, which UserInfo refuses.
+    UserInfo,
+    /// As [`IdpClaims::UserInfo`], but the provider supports the `claims`
+    /// request parameter and its UserInfo endpoint answers 503: only a
+    /// client that asks for the claims in the ID token gets them.
+    ClaimsParameter,
+    /// As [`IdpClaims::UserInfo`], but UserInfo describes someone else (its
+    /// `sub` is `someone-else`, its other claims the first account's).
+    UserInfoOfSomeoneElse,
 }
 
 /// The provider's signing key and a key it never published, both P-256
@@ -138,6 +164,12 @@ impl TestIdp {
                 "groups": a.groups,
             })).collect::<Vec<_>>(),
             "keys_path": keys_path,
+            "claims_mode": match opts.claims {
+                IdpClaims::IdToken => "id_token",
+                IdpClaims::UserInfo => "userinfo",
+                IdpClaims::ClaimsParameter => "claims_parameter",
+                IdpClaims::UserInfoOfSomeoneElse => "userinfo_wrong_sub",
+            },
         });
         let config_path = dir.path().join("idp.json");
         std::fs::write(
@@ -633,6 +665,7 @@ mod tests {
                 "Alice Example",
                 &["netops", "admins"],
             )],
+            claims: IdpClaims::IdToken,
         })
         .await
     }

@@ -177,7 +177,7 @@ impl TestApp {
             database_url: url,
             key_file: dir.path().join("key").display().to_string(),
             max_body_bytes: 64 * 1024,
-            public_url: base.clone(),
+            public_url: Some(base.clone()),
             cookie_secure: false,
             // Simulated devices listen on 127.0.0.1.
             devices: rosgate::config::DevicesConfig {

@@ -8,8 +8,9 @@
 //! - `Authorization: Bearer rgt_…`: an API token;
 //! - `Authorization: Bearer <JWT>`: an access token from the configured
 //!   identity provider, issued for rosgate's resource; it must also carry
-//!   the scope the method needs (`rosgate:read` for safe methods,
-//!   `rosgate:write` for the others);
+//!   a scope the method needs (`oidc.read_scopes`, by default
+//!   `rosgate:read`, for safe methods, `oidc.write_scopes`, by default
+//!   `rosgate:write`, for the others);
 //! - the `rosgate_session` cookie of a browser login; state-changing
 //!   requests must echo the session's CSRF token in `X-CSRF-Token`.
 //!
@@ -32,9 +33,9 @@ pub const SESSION_COOKIE: &str = "rosgate_session";
 pub const CSRF_COOKIE: &str = "rosgate_csrf";
 /// The header state-changing cookie-authenticated requests must carry.
 pub const CSRF_HEADER: &str = "x-csrf-token";
-/// Scope a bearer JWT needs for safe methods.
+/// Scope a bearer JWT needs for safe methods, unless `oidc.read_scopes` says otherwise.
 pub const SCOPE_READ: &str = "rosgate:read";
-/// Scope a bearer JWT needs for everything else.
+/// Scope a bearer JWT needs for everything else, unless `oidc.write_scopes` says otherwise.
 pub const SCOPE_WRITE: &str = "rosgate:write";
 
 /// The authenticated caller of an operation.
@@ -277,6 +278,7 @@ async fn api_token(state: &AppState, token: &str) -> Result<Principal, AuthFailu
             email: user.email,
             platform_admin: user.platform_admin,
             auth: AuthMethod::ApiToken { token_id: token.id },
+            credential_expires_at: token.expires_at,
         }),
         Ok(None) => Err(AuthFailure::invalid(
             &state.web,
@@ -300,21 +302,29 @@ async fn bearer_jwt(
             "the token is not valid: it is malformed, unknown, expired or revoked",
         ));
     };
-    let VerifiedAccess { identity, scopes } =
-        idp.verify_access_token(token).await.map_err(|e| match e {
-            IdentityError::Rejected(why) => AuthFailure::invalid(web, why),
-            IdentityError::Unavailable(why) => {
-                tracing::warn!(%why, "cannot verify a bearer token");
-                AuthFailure::unavailable("the identity provider cannot be reached; try again")
-            }
-        })?;
+    let VerifiedAccess {
+        identity,
+        scopes,
+        expires_at,
+    } = idp.verify_access_token(token).await.map_err(|e| match e {
+        IdentityError::Rejected(why) => AuthFailure::invalid(web, why),
+        IdentityError::Unavailable(why) => {
+            tracing::warn!(%why, "cannot verify a bearer token");
+            AuthFailure::unavailable("the identity provider cannot be reached; try again")
+        }
+    })?;
     let user = state
         .tenancy
         .sign_in(&identity, &web.provisioning)
         .await
         .map_err(|e| match e {
-            TenancyError::NotProvisioned(_) | TenancyError::InvitationLapsed(_) => {
+            TenancyError::NotProvisioned(_)
+            | TenancyError::InvitationLapsed(_)
+            | TenancyError::LinkRequired(_) => {
                 let mut f = AuthFailure::not_provisioned(e.to_string());
+                if matches!(e, TenancyError::LinkRequired(_)) {
+                    f.code = "identity_link_required";
+                }
                 f.named = Some(Named {
                     tenant_id: None,
                     user_id: None,
@@ -331,14 +341,16 @@ async fn bearer_jwt(
         email: user.email,
         platform_admin: user.platform_admin,
         auth: AuthMethod::Bearer,
+        credential_expires_at: expires_at,
     };
     let needed = if is_safe(method) {
-        SCOPE_READ
+        &web.read_scopes
     } else {
-        SCOPE_WRITE
+        &web.write_scopes
     };
-    if !scopes.iter().any(|s| s == needed) {
-        return Err(AuthFailure::insufficient_scope(web, needed).naming(&who));
+    if !scopes.iter().any(|s| needed.contains(s)) {
+        let first = needed.first().map_or(SCOPE_READ, String::as_str);
+        return Err(AuthFailure::insufficient_scope(web, first).naming(&who));
     }
     Ok(who)
 }
@@ -369,6 +381,7 @@ async fn session(state: &AppState, cookie: &str, req: &Request) -> Result<Princi
         email: user.email,
         platform_admin: user.platform_admin,
         auth: AuthMethod::Session,
+        credential_expires_at: Some(state.sessions.ends_at(session.created_at)),
     };
     if !is_safe(req.method()) {
         let presented = req
@@ -379,6 +392,23 @@ async fn session(state: &AppState, cookie: &str, req: &Request) -> Result<Princi
         if !session.csrf_matches(presented) {
             return Err(AuthFailure::csrf().naming(&who));
         }
+    }
+    if let Err(crate::login::Renewal::Ended(why)) =
+        crate::login::renew_if_expired(state, cookie, &session).await
+    {
+        return Err(AuthFailure {
+            status: StatusCode::UNAUTHORIZED,
+            code: "refresh_failed",
+            detail: format!(
+                "the identity provider no longer honours this login ({why}); log in again at /auth/login"
+            ),
+            challenge: Some(format!(
+                "Bearer resource_metadata=\"{}\"",
+                resource_metadata_url(web)
+            )),
+            named: None,
+        }
+        .naming(&who));
     }
     Ok(who)
 }

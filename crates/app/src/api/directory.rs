@@ -131,6 +131,55 @@ impl DirectoryApi {
         Ok(Deleted::Deleted)
     }
 
+    /// Link a user to an identity at the identity provider (its issuer and
+    /// `sub`): whoever logs in there as that identity is this user from
+    /// then on. Platform administrators and holders of `admin:*` are never
+    /// linked by email at login, only this way (or with `rosgate user
+    /// link-identity`). Needs `admin:*` over the user; a platform
+    /// administrator is linked only by a platform administrator.
+    #[oai(
+        path = "/users/:user_id/identities",
+        method = "post",
+        operation_id = "linkUserIdentity"
+    )]
+    async fn link_identity(
+        &self,
+        caller: Caller,
+        req: &Request,
+        user_id: Path<Uuid>,
+        body: Json<NewIdentityLink>,
+    ) -> ApiResult<Created<IdentityLinkDto>> {
+        let ctx = Ctx::new(&self.state, caller, req);
+        let id = UserId::from_uuid(user_id.0);
+        ctx.authorize(P::AdminAll, Resource::User(id)).await?;
+        let user = self.state.tenancy.user(id).await?;
+        if user.platform_admin && !ctx.who.platform_admin {
+            return Err(ApiError::forbidden(
+                "platform_admin_link",
+                "only a platform administrator links a platform administrator to an identity",
+            ));
+        }
+        let issuer = match (&body.0.issuer, &self.state.idp) {
+            (Some(i), _) => i.clone(),
+            (None, Some(idp)) => idp.issuer().to_owned(),
+            (None, None) => {
+                return Err(ApiError::invalid(
+                    "issuer",
+                    "no identity provider is configured here; name the issuer",
+                ));
+            }
+        };
+        self.state
+            .tenancy
+            .link_identity(&user, &issuer, &body.0.subject)
+            .await?;
+        Ok(Created::Created(Json(IdentityLinkDto {
+            user_id: user.id.uuid(),
+            issuer,
+            subject: body.0.subject.trim().to_owned(),
+        })))
+    }
+
     /// Invite someone by email to a role at a scope. You can only hand out
     /// permissions you hold at that scope.
     #[oai(
@@ -230,7 +279,7 @@ impl DirectoryApi {
         let (token, secret) = self
             .state
             .tenancy
-            .create_api_token(&user, &body.0.name, ttl)
+            .create_api_token_within(&user, &body.0.name, ttl, ctx.who.credential_expires_at)
             .await?;
         Ok(Created::Created(Json(CreatedToken {
             token: token.into(),

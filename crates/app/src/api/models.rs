@@ -223,6 +223,25 @@ pub struct UserPatch {
     pub display_name: String,
 }
 
+/// An identity at the identity provider to link a user to.
+#[derive(Debug, Object)]
+pub struct NewIdentityLink {
+    /// The provider's subject (`sub`) for the person.
+    #[oai(validator(min_length = 1, max_length = 255))]
+    pub subject: String,
+    /// The provider's issuer; the configured `oidc.issuer` when omitted.
+    #[oai(skip_serializing_if_is_none, validator(max_length = 2048))]
+    pub issuer: Option<String>,
+}
+
+/// A user's link to an identity at the identity provider.
+#[derive(Debug, Object)]
+pub struct IdentityLinkDto {
+    pub user_id: Uuid,
+    pub issuer: String,
+    pub subject: String,
+}
+
 /// A new invitation.
 #[derive(Debug, Object)]
 pub struct NewInvitation {
@@ -292,7 +311,10 @@ pub struct AcceptInvitation {
 pub struct NewToken {
     #[oai(validator(min_length = 1, max_length = 200))]
     pub name: String,
-    /// Days until the token expires (1 to 3650); omit for no expiry.
+    /// Days until the token expires, at most `api_tokens.max_ttl_days` (90
+    /// by default); omitted, that maximum. Never past the expiry of the
+    /// credential making the request: a token cannot mint a token that
+    /// outlives itself.
     #[oai(
         skip_serializing_if_is_none,
         validator(minimum(value = "1"), maximum(value = "3650"))

@@ -306,6 +306,9 @@ impl From<TenancyError> for ApiError {
             TenancyError::InvitationLapsed(_) => {
                 ApiError::forbidden("invitation_lapsed", e.to_string())
             }
+            TenancyError::LinkRequired(_) => {
+                ApiError::forbidden("identity_link_required", e.to_string())
+            }
             TenancyError::Store(s) => s.into(),
         }
     }

@@ -589,3 +589,92 @@ async fn an_undeclared_oversized_body_is_cut_off_not_buffered() {
     );
     assert!(reply.contains("application/problem+json"));
 }
+
+#[tokio::test]
+async fn the_cli_links_an_administrator_to_an_identity_and_keeps_token_lifetimes() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("cli.db").display());
+    let key_file = dir.path().join("key").display().to_string();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_rosgate"))
+            .args(args)
+            .env("ROSGATE_DATABASE_URL", &url)
+            .env("ROSGATE_KEY_FILE", &key_file)
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["migrate"]).status.success());
+    let config = rosgate::Config {
+        database_url: url.clone(),
+        key_file: key_file.clone(),
+        ..Default::default()
+    };
+    let state = rosgate::AppState::build(
+        &config,
+        std::sync::Arc::new(kernel::SystemClock),
+        std::sync::Arc::new(kernel::OsEntropy),
+    )
+    .await
+    .unwrap();
+    let t = state.tenancy.create_tenant("cli-link").await.unwrap();
+    let root = state
+        .tenancy
+        .create_user(t.id, "root@example.test", "Root", true)
+        .await
+        .unwrap();
+    state
+        .tenancy
+        .create_user(t.id, "other@example.test", "Other", false)
+        .await
+        .unwrap();
+    let issuer = "https://idp.example.test";
+    let link = |email: &str| {
+        run(&[
+            "user",
+            "link-identity",
+            "--email",
+            email,
+            "--subject",
+            "00u-root",
+            "--issuer",
+            issuer,
+        ])
+    };
+    let out = link("root@example.test");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let linked = state
+        .tenancy
+        .repo()
+        .user_by_identity(issuer, "00u-root")
+        .await
+        .unwrap()
+        .expect("linked");
+    assert_eq!(linked.id, root.id);
+    // The identity is root's: nobody else gets it.
+    assert!(!link("other@example.test").status.success());
+    // Without --issuer and without [oidc], the command says what is missing.
+    let out = run(&[
+        "user",
+        "link-identity",
+        "--email",
+        "root@example.test",
+        "--subject",
+        "x",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--issuer"));
+    // API tokens live at most 90 days, from the CLI too.
+    let out = run(&[
+        "token",
+        "create",
+        "--email",
+        "root@example.test",
+        "--ttl",
+        "91d",
+    ]);
+    assert!(!out.status.success(), "a token past the maximum lifetime");
+}

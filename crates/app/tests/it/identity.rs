@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use tenancy::service::NewInvitation;
 use tenancy::{IdentityError, IdentityProvider, Scope};
-use testkit::idp::{IdpAccount, IdpBrowser, IdpOptions, TestIdp};
+use testkit::idp::{IdpAccount, IdpBrowser, IdpClaims, IdpOptions, TestIdp};
 use testkit::{Backend, TestApp, redis_url, reserve};
 use time::Duration;
 use uuid::Uuid;
@@ -27,6 +27,8 @@ struct World {
     idp: TestIdp,
     /// A client that does not follow redirects and keeps no cookies.
     http: reqwest::Client,
+    /// The `rosgate_login` cookie of the last login started, sent with callbacks.
+    login_cookie: std::sync::Mutex<Option<String>>,
 }
 
 fn accounts() -> Vec<IdpAccount> {
@@ -37,6 +39,8 @@ fn accounts() -> Vec<IdpAccount> {
         IdpAccount::new("alice", "alice@acme.test", "Alice", &[]),
         IdpAccount::new("carol", "carol@jit.test", "Carol", &["netops", "staff"]),
         IdpAccount::new("mallory", "mallory@nowhere.test", "Mallory", &["staff"]),
+        IdpAccount::new("root", "root@acme.test", "Root", &["netops"]),
+        IdpAccount::new("boss", "boss@acme.test", "Boss", &["netops"]),
         eve,
     ]
 }
@@ -46,12 +50,30 @@ async fn world() -> World {
 }
 
 async fn world_with(extra: impl FnOnce(&mut rosgate::Config)) -> World {
+    world_where(IdpClaims::IdToken, extra).await
+}
+
+async fn world_where(claims: IdpClaims, extra: impl FnOnce(&mut rosgate::Config)) -> World {
+    world_full(claims, Arc::new(SystemClock), extra).await
+}
+
+/// The usual world on `clock`.
+async fn world_clocked(clock: Arc<ManualClock>) -> World {
+    world_full(IdpClaims::IdToken, clock, |_| {}).await
+}
+
+async fn world_full(
+    claims: IdpClaims,
+    clock: Arc<dyn Clock>,
+    extra: impl FnOnce(&mut rosgate::Config),
+) -> World {
     let (listener, base) = reserve().await;
     let idp = TestIdp::start(IdpOptions {
         redirect_uri: format!("{base}/auth/callback"),
         post_logout_redirect_uri: format!("{base}/"),
         resource: base.clone(),
         accounts: accounts(),
+        claims,
     })
     .await;
     let oidc = OidcConfig {
@@ -81,11 +103,18 @@ async fn world_with(extra: impl FnOnce(&mut rosgate::Config)) -> World {
             role: "member".into(),
             environments: None,
         }],
+        read_scopes: rosgate::config::default_read_scopes(),
+        write_scopes: rosgate::config::default_write_scopes(),
     };
-    let app = TestApp::spawn_with(Backend::from_env(), (listener, base), |c| {
-        c.oidc = Some(oidc);
-        extra(c);
-    })
+    let app = TestApp::spawn_clocked(
+        Backend::from_env(),
+        (listener, base),
+        |c| {
+            c.oidc = Some(oidc);
+            extra(c);
+        },
+        clock,
+    )
     .await;
     // bob exists; alice is invited.
     let acme = app.tenant("acme").await;
@@ -154,7 +183,12 @@ async fn world_with(extra: impl FnOnce(&mut rosgate::Config)) -> World {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    World { app, idp, http }
+    World {
+        app,
+        idp,
+        http,
+        login_cookie: std::sync::Mutex::default(),
+    }
 }
 
 /// A logged-in browser: its cookie values.
@@ -214,11 +248,24 @@ impl World {
             .await
             .unwrap();
         assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+        let bound = cookie_value(&set_cookies(&resp), "rosgate_login");
+        assert!(bound.is_some(), "the login is bound to the browser");
+        *self.login_cookie.lock().unwrap() = bound;
         location(&resp)
     }
 
-    /// Runs the callback URL against rosgate.
+    /// Runs the callback URL against rosgate, from the browser that started
+    /// the last login.
     async fn callback(&self, url: &str) -> reqwest::Response {
+        let mut req = self.http.get(url);
+        if let Some(c) = self.login_cookie.lock().unwrap().clone() {
+            req = req.header(header::COOKIE, format!("rosgate_login={c}"));
+        }
+        req.send().await.unwrap()
+    }
+
+    /// Runs the callback URL from a browser that started no login.
+    async fn callback_elsewhere(&self, url: &str) -> reqwest::Response {
         self.http.get(url).send().await.unwrap()
     }
 
@@ -308,6 +355,7 @@ impl World {
         json!({
             "iss": self.idp.issuer, "sub": "bob", "aud": self.app.base,
             "iat": now, "exp": now + 300, "scope": scope, "email": "bob@acme.test",
+            "email_verified": true,
         })
     }
 }
@@ -578,7 +626,11 @@ async fn people_are_found_by_invitation_or_provisioning_rules_and_strangers_get_
     for (who, html) in [("mallory", true), ("eve", false)] {
         let authorize = w.start_login().await;
         let back = IdpBrowser::new().login(&authorize, who).await;
-        let mut req = w.http.get(&back);
+        let bound = w.login_cookie.lock().unwrap().clone().unwrap();
+        let mut req = w
+            .http
+            .get(&back)
+            .header(header::COOKIE, format!("rosgate_login={bound}"));
         if html {
             req = req.header(header::ACCEPT, "text/html");
         }
@@ -601,18 +653,311 @@ async fn people_are_found_by_invitation_or_provisioning_rules_and_strangers_get_
 }
 
 #[tokio::test]
+async fn people_sign_in_whether_the_provider_puts_claims_in_the_id_token_at_userinfo_or_by_the_claims_parameter()
+ {
+    for mode in [
+        IdpClaims::IdToken,
+        IdpClaims::UserInfo,
+        IdpClaims::ClaimsParameter,
+    ] {
+        let w = world_where(mode, |_| {}).await;
+        let authorize = w.start_login().await;
+        assert_eq!(
+            query(&authorize, "claims").is_some(),
+            mode == IdpClaims::ClaimsParameter,
+            "{mode:?}: the claims parameter only where the provider supports it"
+        );
+        // bob is found by his verified email, carol is provisioned by her
+        // `groups`: both need claims a thin ID token does not carry.
+        for (who, email) in [("bob", "bob@acme.test"), ("carol", "carol@jit.test")] {
+            let b = w.login(who).await;
+            let (status, me) = w
+                .with_cookie(&b, Method::GET, "/api/v1/me", None, None)
+                .await;
+            assert_eq!(status, StatusCode::OK, "{mode:?} {who}: {me}");
+            assert_eq!(me["user"]["email"], email, "{mode:?} {who}");
+            // The session's access token is a JWT for rosgate's resource,
+            // even where the login's own one was for UserInfo.
+            let tokens = w.session_tokens(&b).await;
+            let resp = w
+                .with_bearer(&tokens.access_token, Method::GET, "/api/v1/me")
+                .await;
+            assert_eq!(resp.status(), StatusCode::OK, "{mode:?} {who}: bearer");
+        }
+    }
+}
+
+#[tokio::test]
+async fn userinfo_about_another_subject_than_the_id_token_signs_nobody_in() {
+    let w = world_where(IdpClaims::UserInfoOfSomeoneElse, |_| {}).await;
+    let authorize = w.start_login().await;
+    let back = IdpBrowser::new().login(&authorize, "mallory").await;
+    let resp = w.callback(&back).await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert!(cookie_value(&set_cookies(&resp), "rosgate_session").is_none());
+    let p: Value = resp.json().await.unwrap();
+    assert_eq!(p["code"], "login_failed");
+    assert!(p["detail"].as_str().unwrap().contains("UserInfo"), "{p}");
+}
+
+#[tokio::test]
+async fn an_email_match_links_only_verified_emails_and_never_an_administrator() {
+    let w = world().await;
+    let acme = w.app.tenant("acme-admins").await;
+    let tenancy = &w.app.state.tenancy;
+    let root = tenancy
+        .create_user(acme.id, "root@acme.test", "Root", true)
+        .await
+        .unwrap();
+    let boss = tenancy
+        .create_user(acme.id, "boss@acme.test", "Boss", false)
+        .await
+        .unwrap();
+    let now = w.app.state.clock.now();
+    w.app
+        .state
+        .rbac
+        .repo()
+        .insert_binding(&rbac::RoleBinding {
+            id: w.app.state.entropy.uuid_v7(now).into(),
+            tenant_id: acme.id,
+            user_id: boss.id,
+            role_id: BuiltinRole::OrgAdmin.id(),
+            scope: Scope::Tenant(acme.id),
+            environments: None,
+            created_at: now,
+        })
+        .await
+        .unwrap();
+
+    // eve's provider says her (bob's) address is unverified: not bob.
+    let refused = |who: &'static str, code: &'static str| {
+        let w = &w;
+        async move {
+            let authorize = w.start_login().await;
+            let back = IdpBrowser::new().login(&authorize, who).await;
+            let resp = w.callback(&back).await;
+            assert_eq!(resp.status(), StatusCode::FORBIDDEN, "{who}");
+            assert!(
+                cookie_value(&set_cookies(&resp), "rosgate_session").is_none(),
+                "{who}"
+            );
+            assert_eq!(resp.json::<Value>().await.unwrap()["code"], code, "{who}");
+        }
+    };
+    refused("eve", "not_provisioned").await;
+    // A platform administrator and an org admin (admin:*) with verified
+    // emails: not by email, and not through a provisioning rule either.
+    refused("root", "identity_link_required").await;
+    refused("boss", "identity_link_required").await;
+    let users = w.app.state.db.audit_events(acme.id).await.unwrap();
+    assert!(
+        !users
+            .iter()
+            .any(|e| e.operation == "login" && e.decision.as_str() == "allow"),
+        "nobody signed in: {users:#?}"
+    );
+
+    // An administrator links the identity explicitly; then it logs in as
+    // root. An org admin (admin:*) may not link a platform administrator;
+    // a platform administrator who is one may.
+    let link = |token: String, user: kernel::UserId, subject: &'static str| {
+        let w = &w;
+        async move {
+            let resp = w
+                .http
+                .post(format!("{}/api/v1/users/{user}/identities", w.app.base))
+                .bearer_auth(token)
+                .json(&json!({ "subject": subject }))
+                .send()
+                .await
+                .unwrap();
+            (resp.status(), resp.json::<Value>().await.unwrap())
+        }
+    };
+    let (_, boss_token) = tenancy
+        .create_api_token(&boss, "t", None)
+        .await
+        .map(|(t, s)| (t, s.token))
+        .unwrap();
+    let (status, p) = link(boss_token.clone(), root.id, "root").await;
+    assert_eq!(
+        (status, p["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("platform_admin_link")),
+        "{p}"
+    );
+    let (_, operator) = w
+        .app
+        .user_with(
+            acme.id,
+            vec![(BuiltinRole::OrgAdmin, Scope::Tenant(acme.id), None)],
+            true,
+        )
+        .await;
+    let (status, p) = link(operator, root.id, "root").await;
+    assert_eq!(status, StatusCode::CREATED, "{p}");
+    assert_eq!(p["issuer"], w.idp.issuer.as_str(), "the configured issuer");
+    assert_eq!(p["subject"], "root");
+    let b = w.login("root").await;
+    let (status, me) = w
+        .with_cookie(&b, Method::GET, "/api/v1/me", None, None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["user"]["id"], root.id.to_string());
+    // The same identity cannot be linked to someone else.
+    let (status, p) = link(boss_token.clone(), boss.id, "root").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{p}");
+    // The org admin links themselves; then boss logs in as boss.
+    let (status, p) = link(boss_token, boss.id, "boss").await;
+    assert_eq!(status, StatusCode::CREATED, "{p}");
+    let b = w.login("boss").await;
+    let (_, me) = w
+        .with_cookie(&b, Method::GET, "/api/v1/me", None, None)
+        .await;
+    assert_eq!(me["user"]["id"], boss.id.to_string());
+}
+
+#[tokio::test]
+async fn a_victim_sent_an_attackers_callback_link_is_not_signed_in_as_the_attacker() {
+    let w = world().await;
+    // The attacker starts a login in their own browser and stops at the
+    // callback, which they send to the victim.
+    let resp = w
+        .http
+        .get(format!("{}/auth/login", w.app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let login_cookie = set_cookies(&resp)
+        .into_iter()
+        .find(|c| c.starts_with("rosgate_login="))
+        .expect("the login sets a cookie binding its state");
+    for attr in ["HttpOnly", "SameSite=Lax", "Path=/auth", "Max-Age=600"] {
+        assert!(login_cookie.contains(attr), "{login_cookie} has {attr}");
+    }
+    let attacker_cookie = cookie_value(&[login_cookie], "rosgate_login").unwrap();
+    let state = query(&location(&resp), "state").unwrap();
+    assert_ne!(
+        attacker_cookie, state,
+        "the cookie holds a hash, not the state"
+    );
+    let attack = IdpBrowser::new().login(&location(&resp), "mallory").await;
+
+    // The victim's browser never started that login: refused, no session.
+    let resp = w.callback_elsewhere(&attack).await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert!(cookie_value(&set_cookies(&resp), "rosgate_session").is_none());
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["code"],
+        "state_mismatch"
+    );
+    // Nor when the victim has a login of their own under way.
+    w.start_login().await;
+    let resp = w.callback(&attack).await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert!(cookie_value(&set_cookies(&resp), "rosgate_session").is_none());
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["code"],
+        "state_mismatch"
+    );
+
+    // The browser that started the login finishes it (the refusals did not use it up).
+    let resp = w
+        .http
+        .get(&attack)
+        .header(header::COOKIE, format!("rosgate_login={attacker_cookie}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["code"],
+        "not_provisioned",
+        "past the state check: mallory has no account"
+    );
+}
+
+#[tokio::test]
+async fn the_scopes_a_bearer_jwt_needs_come_from_configuration_and_refusals_name_them() {
+    let w = world_with(|c| {
+        let o = c.oidc.as_mut().unwrap();
+        o.read_scopes = vec!["api://rosgate/Ops.Read".into(), "Ops.Read".into()];
+        o.write_scopes = vec!["api://rosgate/Ops.Write".into(), "Ops.Write".into()];
+    })
+    .await;
+    let meta: Value = w
+        .http
+        .get(format!(
+            "{}/.well-known/oauth-protected-resource",
+            w.app.base
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        meta["scopes_supported"],
+        json!([
+            "api://rosgate/Ops.Read",
+            "Ops.Read",
+            "api://rosgate/Ops.Write",
+            "Ops.Write"
+        ])
+    );
+    let mut claims = w.access_claims("");
+    claims.as_object_mut().unwrap().remove("scope");
+    claims["scp"] = json!("Ops.Read");
+    let reader = w.mint(claims, false, None);
+    assert_eq!(
+        w.with_bearer(&reader, Method::GET, "/api/v1/me")
+            .await
+            .status(),
+        StatusCode::OK,
+        "Entra ID's short scope in `scp`"
+    );
+    let resp = w.with_bearer(&reader, Method::POST, "/api/v1/tokens").await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let challenge = resp.headers()[header::WWW_AUTHENTICATE]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        challenge
+            .starts_with("Bearer error=\"insufficient_scope\", scope=\"api://rosgate/Ops.Write\""),
+        "the challenge names the scope to step up to: {challenge}"
+    );
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["code"],
+        "insufficient_scope"
+    );
+    // The built-in names mean nothing here any more.
+    let old = w.mint(w.access_claims("rosgate:read rosgate:write"), false, None);
+    let resp = w.with_bearer(&old, Method::GET, "/api/v1/me").await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let writer = w.mint(w.access_claims("api://rosgate/Ops.Write"), false, None);
+    let resp = w.with_bearer(&writer, Method::POST, "/api/v1/tokens").await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+}
+
+#[tokio::test]
 async fn hostile_callbacks_get_4xx_and_no_session() {
     let w = world().await;
     let authorize = w.start_login().await;
     let back = IdpBrowser::new().login(&authorize, "bob").await;
     let code = query(&back, "code").unwrap();
 
-    // A state rosgate never issued.
+    // A state rosgate never issued: not the one this browser's login cookie names.
     let forged = back.replace(&query(&back, "state").unwrap(), &"ab".repeat(32));
     let resp = w.callback(&forged).await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     assert!(cookie_value(&set_cookies(&resp), "rosgate_session").is_none());
-    assert_eq!(resp.json::<Value>().await.unwrap()["code"], "invalid_state");
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["code"],
+        "state_mismatch"
+    );
 
     // The real callback works once ...
     let resp = w.callback(&back).await;
@@ -653,6 +998,7 @@ async fn hostile_callbacks_get_4xx_and_no_session() {
         .send()
         .await
         .unwrap();
+    *w.login_cookie.lock().unwrap() = cookie_value(&set_cookies(&resp), "rosgate_login");
     let back = IdpBrowser::new().login(&location(&resp), "bob").await;
     assert_eq!(location(&w.callback(&back).await), "/");
 }
@@ -857,6 +1203,7 @@ async fn id_tokens_need_the_login_nonce_and_keys_are_refetched_at_most_once_a_mi
             audience: w.app.base.clone(),
             resource_indicator: true,
             prompt: None,
+            claims: vec!["groups".into()],
         },
         clock.clone(),
     )
@@ -1029,4 +1376,489 @@ async fn a_login_whose_event_cannot_be_written_leaves_no_session() {
         .with_cookie(&b, Method::GET, "/api/v1/me", None, None)
         .await;
     assert_eq!(status, StatusCode::OK);
+}
+
+/// A provider that is down: every connection gets 503; counts them.
+async fn dead_provider() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = conn.read(&mut buf).await;
+                let _ = conn
+                    .write_all(
+                        b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                    )
+                    .await;
+            });
+        }
+    });
+    (url, hits)
+}
+
+#[tokio::test]
+async fn a_provider_that_is_down_is_asked_once_per_backoff_not_once_per_request() {
+    let (issuer, hits) = dead_provider().await;
+    let clock = Arc::new(ManualClock::new(SystemClock.now()));
+    let app = TestApp::spawn_clocked(
+        Backend::from_env(),
+        reserve().await,
+        |c| {
+            c.oidc = Some(OidcConfig {
+                issuer: issuer.clone(),
+                client_id: "rosgate".into(),
+                client_secret: None,
+                redirect_uri: None,
+                scopes: vec!["openid".into()],
+                audience: None,
+                resource_indicator: true,
+                prompt: None,
+                post_logout_redirect_uri: None,
+                provisioning: vec![],
+                read_scopes: rosgate::config::default_read_scopes(),
+                write_scopes: rosgate::config::default_write_scopes(),
+            });
+        },
+        clock.clone(),
+    )
+    .await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let logins = |n: usize| {
+        let http = http.clone();
+        let url = format!("{}/auth/login", app.base);
+        async move {
+            for _ in 0..n {
+                let resp = http.get(&url).send().await.unwrap();
+                assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+                assert_eq!(
+                    resp.json::<Value>().await.unwrap()["code"],
+                    "idp_unavailable"
+                );
+            }
+        }
+    };
+    let hits = || hits.load(std::sync::atomic::Ordering::SeqCst);
+    logins(5).await;
+    assert_eq!(hits(), 1, "five logins, one discovery attempt");
+    clock.advance(Duration::seconds(1));
+    logins(5).await;
+    assert_eq!(hits(), 2, "asked again after the first backoff");
+    clock.advance(Duration::seconds(1));
+    logins(3).await;
+    assert_eq!(hits(), 2, "the backoff doubled");
+    clock.advance(Duration::seconds(1));
+    logins(1).await;
+    assert_eq!(hits(), 3);
+}
+
+#[tokio::test]
+async fn a_key_set_that_cannot_be_fetched_is_not_asked_for_on_every_token() {
+    let idp = TestIdp::start(IdpOptions {
+        redirect_uri: "http://127.0.0.1:9/auth/callback".into(),
+        post_logout_redirect_uri: "http://127.0.0.1:9/".into(),
+        resource: "http://127.0.0.1:9".into(),
+        accounts: accounts(),
+        claims: IdpClaims::IdToken,
+    })
+    .await;
+    let clock = Arc::new(ManualClock::new(SystemClock.now()));
+    let provider = oidc::OidcProvider::new(
+        oidc::OidcSettings {
+            issuer: idp.issuer.clone(),
+            client_id: idp.client_id.clone(),
+            client_secret: Some(idp.client_secret.clone()),
+            redirect_uri: "http://127.0.0.1:9/auth/callback".into(),
+            scopes: vec!["openid".into()],
+            audience: "http://127.0.0.1:9".into(),
+            resource_indicator: true,
+            prompt: None,
+            claims: vec![],
+        },
+        clock.clone(),
+    )
+    .unwrap();
+    // Discovered while the provider is up; then it goes down.
+    provider
+        .authorization_url("s", "n", &"v".repeat(64))
+        .await
+        .unwrap();
+    let now = SystemClock.now().unix_timestamp();
+    let token = {
+        let mut h = Header::new(Algorithm::ES256);
+        h.kid = Some(idp.keys.kid.clone());
+        let claims = json!({
+            "iss": idp.issuer, "sub": "bob", "aud": "http://127.0.0.1:9",
+            "iat": now, "exp": now + 300, "scope": "rosgate:read",
+        });
+        jsonwebtoken::encode(
+            &h,
+            &claims,
+            &EncodingKey::from_ec_pem(idp.keys.signing_pem.as_bytes()).unwrap(),
+        )
+        .unwrap()
+    };
+    idp.stop().await;
+    for _ in 0..5 {
+        assert!(matches!(
+            provider.verify_access_token(&token).await,
+            Err(IdentityError::Unavailable(_))
+        ));
+    }
+    assert_eq!(provider.jwks().unwrap().fetches(), 1, "one attempt");
+    clock.advance(oidc::jwks::FAILURE_BACKOFF);
+    assert!(provider.verify_access_token(&token).await.is_err());
+    assert_eq!(
+        provider.jwks().unwrap().fetches(),
+        2,
+        "again after the backoff"
+    );
+}
+
+#[tokio::test]
+async fn auth_requests_are_rate_limited_per_client_address() {
+    let app = TestApp::spawn_with(Backend::from_env(), reserve().await, |c| {
+        c.rate_limits.per_address_per_minute = Some(3);
+    })
+    .await;
+    let mut codes = Vec::new();
+    for path in [
+        "/auth/login",
+        "/auth/callback?state=x",
+        "/auth/login",
+        "/auth/login",
+    ] {
+        let resp = app
+            .client
+            .get(format!("{}{path}", app.base))
+            .send()
+            .await
+            .unwrap();
+        codes.push(resp.status().as_u16());
+        if resp.status() == StatusCode::TOO_MANY_REQUESTS {
+            assert!(resp.headers().contains_key(header::RETRY_AFTER));
+            assert_eq!(resp.json::<Value>().await.unwrap()["code"], "rate_limited");
+        }
+    }
+    assert_eq!(
+        codes,
+        [404, 404, 404, 429],
+        "without [oidc] every /auth route is 404; the fourth in a minute is refused"
+    );
+}
+
+#[tokio::test]
+async fn pending_logins_are_capped_and_the_oldest_is_dropped() {
+    let w = world_with(|c| c.sessions.max_pending_logins = 2).await;
+    let first = w.start_login().await;
+    let first_cookie = w.login_cookie.lock().unwrap().clone();
+    let _second = w.start_login().await;
+    let third = w.start_login().await;
+    // The first login was dropped to make room for the third.
+    let back = IdpBrowser::new().login(&first, "bob").await;
+    *w.login_cookie.lock().unwrap() = first_cookie;
+    let resp = w.callback(&back).await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(resp.json::<Value>().await.unwrap()["code"], "invalid_state");
+    // The newest still works.
+    w.start_login().await; // sets a new cookie; put the third's back
+    let back = IdpBrowser::new().login(&third, "bob").await;
+    let state = query(&third, "state").unwrap();
+    let resp = w
+        .http
+        .get(&back)
+        .header(
+            header::COOKIE,
+            format!("rosgate_login={}", state_hash(&state)),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status(),
+        StatusCode::SEE_OTHER,
+        "the newest login finishes"
+    );
+}
+
+fn state_hash(state: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(state.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[tokio::test]
+async fn without_public_url_rosgate_advertises_the_address_it_listens_on() {
+    let (listener, base) = reserve().await;
+    let listen = base.trim_start_matches("http://").to_owned();
+    assert_ne!(listen, "127.0.0.1:8080");
+    let app = TestApp::spawn_with(Backend::from_env(), (listener, base.clone()), |c| {
+        c.public_url = None;
+        c.listen = listen.clone();
+    })
+    .await;
+    let meta: Value = app
+        .client
+        .get(format!("{base}/.well-known/oauth-protected-resource"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(meta["resource"], base.as_str());
+    let resp = app
+        .client
+        .get(format!("{base}/api/v1/me"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        resp.headers()[header::WWW_AUTHENTICATE].to_str().unwrap(),
+        format!("Bearer resource_metadata=\"{base}/.well-known/oauth-protected-resource\""),
+        "the challenge points MCP clients at a live link"
+    );
+}
+
+#[tokio::test]
+async fn a_session_ends_24_hours_after_login_and_when_the_provider_refuses_its_refresh() {
+    let clock = Arc::new(ManualClock::new(SystemClock.now()));
+    let w = world_clocked(clock.clone()).await;
+
+    // A login whose grant the provider has revoked: the refresh fails and
+    // the session ends with it.
+    let b = w.login("bob").await;
+    let tokens = w.session_tokens(&b).await;
+    let revocation = w.idp.discovery().await["revocation_endpoint"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let resp = w
+        .http
+        .post(&revocation)
+        .basic_auth(&w.idp.client_id, Some(&w.idp.client_secret))
+        .form(&[
+            ("token", tokens.refresh_token.as_deref().unwrap()),
+            ("token_type_hint", "refresh_token"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let (status, p) = w
+        .with_cookie(&b, Method::POST, "/auth/refresh", Some(&b.csrf), None)
+        .await;
+    assert_eq!(
+        (status, p["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("refresh_failed"))
+    );
+    let (status, _) = w
+        .with_cookie(&b, Method::GET, "/api/v1/me", None, None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the session is over");
+
+    // Without anyone calling /auth/refresh: once the provider's access
+    // token has expired, the next request renews it, and a refusal ends
+    // the session.
+    let b = w.login("bob").await;
+    let tokens = w.session_tokens(&b).await;
+    let resp = w
+        .http
+        .post(&revocation)
+        .basic_auth(&w.idp.client_id, Some(&w.idp.client_secret))
+        .form(&[
+            ("token", tokens.refresh_token.as_deref().unwrap()),
+            ("token_type_hint", "refresh_token"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let (status, _) = w
+        .with_cookie(&b, Method::GET, "/api/v1/me", None, None)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the access token has not expired yet"
+    );
+    clock.advance(Duration::minutes(6));
+    let (status, p) = w
+        .with_cookie(&b, Method::GET, "/api/v1/me", None, None)
+        .await;
+    assert_eq!(
+        (status, p["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("refresh_failed")),
+        "{p}"
+    );
+    assert!(
+        w.app
+            .state
+            .sessions
+            .resume(&b.session)
+            .await
+            .unwrap()
+            .is_none(),
+        "the session is gone"
+    );
+
+    // However often it is used, a session ends 24 hours after login; its
+    // provider tokens are renewed on the way.
+    let b = w.login("bob").await;
+    let first = w.session_tokens(&b).await;
+    for _ in 0..3 {
+        clock.advance(Duration::hours(7));
+        let (status, p) = w
+            .with_cookie(&b, Method::GET, "/api/v1/me", None, None)
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "used within eight hours: alive: {p}"
+        );
+    }
+    assert_ne!(
+        w.session_tokens(&b).await.access_token,
+        first.access_token,
+        "renewed when it had expired"
+    );
+    clock.advance(Duration::hours(3));
+    let (status, p) = w
+        .with_cookie(&b, Method::GET, "/api/v1/me", None, None)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "24 hours after login: {p}"
+    );
+}
+
+#[tokio::test]
+async fn api_tokens_have_a_maximum_lifetime_and_never_outlive_the_credential_minting_them() {
+    let w = world_with(|c| c.api_tokens.max_ttl_days = 30).await;
+    let acme = w.app.tenant("ttl").await;
+    let (_, parent) = w
+        .app
+        .user(acme.id, &[(BuiltinRole::ReadOnly, Scope::Tenant(acme.id))])
+        .await;
+    let create = |token: String, body: Value| {
+        let w = &w;
+        async move {
+            let resp = w
+                .http
+                .post(format!("{}/api/v1/tokens", w.app.base))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status();
+            (status, resp.json::<Value>().await.unwrap())
+        }
+    };
+    let expires = |v: &Value| {
+        time::OffsetDateTime::parse(
+            v["token"]["expires_at"].as_str().expect("an expiry"),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap()
+    };
+    let now = SystemClock.now();
+    // Over the configured maximum: refused. Without a TTL: the maximum.
+    let (status, p) = create(parent.clone(), json!({"name": "long", "ttl_days": 31})).await;
+    assert_eq!(
+        (status, p["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_field")),
+        "{p}"
+    );
+    let (status, child) = create(parent.clone(), json!({"name": "default"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{child}");
+    let child_expiry = expires(&child);
+    assert!(child_expiry <= now + Duration::days(30) + Duration::minutes(1));
+    assert!(child_expiry >= now + Duration::days(30) - Duration::minutes(1));
+    // A token with a week left cannot mint one for two weeks; without a
+    // TTL, its child ends when it does.
+    let (_, week) = create(parent.clone(), json!({"name": "week", "ttl_days": 7})).await;
+    let week_expiry = expires(&week);
+    let week_secret = week["secret"].as_str().unwrap().to_owned();
+    let (status, p) = create(week_secret.clone(), json!({"name": "x", "ttl_days": 14})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    assert!(p["detail"].as_str().unwrap().contains("outlive"), "{p}");
+    let (status, grandchild) = create(week_secret, json!({"name": "y"})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert!(expires(&grandchild) <= week_expiry);
+    // A five-minute provider JWT mints nothing longer than five minutes.
+    let jwt = w.mint(w.access_claims("rosgate:read rosgate:write"), false, None);
+    let (status, p) = create(jwt.clone(), json!({"name": "agent", "ttl_days": 1})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    let (status, from_jwt) = create(jwt, json!({"name": "agent"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{from_jwt}");
+    assert!(expires(&from_jwt) <= now + Duration::minutes(6));
+}
+
+#[tokio::test]
+async fn a_token_from_before_lifetimes_were_capped_lives_no_longer_than_the_maximum() {
+    let clock = Arc::new(ManualClock::new(SystemClock.now()));
+    let app =
+        TestApp::spawn_clocked(Backend::from_env(), reserve().await, |_| {}, clock.clone()).await;
+    let acme = app.tenant("legacy").await;
+    let (user, _) = app
+        .user(acme.id, &[(BuiltinRole::ReadOnly, Scope::Tenant(acme.id))])
+        .await;
+    // A token stored without an expiry, as tokens were before.
+    let now = clock.now();
+    let id = app.state.entropy.uuid_v7(now);
+    let minted = tenancy::secret::mint(
+        tenancy::secret::SecretKind::ApiToken,
+        id,
+        &kernel::OsEntropy,
+    );
+    app.state
+        .tenancy
+        .repo()
+        .insert_api_token(
+            &tenancy::ApiToken {
+                id: id.into(),
+                tenant_id: acme.id,
+                user_id: user.id,
+                name: "legacy".into(),
+                expires_at: None,
+                revoked_at: None,
+                created_at: now,
+            },
+            &minted.hash,
+        )
+        .await
+        .unwrap();
+    let me = |token: String| {
+        let app = &app;
+        async move {
+            app.client
+                .get(format!("{}/api/v1/me", app.base))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    clock.advance(Duration::days(89));
+    assert_eq!(me(minted.token.clone()).await, StatusCode::OK);
+    clock.advance(Duration::days(1));
+    assert_eq!(
+        me(minted.token.clone()).await,
+        StatusCode::UNAUTHORIZED,
+        "90 days after it was made"
+    );
 }

@@ -59,6 +59,7 @@ const TABLE: &[(&str, &str, Option<&str>, Option<&str>)] = &[
     ("getUser", "OALM", Some("O"), Some("")),
     ("updateUser", "OA", Some("O"), Some("")),
     ("removeUser", "OA", Some("O"), Some("")),
+    ("linkUserIdentity", "O", Some("O"), Some("")),
     ("createInvitation", "OA", Some("O"), Some("")),
     ("createToken", ALL, None, None),
     ("listTokens", ALL, None, None),
@@ -347,6 +348,12 @@ fn request(op: &str, p: &Place, f: Uuid) -> (Method, String, Option<Value>, Stat
             S::OK,
         ),
         "removeUser" => (M::DELETE, format!("/users/{f}"), None, S::NO_CONTENT),
+        "linkUserIdentity" => (
+            M::POST,
+            format!("/users/{}/identities", p.member.id),
+            Some(json!({"subject": n, "issuer": "https://idp.example.test"})),
+            S::CREATED,
+        ),
         "createInvitation" => (
             M::POST,
             "/invitations".into(),
