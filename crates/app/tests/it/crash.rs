@@ -69,12 +69,16 @@ async fn up(client: &reqwest::Client, listen: &str) {
     panic!("rosgate did not come up on {listen}");
 }
 
-/// A DNS write on a fresh lab device (of a lab on `clock`), cut off by
-/// killing the server while the device holds it under `during`. Returns the
-/// lab and the open intent.
-async fn crash_during_dns_write(
+/// A write (`tool` with `input`) on a fresh lab device of a lab on
+/// `clock`, cut off by killing the server while the device holds it under
+/// `during`; `landed` says when the change has reached the device, for
+/// faults that let it land. Returns the lab and the open intent.
+async fn crash_during_write(
+    tool: &str,
+    input: serde_json::Value,
     during: Fault,
     clock: std::sync::Arc<dyn kernel::Clock>,
+    landed: impl Fn(&routeros_sim::DeviceState) -> bool,
 ) -> (crate::lab::Lab, AuditEvent) {
     let lab = crate::lab::lab_clocked(|_| {}, clock).await;
     let d = lab
@@ -97,46 +101,53 @@ async fn crash_during_dns_write(
     let client = reqwest::Client::new();
     up(&client, &listen).await;
 
-    let url = format!(
-        "http://{listen}/api/v1/devices/{}/tools/update_dns_servers",
-        d.id
+    let write = tokio::spawn(
+        client
+            .post(format!(
+                "http://{listen}/api/v1/devices/{}/tools/{tool}",
+                d.id
+            ))
+            .bearer_auth(token)
+            .json(&input)
+            .send(),
     );
-    let write = tokio::spawn({
-        let client = client.clone();
-        async move {
-            client
-                .post(url)
-                .bearer_auth(token)
-                .json(&json!({"dns_servers": ["192.0.2.53"]}))
-                .send()
-                .await
-        }
-    });
     let events = wait_for(&lab.app, lab.tenant, |es| {
         es.iter().any(|e| e.result == RunResult::Pending)
     })
     .await;
     let intent = events
-        .iter()
+        .into_iter()
         .find(|e| e.result == RunResult::Pending)
-        .unwrap()
-        .clone();
-    assert_eq!(intent.tool_name.as_deref(), Some("update_dns_servers"));
+        .unwrap();
+    assert_eq!(intent.tool_name.as_deref(), Some(tool));
     assert_eq!(intent.device_id, Some(d.id.uuid()));
     assert!(intent.args_digest.is_some());
-    if matches!(during, Fault::LateWriteReply(_)) {
-        // Killed only once the change has landed.
-        for _ in 0..300 {
-            if lab.sim.state("r-crash").setting_value("ip/dns", "servers") == Some("192.0.2.53") {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+    for _ in 0..300 {
+        if landed(&lab.sim.state("r-crash")) {
+            break;
         }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
     server.kill().await.unwrap();
     assert!(write.await.unwrap().is_err(), "the reply never came");
     (lab, intent)
+}
+
+/// [`crash_during_write`] of `update_dns_servers` to 192.0.2.53.
+async fn crash_during_dns_write(
+    during: Fault,
+    clock: std::sync::Arc<dyn kernel::Clock>,
+) -> (crate::lab::Lab, AuditEvent) {
+    let lands = matches!(during, Fault::LateWriteReply(_));
+    crash_during_write(
+        "update_dns_servers",
+        json!({"dns_servers": ["192.0.2.53"]}),
+        during,
+        clock,
+        move |s| !lands || s.setting_value("ip/dns", "servers") == Some("192.0.2.53"),
+    )
+    .await
 }
 
 /// Switches the crashed device to `after`, restarts the server and returns
@@ -251,49 +262,14 @@ async fn a_device_that_stays_silent_after_a_crash_is_asked_again_and_after_a_day
 
 #[tokio::test]
 async fn a_change_that_leaves_nothing_to_read_is_settled_as_unknown_after_a_crash() {
-    let lab = lab_with(|_| {}).await;
-    let d = lab
-        .device(
-            "r-crash",
-            Environment::Lab,
-            Capabilities {
-                allow_advanced_writes: true,
-                ..Capabilities::default()
-            },
-        )
-        .await;
-    let token = lab.user(R::OpsRw).await;
-    lab.sim
-        .set_fault("r-crash", Fault::Slow(Duration::from_secs(60)))
-        .await;
-    let listen = {
-        let (l, _) = testkit::reserve().await;
-        l.local_addr().unwrap().to_string()
-    };
-    let mut server = rosgate(&lab.app.config, &listen);
-    let client = reqwest::Client::new();
-    up(&client, &listen).await;
-    let write = tokio::spawn(
-        client
-            .post(format!(
-                "http://{listen}/api/v1/devices/{}/tools/flush_dns_cache",
-                d.id
-            ))
-            .bearer_auth(token)
-            .json(&json!({}))
-            .send(),
-    );
-    let events = wait_for(&lab.app, lab.tenant, |es| {
-        es.iter().any(|e| e.result == RunResult::Pending)
-    })
+    let (lab, intent) = crash_during_write(
+        "flush_dns_cache",
+        json!({}),
+        Fault::Slow(Duration::from_secs(60)),
+        std::sync::Arc::new(kernel::SystemClock),
+        |_| true,
+    )
     .await;
-    let intent = events
-        .into_iter()
-        .find(|e| e.result == RunResult::Pending)
-        .unwrap();
-    server.kill().await.unwrap();
-    assert!(write.await.unwrap().is_err(), "the reply never came");
-
     let outcome = restart_and_settle(&lab, &intent, Fault::None).await;
     assert_eq!(outcome.result, RunResult::Unknown);
     assert_eq!(outcome.error_class.as_deref(), Some("outcome_unknown"));
@@ -302,6 +278,33 @@ async fn a_change_that_leaves_nothing_to_read_is_settled_as_unknown_after_a_cras
         "{}",
         outcome.reason
     );
+}
+
+/// A lab with one device that takes routing plans, and an admin's token.
+async fn routing_lab(name: &str) -> (crate::lab::Lab, tenancy::Device, String) {
+    let lab = lab_with(|_| {}).await;
+    let d = lab
+        .device(
+            name,
+            Environment::Lab,
+            Capabilities {
+                allow_advanced_writes: true,
+                allow_professional_workflows: true,
+                allow_routing_writes: true,
+                ..Capabilities::default()
+            },
+        )
+        .await;
+    let admin = lab.user(R::Admin).await;
+    (lab, d, admin)
+}
+
+/// The read-back the settler uses, over the lab's server.
+fn read_back(lab: &crate::lab::Lab) -> rosgate::devices::DeviceReadBack<'_> {
+    rosgate::devices::DeviceReadBack {
+        tenancy: &lab.app.state.tenancy,
+        tools: &lab.app.state.tools,
+    }
 }
 
 /// Applies a routing plan on `device` and returns the plan id, the
@@ -362,20 +365,7 @@ async fn applied_plan(
 #[tokio::test]
 async fn a_plans_change_is_read_back_by_its_tag_and_never_while_its_rollback_is_armed() {
     use audit::intents::{Finding, ReadBack};
-    let lab = lab_with(|_| {}).await;
-    let d = lab
-        .device(
-            "r-plan",
-            Environment::Lab,
-            Capabilities {
-                allow_advanced_writes: true,
-                allow_professional_workflows: true,
-                allow_routing_writes: true,
-                ..Capabilities::default()
-            },
-        )
-        .await;
-    let admin = lab.user(R::Admin).await;
+    let (lab, d, admin) = routing_lab("r-plan").await;
     let (plan, intent, kept) = applied_plan(
         &lab,
         &admin,
@@ -384,10 +374,7 @@ async fn a_plans_change_is_read_back_by_its_tag_and_never_while_its_rollback_is_
         d.id,
     )
     .await;
-    let read_back = rosgate::devices::DeviceReadBack {
-        tenancy: &lab.app.state.tenancy,
-        tools: &lab.app.state.tools,
-    };
+    let read_back = read_back(&lab);
     assert!(matches!(
         read_back.read_back(&intent, &kept).await,
         Finding::Applied(_)
@@ -438,20 +425,7 @@ async fn a_plans_change_is_read_back_by_its_tag_and_never_while_its_rollback_is_
 #[tokio::test]
 async fn a_removal_put_back_by_the_routers_rollback_reads_back_as_not_applied() {
     use audit::intents::{Finding, ReadBack};
-    let lab = lab_with(|_| {}).await;
-    let d = lab
-        .device(
-            "r-undo",
-            Environment::Lab,
-            Capabilities {
-                allow_advanced_writes: true,
-                allow_professional_workflows: true,
-                allow_routing_writes: true,
-                ..Capabilities::default()
-            },
-        )
-        .await;
-    let admin = lab.user(R::Admin).await;
+    let (lab, d, admin) = routing_lab("r-undo").await;
     let route = lab.sim.with_state("r-undo", |s| {
         s.table_mut("ip/route")
             .unwrap()
@@ -469,10 +443,7 @@ async fn a_removal_put_back_by_the_routers_rollback_reads_back_as_not_applied() 
         d.id,
     )
     .await;
-    let read_back = rosgate::devices::DeviceReadBack {
-        tenancy: &lab.app.state.tenancy,
-        tools: &lab.app.state.tools,
-    };
+    let read_back = read_back(&lab);
     assert!(matches!(
         read_back.read_back(&intent, &kept).await,
         Finding::Applied(_)
