@@ -42,9 +42,10 @@ pub enum TenancyError {
         "{0} has no account here: ask an administrator for an invitation, or for a provisioning rule that matches your groups"
     )]
     NotProvisioned(String),
-    /// The identity's verified email belongs to a platform administrator or
-    /// to someone holding `admin:*`: such accounts are linked to an identity
-    /// only explicitly, by an administrator.
+    /// The identity's verified email belongs to a platform administrator,
+    /// to someone holding `admin:*`, or to an account linked to another
+    /// identity already: such accounts are linked to an identity only
+    /// explicitly, by an administrator.
     #[error(
         "the account of {0} can only be linked to this login by an administrator (rosgate user link-identity)"
     )]
@@ -838,7 +839,12 @@ impl TenancyService {
         let now = self.clock.now();
         if let Some(email) = &email {
             if let Some(user) = self.repo.user_by_email(email).await? {
-                if !self.may_link_by_email(&user).await? {
+                // An email match stands in for a link only for someone not
+                // linked yet: a second account at the provider with the
+                // same email is not a way into an account that has one.
+                if !self.repo.identities_of(user.id).await?.is_empty()
+                    || !self.may_link_by_email(&user).await?
+                {
                     return Err(TenancyError::LinkRequired(email.clone()));
                 }
                 self.link(&user, id, now).await?;
@@ -1285,6 +1291,7 @@ mod tests {
         repo.expect_user_by_identity().returning(|_, _| Ok(None));
         repo.expect_user_by_email()
             .returning(|e| Ok(Some(existing(e))));
+        repo.expect_identities_of().returning(|_| Ok(vec![]));
         repo.expect_link_identity()
             .withf(|u, iss, sub, _| {
                 u.id == existing("x").id && iss == "https://idp.example" && sub == "sub-1"
@@ -1296,6 +1303,27 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(user.email, "known@example.test");
+    }
+
+    #[tokio::test]
+    async fn an_account_linked_already_gets_no_second_identity_by_email() {
+        let mut repo = MockTenancyRepository::new();
+        repo.expect_user_by_identity().returning(|_, _| Ok(None));
+        repo.expect_user_by_email()
+            .returning(|e| Ok(Some(existing(e))));
+        repo.expect_identities_of()
+            .returning(|_| Ok(vec![("https://idp.example".into(), "sub-0".into())]));
+        repo.expect_link_identity().never();
+        repo.expect_pending_invitation_for().never();
+        repo.expect_provision_user().never();
+        let err = service(repo, clock())
+            .sign_in(
+                &identity("known@example.test", Some(true), &["netops"]),
+                &[rule("netops")],
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, TenancyError::LinkRequired(_)), "{err}");
     }
 
     #[tokio::test]
@@ -1323,6 +1351,7 @@ mod tests {
                 u.display_name = name.into();
                 Ok(Some(u))
             });
+            repo.expect_identities_of().returning(|_| Ok(vec![]));
             repo.expect_link_identity().never();
             repo.expect_pending_invitation_for().never();
             repo.expect_provision_user().never();
@@ -1384,6 +1413,7 @@ mod tests {
         repo.expect_user_by_identity().returning(|_, _| Ok(None));
         repo.expect_user_by_email()
             .returning(|e| Ok(Some(existing(e))));
+        repo.expect_identities_of().returning(|_| Ok(vec![]));
         repo.expect_link_identity().never();
         let svc = TenancyService::new(
             Arc::new(repo),

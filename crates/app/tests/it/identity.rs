@@ -41,6 +41,8 @@ fn accounts() -> Vec<IdpAccount> {
         IdpAccount::new("mallory", "mallory@nowhere.test", "Mallory", &["staff"]),
         IdpAccount::new("root", "root@acme.test", "Root", &["netops"]),
         IdpAccount::new("boss", "boss@acme.test", "Boss", &["netops"]),
+        // A second account at the provider with bob's verified email.
+        IdpAccount::new("bob-twin", "bob@acme.test", "Bob Twin", &["staff"]),
         eve,
     ]
 }
@@ -815,6 +817,49 @@ async fn an_email_match_links_only_verified_emails_and_never_an_administrator() 
         .with_cookie(&b, Method::GET, "/api/v1/me", None, None)
         .await;
     assert_eq!(me["user"]["id"], boss.id.to_string());
+}
+
+#[tokio::test]
+async fn an_account_linked_already_is_not_linked_to_a_second_identity_by_email() {
+    let w = world().await;
+    // bob's first login links his account to the subject "bob".
+    let b = w.login("bob").await;
+    let (_, me) = w
+        .with_cookie(&b, Method::GET, "/api/v1/me", None, None)
+        .await;
+    let bob = me["user"]["id"].as_str().unwrap().to_owned();
+    // Another account at the provider with the same verified email is not bob.
+    let authorize = w.start_login().await;
+    let back = IdpBrowser::new().login(&authorize, "bob-twin").await;
+    let resp = w.callback(&back).await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert!(cookie_value(&set_cookies(&resp), "rosgate_session").is_none());
+    let p: Value = resp.json().await.unwrap();
+    assert_eq!(p["code"], "identity_link_required", "{p}");
+    let user = w
+        .app
+        .state
+        .tenancy
+        .repo()
+        .user_by_identity(&w.idp.issuer, "bob-twin")
+        .await
+        .unwrap();
+    assert!(user.is_none(), "bob-twin is linked to nobody");
+    let links = w
+        .app
+        .state
+        .tenancy
+        .repo()
+        .identities_of(bob.parse::<Uuid>().unwrap().into())
+        .await
+        .unwrap();
+    assert_eq!(links, vec![(w.idp.issuer.clone(), "bob".to_owned())]);
+    // bob himself still logs in.
+    let b = w.login("bob").await;
+    let (_, me) = w
+        .with_cookie(&b, Method::GET, "/api/v1/me", None, None)
+        .await;
+    assert_eq!(me["user"]["id"], bob.as_str());
 }
 
 #[tokio::test]
