@@ -796,7 +796,7 @@ async fn an_email_match_links_only_verified_emails_and_never_an_administrator() 
             true,
         )
         .await;
-    let (status, p) = link(operator, root.id, "root").await;
+    let (status, p) = link(operator.clone(), root.id, "root").await;
     assert_eq!(status, StatusCode::CREATED, "{p}");
     assert_eq!(p["issuer"], w.idp.issuer.as_str(), "the configured issuer");
     assert_eq!(p["subject"], "root");
@@ -807,10 +807,21 @@ async fn an_email_match_links_only_verified_emails_and_never_an_administrator() 
     assert_eq!(status, StatusCode::OK, "{me}");
     assert_eq!(me["user"]["id"], root.id.to_string());
     // The same identity cannot be linked to someone else.
-    let (status, p) = link(boss_token.clone(), boss.id, "root").await;
-    assert_eq!(status, StatusCode::CONFLICT, "{p}");
-    // The org admin links themselves; then boss logs in as boss.
+    let (status, p) = link(operator.clone(), boss.id, "root").await;
+    assert_eq!(
+        (status, p["code"].as_str()),
+        (StatusCode::CONFLICT, Some("identity_taken")),
+        "{p}"
+    );
+    // The org admin may not link themselves; a platform administrator
+    // links them, then boss logs in as boss.
     let (status, p) = link(boss_token, boss.id, "boss").await;
+    assert_eq!(
+        (status, p["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("own_identity_link")),
+        "{p}"
+    );
+    let (status, p) = link(operator, boss.id, "boss").await;
     assert_eq!(status, StatusCode::CREATED, "{p}");
     let b = w.login("boss").await;
     let (_, me) = w
@@ -860,6 +871,119 @@ async fn an_account_linked_already_is_not_linked_to_a_second_identity_by_email()
         .with_cookie(&b, Method::GET, "/api/v1/me", None, None)
         .await;
     assert_eq!(me["user"]["id"], bob.as_str());
+}
+
+#[tokio::test]
+async fn an_org_admin_cannot_link_a_backdoor_identity_and_every_refusal_is_audited() {
+    let w = world().await;
+    let tenancy = &w.app.state.tenancy;
+    let acme = tenancy
+        .repo()
+        .user_by_email("bob@acme.test")
+        .await
+        .unwrap()
+        .unwrap()
+        .tenant_id;
+    let (_, admin) = w
+        .app
+        .user(acme, &[(BuiltinRole::OrgAdmin, Scope::Tenant(acme))])
+        .await;
+    let (other_admin, _) = w
+        .app
+        .user(acme, &[(BuiltinRole::OrgAdmin, Scope::Tenant(acme))])
+        .await;
+    let dave = tenancy
+        .create_user(acme, "dave@acme.test", "Dave", false)
+        .await
+        .unwrap();
+    // bob and carol (another tenant) have logged in: both are linked.
+    w.login("bob").await;
+    w.login("carol").await;
+    let bob = tenancy
+        .repo()
+        .user_by_email("bob@acme.test")
+        .await
+        .unwrap()
+        .unwrap();
+    let link = |user: kernel::UserId, body: Value| {
+        let w = &w;
+        let admin = admin.clone();
+        async move {
+            let resp = w
+                .http
+                .post(format!("{}/api/v1/users/{user}/identities", w.app.base))
+                .bearer_auth(admin)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (resp.status(), resp.json::<Value>().await.unwrap())
+        }
+    };
+    for (user, body, status, code) in [
+        // Another org admin: only a platform administrator links them.
+        (
+            other_admin.id,
+            json!({"subject": "mallory"}),
+            StatusCode::FORBIDDEN,
+            "platform_admin_link",
+        ),
+        // bob has an identity: no second one beside it.
+        (
+            bob.id,
+            json!({"subject": "mallory"}),
+            StatusCode::CONFLICT,
+            "identity_already_linked",
+        ),
+        // Only the configured provider's identities.
+        (
+            dave.id,
+            json!({"subject": "mallory", "issuer": "https://evil.example"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "issuer_mismatch",
+        ),
+        // carol's identity, linked in another tenant: taken, tenant unnamed.
+        (
+            dave.id,
+            json!({"subject": "carol"}),
+            StatusCode::CONFLICT,
+            "identity_taken",
+        ),
+    ] {
+        let (got, p) = link(user, body.clone()).await;
+        assert_eq!((got, p["code"].as_str()), (status, Some(code)), "{body}: {p}");
+        let detail = p["detail"].as_str().unwrap();
+        assert!(
+            !detail.contains(&JIT_TENANT.to_string()) && !detail.contains("jit"),
+            "{detail}"
+        );
+        let events = w.app.state.db.audit_events(acme).await.unwrap();
+        let last = events
+            .iter()
+            .rfind(|e| e.resource_id == Some(user.uuid()) && e.action == "admin:*")
+            .expect("an event");
+        assert_eq!(last.decision.as_str(), "deny", "{code}: {last:#?}");
+        let subject = body["subject"].as_str().unwrap();
+        assert!(
+            last.reason.contains(&format!("{subject:?}")) && last.reason.contains(code),
+            "{last:#?}"
+        );
+    }
+    // Nobody logs in as bob or the other admin through mallory's account.
+    let authorize = w.start_login().await;
+    let back = IdpBrowser::new().login(&authorize, "mallory").await;
+    assert_eq!(w.callback(&back).await.status(), StatusCode::FORBIDDEN);
+    // A plain user without a link, at the provider's issuer: linked, and
+    // the event names what was linked.
+    let (got, p) = link(dave.id, json!({"subject": "mallory"})).await;
+    assert_eq!(got, StatusCode::CREATED, "{p}");
+    let events = w.app.state.db.audit_events(acme).await.unwrap();
+    let last = events
+        .iter()
+        .rfind(|e| e.resource_id == Some(dave.id.uuid()))
+        .unwrap();
+    assert_eq!(last.decision.as_str(), "allow");
+    assert!(last.reason.contains("\"mallory\""), "{last:#?}");
 }
 
 #[tokio::test]
