@@ -288,12 +288,7 @@ impl OidcProvider {
                 "the provider's UserInfo describes another person than the ID token",
             ));
         }
-        for (k, v) in info {
-            if PROTOCOL_ONLY.contains(&k.as_str()) {
-                continue;
-            }
-            c.entry(k).or_insert(v);
-        }
+        claims::merge_userinfo(c, info, PROTOCOL_ONLY);
         Ok(())
     }
 
