@@ -500,9 +500,11 @@ pub enum Renewal {
 
 /// Renews the provider's tokens of a session whose access token has
 /// expired, so a session lasts only as long as the provider keeps honouring
-/// its login: when the provider refuses the refresh (the person was
-/// disabled, the grant revoked), the session ends. A provider that cannot
-/// be reached ends nothing (the session's own lifetime still bounds it).
+/// its login: when the provider says the refresh token is dead
+/// (`invalid_grant`: the person was disabled, the grant revoked), the
+/// session ends. A provider that cannot be reached, or refuses for another
+/// reason (`temporarily_unavailable`, `invalid_client`, …), ends nothing
+/// (the session's own lifetime still bounds it).
 /// A refusal because another request refreshed the same session meanwhile
 /// (with a rotated refresh token) is recognised by the session's tokens
 /// having changed.

@@ -9,7 +9,7 @@ use crate::{claims, http};
 use async_trait::async_trait;
 use kernel::Clock;
 use oauth2::basic::{
-    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
+    BasicErrorResponse, BasicErrorResponseType, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
     BasicTokenType,
 };
 use oauth2::{
@@ -373,6 +373,29 @@ fn token_error<E: std::error::Error + 'static>(
     }
 }
 
+/// A failed refresh. Only `invalid_grant` (RFC 6749 §5.2: the refresh
+/// token is invalid, expired or revoked) says the login is over and is
+/// `Rejected`; any other refusal (`invalid_client`,
+/// `temporarily_unavailable`, `invalid_target`, …) is trouble between
+/// rosgate and the provider, not the person's, and is `Unavailable`.
+fn refresh_error<E: std::error::Error + 'static>(
+    e: RequestTokenError<E, BasicErrorResponse>,
+) -> IdentityError {
+    match e {
+        RequestTokenError::ServerResponse(r)
+            if *r.error() == BasicErrorResponseType::InvalidGrant =>
+        {
+            rejected(format!(
+                "the identity provider refused the refresh token: {r}"
+            ))
+        }
+        RequestTokenError::ServerResponse(r) => unavailable(format!(
+            "refresh token: the identity provider answered {r}"
+        )),
+        other => token_error("refresh token", other),
+    }
+}
+
 #[async_trait]
 impl IdentityProvider for OidcProvider {
     fn issuer(&self) -> &str {
@@ -477,7 +500,7 @@ impl IdentityProvider for OidcProvider {
         let t = req
             .request_async(&send)
             .await
-            .map_err(|e| token_error("refresh token", e))?;
+            .map_err(refresh_error)?;
         Ok(self.tokens(&t, Some(tokens)))
     }
 
@@ -552,5 +575,43 @@ impl IdentityProvider for OidcProvider {
                 .and_then(Value::as_i64)
                 .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok()),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(code: BasicErrorResponseType) -> IdentityError {
+        refresh_error::<std::io::Error>(RequestTokenError::ServerResponse(
+            BasicErrorResponse::new(code, None, None),
+        ))
+    }
+
+    #[test]
+    fn only_invalid_grant_ends_a_login_at_refresh() {
+        assert!(matches!(
+            refused(BasicErrorResponseType::InvalidGrant),
+            IdentityError::Rejected(_)
+        ));
+        for code in [
+            BasicErrorResponseType::InvalidClient,
+            BasicErrorResponseType::InvalidRequest,
+            BasicErrorResponseType::UnauthorizedClient,
+            BasicErrorResponseType::UnsupportedGrantType,
+            BasicErrorResponseType::InvalidScope,
+            BasicErrorResponseType::Extension("temporarily_unavailable".into()),
+            BasicErrorResponseType::Extension("invalid_target".into()),
+            BasicErrorResponseType::Extension("server_error".into()),
+        ] {
+            assert!(
+                matches!(refused(code.clone()), IdentityError::Unavailable(_)),
+                "{code:?}"
+            );
+        }
+        let unreachable = refresh_error::<std::io::Error>(RequestTokenError::Request(
+            std::io::Error::other("connection refused"),
+        ));
+        assert!(matches!(unreachable, IdentityError::Unavailable(_)));
     }
 }
