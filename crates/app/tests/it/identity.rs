@@ -987,6 +987,74 @@ async fn an_org_admin_cannot_link_a_backdoor_identity_and_every_refusal_is_audit
 }
 
 #[tokio::test]
+async fn a_login_cookie_planted_beside_the_browsers_own_binds_nothing() {
+    // Over https the cookie is __Host-: only this host sets it, for "/".
+    let w = world_with(|c| c.cookie_secure = true).await;
+    let resp = w
+        .http
+        .get(format!("{}/auth/login", w.app.base))
+        .send()
+        .await
+        .unwrap();
+    let authorize = location(&resp);
+    let set = set_cookies(&resp);
+    let bound = set
+        .iter()
+        .find(|c| c.starts_with("__Host-rosgate_login="))
+        .unwrap_or_else(|| panic!("a __Host- login cookie: {set:?}"));
+    let attrs: Vec<&str> = bound.split(';').map(str::trim).collect();
+    assert!(attrs.contains(&"Path=/"), "{bound}");
+    assert!(attrs.contains(&"Secure"), "{bound}");
+    assert!(!bound.to_lowercase().contains("domain="), "{bound}");
+    let value = cookie_value(&set, "__Host-rosgate_login").unwrap();
+    let back = IdpBrowser::new().login(&authorize, "bob").await;
+    for cookies in [
+        // The plain name is not the secure deployment's cookie.
+        format!("rosgate_login={value}"),
+        // Two login cookies, one of them planted: bound to nothing.
+        format!("__Host-rosgate_login=0000; __Host-rosgate_login={value}"),
+        format!("__Host-rosgate_login={value}; __Host-rosgate_login=0000"),
+    ] {
+        let resp = w
+            .http
+            .get(&back)
+            .header(header::COOKIE, &cookies)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{cookies}");
+        assert!(cookie_value(&set_cookies(&resp), "rosgate_session").is_none());
+        let p: Value = resp.json().await.unwrap();
+        assert_eq!(p["code"], "state_mismatch", "{cookies}");
+    }
+    let resp = w
+        .http
+        .get(&back)
+        .header(header::COOKIE, format!("__Host-rosgate_login={value}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert!(cookie_value(&set_cookies(&resp), "rosgate_session").is_some());
+
+    // On plain http (the demo) the name stays; two cookies still bind nothing.
+    let w = world().await;
+    let authorize = w.start_login().await;
+    let value = w.login_cookie.lock().unwrap().clone().unwrap();
+    let back = IdpBrowser::new().login(&authorize, "bob").await;
+    for cookies in [
+        format!("rosgate_login=0000; rosgate_login={value}"),
+        format!("rosgate_login={value}; rosgate_login=0000"),
+    ] {
+        let resp = w.http.get(&back).header(header::COOKIE, &cookies).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{cookies}");
+        let p: Value = resp.json().await.unwrap();
+        assert_eq!(p["code"], "state_mismatch", "{cookies}");
+    }
+    assert_eq!(w.callback(&back).await.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
 async fn a_victim_sent_an_attackers_callback_link_is_not_signed_in_as_the_attacker() {
     let w = world().await;
     // The attacker starts a login in their own browser and stops at the
