@@ -224,7 +224,7 @@ impl TenancyRepository for Database {
 
     async fn user_by_email(&self, email: &str) -> R<Option<User>> {
         let m = user::Entity::find()
-            .filter(user::Column::Email.eq(email.to_lowercase()))
+            .filter(user::Column::Email.eq(email.to_ascii_lowercase()))
             .one(self.conn())
             .await
             .map_err(store_err)?;
@@ -645,7 +645,7 @@ impl TenancyRepository for Database {
         now: OffsetDateTime,
     ) -> R<Option<Invitation>> {
         invitation::Entity::find()
-            .filter(invitation::Column::Email.eq(email.to_lowercase()))
+            .filter(invitation::Column::Email.eq(email.to_ascii_lowercase()))
             .filter(invitation::Column::AcceptedAt.is_null())
             .filter(invitation::Column::ExpiresAt.gt(now))
             .order_by_desc(invitation::Column::CreatedAt)

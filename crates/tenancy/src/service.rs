@@ -833,8 +833,12 @@ impl TenancyService {
         let who = id
             .trusted_email()
             .map_or_else(|| format!("subject {}", id.subject), str::to_owned);
+        // Only an ASCII email is matched against accounts, invitations and
+        // rules: a non-ASCII one may stand for another person's address
+        // under some case folding.
         let email = id
             .trusted_email()
+            .filter(|e| e.is_ascii())
             .and_then(|e| validate::email("email", e).ok());
         let now = self.clock.now();
         if let Some(email) = &email {
@@ -1324,6 +1328,29 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(err, TenancyError::LinkRequired(_)), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_non_ascii_email_matches_nobody() {
+        let mut repo = MockTenancyRepository::new();
+        repo.expect_user_by_identity().returning(|_, _| Ok(None));
+        repo.expect_user_by_email().never();
+        repo.expect_pending_invitation_for().never();
+        repo.expect_link_identity().never();
+        repo.expect_provision_user().never();
+        let err = service(repo, clock())
+            .sign_in(
+                &identity("\u{212A}nown@example.test", Some(true), &["netops"]),
+                &[rule("netops")],
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, TenancyError::NotProvisioned(_)), "{err}");
+        assert_eq!(
+            validate::email("email", "\u{212A}nown@Example.test").unwrap(),
+            "\u{212A}nown@example.test",
+            "ASCII case only"
+        );
     }
 
     #[tokio::test]

@@ -43,6 +43,8 @@ fn accounts() -> Vec<IdpAccount> {
         IdpAccount::new("boss", "boss@acme.test", "Boss", &["netops"]),
         // A second account at the provider with bob's verified email.
         IdpAccount::new("bob-twin", "bob@acme.test", "Bob Twin", &["staff"]),
+        // kate@acme.test with a Kelvin sign, which Unicode lowercases to k.
+        IdpAccount::new("kelvin", "\u{212A}ate@acme.test", "Kelvin", &["netops"]),
         eve,
     ]
 }
@@ -871,6 +873,43 @@ async fn an_account_linked_already_is_not_linked_to_a_second_identity_by_email()
         .with_cookie(&b, Method::GET, "/api/v1/me", None, None)
         .await;
     assert_eq!(me["user"]["id"], bob.as_str());
+}
+
+#[tokio::test]
+async fn an_email_that_folds_onto_another_under_unicode_case_rules_matches_nobody() {
+    let w = world().await;
+    let bob = w
+        .app
+        .state
+        .tenancy
+        .repo()
+        .user_by_email("bob@acme.test")
+        .await
+        .unwrap()
+        .unwrap();
+    let kate = w
+        .app
+        .state
+        .tenancy
+        .create_user(bob.tenant_id, "kate@acme.test", "Kate", false)
+        .await
+        .unwrap();
+    let authorize = w.start_login().await;
+    let back = IdpBrowser::new().login(&authorize, "kelvin").await;
+    let resp = w.callback(&back).await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert!(cookie_value(&set_cookies(&resp), "rosgate_session").is_none());
+    let p: Value = resp.json().await.unwrap();
+    assert_eq!(p["code"], "not_provisioned", "{p}");
+    let links = w
+        .app
+        .state
+        .tenancy
+        .repo()
+        .identities_of(kate.id)
+        .await
+        .unwrap();
+    assert!(links.is_empty(), "kate is not linked: {links:?}");
 }
 
 #[tokio::test]
