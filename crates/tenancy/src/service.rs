@@ -233,6 +233,25 @@ impl TenancyService {
     /// identity already linked to another user is a conflict; linking it
     /// again to the same user is fine.
     pub async fn link_identity(&self, user: &User, issuer: &str, subject: &str) -> Result<()> {
+        let subject = Self::identity_input(issuer, subject)?;
+        match self.repo.user_by_identity(issuer, subject).await? {
+            Some(u) if u.id == user.id => return Ok(()),
+            Some(_) => {
+                return Err(TenancyError::Conflict(
+                    "this identity is already linked to another user".into(),
+                ));
+            }
+            None => {}
+        }
+        self.repo
+            .link_identity(user, issuer, subject, self.clock.now())
+            .await?;
+        Ok(())
+    }
+
+    /// Checks an identity named for [`TenancyService::link_identity`]: the
+    /// subject, trimmed, or why the input is not an identity.
+    pub fn identity_input<'a>(issuer: &str, subject: &'a str) -> Result<&'a str> {
         let subject = subject.trim();
         if subject.is_empty() || subject.len() > 255 || subject.chars().any(char::is_control) {
             return Err(FieldError::new(
@@ -247,19 +266,7 @@ impl TenancyService {
         {
             return Err(FieldError::new("issuer", "must be the provider's issuer URL").into());
         }
-        match self.repo.user_by_identity(issuer, subject).await? {
-            Some(u) if u.id == user.id => return Ok(()),
-            Some(_) => {
-                return Err(TenancyError::Conflict(
-                    "this identity is already linked to another user".into(),
-                ));
-            }
-            None => {}
-        }
-        self.repo
-            .link_identity(user, issuer, subject, self.clock.now())
-            .await?;
-        Ok(())
+        Ok(subject)
     }
 
     async fn recheck(&self, invitation: &Invitation) -> Result<()> {
