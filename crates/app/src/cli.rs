@@ -118,7 +118,12 @@ pub async fn link_identity(
     );
     let refused = match tenancy::TenancyService::identity_input(issuer, subject) {
         Err(e) => Some(("invalid_field", e)),
-        Ok(subject) => match state.tenancy.repo().user_by_identity(issuer, subject).await? {
+        Ok(subject) => match state
+            .tenancy
+            .repo()
+            .user_by_identity(issuer, subject)
+            .await?
+        {
             Some(u) if u.id != user.id => Some((
                 "identity_taken",
                 tenancy::TenancyError::Conflict(

@@ -125,7 +125,11 @@ fn state_bound_to_browser(app: &AppState, req: &Request, state: &str) -> bool {
 
 fn login_cookie(state: &AppState, value: &str) -> Cookie {
     let mut c = Cookie::new_with_str(login_cookie_name(state), value);
-    c.set_path(if state.web.cookie_secure { "/" } else { "/auth" });
+    c.set_path(if state.web.cookie_secure {
+        "/"
+    } else {
+        "/auth"
+    });
     c.set_http_only(true);
     c.set_same_site(SameSite::Lax);
     c.set_secure(state.web.cookie_secure);

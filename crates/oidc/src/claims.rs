@@ -87,7 +87,11 @@ pub fn scopes(claims: &Map<String, Value>) -> Vec<String> {
 /// from two sources: when the ID token has an email, UserInfo's
 /// `email_verified` counts only for that same email (ASCII case aside);
 /// when it has none, both come from UserInfo.
-pub fn merge_userinfo(c: &mut Map<String, Value>, mut info: Map<String, Value>, protocol_only: &[&str]) {
+pub fn merge_userinfo(
+    c: &mut Map<String, Value>,
+    mut info: Map<String, Value>,
+    protocol_only: &[&str],
+) {
     match c.get("email").and_then(Value::as_str) {
         Some(email) => {
             let same = info

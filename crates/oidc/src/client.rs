@@ -9,8 +9,8 @@ use crate::{claims, http};
 use async_trait::async_trait;
 use kernel::Clock;
 use oauth2::basic::{
-    BasicErrorResponse, BasicErrorResponseType, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
-    BasicTokenType,
+    BasicErrorResponse, BasicErrorResponseType, BasicRevocationErrorResponse,
+    BasicTokenIntrospectionResponse, BasicTokenType,
 };
 use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
@@ -389,9 +389,9 @@ fn refresh_error<E: std::error::Error + 'static>(
                 "the identity provider refused the refresh token: {r}"
             ))
         }
-        RequestTokenError::ServerResponse(r) => unavailable(format!(
-            "refresh token: the identity provider answered {r}"
-        )),
+        RequestTokenError::ServerResponse(r) => {
+            unavailable(format!("refresh token: the identity provider answered {r}"))
+        }
         other => token_error("refresh token", other),
     }
 }
@@ -497,10 +497,7 @@ impl IdentityProvider for OidcProvider {
             // RFC 8707 §2.2: the new access token is for rosgate's resource.
             req = req.add_extra_param("resource", self.settings.audience.clone());
         }
-        let t = req
-            .request_async(&send)
-            .await
-            .map_err(refresh_error)?;
+        let t = req.request_async(&send).await.map_err(refresh_error)?;
         Ok(self.tokens(&t, Some(tokens)))
     }
 
@@ -583,9 +580,9 @@ mod tests {
     use super::*;
 
     fn refused(code: BasicErrorResponseType) -> IdentityError {
-        refresh_error::<std::io::Error>(RequestTokenError::ServerResponse(
-            BasicErrorResponse::new(code, None, None),
-        ))
+        refresh_error::<std::io::Error>(RequestTokenError::ServerResponse(BasicErrorResponse::new(
+            code, None, None,
+        )))
     }
 
     #[test]

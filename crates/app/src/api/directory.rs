@@ -63,7 +63,10 @@ impl DirectoryApi {
             None => {}
         }
         let links = self.state.tenancy.repo().identities_of(id).await?;
-        if links.iter().any(|(i, s)| (i.as_str(), s.as_str()) != (issuer, subject)) {
+        if links
+            .iter()
+            .any(|(i, s)| (i.as_str(), s.as_str()) != (issuer, subject))
+        {
             return Err(ApiError::conflict_code(
                 "identity_already_linked",
                 "this user is linked to an identity already; a user has one",

@@ -661,7 +661,13 @@ async fn the_cli_links_an_administrator_to_an_identity_and_keeps_token_lifetimes
     let cli: Vec<_> = events
         .iter()
         .filter(|e| e.operation == "cli:link-identity")
-        .map(|e| (e.resource_id, e.decision.as_str(), e.reason.contains("\"00u-root\"")))
+        .map(|e| {
+            (
+                e.resource_id,
+                e.decision.as_str(),
+                e.reason.contains("\"00u-root\""),
+            )
+        })
         .collect();
     let other = state
         .tenancy

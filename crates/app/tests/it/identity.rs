@@ -990,7 +990,11 @@ async fn an_org_admin_cannot_link_a_backdoor_identity_and_every_refusal_is_audit
         ),
     ] {
         let (got, p) = link(user, body.clone()).await;
-        assert_eq!((got, p["code"].as_str()), (status, Some(code)), "{body}: {p}");
+        assert_eq!(
+            (got, p["code"].as_str()),
+            (status, Some(code)),
+            "{body}: {p}"
+        );
         let detail = p["detail"].as_str().unwrap();
         assert!(
             !detail.contains(&JIT_TENANT.to_string()) && !detail.contains("jit"),
@@ -1085,7 +1089,13 @@ async fn a_login_cookie_planted_beside_the_browsers_own_binds_nothing() {
         format!("rosgate_login=0000; rosgate_login={value}"),
         format!("rosgate_login={value}; rosgate_login=0000"),
     ] {
-        let resp = w.http.get(&back).header(header::COOKIE, &cookies).send().await.unwrap();
+        let resp = w
+            .http
+            .get(&back)
+            .header(header::COOKIE, &cookies)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{cookies}");
         let p: Value = resp.json().await.unwrap();
         assert_eq!(p["code"], "state_mismatch", "{cookies}");
