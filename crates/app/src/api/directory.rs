@@ -35,7 +35,7 @@ impl DirectoryApi {
             ));
         }
         let user = self.state.tenancy.user(id).await?;
-        let index = self.state.authz.index(ctx.tenant()).await?;
+        let index = self.state.authz.index(user.tenant_id).await?;
         let administrator = user.platform_admin || index.holds_anywhere(id, P::AdminAll);
         if administrator && !ctx.who.platform_admin {
             return Err(ApiError::forbidden(
