@@ -93,6 +93,88 @@ pub fn parse_ttl(s: &str) -> Result<time::Duration, String> {
     })
 }
 
+/// `rosgate user link-identity`: links the user with `email` to `subject`
+/// at `issuer`, and records it in the audit trail like an API request (an
+/// `allow` or a `deny` on `admin:*` over the user, naming issuer and
+/// subject; no user acted, the operator at the command line did). Nothing
+/// is linked if the event cannot be written.
+pub async fn link_identity(
+    state: &crate::AppState,
+    email: &str,
+    subject: &str,
+    issuer: &str,
+) -> Result<tenancy::User, Box<dyn std::error::Error>> {
+    use audit::Outcome;
+    let user = state
+        .tenancy
+        .repo()
+        .user_by_email(email)
+        .await?
+        .ok_or_else(|| format!("no user with email {email}"))?;
+    let what = format!(
+        "command line: identity link of subject {:?} at issuer {:?}",
+        subject.chars().take(256).collect::<String>(),
+        issuer.chars().take(256).collect::<String>()
+    );
+    let refused = match tenancy::TenancyService::identity_input(issuer, subject) {
+        Err(e) => Some(("invalid_field", e)),
+        Ok(subject) => match state
+            .tenancy
+            .repo()
+            .user_by_identity(issuer, subject)
+            .await?
+        {
+            Some(u) if u.id != user.id => Some((
+                "identity_taken",
+                tenancy::TenancyError::Conflict(
+                    "this identity is already linked to another user".into(),
+                ),
+            )),
+            _ => None,
+        },
+    };
+    let (outcome, reason) = match &refused {
+        Some((code, e)) => (Outcome::Deny, format!("{what} refused: {code}: {e}")),
+        None => (Outcome::Allow, format!("{what} created")),
+    };
+    let now = state.clock.now();
+    let event = audit::AuditEvent {
+        id: kernel::AuditEventId::from_uuid(state.entropy.uuid_v7(now)),
+        at: now,
+        tenant_id: Some(user.tenant_id),
+        user_id: None,
+        user_email: None,
+        actor: audit::Actor::User,
+        operation: "cli:link-identity".into(),
+        tool_name: None,
+        action: "admin:*".into(),
+        resource_type: "user".into(),
+        resource_id: Some(user.id.uuid()),
+        device_id: None,
+        environment: None,
+        effect: audit::Effect::Write,
+        decision: outcome,
+        result: outcome.result(),
+        error_class: refused.as_ref().map(|(code, _)| (*code).to_owned()),
+        approval_request_id: None,
+        client_addr: None,
+        args_digest: None,
+        intent_id: None,
+        client_request_id: None,
+        count: 1,
+        reason: reason.chars().take(500).collect(),
+        request_id: String::new(),
+    };
+    crate::trail::commit(state, event)
+        .await
+        .map_err(|()| "the audit trail cannot be written; nothing was linked")?;
+    if let Some((_, e)) = refused {
+        return Err(e.into());
+    }
+    state.tenancy.link_identity(&user, issuer, subject).await?;
+    Ok(user)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -75,9 +75,24 @@ fn count_refusal(state: &AppState, req: &Request, code: &str) {
 const TOKENS_CONTEXT: &[u8] = b"rosgate/session-tokens/v1";
 
 /// The cookie that binds a login's `state` to the browser that started it
-/// (login CSRF): it holds the SHA-256 of the `state`, lives as long as a
-/// pending login and is sent only to `/auth`.
+/// (login CSRF): it holds the SHA-256 of the `state` and lives as long as a
+/// pending login. Its name on plain http (the demo), sent only to `/auth`;
+/// with secure cookies it is [`HOST_LOGIN_COOKIE`].
 pub const LOGIN_COOKIE: &str = "rosgate_login";
+
+/// The login cookie's name with secure cookies (https): the `__Host-`
+/// prefix makes browsers accept it only from this very host, `Secure`,
+/// with `Path=/` and no `Domain`, so a sibling subdomain cannot plant one.
+pub const HOST_LOGIN_COOKIE: &str = "__Host-rosgate_login";
+
+/// The name the login cookie has on this server.
+pub fn login_cookie_name(state: &AppState) -> &'static str {
+    if state.web.cookie_secure {
+        HOST_LOGIN_COOKIE
+    } else {
+        LOGIN_COOKIE
+    }
+}
 
 /// The login cookie's value for `state`: SHA-256, hex.
 fn state_digest(state: &str) -> String {
@@ -86,20 +101,35 @@ fn state_digest(state: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Whether the browser's login cookie names `state` (constant time).
-fn state_bound_to_browser(jar: &CookieJar, state: &str) -> bool {
+/// Whether the browser's one login cookie names `state` (constant time).
+/// A request carrying several login cookies (one planted beside the
+/// browser's own) is bound to nothing.
+fn state_bound_to_browser(app: &AppState, req: &Request, state: &str) -> bool {
     use subtle::ConstantTimeEq;
-    let Some(held) = jar.get(LOGIN_COOKIE) else {
+    let name = login_cookie_name(app);
+    let mut held = req
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .filter(|(k, _)| k.trim() == name)
+        .map(|(_, v)| v.trim());
+    let (Some(held), None) = (held.next(), held.next()) else {
         return false;
     };
     let expected = state_digest(state);
-    let held = held.value_str();
     !state.is_empty() && bool::from(held.as_bytes().ct_eq(expected.as_bytes()))
 }
 
 fn login_cookie(state: &AppState, value: &str) -> Cookie {
-    let mut c = Cookie::new_with_str(LOGIN_COOKIE, value);
-    c.set_path("/auth");
+    let mut c = Cookie::new_with_str(login_cookie_name(state), value);
+    c.set_path(if state.web.cookie_secure {
+        "/"
+    } else {
+        "/auth"
+    });
     c.set_http_only(true);
     c.set_same_site(SameSite::Lax);
     c.set_secure(state.web.cookie_secure);
@@ -356,7 +386,7 @@ async fn callback(
     Query(q): Query<CallbackQuery>,
 ) -> Response {
     // Whatever happens, this browser's login attempt is over.
-    let bound = state_bound_to_browser(jar, q.state.as_deref().unwrap_or_default());
+    let bound = state_bound_to_browser(&state, req, q.state.as_deref().unwrap_or_default());
     clear_login_cookie(&state, jar);
     match finish_login(&state, req, q, bound).await {
         Ok((cookie_value, session, return_to)) => {
@@ -500,9 +530,11 @@ pub enum Renewal {
 
 /// Renews the provider's tokens of a session whose access token has
 /// expired, so a session lasts only as long as the provider keeps honouring
-/// its login: when the provider refuses the refresh (the person was
-/// disabled, the grant revoked), the session ends. A provider that cannot
-/// be reached ends nothing (the session's own lifetime still bounds it).
+/// its login: when the provider says the refresh token is dead
+/// (`invalid_grant`: the person was disabled, the grant revoked), the
+/// session ends. A provider that cannot be reached, or refuses for another
+/// reason (`temporarily_unavailable`, `invalid_client`, …), ends nothing
+/// (the session's own lifetime still bounds it).
 /// A refusal because another request refreshed the same session meanwhile
 /// (with a rotated refresh token) is recognised by the session's tokens
 /// having changed.

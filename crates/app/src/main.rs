@@ -81,16 +81,7 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
             let issuer = issuer
                 .or_else(|| config.oidc.as_ref().map(|o| o.issuer.clone()))
                 .ok_or("--issuer is required when no [oidc] issuer is configured")?;
-            let user = state
-                .tenancy
-                .repo()
-                .user_by_email(&email)
-                .await?
-                .ok_or_else(|| format!("no user with email {email}"))?;
-            state
-                .tenancy
-                .link_identity(&user, &issuer, &subject)
-                .await?;
+            let user = rosgate::cli::link_identity(&state, &email, &subject, &issuer).await?;
             println!("{} now logs in as {subject} at {issuer}", user.email);
         }
         Command::Token {

@@ -254,7 +254,7 @@ impl TenancyRepository for Database {
 
     async fn user_by_email(&self, email: &str) -> R<Option<User>> {
         let m = user::Entity::find()
-            .filter(user::Column::Email.eq(email.to_lowercase()))
+            .filter(user::Column::Email.eq(email.to_ascii_lowercase()))
             .one(self.conn())
             .await
             .map_err(store_err)?;
@@ -645,6 +645,18 @@ impl TenancyRepository for Database {
         self.user(link.user_id.into()).await
     }
 
+    async fn identities_of(&self, user: UserId) -> R<Vec<(String, String)>> {
+        Ok(user_identity::Entity::find()
+            .filter(user_identity::Column::UserId.eq(user.uuid()))
+            .order_by_asc(user_identity::Column::CreatedAt)
+            .all(self.conn())
+            .await
+            .map_err(store_err)?
+            .into_iter()
+            .map(|l| (l.issuer, l.subject))
+            .collect())
+    }
+
     async fn link_identity(
         &self,
         u: &User,
@@ -665,7 +677,7 @@ impl TenancyRepository for Database {
         now: OffsetDateTime,
     ) -> R<Option<Invitation>> {
         invitation::Entity::find()
-            .filter(invitation::Column::Email.eq(email.to_lowercase()))
+            .filter(invitation::Column::Email.eq(email.to_ascii_lowercase()))
             .filter(invitation::Column::AcceptedAt.is_null())
             .filter(invitation::Column::ExpiresAt.gt(now))
             .order_by_desc(invitation::Column::CreatedAt)

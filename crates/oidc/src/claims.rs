@@ -81,6 +81,40 @@ pub fn scopes(claims: &Map<String, Value>) -> Vec<String> {
     out
 }
 
+/// Core §5.4: fills in `c` (the ID token's claims) from a UserInfo reply
+/// about the same `sub`, skipping `protocol_only` claims; what the ID token
+/// says wins. `email` and `email_verified` are one statement, never taken
+/// from two sources: when the ID token has an email, UserInfo's
+/// `email_verified` counts only for that same email (ASCII case aside);
+/// when it has none, both come from UserInfo.
+pub fn merge_userinfo(
+    c: &mut Map<String, Value>,
+    mut info: Map<String, Value>,
+    protocol_only: &[&str],
+) {
+    match c.get("email").and_then(Value::as_str) {
+        Some(email) => {
+            let same = info
+                .get("email")
+                .and_then(Value::as_str)
+                .is_some_and(|e| e.eq_ignore_ascii_case(email));
+            if !same {
+                info.remove("email_verified");
+            }
+        }
+        None => {
+            c.remove("email");
+            c.remove("email_verified");
+        }
+    }
+    for (k, v) in info {
+        if protocol_only.contains(&k.as_str()) {
+            continue;
+        }
+        c.entry(k).or_insert(v);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,6 +145,47 @@ mod tests {
             "numbers are not attributes"
         );
         assert!(!id.claims.contains_key("aud"));
+    }
+
+    #[test]
+    fn userinfo_vouches_only_for_the_email_it_names() {
+        let merged = |id: Value, info: Value| {
+            let mut c = map(id);
+            merge_userinfo(&mut c, map(info), &["sub"]);
+            identity("https://idp", &c)
+        };
+        // The ID token's unverified email is not verified by UserInfo
+        // speaking of another address.
+        let id = merged(
+            json!({"sub": "u1", "email": "victim@corp.test"}),
+            json!({"sub": "u1", "email": "other@corp.test", "email_verified": true}),
+        );
+        assert_eq!(id.email.as_deref(), Some("victim@corp.test"));
+        assert_eq!(id.trusted_email(), None);
+        // The same address (ASCII case aside): verified.
+        let id = merged(
+            json!({"sub": "u1", "email": "Victim@corp.test"}),
+            json!({"sub": "u1", "email": "victim@CORP.test", "email_verified": true}),
+        );
+        assert!(id.trusted_email().is_some());
+        // The ID token's own verdict wins.
+        let id = merged(
+            json!({"sub": "u1", "email": "victim@corp.test", "email_verified": false}),
+            json!({"sub": "u1", "email": "victim@corp.test", "email_verified": true}),
+        );
+        assert_eq!(id.trusted_email(), None);
+        // No email in the ID token: both from UserInfo, none from the token.
+        let id = merged(
+            json!({"sub": "u1", "email_verified": true}),
+            json!({"sub": "u1", "email": "other@corp.test"}),
+        );
+        assert_eq!(id.email.as_deref(), Some("other@corp.test"));
+        assert_eq!(id.trusted_email(), None);
+        let id = merged(
+            json!({"sub": "u1"}),
+            json!({"sub": "u1", "email": "other@corp.test", "email_verified": true}),
+        );
+        assert_eq!(id.trusted_email(), Some("other@corp.test"));
     }
 
     #[test]

@@ -9,8 +9,8 @@ use crate::{claims, http};
 use async_trait::async_trait;
 use kernel::Clock;
 use oauth2::basic::{
-    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
-    BasicTokenType,
+    BasicErrorResponse, BasicErrorResponseType, BasicRevocationErrorResponse,
+    BasicTokenIntrospectionResponse, BasicTokenType,
 };
 use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
@@ -288,12 +288,7 @@ impl OidcProvider {
                 "the provider's UserInfo describes another person than the ID token",
             ));
         }
-        for (k, v) in info {
-            if PROTOCOL_ONLY.contains(&k.as_str()) {
-                continue;
-            }
-            c.entry(k).or_insert(v);
-        }
+        claims::merge_userinfo(c, info, PROTOCOL_ONLY);
         Ok(())
     }
 
@@ -375,6 +370,29 @@ fn token_error<E: std::error::Error + 'static>(
         RequestTokenError::Request(e) => unavailable(format!("{what}: {e}")),
         RequestTokenError::Parse(e, _) => unavailable(format!("{what}: unreadable reply: {e}")),
         RequestTokenError::Other(e) => unavailable(format!("{what}: {e}")),
+    }
+}
+
+/// A failed refresh. Only `invalid_grant` (RFC 6749 §5.2: the refresh
+/// token is invalid, expired or revoked) says the login is over and is
+/// `Rejected`; any other refusal (`invalid_client`,
+/// `temporarily_unavailable`, `invalid_target`, …) is trouble between
+/// rosgate and the provider, not the person's, and is `Unavailable`.
+fn refresh_error<E: std::error::Error + 'static>(
+    e: RequestTokenError<E, BasicErrorResponse>,
+) -> IdentityError {
+    match e {
+        RequestTokenError::ServerResponse(r)
+            if *r.error() == BasicErrorResponseType::InvalidGrant =>
+        {
+            rejected(format!(
+                "the identity provider refused the refresh token: {r}"
+            ))
+        }
+        RequestTokenError::ServerResponse(r) => {
+            unavailable(format!("refresh token: the identity provider answered {r}"))
+        }
+        other => token_error("refresh token", other),
     }
 }
 
@@ -479,10 +497,7 @@ impl IdentityProvider for OidcProvider {
             // RFC 8707 §2.2: the new access token is for rosgate's resource.
             req = req.add_extra_param("resource", self.settings.audience.clone());
         }
-        let t = req
-            .request_async(&send)
-            .await
-            .map_err(|e| token_error("refresh token", e))?;
+        let t = req.request_async(&send).await.map_err(refresh_error)?;
         Ok(self.tokens(&t, Some(tokens)))
     }
 
@@ -557,5 +572,43 @@ impl IdentityProvider for OidcProvider {
                 .and_then(Value::as_i64)
                 .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok()),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(code: BasicErrorResponseType) -> IdentityError {
+        refresh_error::<std::io::Error>(RequestTokenError::ServerResponse(BasicErrorResponse::new(
+            code, None, None,
+        )))
+    }
+
+    #[test]
+    fn only_invalid_grant_ends_a_login_at_refresh() {
+        assert!(matches!(
+            refused(BasicErrorResponseType::InvalidGrant),
+            IdentityError::Rejected(_)
+        ));
+        for code in [
+            BasicErrorResponseType::InvalidClient,
+            BasicErrorResponseType::InvalidRequest,
+            BasicErrorResponseType::UnauthorizedClient,
+            BasicErrorResponseType::UnsupportedGrantType,
+            BasicErrorResponseType::InvalidScope,
+            BasicErrorResponseType::Extension("temporarily_unavailable".into()),
+            BasicErrorResponseType::Extension("invalid_target".into()),
+            BasicErrorResponseType::Extension("server_error".into()),
+        ] {
+            assert!(
+                matches!(refused(code.clone()), IdentityError::Unavailable(_)),
+                "{code:?}"
+            );
+        }
+        let unreachable = refresh_error::<std::io::Error>(RequestTokenError::Request(
+            std::io::Error::other("connection refused"),
+        ));
+        assert!(matches!(unreachable, IdentityError::Unavailable(_)));
     }
 }

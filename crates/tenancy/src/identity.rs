@@ -145,7 +145,9 @@ pub trait IdentityProvider: Send + Sync + std::fmt::Debug {
         pkce_verifier: &str,
         nonce: &str,
     ) -> Result<(ExternalIdentity, IdpTokens), IdentityError>;
-    /// New tokens for a refresh token.
+    /// New tokens for a refresh token. `Rejected` only when the provider
+    /// says the refresh token is dead (`invalid_grant`); other refusals and
+    /// an unreachable provider are `Unavailable`.
     async fn refresh(&self, tokens: &IdpTokens) -> Result<IdpTokens, IdentityError>;
     /// Revokes the refresh and access tokens where the provider allows it.
     async fn revoke(&self, tokens: &IdpTokens) -> Result<(), IdentityError>;

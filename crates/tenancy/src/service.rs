@@ -42,9 +42,10 @@ pub enum TenancyError {
         "{0} has no account here: ask an administrator for an invitation, or for a provisioning rule that matches your groups"
     )]
     NotProvisioned(String),
-    /// The identity's verified email belongs to a platform administrator or
-    /// to someone holding `admin:*`: such accounts are linked to an identity
-    /// only explicitly, by an administrator.
+    /// The identity's verified email belongs to a platform administrator,
+    /// to someone holding `admin:*`, or to an account linked to another
+    /// identity already: such accounts are linked to an identity only
+    /// explicitly, by an administrator.
     #[error(
         "the account of {0} can only be linked to this login by an administrator (rosgate user link-identity)"
     )]
@@ -232,6 +233,25 @@ impl TenancyService {
     /// identity already linked to another user is a conflict; linking it
     /// again to the same user is fine.
     pub async fn link_identity(&self, user: &User, issuer: &str, subject: &str) -> Result<()> {
+        let subject = Self::identity_input(issuer, subject)?;
+        match self.repo.user_by_identity(issuer, subject).await? {
+            Some(u) if u.id == user.id => return Ok(()),
+            Some(_) => {
+                return Err(TenancyError::Conflict(
+                    "this identity is already linked to another user".into(),
+                ));
+            }
+            None => {}
+        }
+        self.repo
+            .link_identity(user, issuer, subject, self.clock.now())
+            .await?;
+        Ok(())
+    }
+
+    /// Checks an identity named for [`TenancyService::link_identity`]: the
+    /// subject, trimmed, or why the input is not an identity.
+    pub fn identity_input<'a>(issuer: &str, subject: &'a str) -> Result<&'a str> {
         let subject = subject.trim();
         if subject.is_empty() || subject.len() > 255 || subject.chars().any(char::is_control) {
             return Err(FieldError::new(
@@ -246,19 +266,7 @@ impl TenancyService {
         {
             return Err(FieldError::new("issuer", "must be the provider's issuer URL").into());
         }
-        match self.repo.user_by_identity(issuer, subject).await? {
-            Some(u) if u.id == user.id => return Ok(()),
-            Some(_) => {
-                return Err(TenancyError::Conflict(
-                    "this identity is already linked to another user".into(),
-                ));
-            }
-            None => {}
-        }
-        self.repo
-            .link_identity(user, issuer, subject, self.clock.now())
-            .await?;
-        Ok(())
+        Ok(subject)
     }
 
     async fn recheck(&self, invitation: &Invitation) -> Result<()> {
@@ -832,13 +840,22 @@ impl TenancyService {
         let who = id
             .trusted_email()
             .map_or_else(|| format!("subject {}", id.subject), str::to_owned);
+        // Only an ASCII email is matched against accounts, invitations and
+        // rules: a non-ASCII one may stand for another person's address
+        // under some case folding.
         let email = id
             .trusted_email()
+            .filter(|e| e.is_ascii())
             .and_then(|e| validate::email("email", e).ok());
         let now = self.clock.now();
         if let Some(email) = &email {
             if let Some(user) = self.repo.user_by_email(email).await? {
-                if !self.may_link_by_email(&user).await? {
+                // An email match stands in for a link only for someone not
+                // linked yet: a second account at the provider with the
+                // same email is not a way into an account that has one.
+                if !self.repo.identities_of(user.id).await?.is_empty()
+                    || !self.may_link_by_email(&user).await?
+                {
                     return Err(TenancyError::LinkRequired(email.clone()));
                 }
                 self.link(&user, id, now).await?;
@@ -1285,6 +1302,7 @@ mod tests {
         repo.expect_user_by_identity().returning(|_, _| Ok(None));
         repo.expect_user_by_email()
             .returning(|e| Ok(Some(existing(e))));
+        repo.expect_identities_of().returning(|_| Ok(vec![]));
         repo.expect_link_identity()
             .withf(|u, iss, sub, _| {
                 u.id == existing("x").id && iss == "https://idp.example" && sub == "sub-1"
@@ -1296,6 +1314,50 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(user.email, "known@example.test");
+    }
+
+    #[tokio::test]
+    async fn an_account_linked_already_gets_no_second_identity_by_email() {
+        let mut repo = MockTenancyRepository::new();
+        repo.expect_user_by_identity().returning(|_, _| Ok(None));
+        repo.expect_user_by_email()
+            .returning(|e| Ok(Some(existing(e))));
+        repo.expect_identities_of()
+            .returning(|_| Ok(vec![("https://idp.example".into(), "sub-0".into())]));
+        repo.expect_link_identity().never();
+        repo.expect_pending_invitation_for().never();
+        repo.expect_provision_user().never();
+        let err = service(repo, clock())
+            .sign_in(
+                &identity("known@example.test", Some(true), &["netops"]),
+                &[rule("netops")],
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, TenancyError::LinkRequired(_)), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_non_ascii_email_matches_nobody() {
+        let mut repo = MockTenancyRepository::new();
+        repo.expect_user_by_identity().returning(|_, _| Ok(None));
+        repo.expect_user_by_email().never();
+        repo.expect_pending_invitation_for().never();
+        repo.expect_link_identity().never();
+        repo.expect_provision_user().never();
+        let err = service(repo, clock())
+            .sign_in(
+                &identity("\u{212A}nown@example.test", Some(true), &["netops"]),
+                &[rule("netops")],
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, TenancyError::NotProvisioned(_)), "{err}");
+        assert_eq!(
+            validate::email("email", "\u{212A}nown@Example.test").unwrap(),
+            "\u{212A}nown@example.test",
+            "ASCII case only"
+        );
     }
 
     #[tokio::test]
@@ -1323,6 +1385,7 @@ mod tests {
                 u.display_name = name.into();
                 Ok(Some(u))
             });
+            repo.expect_identities_of().returning(|_| Ok(vec![]));
             repo.expect_link_identity().never();
             repo.expect_pending_invitation_for().never();
             repo.expect_provision_user().never();
@@ -1384,6 +1447,7 @@ mod tests {
         repo.expect_user_by_identity().returning(|_, _| Ok(None));
         repo.expect_user_by_email()
             .returning(|e| Ok(Some(existing(e))));
+        repo.expect_identities_of().returning(|_| Ok(vec![]));
         repo.expect_link_identity().never();
         let svc = TenancyService::new(
             Arc::new(repo),

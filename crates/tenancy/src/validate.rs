@@ -57,7 +57,9 @@ pub fn name(field: &'static str, value: &str) -> Result<String, FieldError> {
 
 /// A plausible email address, lower-cased.
 pub fn email(field: &'static str, value: &str) -> Result<String, FieldError> {
-    let v = value.trim().to_lowercase();
+    // ASCII case only: full Unicode lowercasing folds distinct addresses
+    // together (the Kelvin sign K becomes k).
+    let v = value.trim().to_ascii_lowercase();
     let bad = || FieldError::new(field, "must be an email address like name@example.com");
     if v.len() > MAX_EMAIL {
         return Err(FieldError::new(

@@ -12,6 +12,84 @@ use rbac::{Permission as P, Resource, delegation};
 use time::Duration;
 use uuid::Uuid;
 
+/// `s` for an audit reason: quoted, escaped, at most 256 characters.
+fn shown(s: &str) -> String {
+    let short: String = s.chars().take(256).collect();
+    format!("{short:?}")
+}
+
+impl DirectoryApi {
+    /// The checks of [`DirectoryApi::link_identity`] after authorization,
+    /// then the link itself.
+    async fn link_checked(
+        &self,
+        ctx: &Ctx<'_>,
+        id: UserId,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<tenancy::User, ApiError> {
+        if id == ctx.who.user_id {
+            return Err(ApiError::forbidden(
+                "own_identity_link",
+                "nobody links their own account to an identity; ask another administrator",
+            ));
+        }
+        let user = self.state.tenancy.user(id).await?;
+        let index = self.state.authz.index(user.tenant_id).await?;
+        let administrator = user.platform_admin || index.holds_anywhere(id, P::AdminAll);
+        if administrator && !ctx.who.platform_admin {
+            return Err(ApiError::forbidden(
+                "platform_admin_link",
+                "only a platform administrator links an administrator (admin:* anywhere, or a \
+                 platform administrator) to an identity",
+            ));
+        }
+        match &self.state.idp {
+            Some(idp) if issuer != idp.issuer() => {
+                return Err(ApiError::invalid_code(
+                    "issuer_mismatch",
+                    "issuer",
+                    format!("must be the configured provider's issuer, {}", idp.issuer()),
+                ));
+            }
+            Some(_) => {}
+            None if issuer.is_empty() => {
+                return Err(ApiError::invalid(
+                    "issuer",
+                    "no identity provider is configured here; name the issuer",
+                ));
+            }
+            // Links made before a provider is configured: the issuer as named.
+            None => {}
+        }
+        let links = self.state.tenancy.repo().identities_of(id).await?;
+        if links
+            .iter()
+            .any(|(i, s)| (i.as_str(), s.as_str()) != (issuer, subject))
+        {
+            return Err(ApiError::conflict_code(
+                "identity_already_linked",
+                "this user is linked to an identity already; a user has one",
+            ));
+        }
+        self.state
+            .tenancy
+            .link_identity(&user, issuer, subject)
+            .await
+            .map_err(|e| match e {
+                tenancy::TenancyError::Conflict(_)
+                | tenancy::TenancyError::Store(kernel::StoreError::Conflict(_)) => {
+                    ApiError::conflict_code(
+                        "identity_taken",
+                        "this identity is already linked to another user",
+                    )
+                }
+                other => other.into(),
+            })?;
+        Ok(user)
+    }
+}
+
 pub struct DirectoryApi {
     pub state: AppState,
 }
@@ -135,8 +213,13 @@ impl DirectoryApi {
     /// `sub`): whoever logs in there as that identity is this user from
     /// then on. Platform administrators and holders of `admin:*` are never
     /// linked by email at login, only this way (or with `rosgate user
-    /// link-identity`). Needs `admin:*` over the user; a platform
-    /// administrator is linked only by a platform administrator.
+    /// link-identity`). Needs `admin:*` over the user; a user who holds
+    /// `admin:*` anywhere, or is a platform administrator, is linked only by
+    /// a platform administrator. Nobody links themselves, a user linked to
+    /// an identity already is not linked to another one
+    /// (`identity_already_linked`), and the issuer must be the configured
+    /// provider's. Every refusal is audited as a denial naming the issuer
+    /// and subject.
     #[oai(
         path = "/users/:user_id/identities",
         method = "post",
@@ -151,33 +234,36 @@ impl DirectoryApi {
     ) -> ApiResult<Created<IdentityLinkDto>> {
         let ctx = Ctx::new(&self.state, caller, req);
         let id = UserId::from_uuid(user_id.0);
-        ctx.authorize(P::AdminAll, Resource::User(id)).await?;
-        let user = self.state.tenancy.user(id).await?;
-        if user.platform_admin && !ctx.who.platform_admin {
-            return Err(ApiError::forbidden(
-                "platform_admin_link",
-                "only a platform administrator links a platform administrator to an identity",
-            ));
-        }
-        let issuer = match (&body.0.issuer, &self.state.idp) {
-            (Some(i), _) => i.clone(),
-            (None, Some(idp)) => idp.issuer().to_owned(),
-            (None, None) => {
-                return Err(ApiError::invalid(
-                    "issuer",
-                    "no identity provider is configured here; name the issuer",
-                ));
+        let at = Resource::User(id);
+        ctx.authorize(P::AdminAll, at).await?;
+        let subject = body.0.subject.trim().to_owned();
+        let issuer = body
+            .0
+            .issuer
+            .clone()
+            .or_else(|| self.state.idp.as_ref().map(|i| i.issuer().to_owned()))
+            .unwrap_or_default();
+        let what = format!(
+            "identity link of subject {} at issuer {}",
+            shown(&subject),
+            shown(&issuer)
+        );
+        match self.link_checked(&ctx, id, &issuer, &subject).await {
+            Ok(user) => {
+                ctx.allowed_because(P::AdminAll, at, format!("{what} created"))
+                    .await?;
+                Ok(Created::Created(Json(IdentityLinkDto {
+                    user_id: user.id.uuid(),
+                    issuer,
+                    subject,
+                })))
             }
-        };
-        self.state
-            .tenancy
-            .link_identity(&user, &issuer, &body.0.subject)
-            .await?;
-        Ok(Created::Created(Json(IdentityLinkDto {
-            user_id: user.id.uuid(),
-            issuer,
-            subject: body.0.subject.trim().to_owned(),
-        })))
+            Err(e) if e.problem().status < 500 => {
+                let reason = format!("{what} refused: {}", e.problem().code);
+                Err(ctx.refuse_because(P::AdminAll, at, reason, e).await)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Invite someone by email to a role at a scope. You can only hand out

@@ -138,6 +138,37 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// Records a refusal decided after [`Ctx::authorize`] by the
+    /// operation's own rules as a denial of `perm` on `resource`, with
+    /// `reason`, and returns `refusal` to reply with.
+    pub async fn refuse_because(
+        &self,
+        perm: Permission,
+        resource: Resource,
+        reason: String,
+        refusal: ApiError,
+    ) -> ApiError {
+        match self
+            .write(perm.as_str(), resource, AuditOutcome::Deny, reason)
+            .await
+        {
+            Ok(()) => refusal,
+            Err(e) => e,
+        }
+    }
+
+    /// Replaces the reason of an allowed decision with one that says what
+    /// was done (the decision itself stays).
+    pub async fn allowed_because(
+        &self,
+        perm: Permission,
+        resource: Resource,
+        reason: String,
+    ) -> Result<(), ApiError> {
+        self.write(perm.as_str(), resource, AuditOutcome::Allow, reason)
+            .await
+    }
+
     /// Requires `perm` on a device, or on a site as the place of a device,
     /// as if the device were in `environment` (creating it, moving it
     /// there, or re-homing it): records the decision like

@@ -656,6 +656,34 @@ async fn the_cli_links_an_administrator_to_an_identity_and_keeps_token_lifetimes
     assert_eq!(linked.id, root.id);
     // The identity is root's: nobody else gets it.
     assert!(!link("other@example.test").status.success());
+    // Both attempts are in the audit trail, the refusal as a denial.
+    let events = state.db.audit_events(t.id).await.unwrap();
+    let cli: Vec<_> = events
+        .iter()
+        .filter(|e| e.operation == "cli:link-identity")
+        .map(|e| {
+            (
+                e.resource_id,
+                e.decision.as_str(),
+                e.reason.contains("\"00u-root\""),
+            )
+        })
+        .collect();
+    let other = state
+        .tenancy
+        .repo()
+        .user_by_email("other@example.test")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        cli,
+        vec![
+            (Some(root.id.uuid()), "allow", true),
+            (Some(other.id.uuid()), "deny", true)
+        ],
+        "{events:#?}"
+    );
     // Without --issuer and without [oidc], the command says what is missing.
     let out = run(&[
         "user",

@@ -41,6 +41,10 @@ fn accounts() -> Vec<IdpAccount> {
         IdpAccount::new("mallory", "mallory@nowhere.test", "Mallory", &["staff"]),
         IdpAccount::new("root", "root@acme.test", "Root", &["netops"]),
         IdpAccount::new("boss", "boss@acme.test", "Boss", &["netops"]),
+        // A second account at the provider with bob's verified email.
+        IdpAccount::new("bob-twin", "bob@acme.test", "Bob Twin", &["staff"]),
+        // kate@acme.test with a Kelvin sign, which Unicode lowercases to k.
+        IdpAccount::new("kelvin", "\u{212A}ate@acme.test", "Kelvin", &["netops"]),
         eve,
     ]
 }
@@ -794,7 +798,7 @@ async fn an_email_match_links_only_verified_emails_and_never_an_administrator() 
             true,
         )
         .await;
-    let (status, p) = link(operator, root.id, "root").await;
+    let (status, p) = link(operator.clone(), root.id, "root").await;
     assert_eq!(status, StatusCode::CREATED, "{p}");
     assert_eq!(p["issuer"], w.idp.issuer.as_str(), "the configured issuer");
     assert_eq!(p["subject"], "root");
@@ -805,16 +809,298 @@ async fn an_email_match_links_only_verified_emails_and_never_an_administrator() 
     assert_eq!(status, StatusCode::OK, "{me}");
     assert_eq!(me["user"]["id"], root.id.to_string());
     // The same identity cannot be linked to someone else.
-    let (status, p) = link(boss_token.clone(), boss.id, "root").await;
-    assert_eq!(status, StatusCode::CONFLICT, "{p}");
-    // The org admin links themselves; then boss logs in as boss.
+    let (status, p) = link(operator.clone(), boss.id, "root").await;
+    assert_eq!(
+        (status, p["code"].as_str()),
+        (StatusCode::CONFLICT, Some("identity_taken")),
+        "{p}"
+    );
+    // The org admin may not link themselves; a platform administrator
+    // links them, then boss logs in as boss.
     let (status, p) = link(boss_token, boss.id, "boss").await;
+    assert_eq!(
+        (status, p["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("own_identity_link")),
+        "{p}"
+    );
+    let (status, p) = link(operator, boss.id, "boss").await;
     assert_eq!(status, StatusCode::CREATED, "{p}");
     let b = w.login("boss").await;
     let (_, me) = w
         .with_cookie(&b, Method::GET, "/api/v1/me", None, None)
         .await;
     assert_eq!(me["user"]["id"], boss.id.to_string());
+}
+
+#[tokio::test]
+async fn an_account_linked_already_is_not_linked_to_a_second_identity_by_email() {
+    let w = world().await;
+    // bob's first login links his account to the subject "bob".
+    let b = w.login("bob").await;
+    let (_, me) = w
+        .with_cookie(&b, Method::GET, "/api/v1/me", None, None)
+        .await;
+    let bob = me["user"]["id"].as_str().unwrap().to_owned();
+    // Another account at the provider with the same verified email is not bob.
+    let authorize = w.start_login().await;
+    let back = IdpBrowser::new().login(&authorize, "bob-twin").await;
+    let resp = w.callback(&back).await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert!(cookie_value(&set_cookies(&resp), "rosgate_session").is_none());
+    let p: Value = resp.json().await.unwrap();
+    assert_eq!(p["code"], "identity_link_required", "{p}");
+    let user = w
+        .app
+        .state
+        .tenancy
+        .repo()
+        .user_by_identity(&w.idp.issuer, "bob-twin")
+        .await
+        .unwrap();
+    assert!(user.is_none(), "bob-twin is linked to nobody");
+    let links = w
+        .app
+        .state
+        .tenancy
+        .repo()
+        .identities_of(bob.parse::<Uuid>().unwrap().into())
+        .await
+        .unwrap();
+    assert_eq!(links, vec![(w.idp.issuer.clone(), "bob".to_owned())]);
+    // bob himself still logs in.
+    let b = w.login("bob").await;
+    let (_, me) = w
+        .with_cookie(&b, Method::GET, "/api/v1/me", None, None)
+        .await;
+    assert_eq!(me["user"]["id"], bob.as_str());
+}
+
+#[tokio::test]
+async fn an_email_that_folds_onto_another_under_unicode_case_rules_matches_nobody() {
+    let w = world().await;
+    let bob = w
+        .app
+        .state
+        .tenancy
+        .repo()
+        .user_by_email("bob@acme.test")
+        .await
+        .unwrap()
+        .unwrap();
+    let kate = w
+        .app
+        .state
+        .tenancy
+        .create_user(bob.tenant_id, "kate@acme.test", "Kate", false)
+        .await
+        .unwrap();
+    let authorize = w.start_login().await;
+    let back = IdpBrowser::new().login(&authorize, "kelvin").await;
+    let resp = w.callback(&back).await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert!(cookie_value(&set_cookies(&resp), "rosgate_session").is_none());
+    let p: Value = resp.json().await.unwrap();
+    assert_eq!(p["code"], "not_provisioned", "{p}");
+    let links = w
+        .app
+        .state
+        .tenancy
+        .repo()
+        .identities_of(kate.id)
+        .await
+        .unwrap();
+    assert!(links.is_empty(), "kate is not linked: {links:?}");
+}
+
+#[tokio::test]
+async fn an_org_admin_cannot_link_a_backdoor_identity_and_every_refusal_is_audited() {
+    let w = world().await;
+    let tenancy = &w.app.state.tenancy;
+    let acme = tenancy
+        .repo()
+        .user_by_email("bob@acme.test")
+        .await
+        .unwrap()
+        .unwrap()
+        .tenant_id;
+    let (_, admin) = w
+        .app
+        .user(acme, &[(BuiltinRole::OrgAdmin, Scope::Tenant(acme))])
+        .await;
+    let (other_admin, _) = w
+        .app
+        .user(acme, &[(BuiltinRole::OrgAdmin, Scope::Tenant(acme))])
+        .await;
+    let dave = tenancy
+        .create_user(acme, "dave@acme.test", "Dave", false)
+        .await
+        .unwrap();
+    // bob and carol (another tenant) have logged in: both are linked.
+    w.login("bob").await;
+    w.login("carol").await;
+    let bob = tenancy
+        .repo()
+        .user_by_email("bob@acme.test")
+        .await
+        .unwrap()
+        .unwrap();
+    let link = |user: kernel::UserId, body: Value| {
+        let w = &w;
+        let admin = admin.clone();
+        async move {
+            let resp = w
+                .http
+                .post(format!("{}/api/v1/users/{user}/identities", w.app.base))
+                .bearer_auth(admin)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (resp.status(), resp.json::<Value>().await.unwrap())
+        }
+    };
+    for (user, body, status, code) in [
+        // Another org admin: only a platform administrator links them.
+        (
+            other_admin.id,
+            json!({"subject": "mallory"}),
+            StatusCode::FORBIDDEN,
+            "platform_admin_link",
+        ),
+        // bob has an identity: no second one beside it.
+        (
+            bob.id,
+            json!({"subject": "mallory"}),
+            StatusCode::CONFLICT,
+            "identity_already_linked",
+        ),
+        // Only the configured provider's identities.
+        (
+            dave.id,
+            json!({"subject": "mallory", "issuer": "https://evil.example"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "issuer_mismatch",
+        ),
+        // carol's identity, linked in another tenant: taken, tenant unnamed.
+        (
+            dave.id,
+            json!({"subject": "carol"}),
+            StatusCode::CONFLICT,
+            "identity_taken",
+        ),
+    ] {
+        let (got, p) = link(user, body.clone()).await;
+        assert_eq!(
+            (got, p["code"].as_str()),
+            (status, Some(code)),
+            "{body}: {p}"
+        );
+        let detail = p["detail"].as_str().unwrap();
+        assert!(
+            !detail.contains(&JIT_TENANT.to_string()) && !detail.contains("jit"),
+            "{detail}"
+        );
+        let events = w.app.state.db.audit_events(acme).await.unwrap();
+        let last = events
+            .iter()
+            .rfind(|e| e.resource_id == Some(user.uuid()) && e.action == "admin:*")
+            .expect("an event");
+        assert_eq!(last.decision.as_str(), "deny", "{code}: {last:#?}");
+        let subject = body["subject"].as_str().unwrap();
+        assert!(
+            last.reason.contains(&format!("{subject:?}")) && last.reason.contains(code),
+            "{last:#?}"
+        );
+    }
+    // Nobody logs in as bob or the other admin through mallory's account.
+    let authorize = w.start_login().await;
+    let back = IdpBrowser::new().login(&authorize, "mallory").await;
+    assert_eq!(w.callback(&back).await.status(), StatusCode::FORBIDDEN);
+    // A plain user without a link, at the provider's issuer: linked, and
+    // the event names what was linked.
+    let (got, p) = link(dave.id, json!({"subject": "mallory"})).await;
+    assert_eq!(got, StatusCode::CREATED, "{p}");
+    let events = w.app.state.db.audit_events(acme).await.unwrap();
+    let last = events
+        .iter()
+        .rfind(|e| e.resource_id == Some(dave.id.uuid()))
+        .unwrap();
+    assert_eq!(last.decision.as_str(), "allow");
+    assert!(last.reason.contains("\"mallory\""), "{last:#?}");
+}
+
+#[tokio::test]
+async fn a_login_cookie_planted_beside_the_browsers_own_binds_nothing() {
+    // Over https the cookie is __Host-: only this host sets it, for "/".
+    let w = world_with(|c| c.cookie_secure = true).await;
+    let resp = w
+        .http
+        .get(format!("{}/auth/login", w.app.base))
+        .send()
+        .await
+        .unwrap();
+    let authorize = location(&resp);
+    let set = set_cookies(&resp);
+    let bound = set
+        .iter()
+        .find(|c| c.starts_with("__Host-rosgate_login="))
+        .unwrap_or_else(|| panic!("a __Host- login cookie: {set:?}"));
+    let attrs: Vec<&str> = bound.split(';').map(str::trim).collect();
+    assert!(attrs.contains(&"Path=/"), "{bound}");
+    assert!(attrs.contains(&"Secure"), "{bound}");
+    assert!(!bound.to_lowercase().contains("domain="), "{bound}");
+    let value = cookie_value(&set, "__Host-rosgate_login").unwrap();
+    let back = IdpBrowser::new().login(&authorize, "bob").await;
+    for cookies in [
+        // The plain name is not the secure deployment's cookie.
+        format!("rosgate_login={value}"),
+        // Two login cookies, one of them planted: bound to nothing.
+        format!("__Host-rosgate_login=0000; __Host-rosgate_login={value}"),
+        format!("__Host-rosgate_login={value}; __Host-rosgate_login=0000"),
+    ] {
+        let resp = w
+            .http
+            .get(&back)
+            .header(header::COOKIE, &cookies)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{cookies}");
+        assert!(cookie_value(&set_cookies(&resp), "rosgate_session").is_none());
+        let p: Value = resp.json().await.unwrap();
+        assert_eq!(p["code"], "state_mismatch", "{cookies}");
+    }
+    let resp = w
+        .http
+        .get(&back)
+        .header(header::COOKIE, format!("__Host-rosgate_login={value}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert!(cookie_value(&set_cookies(&resp), "rosgate_session").is_some());
+
+    // On plain http (the demo) the name stays; two cookies still bind nothing.
+    let w = world().await;
+    let authorize = w.start_login().await;
+    let value = w.login_cookie.lock().unwrap().clone().unwrap();
+    let back = IdpBrowser::new().login(&authorize, "bob").await;
+    for cookies in [
+        format!("rosgate_login=0000; rosgate_login={value}"),
+        format!("rosgate_login={value}; rosgate_login=0000"),
+    ] {
+        let resp = w
+            .http
+            .get(&back)
+            .header(header::COOKIE, &cookies)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{cookies}");
+        let p: Value = resp.json().await.unwrap();
+        assert_eq!(p["code"], "state_mismatch", "{cookies}");
+    }
+    assert_eq!(w.callback(&back).await.status(), StatusCode::SEE_OTHER);
 }
 
 #[tokio::test]
