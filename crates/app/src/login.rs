@@ -6,11 +6,12 @@
 //! them). Each failure answers with a problem document, or a small HTML page
 //! when the browser asks for HTML, and never leaves a session behind.
 //!
-//! A login's `state` is bound to the browser that started it by the
-//! `rosgate_login` cookie (SHA-256 of the state), so a callback link made
-//! by someone else's login signs nobody in (login CSRF). A session's
-//! provider tokens are renewed once their access token has expired
-//! ([`renew_if_expired`]); a refused renewal ends the session.
+//! A login's `state` is bound to the browser that started it by the login
+//! cookie (SHA-256 of the state; `__Host-rosgate_login` over https), so a
+//! callback link made by someone else's login signs nobody in (login
+//! CSRF). A session's provider tokens are renewed once their access token
+//! has expired ([`renew_if_expired`]); a renewal the provider refuses with
+//! `invalid_grant` ends the session, other failures do not.
 
 use crate::api::auth::{CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE};
 use crate::api::problem::Problem;

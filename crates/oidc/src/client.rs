@@ -58,6 +58,35 @@ pub const DISCOVERY_BACKOFF: time::Duration = time::Duration::seconds(1);
 /// The longest wait between two discovery attempts while the provider is down.
 pub const DISCOVERY_MAX_BACKOFF: time::Duration = time::Duration::minutes(1);
 
+/// How long token renewals wait after the provider failed one for a reason
+/// of its own (unreachable, `temporarily_unavailable`, `invalid_client`…),
+/// so sessions do not each call it on every request while it is down.
+pub const REFRESH_PAUSE: time::Duration = time::Duration::seconds(30);
+
+/// Until when renewals are not attempted: set by a failure of the
+/// provider, never by a refusal of one session's grant.
+#[derive(Debug, Default)]
+struct Pause(std::sync::Mutex<Option<time::OffsetDateTime>>);
+
+impl Pause {
+    fn until(&self) -> std::sync::MutexGuard<'_, Option<time::OffsetDateTime>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether a call may be made at `now`.
+    fn open(&self, now: time::OffsetDateTime) -> bool {
+        self.until().is_none_or(|until| now >= until)
+    }
+
+    /// Records what a call made at `now` ended with.
+    fn after(&self, now: time::OffsetDateTime, result: &Result<IdpTokens, IdentityError>) {
+        *self.until() = match result {
+            Err(IdentityError::Unavailable(_)) => Some(now + REFRESH_PAUSE),
+            _ => None,
+        };
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct IdTokenField {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -98,6 +127,8 @@ pub struct OidcProvider {
     /// call per request.
     backoff: std::sync::Mutex<Option<(time::OffsetDateTime, time::Duration)>>,
     discoveries: std::sync::atomic::AtomicU64,
+    /// After the provider failed a renewal: when the next may be tried.
+    refresh_pause: Pause,
 }
 
 impl std::fmt::Debug for OidcProvider {
@@ -135,6 +166,7 @@ impl OidcProvider {
             ready: OnceCell::new(),
             backoff: std::sync::Mutex::new(None),
             discoveries: std::sync::atomic::AtomicU64::new(0),
+            refresh_pause: Pause::default(),
         })
     }
 
@@ -484,21 +516,14 @@ impl IdentityProvider for OidcProvider {
     }
 
     async fn refresh(&self, tokens: &IdpTokens) -> Result<IdpTokens, IdentityError> {
-        let ready = self.ready().await?;
-        let refresh = tokens
-            .refresh_token
-            .as_ref()
-            .ok_or_else(|| rejected("this session has no refresh token; log in again"))?;
-        let http = self.http.clone();
-        let send = move |r| http::send(http.clone(), r);
-        let refresh = RefreshToken::new(refresh.clone());
-        let mut req = ready.client.exchange_refresh_token(&refresh);
-        if self.settings.resource_indicator {
-            // RFC 8707 §2.2: the new access token is for rosgate's resource.
-            req = req.add_extra_param("resource", self.settings.audience.clone());
+        if !self.refresh_pause.open(self.clock.now()) {
+            return Err(unavailable(
+                "the provider failed a renewal a moment ago; not asking again yet",
+            ));
         }
-        let t = req.request_async(&send).await.map_err(refresh_error)?;
-        Ok(self.tokens(&t, Some(tokens)))
+        let result = self.refresh_now(tokens).await;
+        self.refresh_pause.after(self.clock.now(), &result);
+        result
     }
 
     async fn revoke(&self, tokens: &IdpTokens) -> Result<(), IdentityError> {
@@ -575,6 +600,27 @@ impl IdentityProvider for OidcProvider {
     }
 }
 
+impl OidcProvider {
+    /// One renewal at the token endpoint.
+    async fn refresh_now(&self, tokens: &IdpTokens) -> Result<IdpTokens, IdentityError> {
+        let ready = self.ready().await?;
+        let refresh = tokens
+            .refresh_token
+            .as_ref()
+            .ok_or_else(|| rejected("this session has no refresh token; log in again"))?;
+        let http = self.http.clone();
+        let send = move |r| http::send(http.clone(), r);
+        let refresh = RefreshToken::new(refresh.clone());
+        let mut req = ready.client.exchange_refresh_token(&refresh);
+        if self.settings.resource_indicator {
+            // RFC 8707 §2.2: the new access token is for rosgate's resource.
+            req = req.add_extra_param("resource", self.settings.audience.clone());
+        }
+        let t = req.request_async(&send).await.map_err(refresh_error)?;
+        Ok(self.tokens(&t, Some(tokens)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -610,5 +656,17 @@ mod tests {
             std::io::Error::other("connection refused"),
         ));
         assert!(matches!(unreachable, IdentityError::Unavailable(_)));
+    }
+
+    #[test]
+    fn renewals_pause_after_the_provider_fails_and_not_after_a_grant_is_refused() {
+        let pause = Pause::default();
+        let t = time::OffsetDateTime::UNIX_EPOCH;
+        assert!(pause.open(t));
+        pause.after(t, &Err(rejected("invalid_grant")));
+        assert!(pause.open(t), "one session's dead grant pauses nobody");
+        pause.after(t, &Err(unavailable("connection refused")));
+        assert!(!pause.open(t + REFRESH_PAUSE - time::Duration::seconds(1)));
+        assert!(pause.open(t + REFRESH_PAUSE));
     }
 }

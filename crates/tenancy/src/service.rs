@@ -851,11 +851,17 @@ impl TenancyService {
         if let Some(email) = &email {
             if let Some(user) = self.repo.user_by_email(email).await? {
                 // An email match stands in for a link only for someone not
-                // linked yet: a second account at the provider with the
-                // same email is not a way into an account that has one.
-                if !self.repo.identities_of(user.id).await?.is_empty()
-                    || !self.may_link_by_email(&user).await?
-                {
+                // linked yet at this provider: a second account there with
+                // the same email is not a way into an account that has one.
+                // Links of another issuer (a provider moved from) cannot
+                // sign anyone in, so they do not count.
+                let linked_here = self
+                    .repo
+                    .identities_of(user.id)
+                    .await?
+                    .iter()
+                    .any(|(issuer, _)| *issuer == id.issuer);
+                if linked_here || !self.may_link_by_email(&user).await? {
                     return Err(TenancyError::LinkRequired(email.clone()));
                 }
                 self.link(&user, id, now).await?;
@@ -1314,6 +1320,23 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(user.email, "known@example.test");
+    }
+
+    #[tokio::test]
+    async fn a_link_at_a_provider_moved_from_does_not_keep_an_account_from_its_new_one() {
+        let mut repo = MockTenancyRepository::new();
+        repo.expect_user_by_identity().returning(|_, _| Ok(None));
+        repo.expect_user_by_email()
+            .returning(|e| Ok(Some(existing(e))));
+        repo.expect_identities_of()
+            .returning(|_| Ok(vec![("https://old-idp.example".into(), "sub-0".into())]));
+        repo.expect_link_identity()
+            .times(1)
+            .returning(|_, _, _, _| Ok(()));
+        let user = service(repo, clock())
+            .sign_in(&identity("known@example.test", Some(true), &[]), &[])
+            .await;
+        assert!(user.is_ok(), "{user:?}");
     }
 
     #[tokio::test]

@@ -62,11 +62,10 @@ impl DirectoryApi {
             // Links made before a provider is configured: the issuer as named.
             None => {}
         }
+        // One identity per user and provider; a link at a provider moved
+        // from signs nobody in and does not stand in the way.
         let links = self.state.tenancy.repo().identities_of(id).await?;
-        if links
-            .iter()
-            .any(|(i, s)| (i.as_str(), s.as_str()) != (issuer, subject))
-        {
+        if links.iter().any(|(i, s)| i == issuer && s != subject) {
             return Err(ApiError::conflict_code(
                 "identity_already_linked",
                 "this user is linked to an identity already; a user has one",
