@@ -14,8 +14,8 @@ use sea_orm::{
     QueryOrder,
 };
 use tenancy::{
-    ApiToken, Device, DeviceGroup, Grant, Invitation, OrgUnit, Site, TenancyRepository, Tenant,
-    User,
+    ApiToken, Device, DeviceGroup, Grant, IdentityLink, Invitation, OrgUnit, Site,
+    TenancyRepository, Tenant, User,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -669,6 +669,35 @@ impl TenancyRepository for Database {
             .await
             .map_err(store_err)?;
         Ok(())
+    }
+
+    async fn identity_links(&self, user: UserId) -> R<Vec<IdentityLink>> {
+        Ok(user_identity::Entity::find()
+            .filter(user_identity::Column::UserId.eq(user.uuid()))
+            .order_by_asc(user_identity::Column::CreatedAt)
+            .order_by_asc(user_identity::Column::Issuer)
+            .order_by_asc(user_identity::Column::Subject)
+            .all(self.conn())
+            .await
+            .map_err(store_err)?
+            .into_iter()
+            .map(|l| IdentityLink {
+                issuer: l.issuer,
+                subject: l.subject,
+                linked_at: l.created_at,
+            })
+            .collect())
+    }
+
+    async fn unlink_identity(&self, user: UserId, issuer: &str, subject: &str) -> R<()> {
+        let gone = user_identity::Entity::delete_many()
+            .filter(user_identity::Column::Issuer.eq(issuer))
+            .filter(user_identity::Column::Subject.eq(subject))
+            .filter(user_identity::Column::UserId.eq(user.uuid()))
+            .exec(self.conn())
+            .await
+            .map_err(store_err)?;
+        must_change(gone.rows_affected)
     }
 
     async fn pending_invitation_for(

@@ -312,6 +312,48 @@ async fn identities_link_once_and_provisioning_is_one_transaction() {
         None
     );
 
+    // Links are listed with when they were made, and removed one at a time,
+    // only from the user they link to.
+    let elsewhere = tenant(&db).await;
+    let other = user(&db, elsewhere.id, "other@example.test").await.unwrap();
+    db.link_identity(&known, "https://old.example", "s-known", now())
+        .await
+        .unwrap();
+    let links = db.identity_links(known.id).await.unwrap();
+    assert_eq!(
+        links
+            .iter()
+            .map(|l| (l.issuer.as_str(), l.subject.as_str()))
+            .collect::<Vec<_>>(),
+        vec![
+            ("https://idp.example", "s-known"),
+            ("https://old.example", "s-known")
+        ]
+    );
+    assert!(links.iter().all(|l| l.linked_at == now()));
+    assert_eq!(
+        db.unlink_identity(other.id, iss, "s-known").await,
+        Err(StoreError::NotFound),
+        "a link is removed only from its own user"
+    );
+    assert_eq!(
+        db.unlink_identity(known.id, iss, "s-unknown").await,
+        Err(StoreError::NotFound)
+    );
+    db.unlink_identity(known.id, "https://old.example", "s-known")
+        .await
+        .unwrap();
+    assert_eq!(
+        db.identities_of(known.id).await.unwrap(),
+        vec![(iss.to_owned(), "s-known".to_owned())]
+    );
+    db.unlink_identity(known.id, iss, "s-known").await.unwrap();
+    assert_eq!(db.user_by_identity(iss, "s-known").await.unwrap(), None);
+    assert!(db.identity_links(known.id).await.unwrap().is_empty());
+    db.link_identity(&known, iss, "s-known", now())
+        .await
+        .unwrap();
+
     let g0 = db.generation(t.id).await.unwrap();
     let new = User {
         id: id().into(),

@@ -97,6 +97,16 @@ pub struct User {
     pub created_at: OffsetDateTime,
 }
 
+/// A user's link to an identity at an OpenID Connect provider: whoever
+/// signs in there as `subject` at `issuer` is the user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IdentityLink {
+    pub issuer: String,
+    pub subject: String,
+    /// When the link was made (by an administrator, or at a first sign-in).
+    pub linked_at: OffsetDateTime,
+}
+
 /// A physical or logical location owned by one team.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Site {

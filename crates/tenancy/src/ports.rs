@@ -120,6 +120,16 @@ pub trait TenancyRepository: Send + Sync {
         subject: &str,
         at: OffsetDateTime,
     ) -> Result<(), StoreError>;
+    /// The identities linked to `user`, oldest link first.
+    async fn identity_links(&self, user: UserId) -> Result<Vec<IdentityLink>, StoreError>;
+    /// Removes the link of `subject` at `issuer` to `user`; `NotFound` if
+    /// `user` has no such link.
+    async fn unlink_identity(
+        &self,
+        user: UserId,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<(), StoreError>;
     /// The newest invitation for `email` that is neither accepted nor expired at `now`.
     async fn pending_invitation_for(
         &self,

@@ -249,6 +249,34 @@ impl TenancyService {
         Ok(())
     }
 
+    /// The identities linked to `user`, oldest link first.
+    pub async fn identity_links(&self, user: UserId) -> Result<Vec<IdentityLink>> {
+        Ok(self.repo.identity_links(user).await?)
+    }
+
+    /// Removes the link of `user` to the identity `(issuer, subject)`, named
+    /// exactly as stored (not trimmed): that identity no longer signs in as
+    /// `user`. `NotFound("identity link")` when `user` has no such link.
+    pub async fn unlink_identity(&self, user: &User, issuer: &str, subject: &str) -> Result<()> {
+        if subject.is_empty() || subject.len() > 255 || subject.chars().any(char::is_control) {
+            return Err(FieldError::new(
+                "subject",
+                "must be 1 to 255 characters, none of them control characters",
+            )
+            .into());
+        }
+        if issuer.is_empty() || issuer.len() > 2048 || issuer.chars().any(char::is_control) {
+            return Err(FieldError::new("issuer", "must be the provider's issuer URL").into());
+        }
+        self.repo
+            .unlink_identity(user.id, issuer, subject)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => TenancyError::NotFound("identity link"),
+                other => other.into(),
+            })
+    }
+
     /// Checks an identity named for [`TenancyService::link_identity`]: the
     /// subject, trimmed, or why the input is not an identity.
     pub fn identity_input<'a>(issuer: &str, subject: &'a str) -> Result<&'a str> {
@@ -1462,6 +1490,47 @@ mod tests {
         svc.link_identity(&me, "https://idp.example", " sub-9 ")
             .await
             .unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_unlink_checks_its_input_and_names_a_missing_link() {
+        let mut repo = MockTenancyRepository::new();
+        repo.expect_unlink_identity()
+            .withf(|u, iss, _| *u == existing("x").id && iss == "https://idp.example")
+            .times(2)
+            .returning(|_, _, sub| {
+                if sub == " sub-9" {
+                    Ok(())
+                } else {
+                    Err(StoreError::NotFound)
+                }
+            });
+        let svc = service(repo, clock());
+        let me = existing("me@example.test");
+        for (issuer, subject) in [
+            ("https://idp.example", ""),
+            ("https://idp.example", "a\0b"),
+            ("https://idp.example", "a\nb"),
+            ("https://idp.example", &"x".repeat(256)),
+            ("", "sub-9"),
+            ("https://idp.example/\u{7f}", "sub-9"),
+            (&"h".repeat(2049), "sub-9"),
+        ] {
+            let err = svc.unlink_identity(&me, issuer, subject).await.unwrap_err();
+            assert!(
+                matches!(err, TenancyError::Invalid(_)),
+                "{issuer:?} {subject:?}: {err}"
+            );
+        }
+        // Named exactly as stored: not trimmed.
+        svc.unlink_identity(&me, "https://idp.example", " sub-9")
+            .await
+            .unwrap();
+        let err = svc
+            .unlink_identity(&me, "https://idp.example", "sub-9")
+            .await
+            .unwrap_err();
+        assert_eq!(err, TenancyError::NotFound("identity link"));
     }
 
     #[tokio::test]

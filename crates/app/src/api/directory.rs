@@ -87,6 +87,44 @@ impl DirectoryApi {
             })?;
         Ok(user)
     }
+
+    /// The checks of [`DirectoryApi::unlink_identity`] after authorization,
+    /// then the removal itself.
+    async fn unlink_checked(
+        &self,
+        ctx: &Ctx<'_>,
+        id: UserId,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<(), ApiError> {
+        if id == ctx.who.user_id {
+            return Err(ApiError::forbidden(
+                "own_identity_link",
+                "nobody removes their own account's identity link; ask another administrator",
+            ));
+        }
+        let user = self.state.tenancy.user(id).await?;
+        let index = self.state.authz.index(user.tenant_id).await?;
+        let administrator = user.platform_admin || index.holds_anywhere(id, P::AdminAll);
+        if administrator && !ctx.who.platform_admin {
+            return Err(ApiError::forbidden(
+                "platform_admin_link",
+                "only a platform administrator removes an identity link of an administrator \
+                 (admin:* anywhere, or a platform administrator)",
+            ));
+        }
+        self.state
+            .tenancy
+            .unlink_identity(&user, issuer, subject)
+            .await
+            .map_err(|e| match e {
+                tenancy::TenancyError::NotFound(_) => ApiError::not_found_code(
+                    "identity_not_found",
+                    "this user is not linked to that identity",
+                ),
+                other => other.into(),
+            })
+    }
 }
 
 pub struct DirectoryApi {
@@ -259,6 +297,79 @@ impl DirectoryApi {
             }
             Err(e) if e.problem().status < 500 => {
                 let reason = format!("{what} refused: {}", e.problem().code);
+                Err(ctx.refuse_because(P::AdminAll, at, reason, e).await)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// List the identities linked to a user (issuer, subject, and when the
+    /// link was made): each is a way to sign in as that user. Needs
+    /// `user:read` over the user.
+    #[oai(
+        path = "/users/:user_id/identities",
+        method = "get",
+        operation_id = "listUserIdentities"
+    )]
+    async fn list_identities(
+        &self,
+        caller: Caller,
+        req: &Request,
+        user_id: Path<Uuid>,
+    ) -> ApiResult<Json<LinkedIdentities>> {
+        let ctx = Ctx::new(&self.state, caller, req);
+        let id = UserId::from_uuid(user_id.0);
+        ctx.authorize(P::UserRead, Resource::User(id)).await?;
+        let links = self.state.tenancy.identity_links(id).await?;
+        Ok(Json(LinkedIdentities {
+            items: links.into_iter().map(LinkedIdentityDto::from).collect(),
+        }))
+    }
+
+    /// Remove a user's link to an identity, named exactly as listed by its
+    /// `issuer` (the configured provider's when omitted) and `subject`:
+    /// that identity no longer signs in as the user. Sessions it started
+    /// before run on to their own end. Gated like linking: `admin:*` over
+    /// the user; a user who holds `admin:*` anywhere, or is a platform
+    /// administrator, only by a platform administrator; nobody removes
+    /// their own link (`own_identity_link`). `identity_not_found` when the
+    /// user has no such link. Every refusal is audited as a denial naming
+    /// the issuer and subject.
+    #[oai(
+        path = "/users/:user_id/identities",
+        method = "delete",
+        operation_id = "unlinkUserIdentity"
+    )]
+    async fn unlink_identity(
+        &self,
+        caller: Caller,
+        req: &Request,
+        user_id: Path<Uuid>,
+        subject: Query<String>,
+        issuer: Query<Option<String>>,
+    ) -> ApiResult<Deleted> {
+        let ctx = Ctx::new(&self.state, caller, req);
+        let id = UserId::from_uuid(user_id.0);
+        let at = Resource::User(id);
+        ctx.authorize(P::AdminAll, at).await?;
+        let subject = subject.0;
+        let issuer = issuer
+            .0
+            .or_else(|| self.state.idp.as_ref().map(|i| i.issuer().to_owned()))
+            .unwrap_or_default();
+        let what = format!(
+            "identity link of subject {} at issuer {}",
+            shown(&subject),
+            shown(&issuer)
+        );
+        match self.unlink_checked(&ctx, id, &issuer, &subject).await {
+            Ok(()) => {
+                ctx.allowed_because(P::AdminAll, at, format!("{what} removed"))
+                    .await?;
+                Ok(Deleted::Deleted)
+            }
+            Err(e) if e.problem().status < 500 => {
+                let reason = format!("{what} removal refused: {}", e.problem().code);
                 Err(ctx.refuse_because(P::AdminAll, at, reason, e).await)
             }
             Err(e) => Err(e),

@@ -242,6 +242,32 @@ pub struct IdentityLinkDto {
     pub subject: String,
 }
 
+/// An identity linked to a user: whoever signs in as `subject` at `issuer`
+/// is that user.
+#[derive(Debug, Object)]
+pub struct LinkedIdentityDto {
+    pub issuer: String,
+    pub subject: String,
+    /// When the link was made (by an administrator, or at a first sign-in).
+    pub linked_at: OffsetDateTime,
+}
+
+impl From<tenancy::IdentityLink> for LinkedIdentityDto {
+    fn from(l: tenancy::IdentityLink) -> Self {
+        LinkedIdentityDto {
+            issuer: l.issuer,
+            subject: l.subject,
+            linked_at: l.linked_at,
+        }
+    }
+}
+
+/// The identities linked to a user, oldest link first.
+#[derive(Debug, Object)]
+pub struct LinkedIdentities {
+    pub items: Vec<LinkedIdentityDto>,
+}
+
 /// A new invitation.
 #[derive(Debug, Object)]
 pub struct NewInvitation {

@@ -1030,6 +1030,210 @@ async fn an_org_admin_cannot_link_a_backdoor_identity_and_every_refusal_is_audit
 }
 
 #[tokio::test]
+async fn links_are_listed_and_removed_only_by_who_may_link_them_and_every_refusal_is_audited() {
+    let w = world().await;
+    let tenancy = &w.app.state.tenancy;
+    let iss = w.idp.issuer.clone();
+    let acme = tenancy
+        .repo()
+        .user_by_email("bob@acme.test")
+        .await
+        .unwrap()
+        .unwrap()
+        .tenant_id;
+    let (me, admin) = w
+        .app
+        .user(acme, &[(BuiltinRole::OrgAdmin, Scope::Tenant(acme))])
+        .await;
+    let (other_admin, _) = w
+        .app
+        .user(acme, &[(BuiltinRole::OrgAdmin, Scope::Tenant(acme))])
+        .await;
+    let (platform, platform_token) = w
+        .app
+        .user_with(
+            acme,
+            vec![(BuiltinRole::OrgAdmin, Scope::Tenant(acme), None)],
+            true,
+        )
+        .await;
+    let dave = tenancy
+        .create_user(acme, "dave@acme.test", "Dave", false)
+        .await
+        .unwrap();
+    for (user, subject) in [
+        (&dave, "mallory"),
+        (&other_admin, "root"),
+        (&platform, "boss"),
+        (&me, "kelvin"),
+    ] {
+        tenancy.link_identity(user, &iss, subject).await.unwrap();
+    }
+    let list = |user: kernel::UserId| {
+        let w = &w;
+        let admin = admin.clone();
+        async move {
+            let resp = w
+                .http
+                .get(format!("{}/api/v1/users/{user}/identities", w.app.base))
+                .bearer_auth(admin)
+                .send()
+                .await
+                .unwrap();
+            (resp.status(), resp.json::<Value>().await.unwrap())
+        }
+    };
+    let unlink = |token: String, user: kernel::UserId, query: Vec<(&'static str, String)>| {
+        let w = &w;
+        async move {
+            let url = reqwest::Url::parse_with_params(
+                &format!("{}/api/v1/users/{user}/identities", w.app.base),
+                &query,
+            )
+            .unwrap();
+            let resp = w.http.delete(url).bearer_auth(token).send().await.unwrap();
+            let status = resp.status();
+            (status, resp.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let last_event = |user: kernel::UserId| {
+        let w = &w;
+        async move {
+            let events = w.app.state.db.audit_events(acme).await.unwrap();
+            events
+                .into_iter()
+                .rfind(|e| e.resource_id == Some(user.uuid()) && e.action == "admin:*")
+                .expect("an event")
+        }
+    };
+
+    // The list shows each link with when it was made.
+    let (got, body) = list(dave.id).await;
+    assert_eq!(got, StatusCode::OK, "{body}");
+    let items = body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{body}");
+    assert_eq!(
+        (&items[0]["issuer"], &items[0]["subject"]),
+        (&json!(iss), &json!("mallory"))
+    );
+    assert!(items[0]["linked_at"].is_string(), "{body}");
+    let (got, body) = list(kernel::UserId::from_uuid(Uuid::now_v7())).await;
+    assert_eq!(got, StatusCode::NOT_FOUND, "{body}");
+
+    // An org admin removes no administrator's link, nor their own, and
+    // every refusal is audited as a denial naming the identity.
+    for (user, subject, status, code) in [
+        (
+            &other_admin,
+            "root",
+            StatusCode::FORBIDDEN,
+            "platform_admin_link",
+        ),
+        (
+            &platform,
+            "boss",
+            StatusCode::FORBIDDEN,
+            "platform_admin_link",
+        ),
+        (&me, "kelvin", StatusCode::FORBIDDEN, "own_identity_link"),
+        (&dave, "nobody", StatusCode::NOT_FOUND, "identity_not_found"),
+    ] {
+        let query = vec![("issuer", iss.clone()), ("subject", subject.to_owned())];
+        let (got, p) = unlink(admin.clone(), user.id, query).await;
+        assert_eq!((got, p["code"].as_str()), (status, Some(code)), "{p}");
+        let last = last_event(user.id).await;
+        assert_eq!(last.decision.as_str(), "deny", "{code}: {last:#?}");
+        assert!(
+            last.reason.contains(&format!("{subject:?}")) && last.reason.contains(code),
+            "{last:#?}"
+        );
+    }
+    for (user, subject) in [(&other_admin, "root"), (&platform, "boss"), (&me, "kelvin")] {
+        let links = tenancy.repo().identities_of(user.id).await.unwrap();
+        assert_eq!(links, vec![(iss.clone(), subject.to_owned())]);
+    }
+
+    // Hostile values are refused as input, never a server error.
+    let long = "x".repeat(10_000);
+    for query in [
+        vec![("subject", "mall\u{1}ory".to_owned())],
+        vec![("subject", "mallory\0".to_owned())],
+        vec![("subject", long.clone())],
+        vec![
+            ("subject", "mallory".to_owned()),
+            ("issuer", format!("{iss}\n")),
+        ],
+        vec![("subject", "mallory".to_owned()), ("issuer", String::new())],
+        vec![("subject", "mallory".to_owned()), ("issuer", long.clone())],
+        vec![("issuer", iss.clone())],
+    ] {
+        let (got, p) = unlink(admin.clone(), dave.id, query.clone()).await;
+        assert!(
+            got == StatusCode::BAD_REQUEST || got == StatusCode::UNPROCESSABLE_ENTITY,
+            "{query:?}: {got} {p}"
+        );
+        if query.iter().any(|(k, _)| *k == "subject") {
+            // Refused after the permission check: a denial, its reason
+            // bounded however long the values.
+            let last = last_event(dave.id).await;
+            assert_eq!(last.decision.as_str(), "deny", "{query:?}");
+            assert!(last.reason.len() < 1_000, "{}", last.reason.len());
+        }
+    }
+    assert_eq!(
+        tenancy.repo().identities_of(dave.id).await.unwrap().len(),
+        1
+    );
+
+    // A plain user's link is removed (the configured issuer when none is
+    // named); the event names it, and that identity signs in as nobody.
+    let (got, p) = unlink(
+        admin.clone(),
+        dave.id,
+        vec![("subject", "mallory".to_owned())],
+    )
+    .await;
+    assert_eq!(got, StatusCode::NO_CONTENT, "{p}");
+    let last = last_event(dave.id).await;
+    assert_eq!(last.decision.as_str(), "allow", "{last:#?}");
+    assert!(
+        last.reason.contains("\"mallory\"") && last.reason.contains("removed"),
+        "{last:#?}"
+    );
+    let (_, body) = list(dave.id).await;
+    assert_eq!(body["items"], json!([]), "{body}");
+    let authorize = w.start_login().await;
+    let back = IdpBrowser::new().login(&authorize, "mallory").await;
+    let resp = w.callback(&back).await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert!(cookie_value(&set_cookies(&resp), "rosgate_session").is_none());
+    // Removed once: a second removal finds nothing.
+    let (got, p) = unlink(
+        admin.clone(),
+        dave.id,
+        vec![("subject", "mallory".to_owned())],
+    )
+    .await;
+    assert_eq!(
+        (got, p["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("identity_not_found"))
+    );
+
+    // A platform administrator removes an administrator's link.
+    let query = vec![("issuer", iss.clone()), ("subject", "root".to_owned())];
+    let (got, p) = unlink(platform_token, other_admin.id, query).await;
+    assert_eq!(got, StatusCode::NO_CONTENT, "{p}");
+    assert!(
+        tenancy
+            .repo()
+            .identities_of(other_admin.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
 async fn a_login_cookie_planted_beside_the_browsers_own_binds_nothing() {
     // Over https the cookie is __Host-: only this host sets it, for "/".
     let w = world_with(|c| c.cookie_secure = true).await;

@@ -60,6 +60,8 @@ const TABLE: &[(&str, &str, Option<&str>, Option<&str>)] = &[
     ("updateUser", "OA", Some("O"), Some("")),
     ("removeUser", "OA", Some("O"), Some("")),
     ("linkUserIdentity", "O", Some("O"), Some("")),
+    ("listUserIdentities", "OALM", Some("O"), Some("")),
+    ("unlinkUserIdentity", "O", Some("O"), Some("")),
     ("createInvitation", "OA", Some("O"), Some("")),
     ("createToken", ALL, None, None),
     ("listTokens", ALL, None, None),
@@ -237,6 +239,17 @@ async fn fresh(app: &TestApp, op: &str, p: &Place) -> Uuid {
             .unwrap()
             .id
             .uuid(),
+        "unlinkUserIdentity" => {
+            let (u, _) = app
+                .user(t.id, &[(R::Member, Scope::Team(p.team.id.into()))])
+                .await;
+            app.state
+                .tenancy
+                .link_identity(&u, "https://idp.example.test", &u.id.to_string())
+                .await
+                .unwrap();
+            u.id.uuid()
+        }
         "removeUser" | "revokeToken" | "deleteRoleBinding" | "revokeDeviceScope" => {
             let (u, _) = app
                 .user(t.id, &[(R::Member, Scope::Team(p.team.id.into()))])
@@ -353,6 +366,18 @@ fn request(op: &str, p: &Place, f: Uuid) -> (Method, String, Option<Value>, Stat
             format!("/users/{}/identities", p.member.id),
             Some(json!({"subject": n, "issuer": "https://idp.example.test"})),
             S::CREATED,
+        ),
+        "listUserIdentities" => (
+            M::GET,
+            format!("/users/{}/identities", p.member.id),
+            None,
+            S::OK,
+        ),
+        "unlinkUserIdentity" => (
+            M::DELETE,
+            format!("/users/{f}/identities?issuer=https%3A%2F%2Fidp.example.test&subject={f}"),
+            None,
+            S::NO_CONTENT,
         ),
         "createInvitation" => (
             M::POST,
