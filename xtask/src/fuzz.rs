@@ -73,10 +73,8 @@ pub fn run() -> Result {
     let stdout = child.stdout.take().ok_or("no stdout")?;
     let server = Server(child);
     let (mut token, mut base) = (None, None);
-    for line in BufReader::new(stdout)
-        .lines()
-        .map_while(std::result::Result::ok)
-    {
+    let mut lines = BufReader::new(stdout).lines();
+    for line in lines.by_ref().map_while(std::result::Result::ok) {
         if let Some(rest) = line.trim().strip_prefix("owner@acme.test") {
             token = Some(rest.trim().to_owned());
         }
@@ -88,6 +86,8 @@ pub fn run() -> Result {
     let (Some(token), Some(base)) = (token, base) else {
         return Err("the demo server did not start".into());
     };
+    // Keep reading what the server prints, so it never writes to a closed pipe.
+    std::thread::spawn(move || lines.map_while(std::result::Result::ok).for_each(drop));
     let status = Command::new(schemathesis)
         .current_dir(&dir)
         .args(["run", &format!("{base}/openapi.json"), "--url", &format!("{base}/api/v1")])

@@ -109,15 +109,19 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
                 let sim = routeros_sim::Simulator::start(schema);
                 demo::seed(&state).await?;
                 let n = demo::attach_simulator(&state, &sim).await?;
-                println!("{n} simulated RouterOS devices are running for the demo devices");
+                say(format_args!(
+                    "{n} simulated RouterOS devices are running for the demo devices"
+                ));
                 Some(sim)
             } else {
                 None
             };
             if demo {
-                println!("demo data ready; API tokens valid for one day:");
+                say(format_args!(
+                    "demo data ready; API tokens valid for one day:"
+                ));
                 for (email, token) in demo::tokens(&state).await? {
-                    println!("  {email:<22} {token}");
+                    say(format_args!("  {email:<22} {token}"));
                 }
             }
             let listener = tokio::net::TcpListener::bind(&config.listen)
@@ -129,9 +133,14 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
                     )
                 })?;
             let addr = listener.local_addr()?;
-            println!("rosgate listening on http://{addr}  (API docs: http://{addr}/docs)");
             let public_url = &state.web.public_url;
-            println!("public_url (what clients and the identity provider are told): {public_url}");
+            say(format_args!(
+                "public_url (what clients and the identity provider are told): {public_url}"
+            ));
+            // Last: supervisors and scripts read up to this line.
+            say(format_args!(
+                "rosgate listening on http://{addr}  (API docs: http://{addr}/docs)"
+            ));
             if config.public_url.is_none() {
                 tracing::warn!(
                     %public_url,
@@ -161,4 +170,12 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
         }
     }
     Ok(())
+}
+
+/// Prints a line of the server's start-up banner. A stdout nobody reads any
+/// more (a supervisor that stopped after the banner) must never stop a
+/// running server, so write errors are ignored.
+fn say(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout(), "{line}");
 }

@@ -706,3 +706,53 @@ async fn the_cli_links_an_administrator_to_an_identity_and_keeps_token_lifetimes
     ]);
     assert!(!out.status.success(), "a token past the maximum lifetime");
 }
+
+#[tokio::test]
+async fn a_server_whose_stdout_is_closed_after_its_first_line_keeps_serving() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let listen = {
+        let (l, _) = testkit::reserve().await;
+        l.local_addr().unwrap().to_string()
+    };
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rosgate"))
+        .args(["serve", "--demo"])
+        .env("ROSGATE_LISTEN", &listen)
+        .env(
+            "ROSGATE_DATABASE_URL",
+            format!("sqlite://{}?mode=rwc", dir.path().join("demo.db").display()),
+        )
+        .env("ROSGATE_KEY_FILE", dir.path().join("key"))
+        .env("ROSGATE_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // A supervisor reads one line, then stops reading: the rest of the
+    // banner goes into a closed pipe, and the server must not die of it.
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(!first.is_empty());
+    let client = reqwest::Client::new();
+    let mut serving = false;
+    for _ in 0..300 {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if client
+            .get(format!("http://{listen}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            serving = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(serving, "the server stopped when its stdout was closed");
+}
