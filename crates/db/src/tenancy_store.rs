@@ -645,18 +645,6 @@ impl TenancyRepository for Database {
         self.user(link.user_id.into()).await
     }
 
-    async fn identities_of(&self, user: UserId) -> R<Vec<(String, String)>> {
-        Ok(user_identity::Entity::find()
-            .filter(user_identity::Column::UserId.eq(user.uuid()))
-            .order_by_asc(user_identity::Column::CreatedAt)
-            .all(self.conn())
-            .await
-            .map_err(store_err)?
-            .into_iter()
-            .map(|l| (l.issuer, l.subject))
-            .collect())
-    }
-
     async fn link_identity(
         &self,
         u: &User,

@@ -344,7 +344,12 @@ async fn identities_link_once_and_provisioning_is_one_transaction() {
         .await
         .unwrap();
     assert_eq!(
-        db.identities_of(known.id).await.unwrap(),
+        db.identity_links(known.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|l| (l.issuer, l.subject))
+            .collect::<Vec<_>>(),
         vec![(iss.to_owned(), "s-known".to_owned())]
     );
     db.unlink_identity(known.id, iss, "s-known").await.unwrap();

@@ -110,8 +110,6 @@ pub trait TenancyRepository: Send + Sync {
         issuer: &str,
         subject: &str,
     ) -> Result<Option<User>, StoreError>;
-    /// The identities `(issuer, subject)` linked to `user`.
-    async fn identities_of(&self, user: UserId) -> Result<Vec<(String, String)>, StoreError>;
     /// Links `subject` at `issuer` to `user`; `Conflict` if it is linked already.
     async fn link_identity(
         &self,

@@ -258,16 +258,7 @@ impl TenancyService {
     /// exactly as stored (not trimmed): that identity no longer signs in as
     /// `user`. `NotFound("identity link")` when `user` has no such link.
     pub async fn unlink_identity(&self, user: &User, issuer: &str, subject: &str) -> Result<()> {
-        if subject.is_empty() || subject.len() > 255 || subject.chars().any(char::is_control) {
-            return Err(FieldError::new(
-                "subject",
-                "must be 1 to 255 characters, none of them control characters",
-            )
-            .into());
-        }
-        if issuer.is_empty() || issuer.len() > 2048 || issuer.chars().any(char::is_control) {
-            return Err(FieldError::new("issuer", "must be the provider's issuer URL").into());
-        }
+        Self::check_identity(issuer, subject)?;
         self.repo
             .unlink_identity(user.id, issuer, subject)
             .await
@@ -281,6 +272,13 @@ impl TenancyService {
     /// subject, trimmed, or why the input is not an identity.
     pub fn identity_input<'a>(issuer: &str, subject: &'a str) -> Result<&'a str> {
         let subject = subject.trim();
+        Self::check_identity(issuer, subject)?;
+        Ok(subject)
+    }
+
+    /// Why `(issuer, subject)`, taken as given, names no identity, if it
+    /// does not.
+    fn check_identity(issuer: &str, subject: &str) -> Result<()> {
         if subject.is_empty() || subject.len() > 255 || subject.chars().any(char::is_control) {
             return Err(FieldError::new(
                 "subject",
@@ -294,7 +292,7 @@ impl TenancyService {
         {
             return Err(FieldError::new("issuer", "must be the provider's issuer URL").into());
         }
-        Ok(subject)
+        Ok(())
     }
 
     async fn recheck(&self, invitation: &Invitation) -> Result<()> {
@@ -885,10 +883,10 @@ impl TenancyService {
                 // sign anyone in, so they do not count.
                 let linked_here = self
                     .repo
-                    .identities_of(user.id)
+                    .identity_links(user.id)
                     .await?
                     .iter()
-                    .any(|(issuer, _)| *issuer == id.issuer);
+                    .any(|link| link.issuer == id.issuer);
                 if linked_here || !self.may_link_by_email(&user).await? {
                     return Err(TenancyError::LinkRequired(email.clone()));
                 }
@@ -1336,7 +1334,7 @@ mod tests {
         repo.expect_user_by_identity().returning(|_, _| Ok(None));
         repo.expect_user_by_email()
             .returning(|e| Ok(Some(existing(e))));
-        repo.expect_identities_of().returning(|_| Ok(vec![]));
+        repo.expect_identity_links().returning(|_| Ok(vec![]));
         repo.expect_link_identity()
             .withf(|u, iss, sub, _| {
                 u.id == existing("x").id && iss == "https://idp.example" && sub == "sub-1"
@@ -1356,8 +1354,13 @@ mod tests {
         repo.expect_user_by_identity().returning(|_, _| Ok(None));
         repo.expect_user_by_email()
             .returning(|e| Ok(Some(existing(e))));
-        repo.expect_identities_of()
-            .returning(|_| Ok(vec![("https://old-idp.example".into(), "sub-0".into())]));
+        repo.expect_identity_links().returning(|_| {
+            Ok(vec![IdentityLink {
+                issuer: "https://old-idp.example".into(),
+                subject: "sub-0".into(),
+                linked_at: time::OffsetDateTime::UNIX_EPOCH,
+            }])
+        });
         repo.expect_link_identity()
             .times(1)
             .returning(|_, _, _, _| Ok(()));
@@ -1373,8 +1376,13 @@ mod tests {
         repo.expect_user_by_identity().returning(|_, _| Ok(None));
         repo.expect_user_by_email()
             .returning(|e| Ok(Some(existing(e))));
-        repo.expect_identities_of()
-            .returning(|_| Ok(vec![("https://idp.example".into(), "sub-0".into())]));
+        repo.expect_identity_links().returning(|_| {
+            Ok(vec![IdentityLink {
+                issuer: "https://idp.example".into(),
+                subject: "sub-0".into(),
+                linked_at: time::OffsetDateTime::UNIX_EPOCH,
+            }])
+        });
         repo.expect_link_identity().never();
         repo.expect_pending_invitation_for().never();
         repo.expect_provision_user().never();
@@ -1436,7 +1444,7 @@ mod tests {
                 u.display_name = name.into();
                 Ok(Some(u))
             });
-            repo.expect_identities_of().returning(|_| Ok(vec![]));
+            repo.expect_identity_links().returning(|_| Ok(vec![]));
             repo.expect_link_identity().never();
             repo.expect_pending_invitation_for().never();
             repo.expect_provision_user().never();
@@ -1539,7 +1547,7 @@ mod tests {
         repo.expect_user_by_identity().returning(|_, _| Ok(None));
         repo.expect_user_by_email()
             .returning(|e| Ok(Some(existing(e))));
-        repo.expect_identities_of().returning(|_| Ok(vec![]));
+        repo.expect_identity_links().returning(|_| Ok(vec![]));
         repo.expect_link_identity().never();
         let svc = TenancyService::new(
             Arc::new(repo),

@@ -19,6 +19,53 @@ fn shown(s: &str) -> String {
 }
 
 impl DirectoryApi {
+    /// The user whose identity links `ctx`'s caller may change: never its
+    /// own, and an administrator's (`admin:*` anywhere, or a platform
+    /// administrator) only as a platform administrator.
+    async fn may_change_links(&self, ctx: &Ctx<'_>, id: UserId) -> Result<tenancy::User, ApiError> {
+        if id == ctx.who.user_id {
+            return Err(ApiError::forbidden(
+                "own_identity_link",
+                "nobody changes their own account's identity links; ask another administrator",
+            ));
+        }
+        let user = self.state.tenancy.user(id).await?;
+        let index = self.state.authz.index(user.tenant_id).await?;
+        let administrator = user.platform_admin || index.holds_anywhere(id, P::AdminAll);
+        if administrator && !ctx.who.platform_admin {
+            return Err(ApiError::forbidden(
+                "platform_admin_link",
+                "only a platform administrator changes the identity links of an administrator \
+                 (admin:* anywhere, or a platform administrator)",
+            ));
+        }
+        Ok(user)
+    }
+
+    /// Records the outcome of a change to an identity link described by
+    /// `what`: allowed (`what` and `done`) or, for a refusal, denied (`what`,
+    /// `refused` and the problem's code).
+    async fn audit_link_change<T>(
+        ctx: &Ctx<'_>,
+        at: Resource,
+        what: &str,
+        (done, refused): (&str, &str),
+        outcome: Result<T, ApiError>,
+    ) -> ApiResult<T> {
+        match outcome {
+            Ok(v) => {
+                ctx.allowed_because(P::AdminAll, at, format!("{what} {done}"))
+                    .await?;
+                Ok(v)
+            }
+            Err(e) if e.problem().status < 500 => {
+                let reason = format!("{what} {refused}: {}", e.problem().code);
+                Err(ctx.refuse_because(P::AdminAll, at, reason, e).await)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// The checks of [`DirectoryApi::link_identity`] after authorization,
     /// then the link itself.
     async fn link_checked(
@@ -28,22 +75,7 @@ impl DirectoryApi {
         issuer: &str,
         subject: &str,
     ) -> Result<tenancy::User, ApiError> {
-        if id == ctx.who.user_id {
-            return Err(ApiError::forbidden(
-                "own_identity_link",
-                "nobody links their own account to an identity; ask another administrator",
-            ));
-        }
-        let user = self.state.tenancy.user(id).await?;
-        let index = self.state.authz.index(user.tenant_id).await?;
-        let administrator = user.platform_admin || index.holds_anywhere(id, P::AdminAll);
-        if administrator && !ctx.who.platform_admin {
-            return Err(ApiError::forbidden(
-                "platform_admin_link",
-                "only a platform administrator links an administrator (admin:* anywhere, or a \
-                 platform administrator) to an identity",
-            ));
-        }
+        let user = self.may_change_links(ctx, id).await?;
         match &self.state.idp {
             Some(idp) if issuer != idp.issuer() => {
                 return Err(ApiError::invalid_code(
@@ -64,8 +96,11 @@ impl DirectoryApi {
         }
         // One identity per user and provider; a link at a provider moved
         // from signs nobody in and does not stand in the way.
-        let links = self.state.tenancy.repo().identities_of(id).await?;
-        if links.iter().any(|(i, s)| i == issuer && s != subject) {
+        let links = self.state.tenancy.identity_links(id).await?;
+        if links
+            .iter()
+            .any(|l| l.issuer == issuer && l.subject != subject)
+        {
             return Err(ApiError::conflict_code(
                 "identity_already_linked",
                 "this user is linked to an identity already; a user has one",
@@ -97,22 +132,7 @@ impl DirectoryApi {
         issuer: &str,
         subject: &str,
     ) -> Result<(), ApiError> {
-        if id == ctx.who.user_id {
-            return Err(ApiError::forbidden(
-                "own_identity_link",
-                "nobody removes their own account's identity link; ask another administrator",
-            ));
-        }
-        let user = self.state.tenancy.user(id).await?;
-        let index = self.state.authz.index(user.tenant_id).await?;
-        let administrator = user.platform_admin || index.holds_anywhere(id, P::AdminAll);
-        if administrator && !ctx.who.platform_admin {
-            return Err(ApiError::forbidden(
-                "platform_admin_link",
-                "only a platform administrator removes an identity link of an administrator \
-                 (admin:* anywhere, or a platform administrator)",
-            ));
-        }
+        let user = self.may_change_links(ctx, id).await?;
         self.state
             .tenancy
             .unlink_identity(&user, issuer, subject)
@@ -285,22 +305,14 @@ impl DirectoryApi {
             shown(&subject),
             shown(&issuer)
         );
-        match self.link_checked(&ctx, id, &issuer, &subject).await {
-            Ok(user) => {
-                ctx.allowed_because(P::AdminAll, at, format!("{what} created"))
-                    .await?;
-                Ok(Created::Created(Json(IdentityLinkDto {
-                    user_id: user.id.uuid(),
-                    issuer,
-                    subject,
-                })))
-            }
-            Err(e) if e.problem().status < 500 => {
-                let reason = format!("{what} refused: {}", e.problem().code);
-                Err(ctx.refuse_because(P::AdminAll, at, reason, e).await)
-            }
-            Err(e) => Err(e),
-        }
+        let outcome = self.link_checked(&ctx, id, &issuer, &subject).await;
+        let user =
+            Self::audit_link_change(&ctx, at, &what, ("created", "refused"), outcome).await?;
+        Ok(Created::Created(Json(IdentityLinkDto {
+            user_id: user.id.uuid(),
+            issuer,
+            subject,
+        })))
     }
 
     /// List the identities linked to a user (issuer, subject, and when the
@@ -362,18 +374,9 @@ impl DirectoryApi {
             shown(&subject),
             shown(&issuer)
         );
-        match self.unlink_checked(&ctx, id, &issuer, &subject).await {
-            Ok(()) => {
-                ctx.allowed_because(P::AdminAll, at, format!("{what} removed"))
-                    .await?;
-                Ok(Deleted::Deleted)
-            }
-            Err(e) if e.problem().status < 500 => {
-                let reason = format!("{what} removal refused: {}", e.problem().code);
-                Err(ctx.refuse_because(P::AdminAll, at, reason, e).await)
-            }
-            Err(e) => Err(e),
-        }
+        let outcome = self.unlink_checked(&ctx, id, &issuer, &subject).await;
+        Self::audit_link_change(&ctx, at, &what, ("removed", "removal refused"), outcome).await?;
+        Ok(Deleted::Deleted)
     }
 
     /// Invite someone by email to a role at a scope. You can only hand out
