@@ -503,7 +503,8 @@ mod tests {
         // Its rate limits keep the role defaults and add a tool's budget.
         assert_eq!(c.rate_limits.roles, RateLimitsConfig::default().roles);
         assert_eq!(c.rate_limits.tools["update_dns_servers"].per_hour, Some(20));
-        crate::limits::check_config(&c.rate_limits).expect("its budgets name real roles and tools");
+        crate::enforce::limits::check_config(&c.rate_limits)
+            .expect("its budgets name real roles and tools");
     }
 
     #[test]

@@ -10,7 +10,6 @@
 // it; it is built once per failed request, so its size costs nothing.
 #![allow(clippy::result_large_err)]
 
-pub mod api;
 pub mod checkpoint;
 pub mod cli;
 pub mod config;
@@ -20,14 +19,11 @@ pub mod devices;
 pub mod enforce;
 pub mod health;
 pub mod http;
-pub mod limits;
-pub mod login;
 pub mod mcp;
+pub mod rest;
 pub mod server;
 pub mod state;
-pub mod tooling;
-pub mod trail;
-pub mod well_known;
+pub mod web;
 
 pub use config::Config;
 pub use state::AppState;

@@ -58,7 +58,7 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
             ..config
         };
         let state = AppState::build(&scratch, Arc::new(SystemClock), Arc::new(OsEntropy)).await?;
-        println!("{}", rosgate::api::spec_json(&state));
+        println!("{}", rosgate::rest::spec_json(&state));
         return Ok(());
     }
     let mut config = config;

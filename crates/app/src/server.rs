@@ -3,9 +3,9 @@
 //! `/auth`, RFC 9728 metadata under `/.well-known`, and a liveness probe,
 //! inside the body limit, the request id and the request log (http/).
 
-use crate::api;
 use crate::http::body_limit::limit_body;
 use crate::http::request_log::log_requests;
+use crate::rest;
 use crate::state::AppState;
 use poem::endpoint::make_sync;
 use poem::middleware::{CatchPanic, CookieJarManager};
@@ -13,7 +13,7 @@ use poem::{Endpoint, EndpointExt, IntoEndpoint, IntoResponse, Route};
 
 /// The whole application as one poem endpoint.
 pub fn app(state: AppState, max_body_bytes: usize) -> impl Endpoint {
-    let service = api::service(&state);
+    let service = rest::service(&state);
     let spec = service.spec();
     let docs = service.swagger_ui();
     Route::new()
@@ -28,13 +28,13 @@ pub fn app(state: AppState, max_body_bytes: usize) -> impl Endpoint {
         )
         .nest("/docs", docs)
         .at("/healthz", make_sync(|_| "ok"))
-        .nest("/auth", crate::login::routes())
-        .nest("/.well-known", crate::well_known::routes())
+        .nest("/auth", crate::web::login::routes())
+        .nest("/.well-known", crate::web::well_known::routes())
         .nest("/mcp", crate::mcp::endpoint(state.clone()))
         .around(move |ep, req| limit_body(ep, req, max_body_bytes))
         .with(CookieJarManager::new())
-        .with(CatchPanic::new().with_handler(|_| api::problem::internal_error_response()))
-        .around(api::auth::request_id)
+        .with(CatchPanic::new().with_handler(|_| crate::http::problem::internal_error_response()))
+        .around(crate::enforce::authn::request_id)
         .around(log_requests)
         .data(state)
         .into_endpoint()

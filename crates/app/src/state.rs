@@ -39,7 +39,7 @@ pub struct AppState {
     /// Device health checks and their cached results.
     pub health: crate::health::Health,
     /// Per-user request budgets.
-    pub limits: crate::limits::Limits,
+    pub limits: crate::enforce::limits::Limits,
     /// Refusals counted into one event per subject and minute.
     pub refusals: Arc<crate::enforce::refusals::Refusals>,
     /// The audit chain's link keys and the signed checkpoint file.
@@ -114,7 +114,7 @@ impl AppState {
         clock: Arc<dyn Clock>,
         entropy: Arc<dyn Entropy>,
     ) -> Result<AppState, StartError> {
-        crate::limits::check_config(&config.rate_limits).map_err(StartError::Config)?;
+        crate::enforce::limits::check_config(&config.rate_limits).map_err(StartError::Config)?;
         let db = Database::connect(&config.database_url).await?;
         db.migrate().await?;
         let key = match &config.encryption_key {
@@ -227,7 +227,11 @@ impl AppState {
         };
         let authz = Arc::new(Authorizer::new(store.clone()));
         Ok(AppState {
-            limits: crate::limits::Limits::new(limiter, config.rate_limits.clone(), clock.clone()),
+            limits: crate::enforce::limits::Limits::new(
+                limiter,
+                config.rate_limits.clone(),
+                clock.clone(),
+            ),
             refusals: Arc::new(crate::enforce::refusals::Refusals::new()),
             sessions: Sessions::new(session_store, clock.clone(), entropy.clone())
                 .with_max_lifetime(time::Duration::hours(i64::from(

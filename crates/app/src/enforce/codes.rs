@@ -4,7 +4,7 @@
 //! code, so a device timeout is `device_timeout` whichever way it came in
 //! and the reports do not depend on the channel.
 
-use crate::tooling::CallError;
+use crate::enforce::tool_call::CallError;
 use poem::http::StatusCode;
 use tools::{DeviceError, ToolError};
 

@@ -1,6 +1,6 @@
 //! The one admission path every entry point goes through: REST operations
 //! ([`rest::pipeline`]), each MCP request (`crate::mcp`) and the browser
-//! login under `/auth` (`crate::login`).
+//! login under `/auth` (`crate::web::login`).
 //!
 //! [`admit`] runs before the request does: it authenticates once, names
 //! the caller in a fresh [`Trail`], and counts the request against a
@@ -16,14 +16,18 @@
 //! [`Admission::close`] has no trail, and the gate and the tool path refuse
 //! to run without one; so nothing runs off the record.
 
+pub mod authn;
 pub mod codes;
+pub mod gate;
+pub mod limits;
 pub mod refusals;
 pub mod rest;
+pub mod tool_call;
+pub mod trail;
 
-use crate::api::auth::{AuthFailure, ClientRequestId, RequestId, authenticate};
-use crate::limits::{Refusal, Verdict};
+use crate::enforce::authn::{AuthFailure, ClientRequestId, RequestId, authenticate};
+use crate::enforce::limits::{Refusal, Verdict};
 use crate::state::AppState;
-use crate::trail::{self, Decided, Ending, Named, RequestMeta, Trail};
 use audit::Outcome;
 use kernel::{Principal, RoleId};
 use poem::http::Method;
@@ -31,6 +35,7 @@ use poem::{Request, Response};
 use rbac::AuthzIndex;
 use refusals::{Refused, Subject};
 use std::sync::Arc;
+use trail::{Decided, Ending, Named, RequestMeta, Trail};
 
 /// Which entry point a request came in through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -224,7 +229,7 @@ async fn admit_user(
 
 /// The reply to a request the rate limiter refused, and its problem code.
 pub fn refusal_reply(refusal: &Refusal) -> (Response, &'static str) {
-    use crate::api::problem::ApiError;
+    use crate::http::problem::ApiError;
     use poem::IntoResponse;
     match refusal {
         Refusal::Limited(v) => {

@@ -43,9 +43,9 @@ pub enum Subject {
 
 impl Subject {
     /// The subject of requests from `addr`, counted by its budget key
-    /// (an IPv6 address by its /64, see [`crate::limits::address_key`]).
+    /// (an IPv6 address by its /64, see [`crate::enforce::limits::address_key`]).
     pub fn address(addr: &str) -> Subject {
-        Subject::Address(crate::limits::address_key(addr))
+        Subject::Address(crate::enforce::limits::address_key(addr))
     }
 }
 

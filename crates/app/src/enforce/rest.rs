@@ -7,8 +7,8 @@
 //! problem.
 
 use super::{Channel, Closing, admit};
-use crate::api::auth::Authenticated;
-use crate::api::problem::{ApiError, catch_all, internal_error_response};
+use crate::enforce::authn::Authenticated;
+use crate::http::problem::{ApiError, catch_all, internal_error_response};
 use crate::state::AppState;
 use futures::FutureExt;
 use poem::{Endpoint, IntoResponse, Request, Response};

@@ -4,4 +4,5 @@
 //! replies.
 
 pub mod body_limit;
+pub mod problem;
 pub mod request_log;

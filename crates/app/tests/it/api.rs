@@ -18,7 +18,7 @@ async fn org_admin(app: &TestApp) -> (tenancy::Tenant, tenancy::OrgUnit, String)
 #[tokio::test]
 async fn committed_openapi_document_matches_the_code() {
     let app = TestApp::spawn().await;
-    let generated: Value = serde_json::from_str(&rosgate::api::spec_json(&app.state)).unwrap();
+    let generated: Value = serde_json::from_str(&rosgate::rest::spec_json(&app.state)).unwrap();
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/openapi.json");
     let committed: Value =
         serde_json::from_str(&std::fs::read_to_string(path).expect("docs/openapi.json exists"))

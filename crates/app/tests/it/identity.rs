@@ -333,7 +333,7 @@ impl World {
             .await
             .unwrap()
             .expect("session alive");
-        rosgate::login::open_tokens(&self.app.state, &s).expect("tokens open")
+        rosgate::web::login::open_tokens(&self.app.state, &s).expect("tokens open")
     }
 
     /// Mints a JWT with the provider's own signing key (or the stranger key).

@@ -544,7 +544,7 @@ fn request(op: &str, p: &Place, f: Uuid) -> (Method, String, Option<Value>, Stat
 }
 
 fn operations_in_spec(app: &TestApp) -> BTreeSet<String> {
-    let spec: Value = serde_json::from_str(&rosgate::api::spec_json(&app.state)).unwrap();
+    let spec: Value = serde_json::from_str(&rosgate::rest::spec_json(&app.state)).unwrap();
     let mut ops = BTreeSet::new();
     for (_, item) in spec["paths"].as_object().unwrap() {
         for (_, op) in item.as_object().unwrap() {

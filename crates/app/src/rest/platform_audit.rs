@@ -12,8 +12,8 @@ use super::audit::{
     AuditDecision, AuditEventPage, AuditResult, ChainVerificationDto, EventQuery, check_order,
     full_page, instant,
 };
-use super::auth::Caller;
 use super::{ApiResult, Ctx, Tag};
+use crate::enforce::authn::Caller;
 use crate::state::AppState;
 use audit::query::ChainKey;
 use poem::Request;

@@ -1,7 +1,8 @@
 //! Sites, devices and device groups.
 
 use super::models::*;
-use super::{ApiResult, Created, Ctx, Deleted, Tag, auth::Caller};
+use super::{ApiResult, Created, Ctx, Deleted, Tag};
+use crate::enforce::authn::Caller;
 use crate::state::AppState;
 use kernel::{DeviceGroupId, DeviceId, SiteId};
 use poem::Request;

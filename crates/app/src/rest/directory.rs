@@ -1,7 +1,9 @@
 //! Users, invitations and API tokens.
 
 use super::models::*;
-use super::{ApiResult, Created, Ctx, Deleted, Tag, auth::Caller, problem::ApiError};
+use super::{ApiResult, Created, Ctx, Deleted, Tag};
+use crate::enforce::authn::Caller;
+use crate::http::problem::ApiError;
 use crate::state::AppState;
 use kernel::UserId;
 use poem::Request;
@@ -453,13 +455,13 @@ impl DirectoryApi {
         req: &Request,
         body: Json<AcceptInvitation>,
     ) -> ApiResult<Created<UserDto>> {
-        let trail = super::gate::request_trail(req)?;
+        let trail = crate::enforce::gate::request_trail(req)?;
         let user = self
             .state
             .tenancy
             .accept_invitation(&body.0.token, &body.0.display_name)
             .await?;
-        super::gate::accepted(&trail, &user);
+        crate::enforce::gate::accepted(&trail, &user);
         Ok(Created::Created(Json(user.into())))
     }
 

@@ -17,8 +17,8 @@
 //! Failures are RFC 9457 problems whose `WWW-Authenticate` header points to
 //! the RFC 9728 metadata, as MCP clients expect.
 
+use crate::enforce::trail::Named;
 use crate::state::AppState;
-use crate::trail::Named;
 use kernel::{AuthMethod, Principal};
 use poem::http::{Method, StatusCode, header};
 use poem::{IntoResponse, Request, RequestBody, Response};
@@ -210,7 +210,8 @@ impl poem::error::ResponseError for AuthFailure {
     }
 
     fn as_response(&self) -> Response {
-        let body = super::problem::Problem::new(self.status, self.code, self.detail.clone(), None);
+        let body =
+            crate::http::problem::Problem::new(self.status, self.code, self.detail.clone(), None);
         let mut resp = poem::web::Json(body)
             .with_status(self.status)
             .into_response();
@@ -393,8 +394,8 @@ async fn session(state: &AppState, cookie: &str, req: &Request) -> Result<Princi
             return Err(AuthFailure::csrf().naming(&who));
         }
     }
-    if let Err(crate::login::Renewal::Ended(why)) =
-        crate::login::renew_if_expired(state, cookie, &session).await
+    if let Err(crate::web::login::Renewal::Ended(why)) =
+        crate::web::login::renew_if_expired(state, cookie, &session).await
     {
         return Err(AuthFailure {
             status: StatusCode::UNAUTHORIZED,
@@ -448,7 +449,7 @@ pub async fn request_id<E: poem::Endpoint>(next: E, mut req: Request) -> poem::R
     req.extensions_mut().insert(RequestId(id.clone()));
     let mut resp = match next.call(req).await {
         Ok(r) => r.into_response(),
-        Err(e) => super::problem::catch_all(e).await,
+        Err(e) => crate::http::problem::catch_all(e).await,
     };
     if let Ok(v) = poem::http::HeaderValue::from_str(&id) {
         resp.headers_mut().insert("x-request-id", v);

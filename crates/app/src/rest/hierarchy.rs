@@ -1,7 +1,9 @@
 //! Tenants, divisions, groups and teams.
 
 use super::models::*;
-use super::{ApiResult, Created, Ctx, Deleted, Tag, auth::Caller, problem::ApiError};
+use super::{ApiResult, Created, Ctx, Deleted, Tag};
+use crate::enforce::authn::Caller;
+use crate::http::problem::ApiError;
 use crate::state::AppState;
 use poem::Request;
 use poem_openapi::OpenApi;

@@ -8,9 +8,9 @@
 //! into the caller's [`Trail`], which becomes the call's one audit event;
 //! then the tool runs through the `RouterOs` port.
 
-use crate::limits::Refusal;
+use crate::enforce::limits::Refusal;
+use crate::enforce::trail::{Decided, DeviceStep, Trail};
 use crate::state::AppState;
-use crate::trail::{Decided, DeviceStep, Trail};
 use audit::intents::{IntendedChange, IntendedChanges};
 use audit::{Effect, Outcome as AuditOutcome};
 use kernel::{DeviceId, Principal};
@@ -259,7 +259,7 @@ async fn commit_intent(
         change: intended.to_json(),
     };
     state.db.keep(&change).await.map_err(|_| unavailable())?;
-    crate::trail::commit(state, intent)
+    crate::enforce::trail::commit(state, intent)
         .await
         .map_err(|()| unavailable())?;
     Ok(id)
@@ -539,11 +539,13 @@ async fn conclude(
         };
         // If the outcome cannot be written, the intent stays open and is
         // settled as unknown; the caller is told.
-        crate::trail::commit(state, event).await.map_err(|()| {
-            CallError::Unavailable(
-                "the plan's outcome could not be recorded; check the devices".into(),
-            )
-        })?;
+        crate::enforce::trail::commit(state, event)
+            .await
+            .map_err(|()| {
+                CallError::Unavailable(
+                    "the plan's outcome could not be recorded; check the devices".into(),
+                )
+            })?;
     }
     Ok(())
 }

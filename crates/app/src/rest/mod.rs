@@ -1,10 +1,7 @@
 //! The REST API under `/api/v1`, one file per group of resources, and the
 //! OpenAPI document generated from it.
 
-pub mod auth;
-pub mod gate;
 pub mod models;
-pub mod problem;
 
 mod access;
 mod audit;
@@ -15,12 +12,12 @@ mod platform_audit;
 mod reports;
 mod tools;
 
+use crate::http::problem::ApiError;
 use crate::state::AppState;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApiService, Tags};
-use problem::ApiError;
 
-pub use gate::Ctx;
+pub use crate::enforce::gate::Ctx;
 
 /// The result of every operation.
 pub type ApiResult<T> = Result<T, ApiError>;

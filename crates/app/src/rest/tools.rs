@@ -1,11 +1,11 @@
 //! The tool catalogue over REST: the same tools, the same guards and the
-//! same audit records as MCP, through [`crate::tooling`].
+//! same audit records as MCP, through [`crate::enforce::tool_call`].
 
-use super::auth::Caller;
-use super::problem::ApiError;
 use super::{ApiResult, Tag};
+use crate::enforce::authn::Caller;
+use crate::enforce::tool_call::{self, CallError};
+use crate::http::problem::ApiError;
 use crate::state::AppState;
-use crate::tooling::{self, CallError};
 use poem::Request;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
@@ -107,13 +107,14 @@ impl ToolsApi {
         tool_name: Path<String>,
         body: Json<Value>,
     ) -> ApiResult<Json<ToolResultDto>> {
-        let trail = super::gate::request_trail(req)?;
-        let c = tooling::Caller {
+        let trail = crate::enforce::gate::request_trail(req)?;
+        let c = tool_call::Caller {
             who: &caller.0,
             channel: "rest",
             trail: &trail,
         };
-        let out = tooling::call(&self.state, &c, device_id.0.into(), &tool_name.0, &body.0).await?;
+        let out =
+            tool_call::call(&self.state, &c, device_id.0.into(), &tool_name.0, &body.0).await?;
         Ok(Json(ToolResultDto {
             tool: tool_name.0,
             device_id: device_id.0,
@@ -141,13 +142,13 @@ impl ToolsApi {
         tool_name: Path<String>,
         body: Json<Value>,
     ) -> ApiResult<Json<FleetResultDto>> {
-        let trail = super::gate::request_trail(req)?;
-        let c = tooling::Caller {
+        let trail = crate::enforce::gate::request_trail(req)?;
+        let c = tool_call::Caller {
             who: &caller.0,
             channel: "rest",
             trail: &trail,
         };
-        let out = tooling::call_fleet(&self.state, &c, &tool_name.0, &body.0).await?;
+        let out = tool_call::call_fleet(&self.state, &c, &tool_name.0, &body.0).await?;
         Ok(Json(FleetResultDto {
             tool: tool_name.0,
             summary: out.summary,

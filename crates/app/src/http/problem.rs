@@ -109,7 +109,7 @@ pub fn bad_request(err: poem::Error) -> ApiError {
             None,
         ));
     }
-    if let Some(f) = err.downcast_ref::<super::auth::AuthFailure>() {
+    if let Some(f) = err.downcast_ref::<crate::enforce::authn::AuthFailure>() {
         let p = problem(f.status, f.code, f.detail.clone(), None);
         return match f.status {
             StatusCode::UNAUTHORIZED => {

@@ -4,10 +4,10 @@
 //! audit event before the reply leaves, and refuses the request if it
 //! cannot.
 
-use super::auth::Caller;
-use super::problem::ApiError;
+use crate::enforce::authn::Caller;
+use crate::enforce::trail::{Decided, Trail};
+use crate::http::problem::ApiError;
 use crate::state::AppState;
-use crate::trail::{Decided, Trail};
 use audit::Outcome as AuditOutcome;
 use kernel::{Principal, TenantId};
 use rbac::engine::Outcome;
@@ -261,7 +261,7 @@ pub fn request_trail(req: &poem::Request) -> Result<Arc<Trail>, ApiError> {
 /// Names the user an accepted invitation created as the request's caller:
 /// the invitation token was its credential.
 pub fn accepted(trail: &Trail, user: &tenancy::User) {
-    trail.identify(crate::trail::Named {
+    trail.identify(crate::enforce::trail::Named {
         tenant_id: Some(user.tenant_id),
         user_id: Some(user.id),
         email: Some(user.email.clone()),

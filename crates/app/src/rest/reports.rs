@@ -14,8 +14,8 @@
 //! and can be reproduced and verified.
 
 use super::audit::{bad_query, check_order, instant, representable, truncate_to_micros};
-use super::auth::Caller;
 use super::{ApiResult, Ctx, Tag};
+use crate::enforce::authn::Caller;
 use crate::state::AppState;
 use audit::query::AuditReader;
 use compliance::{Format, Range, Report, StoreError};
@@ -225,7 +225,7 @@ impl ReportsApi {
         req: &Request,
         (from, to): (Option<OffsetDateTime>, Option<OffsetDateTime>),
         format: ReportFormat,
-    ) -> Result<Admitted, super::problem::ApiError> {
+    ) -> Result<Admitted, crate::http::problem::ApiError> {
         let ctx = Ctx::new(&self.state, caller, req);
         ctx.authorize(P::ComplianceRead, Resource::Tenant(ctx.tenant()))
             .await?;
@@ -247,7 +247,7 @@ impl ReportsApi {
         &self,
         from: Option<OffsetDateTime>,
         to: Option<OffsetDateTime>,
-    ) -> Result<(OffsetDateTime, OffsetDateTime), super::problem::ApiError> {
+    ) -> Result<(OffsetDateTime, OffsetDateTime), crate::http::problem::ApiError> {
         let to = match instant(to, "to")? {
             Some(t) => t,
             None => truncate_to_micros(self.state.clock.now()),

@@ -1,7 +1,9 @@
 //! Roles, role bindings, device scopes and authorization checks.
 
 use super::models::*;
-use super::{ApiResult, Created, Ctx, Deleted, Tag, auth::Caller, problem::ApiError};
+use super::{ApiResult, Created, Ctx, Deleted, Tag};
+use crate::enforce::authn::Caller;
+use crate::http::problem::ApiError;
 use crate::state::AppState;
 use kernel::{BindingId, DeviceScopeId, RoleId, UserId};
 use poem::Request;

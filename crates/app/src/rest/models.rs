@@ -634,10 +634,10 @@ impl From<tenancy::DeviceTls> for DeviceTlsDto {
 
 impl DeviceTlsDto {
     /// The domain setting; a missing `ca_pem` or `sha256` is invalid input.
-    pub fn into_domain(self) -> Result<tenancy::DeviceTls, super::problem::ApiError> {
+    pub fn into_domain(self) -> Result<tenancy::DeviceTls, crate::http::problem::ApiError> {
         use tenancy::DeviceTls as T;
         let missing = |f: &str| {
-            super::problem::ApiError::invalid(
+            crate::http::problem::ApiError::invalid(
                 f,
                 format!("is required when tls.mode is {:?}", self.mode).to_lowercase(),
             )

@@ -4,18 +4,18 @@
 //! JWT or API token) before rmcp sees the request; the principal rides in
 //! the request's extensions. `tools/list` shows only the tools the caller
 //! may run on at least one of its devices; `tools/call` goes through
-//! [`crate::tooling::call`], the path REST uses, and refusals come back as
+//! [`crate::enforce::tool_call::call`], the path REST uses, and refusals come back as
 //! MCP tool errors that say why. Devices are also readable as resources:
 //! `device://{id}/overview` and `fleet://health-summary`.
 //!
 //! The server runs stateless (no MCP sessions held in memory), so any
 //! instance behind a load balancer can answer any request.
 
-use crate::api::auth::resource_metadata_url;
+use crate::enforce::authn::resource_metadata_url;
+use crate::enforce::tool_call::{self, CallError};
+use crate::enforce::trail::{Decided, Trail};
 use crate::enforce::{self, Channel};
 use crate::state::AppState;
-use crate::tooling::{self, CallError};
-use crate::trail::{Decided, Trail};
 use futures::FutureExt;
 use kernel::{DeviceId, Principal};
 use poem::endpoint::TowerCompatExt;
@@ -71,14 +71,14 @@ async fn authenticate_mcp<E: Endpoint + 'static>(next: E, req: Request) -> poem:
         Ok(reply) => reply,
         Err(e) => {
             tracing::error!(error = %e, "an MCP request's envelope failed");
-            Ok(crate::api::problem::internal_error_response())
+            Ok(crate::http::problem::internal_error_response())
         }
     }
 }
 
 async fn mcp_envelope<E: Endpoint>(next: E, mut req: Request) -> poem::Result<Response> {
     let Some(state) = req.data::<AppState>().cloned() else {
-        return Ok(crate::api::problem::internal_error_response());
+        return Ok(crate::http::problem::internal_error_response());
     };
     let mut admission = enforce::admit(&state, &req, Channel::Mcp).await;
     // Listings, reads and protocol chatter read; a tool call says what it does.
@@ -91,7 +91,7 @@ async fn mcp_envelope<E: Endpoint>(next: E, mut req: Request) -> poem::Result<Re
             Ok(principal) => match req.take_body().into_bytes().await {
                 Err(e) => {
                     method = "mcp:invalid".into();
-                    crate::api::problem::catch_all(e.into()).await
+                    crate::http::problem::catch_all(e.into()).await
                 }
                 Ok(body) => {
                     method = jsonrpc_method(&body, req.method());
@@ -100,10 +100,10 @@ async fn mcp_envelope<E: Endpoint>(next: E, mut req: Request) -> poem::Result<Re
                     req.extensions_mut().insert(admission.trail.clone());
                     match AssertUnwindSafe(next.call(req)).catch_unwind().await {
                         Ok(Ok(r)) => r.into_response(),
-                        Ok(Err(e)) => crate::api::problem::catch_all(e).await,
+                        Ok(Err(e)) => crate::http::problem::catch_all(e).await,
                         Err(_) => {
                             tracing::error!("an MCP request handler panicked");
-                            crate::api::problem::internal_error_response()
+                            crate::http::problem::internal_error_response()
                         }
                     }
                 }
@@ -120,7 +120,7 @@ async fn mcp_envelope<E: Endpoint>(next: E, mut req: Request) -> poem::Result<Re
     };
     let end = closing(&admission.trail, &mut resp, method).await;
     if admission.close(&state, end, Some(&mut resp)).await.is_err() {
-        return Ok(crate::api::problem::ApiError::unavailable(
+        return Ok(crate::http::problem::ApiError::unavailable(
             "the audit trail cannot be written; check the request's outcome before retrying",
         )
         .into_response());
@@ -235,14 +235,14 @@ async fn traced_call(
     device: Option<Result<DeviceId, CallError>>,
     input: &Value,
 ) -> Result<tools::ToolOutput, CallError> {
-    let c = tooling::Caller {
+    let c = tool_call::Caller {
         who,
         channel: "mcp",
         trail,
     };
     let result = match device {
-        None => tooling::call_fleet(state, &c, name, input).await,
-        Some(Ok(device)) => tooling::call(state, &c, device, name, input).await,
+        None => tool_call::call_fleet(state, &c, name, input).await,
+        Some(Ok(device)) => tool_call::call(state, &c, device, name, input).await,
         Some(Err(e)) => Err(e),
     };
     if let Err(e) = &result {
@@ -263,7 +263,7 @@ impl McpServer {
         };
         let mut mine = Vec::new();
         for d in all {
-            if tooling::may_see(&self.state, who, d.id).await {
+            if tool_call::may_see(&self.state, who, d.id).await {
                 mine.push(d);
             }
         }
@@ -299,7 +299,7 @@ impl ServerHandler for McpServer {
             let mut allowed = false;
             for d in &devices {
                 if tools::guard::device_allows(t, d).is_ok()
-                    && tooling::may_call(&self.state, &who, t, d.id).await
+                    && tool_call::may_call(&self.state, &who, t, d.id).await
                 {
                     allowed = true;
                     break;
@@ -416,7 +416,7 @@ impl ServerHandler for McpServer {
             .and_then(|s| uuid::Uuid::parse_str(s).ok())
         {
             let id = DeviceId::from_uuid(id);
-            let seen = tooling::may_see(&self.state, &who, id).await;
+            let seen = tool_call::may_see(&self.state, &who, id).await;
             trail.decide(Decided {
                 action: rbac::Permission::DeviceRead.as_str().into(),
                 resource_type: "device".into(),

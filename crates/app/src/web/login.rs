@@ -13,8 +13,8 @@
 //! has expired ([`renew_if_expired`]); a renewal the provider refuses with
 //! `invalid_grant` ends the session, other failures do not.
 
-use crate::api::auth::{CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE};
-use crate::api::problem::Problem;
+use crate::enforce::authn::{CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE};
+use crate::http::problem::Problem;
 use crate::state::AppState;
 use audit::{AuditEvent, Outcome};
 use kernel::AuditEventId;
@@ -40,7 +40,7 @@ pub fn routes() -> impl poem::Endpoint {
 /// reply is 429 and the refusal is counted, not written one by one.
 async fn per_address<E: poem::Endpoint>(next: E, req: Request) -> poem::Result<Response> {
     let Some(state) = req.data::<AppState>().cloned() else {
-        return Ok(crate::api::problem::internal_error_response());
+        return Ok(crate::http::problem::internal_error_response());
     };
     let addr = crate::enforce::client_addr(&req).unwrap_or_default();
     if let Err(refusal) = state.limits.admit_address(&addr).await {
@@ -56,7 +56,7 @@ fn count_refusal(state: &AppState, req: &Request, code: &str) {
     let addr = crate::enforce::client_addr(req);
     let request_id = req
         .extensions()
-        .get::<crate::api::auth::RequestId>()
+        .get::<crate::enforce::authn::RequestId>()
         .map(|r| r.0.clone())
         .unwrap_or_default();
     state.refusals.count(
@@ -320,23 +320,25 @@ async fn record(
         intent_id: None,
         client_request_id: req
             .extensions()
-            .get::<crate::api::auth::ClientRequestId>()
+            .get::<crate::enforce::authn::ClientRequestId>()
             .map(|r| r.0.clone()),
         count: 1,
         reason: reason.chars().take(500).collect(),
         request_id: req
             .extensions()
-            .get::<crate::api::auth::RequestId>()
+            .get::<crate::enforce::authn::RequestId>()
             .map(|r| r.0.clone())
             .unwrap_or_default(),
     };
-    crate::trail::commit(state, event).await.map_err(|()| {
-        Failure::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "the audit trail cannot be written, so nothing was done; try again",
-        )
-    })
+    crate::enforce::trail::commit(state, event)
+        .await
+        .map_err(|()| {
+            Failure::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the audit trail cannot be written, so nothing was done; try again",
+            )
+        })
 }
 
 #[derive(Debug, Deserialize)]

@@ -14,9 +14,9 @@
 //! by id, so the cursor is an opaque token holding the `seq` to continue
 //! below; it stays valid while new events are appended.
 
-use super::auth::Caller;
-use super::problem::{ApiError, Problem};
 use super::{ApiResult, Ctx, Tag};
+use crate::enforce::authn::Caller;
+use crate::http::problem::{ApiError, Problem};
 use crate::state::AppState;
 use audit::chain::to_hex;
 use audit::query::{self, AuditReader, ChainKey, Filter, Reach, StoredEvent, verify_range};
