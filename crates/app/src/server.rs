@@ -34,7 +34,7 @@ pub fn app(state: AppState, max_body_bytes: usize) -> impl Endpoint {
         .around(move |ep, req| limit_body(ep, req, max_body_bytes))
         .with(CookieJarManager::new())
         .with(CatchPanic::new().with_handler(|_| crate::http::problem::internal_error_response()))
-        .around(crate::enforce::authn::request_id)
+        .around(crate::http::request_id::request_id)
         .around(log_requests)
         .data(state)
         .into_endpoint()

@@ -18,10 +18,11 @@
 //! the RFC 9728 metadata, as MCP clients expect.
 
 use crate::enforce::trail::Named;
+use crate::http::problem::AuthProblem;
 use crate::state::AppState;
 use kernel::{AuthMethod, Principal};
 use poem::http::{Method, StatusCode, header};
-use poem::{IntoResponse, Request, RequestBody, Response};
+use poem::{Request, RequestBody};
 use poem_openapi::auth::{ApiKey, Bearer};
 use poem_openapi::registry::Registry;
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions, SecurityScheme};
@@ -204,27 +205,20 @@ impl AuthFailure {
     }
 }
 
-impl poem::error::ResponseError for AuthFailure {
-    fn status(&self) -> StatusCode {
-        self.status
-    }
-
-    fn as_response(&self) -> Response {
-        let body =
-            crate::http::problem::Problem::new(self.status, self.code, self.detail.clone(), None);
-        let mut resp = poem::web::Json(body)
-            .with_status(self.status)
-            .into_response();
-        resp.headers_mut().insert(
-            header::CONTENT_TYPE,
-            header::HeaderValue::from_static("application/problem+json"),
-        );
-        if let Some(c) = &self.challenge
-            && let Ok(v) = header::HeaderValue::from_str(c)
-        {
-            resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+impl From<AuthFailure> for AuthProblem {
+    fn from(f: AuthFailure) -> Self {
+        AuthProblem {
+            status: f.status,
+            code: f.code,
+            detail: f.detail,
+            challenge: f.challenge,
         }
-        resp
+    }
+}
+
+impl From<AuthFailure> for poem::Error {
+    fn from(f: AuthFailure) -> Self {
+        poem::Error::from(AuthProblem::from(f))
     }
 }
 
@@ -412,47 +406,4 @@ async fn session(state: &AppState, cookie: &str, req: &Request) -> Result<Princi
         .naming(&who));
     }
     Ok(who)
-}
-
-/// The id that ties a request to its log lines and audit events: always
-/// rosgate's own.
-#[derive(Debug, Clone)]
-pub struct RequestId(pub String);
-
-/// The `X-Request-Id` a client sent, if it was sane: kept in the audit
-/// event as `client_request_id`, never used as rosgate's own id (a client
-/// could otherwise make two requests look like one).
-#[derive(Debug, Clone)]
-pub struct ClientRequestId(pub String);
-
-/// Middleware: makes the request's id, keeps a sane `X-Request-Id` from
-/// the client beside it, and echoes rosgate's id on the response.
-pub async fn request_id<E: poem::Endpoint>(next: E, mut req: Request) -> poem::Result<Response> {
-    let given = req
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| {
-            !v.is_empty()
-                && v.len() <= 64
-                && v.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-        })
-        .map(str::to_owned);
-    let id = match req.data::<AppState>() {
-        Some(s) => s.entropy.uuid_v7(s.clock.now()).to_string(),
-        None => String::new(),
-    };
-    if let Some(given) = given {
-        req.extensions_mut().insert(ClientRequestId(given));
-    }
-    req.extensions_mut().insert(RequestId(id.clone()));
-    let mut resp = match next.call(req).await {
-        Ok(r) => r.into_response(),
-        Err(e) => crate::http::problem::catch_all(e).await,
-    };
-    if let Ok(v) = poem::http::HeaderValue::from_str(&id) {
-        resp.headers_mut().insert("x-request-id", v);
-    }
-    Ok(resp)
 }

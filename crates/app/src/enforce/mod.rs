@@ -25,8 +25,9 @@ pub mod rest;
 pub mod tool_call;
 pub mod trail;
 
-use crate::enforce::authn::{AuthFailure, ClientRequestId, RequestId, authenticate};
+use crate::enforce::authn::{AuthFailure, authenticate};
 use crate::enforce::limits::{Refusal, Verdict};
+use crate::http::request_id::{ClientRequestId, RequestId};
 use crate::state::AppState;
 use audit::Outcome;
 use kernel::{Principal, RoleId};

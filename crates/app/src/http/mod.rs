@@ -5,4 +5,5 @@
 
 pub mod body_limit;
 pub mod problem;
+pub mod request_id;
 pub mod request_log;

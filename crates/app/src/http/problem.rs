@@ -109,7 +109,7 @@ pub fn bad_request(err: poem::Error) -> ApiError {
             None,
         ));
     }
-    if let Some(f) = err.downcast_ref::<crate::enforce::authn::AuthFailure>() {
+    if let Some(f) = err.downcast_ref::<AuthProblem>() {
         let p = problem(f.status, f.code, f.detail.clone(), None);
         return match f.status {
             StatusCode::UNAUTHORIZED => {
@@ -404,4 +404,41 @@ pub fn internal_error_response() -> poem::Response {
         poem::http::HeaderValue::from_static("application/problem+json"),
     );
     out
+}
+
+/// A request whose credentials were refused, as the problem to reply
+/// with and its `WWW-Authenticate` challenge.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{detail}")]
+pub struct AuthProblem {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub detail: String,
+    /// The `WWW-Authenticate` challenge, if the status calls for one.
+    pub challenge: Option<String>,
+}
+
+impl poem::error::ResponseError for AuthProblem {
+    fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    fn as_response(&self) -> poem::Response {
+        use poem::IntoResponse;
+        let body = Problem::new(self.status, self.code, self.detail.clone(), None);
+        let mut resp = poem::web::Json(body)
+            .with_status(self.status)
+            .into_response();
+        resp.headers_mut().insert(
+            poem::http::header::CONTENT_TYPE,
+            poem::http::HeaderValue::from_static("application/problem+json"),
+        );
+        if let Some(c) = &self.challenge
+            && let Ok(v) = poem::http::HeaderValue::from_str(c)
+        {
+            resp.headers_mut()
+                .insert(poem::http::header::WWW_AUTHENTICATE, v);
+        }
+        resp
+    }
 }

@@ -114,7 +114,9 @@ async fn mcp_envelope<E: Endpoint>(next: E, mut req: Request) -> poem::Result<Re
                 failure.challenge = failure
                     .challenge
                     .map(|c| c.replace(&root, &format!("{root}/mcp")));
-                poem::error::ResponseError::as_response(&failure)
+                poem::error::ResponseError::as_response(&crate::http::problem::AuthProblem::from(
+                    failure,
+                ))
             }
         }
     };

@@ -56,7 +56,7 @@ fn count_refusal(state: &AppState, req: &Request, code: &str) {
     let addr = crate::enforce::client_addr(req);
     let request_id = req
         .extensions()
-        .get::<crate::enforce::authn::RequestId>()
+        .get::<crate::http::request_id::RequestId>()
         .map(|r| r.0.clone())
         .unwrap_or_default();
     state.refusals.count(
@@ -320,13 +320,13 @@ async fn record(
         intent_id: None,
         client_request_id: req
             .extensions()
-            .get::<crate::enforce::authn::ClientRequestId>()
+            .get::<crate::http::request_id::ClientRequestId>()
             .map(|r| r.0.clone()),
         count: 1,
         reason: reason.chars().take(500).collect(),
         request_id: req
             .extensions()
-            .get::<crate::enforce::authn::RequestId>()
+            .get::<crate::http::request_id::RequestId>()
             .map(|r| r.0.clone())
             .unwrap_or_default(),
     };
