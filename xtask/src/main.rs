@@ -4,7 +4,9 @@
 //!   the whole test suite on SQLite and again on PostgreSQL, and
 //!   `cargo deny`.
 //! - `tidy`: the architecture rules that `cargo` cannot express (which
-//!   crate may depend on which).
+//!   crate may depend on which, no import cycle between modules) and
+//!   ARCHITECTURE.md held against the code (crate classes, dependency
+//!   edges, the paths it names).
 //! - `openapi [--check]`: regenerate (or check) `docs/openapi.json`.
 //! - `fuzz`: schemathesis against a demo server and its OpenAPI document.
 //! - `bench`: the benchmarks whose numbers go into `docs/benchmarks.md`.
