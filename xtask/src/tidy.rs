@@ -38,7 +38,8 @@ pub const FORBIDDEN_IN_DOMAIN: &[&str] = &[
     "figment",
 ];
 
-fn metadata(root: &Path) -> Result<Value> {
+/// `cargo metadata` of the workspace members, without dependencies.
+pub fn metadata(root: &Path) -> Result<Value> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
         .args([
