@@ -87,7 +87,7 @@ fn lex(src: &str) -> Vec<Token> {
             i = skip_string(&chars, i + 1);
         } else if c == '\'' {
             if at(i + 1) == '\\' {
-                i += 2;
+                i += 3; // the quote, the backslash and the escaped character
                 while i < chars.len() && chars[i] != '\'' {
                     i += 1;
                 }
@@ -637,6 +637,20 @@ mod tests {
         let cycles = ModuleGraph::build(&src).cycles();
         assert_eq!(cycles.len(), 1);
         assert_eq!(cycles[0].0, ["api::auth", "api::problem"]);
+    }
+
+    #[test]
+    fn comments_strings_and_characters_hide_paths() {
+        let src = "let q = '\\''; let s = r#\"crate::x\"#; /* crate::y /* nested */ */ \
+                   let b = b'\\\\'; fn f<'a>(_: &'a str) {} // crate::z\n crate::real::f();";
+        let words: Vec<Token> = lex(src)
+            .into_iter()
+            .filter(|t| matches!(t, Token::Ident(w) if w == "crate" || w == "real"))
+            .collect();
+        assert_eq!(
+            words,
+            [Token::Ident("crate".into()), Token::Ident("real".into())]
+        );
     }
 
     #[test]
