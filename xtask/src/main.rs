@@ -1,10 +1,12 @@
 //! Project automation, run as `cargo xtask <command>`:
 //!
 //! - `ci`: everything CI checks, in order: services, fmt, clippy, tidy,
-//!   the whole test suite on SQLite and again on PostgreSQL, and
+//!   the examples, the whole test suite on SQLite and again on PostgreSQL, and
 //!   `cargo deny`.
 //! - `tidy`: the architecture rules that `cargo` cannot express (which
-//!   crate may depend on which).
+//!   crate may depend on which, no import cycle between modules) and
+//!   ARCHITECTURE.md held against the code (crate classes, dependency
+//!   edges, the paths it names).
 //! - `openapi [--check]`: regenerate (or check) `docs/openapi.json`.
 //! - `fuzz`: schemathesis against a demo server and its OpenAPI document.
 //! - `bench`: the benchmarks whose numbers go into `docs/benchmarks.md`.
@@ -131,6 +133,8 @@ fn ci() -> Result {
     )?;
     step("tidy");
     tidy::check(&root())?;
+    step("examples");
+    run_examples()?;
     step("tests on SQLite");
     let (sqlite_passed, _) = cargo_test(&[
         ("ROSGATE_TEST_DATABASE", "sqlite"),
@@ -152,6 +156,36 @@ fn ci() -> Result {
     services::cargo_deny()?;
     eprintln!("\nall checks passed: {sqlite_passed} tests on SQLite, {pg_passed} on PostgreSQL");
     println!("ci: {} passed, 0 failed", sqlite_passed + pg_passed);
+    Ok(())
+}
+
+/// The workspace's examples (`examples/*.rs` of each crate), as
+/// (package, example) pairs, from `cargo metadata`.
+fn examples(meta: &serde_json::Value) -> Vec<(String, String)> {
+    let empty = Vec::new();
+    let mut out = Vec::new();
+    for pkg in meta["packages"].as_array().unwrap_or(&empty) {
+        for target in pkg["targets"].as_array().unwrap_or(&empty) {
+            let is_example = target["kind"]
+                .as_array()
+                .is_some_and(|kinds| kinds.iter().any(|k| k == "example"));
+            if is_example {
+                let name = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+                out.push((name(&pkg["name"]), name(&target["name"])));
+            }
+        }
+    }
+    out
+}
+
+/// Runs every example, so the code shown to embedders keeps working.
+fn run_examples() -> Result {
+    for (package, example) in examples(&tidy::metadata(&root())?) {
+        cargo(
+            &["run", "--locked", "-p", &package, "--example", &example],
+            &[],
+        )?;
+    }
     Ok(())
 }
 
@@ -228,6 +262,21 @@ fn bench() -> Result {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn examples_are_found_in_cargo_metadata() {
+        let meta = serde_json::json!({"packages": [
+            {"name": "rbac", "targets": [
+                {"name": "rbac", "kind": ["lib"]},
+                {"name": "decide", "kind": ["example"]},
+            ]},
+            {"name": "kernel", "targets": [{"name": "kernel", "kind": ["lib"]}]},
+        ]});
+        assert_eq!(
+            super::examples(&meta),
+            [("rbac".to_string(), "decide".to_string())]
+        );
+    }
+
     #[test]
     fn counts_are_read_from_test_result_lines() {
         let line =

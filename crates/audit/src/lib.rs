@@ -13,6 +13,92 @@
 //! Architecture invariant: an event never carries a secret (tokens,
 //! passwords, credentials); arguments are kept only as a digest. Adapters
 //! store what they are given and nothing more.
+//!
+//! # Using this crate
+//!
+//! A storage adapter implements [`AuditLog`] by linking each batch onto
+//! the tenant's chain ([`chain::chain`]); the [`writer::GroupCommit`]
+//! writer in front of it answers each caller once its event is committed;
+//! [`chain::verify`] walks the stored rows and names the first one that was
+//! altered. Here the log is a vector in memory:
+//!
+//! ```
+//! use async_trait::async_trait;
+//! use audit::chain::{self, Chained, GENESIS, LinkKey, LinkKeys};
+//! use audit::writer::{GroupCommit, WriterConfig};
+//! use audit::{Actor, AuditEvent, AuditLog, AuditSink, Effect, Outcome, RunResult};
+//! use kernel::{AuditEventId, StoreError};
+//! use std::sync::{Arc, Mutex};
+//!
+//! /// One chain, kept in memory.
+//! struct MemoryLog {
+//!     key: LinkKey,
+//!     rows: Mutex<Vec<Chained>>,
+//! }
+//!
+//! #[async_trait]
+//! impl AuditLog for MemoryLog {
+//!     async fn append(&self, batch: &[AuditEvent]) -> Result<(), StoreError> {
+//!         let mut rows = self.rows.lock().map_err(|_| StoreError::Unavailable("poisoned".into()))?;
+//!         let head = rows.last().map_or(GENESIS, |row| row.hash);
+//!         let linked = chain::chain(&self.key, head, batch);
+//!         rows.extend(linked);
+//!         Ok(())
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), StoreError> {
+//! let key = LinkKey::new([7; 32]);
+//! let log = Arc::new(MemoryLog { key: key.clone(), rows: Mutex::new(Vec::new()) });
+//! let writer = GroupCommit::start(log.clone(), WriterConfig::default());
+//! for n in 1..=3 {
+//!     writer.record(read_of_site(n)).await?;
+//! }
+//! writer.shutdown().await;
+//!
+//! let keys = LinkKeys::new(key, Vec::new());
+//! let mut rows = log.rows.lock().map_err(|_| StoreError::NotFound)?.clone();
+//! assert_eq!(chain::verify(&keys, GENESIS, rows.clone()).checked, 3);
+//! // Rewriting a stored event breaks its link.
+//! rows[1].event.reason = "nothing happened here".into();
+//! let broken = chain::verify(&keys, GENESIS, rows).first_break;
+//! assert_eq!(broken.map(|b| b.index), Some(1));
+//! # Ok(())
+//! # }
+//! #
+//! # /// An allowed read of a site, as the REST layer records it.
+//! # fn read_of_site(n: u128) -> AuditEvent {
+//! #     let id = uuid::Uuid::from_u128;
+//! #     AuditEvent {
+//! #         id: AuditEventId::from_uuid(id(n)),
+//! #         at: time::OffsetDateTime::UNIX_EPOCH,
+//! #         tenant_id: Some(kernel::TenantId::from_uuid(id(100))),
+//! #         user_id: Some(kernel::UserId::from_uuid(id(101))),
+//! #         user_email: None,
+//! #         actor: Actor::User,
+//! #         operation: "getSite".into(),
+//! #         tool_name: None,
+//! #         action: "site:read".into(),
+//! #         resource_type: "site".into(),
+//! #         resource_id: Some(id(102)),
+//! #         device_id: None,
+//! #         environment: None,
+//! #         effect: Effect::Read,
+//! #         decision: Outcome::Allow,
+//! #         reason: "granted by binding".into(),
+//! #         result: RunResult::Success,
+//! #         error_class: None,
+//! #         approval_request_id: None,
+//! #         request_id: format!("req-{n}"),
+//! #         client_addr: None,
+//! #         args_digest: None,
+//! #         intent_id: None,
+//! #         client_request_id: None,
+//! #         count: 1,
+//! #     }
+//! # }
+//! ```
 
 pub mod chain;
 pub mod checkpoint;
