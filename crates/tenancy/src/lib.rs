@@ -59,6 +59,7 @@ pub mod scope;
 pub mod secret;
 pub mod service;
 pub mod session;
+pub mod session_tokens;
 pub mod target;
 pub mod validate;
 

@@ -34,10 +34,6 @@ use std::path::Path;
 pub const KNOWN_CYCLES: &[(&str, &[&str])] = &[
     ("audit", &["checkpoint", "query"]),
     ("compliance", &["report", "text"]),
-    (
-        "rosgate",
-        &["api::auth", "api::problem", "enforce", "login"],
-    ),
     ("rosgate", &["checkpoint", "health", "state"]),
     ("tools", &["readback", "run", "write"]),
 ];

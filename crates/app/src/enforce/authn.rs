@@ -26,6 +26,7 @@ use poem::{Request, RequestBody};
 use poem_openapi::auth::{ApiKey, Bearer};
 use poem_openapi::registry::Registry;
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions, SecurityScheme};
+use tenancy::session_tokens::{Renewal, renew_if_expired};
 use tenancy::{IdentityError, TenancyError, VerifiedAccess};
 
 /// The session cookie's name.
@@ -388,8 +389,16 @@ async fn session(state: &AppState, cookie: &str, req: &Request) -> Result<Princi
             return Err(AuthFailure::csrf().naming(&who));
         }
     }
-    if let Err(crate::web::login::Renewal::Ended(why)) =
-        crate::web::login::renew_if_expired(state, cookie, &session).await
+    if let Some(idp) = &state.idp
+        && let Err(Renewal::Ended(why)) = renew_if_expired(
+            &state.sessions,
+            state.sealer.as_ref(),
+            idp.as_ref(),
+            state.clock.now(),
+            cookie,
+            &session,
+        )
+        .await
     {
         return Err(AuthFailure {
             status: StatusCode::UNAUTHORIZED,

@@ -10,7 +10,7 @@
 //! cookie (SHA-256 of the state; `__Host-rosgate_login` over https), so a
 //! callback link made by someone else's login signs nobody in (login
 //! CSRF). A session's provider tokens are renewed once their access token
-//! has expired ([`renew_if_expired`]); a renewal the provider refuses with
+//! has expired (`tenancy::session_tokens::renew_if_expired`); a renewal the provider refuses with
 //! `invalid_grant` ends the session, other failures do not.
 
 use crate::enforce::authn::{CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE};
@@ -23,7 +23,9 @@ use poem::web::cookie::{Cookie, CookieJar, SameSite};
 use poem::web::{Data, Form, Query};
 use poem::{EndpointExt, IntoResponse, Request, Response, Route, get, handler, post};
 use serde::Deserialize;
-use tenancy::{IdentityError, IdpTokens, TenancyError, UserSession, session::NewSession};
+use tenancy::{
+    IdentityError, IdpTokens, TenancyError, UserSession, session::NewSession, session_tokens,
+};
 
 /// The `/auth` routes.
 pub fn routes() -> impl poem::Endpoint {
@@ -73,7 +75,6 @@ fn count_refusal(state: &AppState, req: &Request, code: &str) {
 }
 
 /// Context a sealed token blob is bound to.
-const TOKENS_CONTEXT: &[u8] = b"rosgate/session-tokens/v1";
 
 /// The cookie that binds a login's `state` to the browser that started it
 /// (login CSRF): it holds the SHA-256 of the `state` and lives as long as a
@@ -514,74 +515,12 @@ async fn finish_login(
 }
 
 fn seal_tokens(state: &AppState, tokens: &IdpTokens) -> Result<Vec<u8>, Failure> {
-    let plain = serde_json::to_vec(tokens).map_err(|_| Failure::store())?;
-    Ok(state.sealer.seal(&plain, TOKENS_CONTEXT))
+    session_tokens::seal(state.sealer.as_ref(), tokens).map_err(|_| Failure::store())
 }
 
 /// The identity provider tokens kept in a session.
 pub fn open_tokens(state: &AppState, session: &UserSession) -> Option<IdpTokens> {
-    let plain = state.sealer.open(&session.sealed_tokens, TOKENS_CONTEXT)?;
-    serde_json::from_slice(&plain).ok()
-}
-
-/// Why a session's tokens could not be kept fresh.
-#[derive(Debug)]
-pub enum Renewal {
-    /// The provider refused the refresh: the session has been ended.
-    Ended(String),
-}
-
-/// Renews the provider's tokens of a session whose access token has
-/// expired, so a session lasts only as long as the provider keeps honouring
-/// its login: when the provider says the refresh token is dead
-/// (`invalid_grant`: the person was disabled, the grant revoked), the
-/// session ends. A provider that cannot be reached, or refuses for another
-/// reason (`temporarily_unavailable`, `invalid_client`, …), ends nothing
-/// (the session's own lifetime still bounds it).
-/// A refusal because another request refreshed the same session meanwhile
-/// (with a rotated refresh token) is recognised by the session's tokens
-/// having changed.
-pub async fn renew_if_expired(
-    state: &AppState,
-    cookie: &str,
-    session: &UserSession,
-) -> Result<(), Renewal> {
-    let Some(idp) = &state.idp else {
-        return Ok(());
-    };
-    let Some(tokens) = open_tokens(state, session) else {
-        return Ok(());
-    };
-    let expired = tokens.expires_at.is_some_and(|t| state.clock.now() >= t);
-    if !expired || tokens.refresh_token.is_none() {
-        return Ok(());
-    }
-    match idp.refresh(&tokens).await {
-        Ok(fresh) => {
-            let Ok(sealed) = seal_tokens(state, &fresh) else {
-                return Ok(());
-            };
-            let mut renewed = session.clone();
-            renewed.sealed_tokens = sealed;
-            if let Err(e) = state.sessions.replace(cookie, &renewed).await {
-                tracing::warn!(error = %e, "renewed tokens could not be stored");
-            }
-            Ok(())
-        }
-        Err(IdentityError::Rejected(why)) => {
-            if let Ok(Some(now)) = state.sessions.resume(cookie).await
-                && now.sealed_tokens != session.sealed_tokens
-            {
-                return Ok(());
-            }
-            let _ = state.sessions.end(cookie).await;
-            Err(Renewal::Ended(why))
-        }
-        Err(IdentityError::Unavailable(why)) => {
-            tracing::warn!(%why, "cannot renew a session's tokens; the session goes on");
-            Ok(())
-        }
-    }
+    session_tokens::open(state.sealer.as_ref(), session)
 }
 
 /// The session a state-changing browser request acts on: its cookie, and a
