@@ -6,10 +6,10 @@
 //! checkpoint file: [`AuditTrust::write_checkpoints`] appends a signed line
 //! for every chain whose head moved since the last one, and
 //! [`AuditTrust::findings`] reads the newest valid line of a chain back for
-//! verification. [`spawn`] writes checkpoints at the configured interval,
-//! as the [`kernel::Clock`] tells it; `serve` writes a last one on shutdown.
+//! verification. A background loop (`jobs::checkpoints`) writes
+//! checkpoints when [`AuditTrust::due`] says so; `serve` writes a last one
+//! on shutdown.
 
-use crate::state::AppState;
 use audit::chain::{LinkKey, LinkKeys};
 use audit::checkpoint::{Checkpoint, CheckpointSigner, CheckpointVerifier, Findings};
 use audit::query::ChainKey;
@@ -85,9 +85,13 @@ impl AuditTrust {
 
     /// Appends a signed checkpoint for every chain whose head moved since
     /// the last one this process wrote, and returns how many it wrote.
-    pub async fn write_checkpoints(&self, state: &AppState) -> Result<usize, StoreError> {
-        let heads = state.db.audit_heads().await?;
-        let now = state.clock.now();
+    /// `now` is the time each new checkpoint records.
+    pub async fn write_checkpoints(
+        &self,
+        db: &db::Database,
+        now: time::OffsetDateTime,
+    ) -> Result<usize, StoreError> {
+        let heads = db.audit_heads().await?;
         let mut lines = String::new();
         let mut moved = Vec::new();
         {
@@ -133,8 +137,9 @@ impl AuditTrust {
         Ok(n)
     }
 
-    /// Whether a scheduled run is due at `now`; marks the next one.
-    fn due(&self, now: time::OffsetDateTime) -> bool {
+    /// Whether a scheduled run is due at `now` (every
+    /// `checkpoint_interval_seconds`, the first at once); marks the next one.
+    pub fn due(&self, now: time::OffsetDateTime) -> bool {
         let mut written = self.written.lock().unwrap_or_else(|e| e.into_inner());
         match written.1 {
             Some(next) if now < next => false,
@@ -165,24 +170,6 @@ impl AuditTrust {
             .map(|l| l.unwrap_or_else(|_| "\u{0}".to_owned()));
         Ok(self.verifier.scan(chain, lines))
     }
-}
-
-/// The background loop of `rosgate serve`: once a second it asks the clock
-/// whether a checkpoint run is due (every `checkpoint_interval_seconds`,
-/// the first at once) and writes one.
-pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            if state.audit_trust.due(state.clock.now())
-                && let Err(e) = state.audit_trust.write_checkpoints(&state).await
-            {
-                tracing::error!(error = %e, "cannot write audit checkpoints");
-            }
-        }
-    })
 }
 
 #[cfg(test)]

@@ -148,13 +148,17 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
                      clients reach rosgate at (behind a proxy or on another host)"
                 );
             }
-            let _health = state.health.clone().spawn(state.clone());
+            let _health = rosgate::jobs::health::spawn(state.health.clone());
             let _refusals = rosgate::enforce::spawn_refusal_flusher(state.clone());
-            let _checkpoints = rosgate::checkpoint::spawn(state.clone());
+            let _checkpoints = rosgate::jobs::checkpoints::spawn(
+                state.audit_trust.clone(),
+                state.db.clone(),
+                state.clock.clone(),
+            );
             let grace = time::Duration::seconds(
                 i64::try_from(config.audit.intent_grace_seconds).unwrap_or(3600),
             );
-            let _intents = rosgate::enforce::spawn_intent_settler(state.clone(), grace);
+            let _intents = rosgate::jobs::settle::spawn(state.clone(), grace);
             let app = server::app(state.clone(), config.max_body_bytes);
             server::serve(app, listener, async {
                 let _ = tokio::signal::ctrl_c().await;
@@ -164,7 +168,11 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
             // sign where each chain ends.
             rosgate::enforce::flush_refusals(&state, true).await;
             state.audit.shutdown().await;
-            if let Err(e) = state.audit_trust.write_checkpoints(&state).await {
+            if let Err(e) = state
+                .audit_trust
+                .write_checkpoints(&state.db, state.clock.now())
+                .await
+            {
                 tracing::error!(error = %e, "cannot write the last audit checkpoints");
             }
         }

@@ -37,7 +37,7 @@ pub struct AppState {
     /// Professional changes: plans, confirmation tokens, application.
     pub plans: tools::plans::Plans,
     /// Device health checks and their cached results.
-    pub health: crate::health::Health,
+    pub health: tools::health::Health,
     /// Per-user request budgets.
     pub limits: crate::enforce::limits::Limits,
     /// Refusals counted into one event per subject and minute.
@@ -226,6 +226,46 @@ impl AppState {
             }
         };
         let authz = Arc::new(Authorizer::new(store.clone()));
+        let tenancy_service = TenancyService::new(
+            store.clone(),
+            clock.clone(),
+            entropy.clone(),
+            sealer.clone(),
+        )
+        .with_invitation_check(Arc::new(rbac::acceptance::InviterStillHolds::new(
+            authz.clone(),
+        )))
+        .with_email_link_check(Arc::new(rbac::acceptance::NoAdminByEmail::new(
+            authz.clone(),
+        )))
+        .with_api_token_max_ttl(time::Duration::days(i64::from(
+            config.api_tokens.max_ttl_days.clamp(1, 3650),
+        )))
+        .with_targets(
+            tenancy::TargetRules {
+                allow_private_hosts: config.devices.allow_private_hosts,
+            },
+            Arc::new(crate::resolver::DnsResolver),
+        );
+        let runner = tools::Runner::new(device_api.clone(), clock.clone());
+        let health = tools::health::Health::new(
+            tools::health::HealthPorts {
+                tenancy: tenancy_service.clone(),
+                runner: runner.clone(),
+                cache: Arc::new(kernel::MemoryCache::new(clock.clone())),
+                locks: Arc::new(kernel::MemoryLocks::new(clock.clone())),
+                clock: clock.clone(),
+                entropy: entropy.clone(),
+            },
+            tools::health::Schedule::new(
+                time::Duration::seconds(
+                    i64::try_from(config.health_interval_seconds.clamp(5, 3600)).unwrap_or(60),
+                ),
+                time::Duration::seconds(
+                    i64::try_from(config.health_jitter_seconds.min(600)).unwrap_or(10),
+                ),
+            ),
+        );
         Ok(AppState {
             limits: crate::enforce::limits::Limits::new(
                 limiter,
@@ -240,19 +280,8 @@ impl AppState {
             sealer: sealer.clone(),
             idp,
             web: Arc::new(web),
-            tools: tools::Runner::new(device_api.clone(), clock.clone()),
-            health: crate::health::Health::new(
-                Arc::new(kernel::MemoryCache::new(clock.clone())),
-                Arc::new(kernel::MemoryLocks::new(clock.clone())),
-                clock.clone(),
-                entropy.clone(),
-                time::Duration::seconds(
-                    i64::try_from(config.health_interval_seconds.clamp(5, 3600)).unwrap_or(60),
-                ),
-                time::Duration::seconds(
-                    i64::try_from(config.health_jitter_seconds.min(600)).unwrap_or(10),
-                ),
-            ),
+            tools: runner,
+            health,
             plans: tools::plans::Plans::new(
                 store.clone(),
                 device_api,
@@ -260,22 +289,7 @@ impl AppState {
                 entropy.clone(),
                 token_key,
             ),
-            tenancy: TenancyService::new(store.clone(), clock.clone(), entropy.clone(), sealer)
-                .with_invitation_check(Arc::new(rbac::acceptance::InviterStillHolds::new(
-                    authz.clone(),
-                )))
-                .with_email_link_check(Arc::new(rbac::acceptance::NoAdminByEmail::new(
-                    authz.clone(),
-                )))
-                .with_api_token_max_ttl(time::Duration::days(i64::from(
-                    config.api_tokens.max_ttl_days.clamp(1, 3650),
-                )))
-                .with_targets(
-                    tenancy::TargetRules {
-                        allow_private_hosts: config.devices.allow_private_hosts,
-                    },
-                    Arc::new(crate::devices::DnsResolver),
-                ),
+            tenancy: tenancy_service,
             rbac: RbacService::new(store.clone(), clock.clone(), entropy.clone()),
             authz,
             audit: Arc::new(audit::writer::GroupCommit::start(

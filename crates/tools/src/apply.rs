@@ -4,16 +4,15 @@
 //! router-side rollback (a `system/scheduler` entry whose script undoes the
 //! change unless rosgate removes it first, so a gateway that dies mid-change
 //! still leaves a working router); make the change, tagged with the plan id;
-//! check health (CPU and memory under 90 %, and the change reads back);
+//! check health (CPU and memory not critical by the thresholds of
+//! [`crate::health::Level`], and the change reads back);
 //! then either confirm (remove the scheduler entry) or undo it. When a
 //! device fails, the devices already changed are rolled back too.
 
+use crate::health::{Level, Load};
 use crate::plan::{Change, DeviceOutcome, Plan};
 use crate::port::{DeviceError, DeviceTarget, RestMethod, RestRequest, RouterOs};
 use serde_json::{Value, json};
-
-/// CPU or memory use above this, in percent, fails the health check.
-pub const HEALTH_LIMIT: f64 = 90.0;
 
 /// How long the router waits for rosgate's confirmation before undoing a change itself.
 pub const ROUTER_ROLLBACK_AFTER: &str = "5m";
@@ -332,17 +331,13 @@ async fn healthy(plan: &Plan, dev: &Device<'_>, done: &Done) -> Result<(), Strin
         .get("system/resource")
         .await
         .map_err(|e| e.to_string())?;
-    let cpu: f64 = field(&r, "cpu-load").parse().unwrap_or(0.0);
-    let total: f64 = field(&r, "total-memory").parse().unwrap_or(0.0);
-    let free: f64 = field(&r, "free-memory").parse().unwrap_or(0.0);
-    let mem = if total > 0.0 {
-        (total - free) / total * 100.0
-    } else {
-        0.0
-    };
-    if cpu > HEALTH_LIMIT || mem > HEALTH_LIMIT {
+    let load = Load::of_resource(&r);
+    if load.level() == Some(Level::Critical) {
         return Err(format!(
-            "CPU {cpu:.0} %, memory {mem:.0} % (limit {HEALTH_LIMIT:.0} %)"
+            "CPU {:.0} %, memory {:.0} % (limit {:.0} %)",
+            load.cpu_percent,
+            load.memory_percent,
+            Level::Critical.above()
         ));
     }
     match &plan.change {

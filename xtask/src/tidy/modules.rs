@@ -34,8 +34,17 @@ use std::path::Path;
 pub const KNOWN_CYCLES: &[(&str, &[&str])] = &[
     ("audit", &["checkpoint", "query"]),
     ("compliance", &["report", "text"]),
-    ("rosgate", &["checkpoint", "health", "state"]),
-    ("tools", &["readback", "run", "write"]),
+    (
+        "tools",
+        &[
+            "apply",
+            "health",
+            "health::service",
+            "readback",
+            "run",
+            "write",
+        ],
+    ),
 ];
 
 /// A module path from the crate root, e.g. `["api", "gate"]`.

@@ -188,7 +188,7 @@ pub async fn call(
         .await
         .map_err(|_| CallError::Unavailable("device credentials cannot be read right now".into()))?
         .ok_or_else(|| CallError::NoCredentials(device.name.clone()))?;
-    let target = crate::devices::target(&device, credentials);
+    let target = tools::device_target(&device, credentials);
     let dry = args.dry_run();
     if dry {
         c.trail.effect(Effect::Read);
@@ -377,7 +377,7 @@ pub async fn call_fleet(
             let Some(creds) = creds else {
                 return Err(CallError::NoCredentials(device.name));
             };
-            targets.push(crate::devices::target(&device, creds));
+            targets.push(tools::device_target(&device, creds));
         }
         admit(state, c, tool).await?;
         decide_plan(

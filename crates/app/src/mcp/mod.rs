@@ -449,7 +449,7 @@ impl ServerHandler for McpServer {
             }
             let record = match self.state.health.get(id).await {
                 Some(r) => Some(r),
-                None => self.state.health.check_now(&self.state, id).await,
+                None => self.state.health.check_now(id).await,
             };
             serde_json::to_value(record).unwrap_or_default()
         } else if let Some(id) = uri

@@ -563,9 +563,9 @@ pub enum HealthStatusDto {
     Unknown,
 }
 
-impl From<crate::health::Status> for HealthStatusDto {
-    fn from(s: crate::health::Status) -> Self {
-        use crate::health::Status;
+impl From<tools::health::Status> for HealthStatusDto {
+    fn from(s: tools::health::Status) -> Self {
+        use tools::health::Status;
         match s {
             Status::Healthy => Self::Healthy,
             Status::Degraded => Self::Degraded,
@@ -575,8 +575,8 @@ impl From<crate::health::Status> for HealthStatusDto {
     }
 }
 
-impl From<crate::health::HealthRecord> for HealthDto {
-    fn from(h: crate::health::HealthRecord) -> Self {
+impl From<tools::health::HealthRecord> for HealthDto {
+    fn from(h: tools::health::HealthRecord) -> Self {
         Self {
             status: h.status.into(),
             cpu_load_percent: h.cpu_load_percent,

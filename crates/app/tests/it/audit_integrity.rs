@@ -92,7 +92,7 @@ async fn cutting_the_tail_and_the_head_together_is_caught_by_the_signed_checkpoi
     assert!(
         app.state
             .audit_trust
-            .write_checkpoints(&app.state)
+            .write_checkpoints(&app.state.db, app.state.clock.now())
             .await
             .unwrap()
             >= 1
@@ -148,7 +148,7 @@ async fn a_forged_checkpoint_is_reported() {
     let key = ChainKey::of(Some(tenant.id));
     app.state
         .audit_trust
-        .write_checkpoints(&app.state)
+        .write_checkpoints(&app.state.db, app.state.clock.now())
         .await
         .unwrap();
     let head = app.state.db.head(key).await.unwrap().unwrap();

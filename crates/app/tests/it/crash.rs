@@ -232,7 +232,7 @@ async fn a_device_that_stays_silent_after_a_crash_is_asked_again_and_after_a_day
 
     clock.set(intent.at + time::Duration::minutes(5));
     assert_eq!(
-        rosgate::enforce::settle_intents(&lab.app.state, time::Duration::ZERO).await,
+        rosgate::jobs::settle::settle_intents(&lab.app.state, time::Duration::ZERO).await,
         0
     );
     let events = lab.app.state.db.audit_events(lab.tenant).await.unwrap();
@@ -243,7 +243,7 @@ async fn a_device_that_stays_silent_after_a_crash_is_asked_again_and_after_a_day
 
     clock.set(intent.at + audit::intents::READ_BACK_PATIENCE + time::Duration::minutes(5));
     assert_eq!(
-        rosgate::enforce::settle_intents(&lab.app.state, time::Duration::ZERO).await,
+        rosgate::jobs::settle::settle_intents(&lab.app.state, time::Duration::ZERO).await,
         1
     );
     let events = lab.app.state.db.audit_events(lab.tenant).await.unwrap();
@@ -300,8 +300,8 @@ async fn routing_lab(name: &str) -> (crate::lab::Lab, tenancy::Device, String) {
 }
 
 /// The read-back the settler uses, over the lab's server.
-fn read_back(lab: &crate::lab::Lab) -> rosgate::devices::DeviceReadBack<'_> {
-    rosgate::devices::DeviceReadBack {
+fn read_back(lab: &crate::lab::Lab) -> tools::settle::DeviceReadBack<'_> {
+    tools::settle::DeviceReadBack {
         tenancy: &lab.app.state.tenancy,
         tools: &lab.app.state.tools,
     }

@@ -7,12 +7,12 @@ use super::lab::{Lab, lab};
 use kernel::Environment;
 use rbac::BuiltinRole as R;
 use reqwest::StatusCode;
-use rosgate::health::Status;
 use routeros_sim::Fault;
 use std::time::Duration;
 use tenancy::{Capabilities, Device};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use tools::health::Status;
 
 impl Lab {
     /// A lab device; with `credentials` false rosgate stores none, so the
@@ -50,7 +50,7 @@ fn at(v: &serde_json::Value) -> OffsetDateTime {
 }
 
 /// Seconds from the check to the next one the scheduler planned.
-fn wait_of(h: &rosgate::health::HealthRecord) -> i64 {
+fn wait_of(h: &tools::health::HealthRecord) -> i64 {
     (h.next_check_at.expect("the device is scheduled") - h.checked_at).whole_seconds()
 }
 
@@ -60,7 +60,7 @@ async fn a_healthy_device_shows_healthy_in_the_device_api() {
     let d = lab.health_device("r-ok", true).await;
     let bare = lab.health_device("r-bare", false).await;
     let token = lab.reader().await;
-    let (health, state) = (lab.app.state.health.clone(), lab.app.state.clone());
+    let health = lab.app.state.health.clone();
 
     let r = lab
         .app
@@ -74,8 +74,8 @@ async fn a_healthy_device_shows_healthy_in_the_device_api() {
     );
 
     // The scheduler finds the device with credentials and checks it.
-    health.refresh_devices(&state).await;
-    health.run_due(&state, 4).await;
+    health.refresh_devices().await;
+    health.run_due(4).await;
     let r = lab
         .app
         .get(&token, &format!("/api/v1/devices/{}", d.id))
@@ -107,13 +107,13 @@ async fn a_healthy_device_shows_healthy_in_the_device_api() {
     assert_eq!(health.next_check_at(bare.id), None, "not scheduled");
 
     // Asked for anyway, it is `unknown`, and nothing reaches the router.
-    let h = health.check_now(&state, bare.id).await.unwrap();
+    let h = health.check_now(bare.id).await.unwrap();
     assert_eq!(h.status, Status::Unknown);
     assert_eq!(h.error.as_deref(), Some("no stored credentials"));
     assert_eq!(lab.probes("r-bare"), 0);
 
     // Nothing is due again before the planned time.
-    health.run_due(&state, 4).await;
+    health.run_due(4).await;
     assert_eq!(lab.probes("r-ok"), 1);
     lab.assert_no_violations();
 }
@@ -123,13 +123,13 @@ async fn an_unreachable_device_says_so_and_backs_off() {
     let lab = lab().await;
     let d = lab.health_device("r-gone", true).await;
     let token = lab.reader().await;
-    let (health, state) = (lab.app.state.health.clone(), lab.app.state.clone());
-    health.refresh_devices(&state).await;
+    let health = lab.app.state.health.clone();
+    health.refresh_devices().await;
 
     lab.sim.set_fault("r-gone", Fault::Unreachable).await;
     let mut waits = Vec::new();
     for _ in 0..3 {
-        let h = health.check_now(&state, d.id).await.unwrap();
+        let h = health.check_now(d.id).await.unwrap();
         assert_eq!(h.status, Status::Unreachable);
         assert!(
             h.error
@@ -157,7 +157,7 @@ async fn an_unreachable_device_says_so_and_backs_off() {
 
     // Back again: healthy, and the back-off is forgotten.
     lab.sim.set_fault("r-gone", Fault::None).await;
-    let h = health.check_now(&state, d.id).await.unwrap();
+    let h = health.check_now(d.id).await.unwrap();
     assert_eq!(h.status, Status::Healthy);
     assert!((60..70).contains(&wait_of(&h)), "{h:?}");
     lab.assert_no_violations();
@@ -167,8 +167,8 @@ async fn an_unreachable_device_says_so_and_backs_off() {
 async fn concurrent_checks_of_one_device_reach_it_once() {
     let lab = lab().await;
     let d = lab.health_device("r-busy", true).await;
-    let (health, state) = (lab.app.state.health.clone(), lab.app.state.clone());
-    let first = health.check_now(&state, d.id).await.unwrap();
+    let health = lab.app.state.health.clone();
+    let first = health.check_now(d.id).await.unwrap();
     assert_eq!(first.status, Status::Healthy);
 
     // Each request now takes a second, so all eight overlap the first.
@@ -178,8 +178,8 @@ async fn concurrent_checks_of_one_device_reach_it_once() {
         .await;
     let mut tasks = Vec::new();
     for _ in 0..8 {
-        let (h, s) = (health.clone(), state.clone());
-        tasks.push(tokio::spawn(async move { h.check_now(&s, d.id).await }));
+        let h = health.clone();
+        tasks.push(tokio::spawn(async move { h.check_now(d.id).await }));
     }
     let mut results = Vec::new();
     for t in tasks {
@@ -191,7 +191,7 @@ async fn concurrent_checks_of_one_device_reach_it_once() {
 
     // The lock is released afterwards.
     lab.sim.set_fault("r-busy", Fault::None).await;
-    health.check_now(&state, d.id).await.unwrap();
+    health.check_now(d.id).await.unwrap();
     assert_eq!(lab.probes("r-busy"), 2);
     lab.assert_no_violations();
 }
@@ -201,10 +201,10 @@ async fn a_busy_router_is_degraded() {
     let lab = lab().await;
     let d = lab.health_device("r-hot", true).await;
     let token = lab.reader().await;
-    let (health, state) = (lab.app.state.health.clone(), lab.app.state.clone());
+    let health = lab.app.state.health.clone();
 
     lab.set_resource("r-hot", "cpu-load", "95");
-    let h = health.check_now(&state, d.id).await.unwrap();
+    let h = health.check_now(d.id).await.unwrap();
     assert_eq!(h.status, Status::Degraded);
     assert_eq!(h.level.as_deref(), Some("critical"));
     assert_eq!(h.cpu_load_percent, Some(95.0));
@@ -216,7 +216,7 @@ async fn a_busy_router_is_degraded() {
     assert_eq!(r.body["health"]["level"], "critical", "{}", r.body);
 
     lab.set_resource("r-hot", "cpu-load", "80");
-    let h = health.check_now(&state, d.id).await.unwrap();
+    let h = health.check_now(d.id).await.unwrap();
     assert_eq!(
         (h.status, h.level.as_deref()),
         (Status::Degraded, Some("warning"))
@@ -226,7 +226,7 @@ async fn a_busy_router_is_degraded() {
     lab.set_resource("r-hot", "cpu-load", "5");
     lab.set_resource("r-hot", "total-memory", "1000000");
     lab.set_resource("r-hot", "free-memory", "80000");
-    let h = health.check_now(&state, d.id).await.unwrap();
+    let h = health.check_now(d.id).await.unwrap();
     assert_eq!(
         (h.status, h.level.as_deref()),
         (Status::Degraded, Some("critical"))
@@ -234,7 +234,7 @@ async fn a_busy_router_is_degraded() {
     assert_eq!(h.memory_used_percent, Some(92.0));
 
     lab.set_resource("r-hot", "free-memory", "900000");
-    let h = health.check_now(&state, d.id).await.unwrap();
+    let h = health.check_now(d.id).await.unwrap();
     assert_eq!((h.status, h.level), (Status::Healthy, None));
     lab.assert_no_violations();
 }
