@@ -25,6 +25,7 @@ pub const INFRA: &[&str] = &[
     "oidc",
     "notify",
     "routeros",
+    "seal",
     "migration",
 ];
 /// Crates a domain crate must never depend on.

@@ -14,7 +14,6 @@ pub mod api;
 pub mod checkpoint;
 pub mod cli;
 pub mod config;
-pub mod crypto;
 pub mod demo;
 pub mod devices;
 pub mod enforce;
