@@ -68,6 +68,23 @@ pub struct Filter {
     pub to: Option<OffsetDateTime>,
 }
 
+impl Filter {
+    /// Whether `event` matches every field given; what adapters select
+    /// with it.
+    pub fn matches(&self, event: &AuditEvent) -> bool {
+        self.user_id.is_none_or(|u| event.user_id == Some(u))
+            && self.device_id.is_none_or(|d| event.device_id == Some(d))
+            && self
+                .tool_name
+                .as_ref()
+                .is_none_or(|t| event.tool_name.as_ref() == Some(t))
+            && self.decision.is_none_or(|d| event.decision == d)
+            && self.result.is_none_or(|r| event.result == r)
+            && self.from.is_none_or(|f| event.at >= f)
+            && self.to.is_none_or(|t| event.at < t)
+    }
+}
+
 /// What a reader over part of a tenant reaches, asked by [`in_reach`]. The
 /// composition root answers from the authorization index; tests answer
 /// from a table.
