@@ -448,7 +448,7 @@ async fn verify_rows(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Actor, Effect};
+    use crate::testing::EventBuilder;
     use std::collections::HashSet;
 
     /// Reach as a table: the entities and the whole users in reach; kinds
@@ -485,33 +485,14 @@ mod tests {
     }
 
     fn event(by: Uuid, kind: &str, resource: Option<Uuid>, device: Option<Uuid>) -> AuditEvent {
-        AuditEvent {
-            id: AuditEventId::from_uuid(Uuid::from_u128(9)),
-            at: OffsetDateTime::UNIX_EPOCH,
-            tenant_id: Some(TenantId::from_uuid(TENANT)),
-            user_id: Some(UserId::from_uuid(by)),
-            user_email: None,
-            actor: Actor::User,
-            operation: "op".into(),
-            tool_name: None,
-            action: "device:update".into(),
-            resource_type: kind.into(),
-            resource_id: resource,
-            device_id: device,
-            environment: None,
-            effect: Effect::Write,
-            decision: Outcome::Allow,
-            reason: String::new(),
-            result: RunResult::Success,
-            error_class: None,
-            approval_request_id: None,
-            request_id: "r".into(),
-            client_addr: None,
-            args_digest: None,
-            intent_id: None,
-            client_request_id: None,
-            count: 1,
+        let made = EventBuilder::new(TenantId::from_uuid(TENANT))
+            .user(UserId::from_uuid(by))
+            .on(kind, resource);
+        match device {
+            Some(d) => made.device(d),
+            None => made,
         }
+        .build()
     }
 
     #[test]
