@@ -13,7 +13,6 @@
 pub mod checkpoint;
 pub mod cli;
 pub mod config;
-pub mod crypto;
 pub mod demo;
 pub mod enforce;
 pub mod http;

@@ -46,7 +46,7 @@ fn init_tracing(config: &Config) {
 async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error::Error>> {
     if let Command::Openapi = command {
         // The document depends on the code only: build it over a throw-away database.
-        let key = || Some(rosgate::crypto::AesGcmSealer::generate_key(&OsEntropy));
+        let key = || Some(seal::AesGcmSealer::generate_key(&OsEntropy));
         let scratch = Config {
             database_url: "sqlite::memory:".into(),
             encryption_key: key(),

@@ -1,7 +1,6 @@
 //! The application state: domain services wired to their adapters.
 
 use crate::config::{Config, ProvisioningConfig};
-use crate::crypto::AesGcmSealer;
 
 use db::Database;
 use kernel::{Clock, Entropy, Environment, RoleId, TenantId};
@@ -97,14 +96,11 @@ pub enum StartError {
     #[error("database: {0}")]
     Database(#[from] kernel::StoreError),
     #[error(transparent)]
-    Key(#[from] crate::crypto::BadKey),
+    Key(#[from] seal::BadKey),
     #[error("configuration: {0}")]
     Config(String),
-    #[error("cannot read or write the key file {path}: {source}")]
-    KeyFile {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    KeyFile(#[from] seal::KeyFileError),
 }
 
 impl AppState {
@@ -119,9 +115,9 @@ impl AppState {
         db.migrate().await?;
         let key = match &config.encryption_key {
             Some(k) => k.clone(),
-            None => load_or_create_key(&config.key_file, entropy.as_ref())?,
+            None => seal::load_or_create_key(&config.key_file, entropy.as_ref())?,
         };
-        let sealer = Arc::new(AesGcmSealer::from_base64(&key, entropy.clone())?);
+        let sealer = Arc::new(seal::AesGcmSealer::from_base64(&key, entropy.clone())?);
         let audit_trust = Arc::new(audit_trust(config, entropy.as_ref())?);
         let store = Arc::new(db.clone());
         let device_api: Arc<dyn tools::RouterOs> = Arc::new(routeros::RestClient::new(
@@ -361,11 +357,11 @@ fn audit_trust(
     let bad = |e: String| StartError::Config(format!("audit.{e}"));
     let link_key = match &a.link_key {
         Some(k) => k.clone(),
-        None => load_or_create_secret(&beside("audit-link.key"), entropy, "audit link key")?,
+        None => seal::load_or_create_secret(&beside("audit-link.key"), entropy, "audit link key")?,
     };
     let checkpoint_key = match &a.checkpoint_key {
         Some(k) => k.clone(),
-        None => load_or_create_secret(
+        None => seal::load_or_create_secret(
             &beside("audit-checkpoint.key"),
             entropy,
             "audit checkpoint signing key",
@@ -391,51 +387,4 @@ fn audit_trust(
             .into(),
         a.checkpoint_interval_seconds,
     ))
-}
-
-fn load_or_create_key(path: &str, entropy: &dyn Entropy) -> Result<String, StartError> {
-    load_or_create_secret(path, entropy, "credential encryption key")
-}
-
-/// The base64 secret of 32 bytes kept in `path`, generated (mode 0600) on
-/// first use.
-fn load_or_create_secret(
-    path: &str,
-    entropy: &dyn Entropy,
-    what: &str,
-) -> Result<String, StartError> {
-    let err = |source| StartError::KeyFile {
-        path: path.to_owned(),
-        source,
-    };
-    match std::fs::read_to_string(path) {
-        Ok(k) => Ok(k.trim().to_owned()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            if let Some(dir) = std::path::Path::new(path).parent() {
-                std::fs::create_dir_all(dir).map_err(err)?;
-            }
-            let key = AesGcmSealer::generate_key(entropy);
-            write_private(path, &key).map_err(err)?;
-            tracing::info!(path, "generated a new {what}");
-            Ok(key)
-        }
-        Err(e) => Err(err(e)),
-    }
-}
-
-#[cfg(unix)]
-fn write_private(path: &str, contents: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(contents.as_bytes())
-}
-
-#[cfg(not(unix))]
-fn write_private(path: &str, contents: &str) -> std::io::Result<()> {
-    std::fs::write(path, contents)
 }

@@ -437,6 +437,7 @@ pub fn from_hex(text: &str) -> Option<[u8; 32]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::EventBuilder;
     use crate::{Actor, Effect, Outcome, RunResult};
     use kernel::{TenantId, UserId};
     use time::macros::{datetime, offset};
@@ -452,33 +453,23 @@ mod tests {
     }
 
     fn event(n: u128) -> AuditEvent {
-        AuditEvent {
-            id: AuditEventId::from_uuid(Uuid::from_u128(n)),
-            at: datetime!(2024-10-05 12:00:00 UTC) + Duration::seconds(n as i64),
-            tenant_id: Some(TenantId::from_uuid(Uuid::from_u128(7))),
-            user_id: Some(UserId::from_uuid(Uuid::from_u128(8))),
-            user_email: Some("a@example.test".into()),
-            actor: Actor::User,
-            operation: "rest:update_dns_servers".into(),
-            tool_name: Some("update_dns_servers".into()),
-            action: "tool:advanced".into(),
-            resource_type: "device".into(),
-            resource_id: Some(Uuid::from_u128(9)),
-            device_id: Some(Uuid::from_u128(9)),
-            environment: Some("prod".into()),
-            effect: Effect::Write,
-            decision: Outcome::Allow,
-            reason: "granted by ops_rw at team".into(),
-            result: RunResult::Success,
-            error_class: None,
-            approval_request_id: None,
-            request_id: format!("req-{n}"),
-            client_addr: Some("192.0.2.1".into()),
-            args_digest: Some("ab".into()),
-            intent_id: None,
-            client_request_id: None,
-            count: 1,
-        }
+        EventBuilder::new(TenantId::from_uuid(Uuid::from_u128(7)))
+            .id(n)
+            .at(datetime!(2024-10-05 12:00:00 UTC) + Duration::seconds(n as i64))
+            .user(UserId::from_uuid(Uuid::from_u128(8)))
+            .email("a@example.test")
+            .tool("update_dns_servers")
+            .operation("rest:update_dns_servers")
+            .action("tool:advanced")
+            .on("device", Some(Uuid::from_u128(9)))
+            .device(Uuid::from_u128(9))
+            .environment("prod")
+            .write()
+            .reason("granted by ops_rw at team")
+            .request_id(&format!("req-{n}"))
+            .client_addr("192.0.2.1")
+            .args_digest("ab")
+            .build()
     }
 
     const LEN: usize = 5;

@@ -7,8 +7,13 @@
 //!   database.
 //! - [`writer`]: the group-commit writer that makes events durable in
 //!   batches before their requests are answered.
-//! - [`query`]: reading events back (filters, cursors, chain scans) and
-//!   [`query::verify_range`], which recomputes a stored chain.
+//! - [`query`]: reading events back (filters, chain scans, what a partial
+//!   reader reaches) and [`query::verify_range`], which recomputes a
+//!   stored chain.
+//! - [`paging`]: event lists page by page, with opaque cursors, for a
+//!   reader of the whole chain or of part of it.
+//! - `testing` (feature `testing`): the in-memory reader and an event
+//!   builder for tests.
 //!
 //! Architecture invariant: an event never carries a secret (tokens,
 //! passwords, credentials); arguments are kept only as a digest. Adapters
@@ -103,7 +108,10 @@
 pub mod chain;
 pub mod checkpoint;
 pub mod intents;
+pub mod paging;
 pub mod query;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod writer;
 
 use async_trait::async_trait;

@@ -68,6 +68,23 @@ pub struct Filter {
     pub to: Option<OffsetDateTime>,
 }
 
+impl Filter {
+    /// Whether `event` matches every field given; what adapters select
+    /// with it.
+    pub fn matches(&self, event: &AuditEvent) -> bool {
+        self.user_id.is_none_or(|u| event.user_id == Some(u))
+            && self.device_id.is_none_or(|d| event.device_id == Some(d))
+            && self
+                .tool_name
+                .as_ref()
+                .is_none_or(|t| event.tool_name.as_ref() == Some(t))
+            && self.decision.is_none_or(|d| event.decision == d)
+            && self.result.is_none_or(|r| event.result == r)
+            && self.from.is_none_or(|f| event.at >= f)
+            && self.to.is_none_or(|t| event.at < t)
+    }
+}
+
 /// What a reader over part of a tenant reaches, asked by [`in_reach`]. The
 /// composition root answers from the authorization index; tests answer
 /// from a table.
@@ -431,7 +448,7 @@ async fn verify_rows(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Actor, Effect};
+    use crate::testing::EventBuilder;
     use std::collections::HashSet;
 
     /// Reach as a table: the entities and the whole users in reach; kinds
@@ -468,33 +485,14 @@ mod tests {
     }
 
     fn event(by: Uuid, kind: &str, resource: Option<Uuid>, device: Option<Uuid>) -> AuditEvent {
-        AuditEvent {
-            id: AuditEventId::from_uuid(Uuid::from_u128(9)),
-            at: OffsetDateTime::UNIX_EPOCH,
-            tenant_id: Some(TenantId::from_uuid(TENANT)),
-            user_id: Some(UserId::from_uuid(by)),
-            user_email: None,
-            actor: Actor::User,
-            operation: "op".into(),
-            tool_name: None,
-            action: "device:update".into(),
-            resource_type: kind.into(),
-            resource_id: resource,
-            device_id: device,
-            environment: None,
-            effect: Effect::Write,
-            decision: Outcome::Allow,
-            reason: String::new(),
-            result: RunResult::Success,
-            error_class: None,
-            approval_request_id: None,
-            request_id: "r".into(),
-            client_addr: None,
-            args_digest: None,
-            intent_id: None,
-            client_request_id: None,
-            count: 1,
+        let made = EventBuilder::new(TenantId::from_uuid(TENANT))
+            .user(UserId::from_uuid(by))
+            .on(kind, resource);
+        match device {
+            Some(d) => made.device(d),
+            None => made,
         }
+        .build()
     }
 
     #[test]

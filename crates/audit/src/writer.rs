@@ -161,40 +161,16 @@ async fn commit(log: &dyn AuditLog, events: &[AuditEvent]) -> Result<(), StoreEr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Actor, Effect, Outcome, RunResult};
-    use kernel::AuditEventId;
+    use crate::testing::EventBuilder;
     use std::sync::Mutex as StdMutex;
     use tokio::sync::Semaphore;
-    use uuid::Uuid;
 
     fn event(n: u128) -> AuditEvent {
-        AuditEvent {
-            id: AuditEventId::from_uuid(Uuid::from_u128(n)),
-            at: time::OffsetDateTime::UNIX_EPOCH,
-            tenant_id: None,
-            user_id: None,
-            user_email: None,
-            actor: Actor::User,
-            operation: "getSite".into(),
-            tool_name: None,
-            action: "site:read".into(),
-            resource_type: "site".into(),
-            resource_id: None,
-            device_id: None,
-            environment: None,
-            effect: Effect::Read,
-            decision: Outcome::Allow,
-            reason: String::new(),
-            result: RunResult::Success,
-            error_class: None,
-            approval_request_id: None,
-            request_id: n.to_string(),
-            client_addr: None,
-            args_digest: None,
-            intent_id: None,
-            client_request_id: None,
-            count: 1,
-        }
+        EventBuilder::new(None)
+            .id(n)
+            .at(time::OffsetDateTime::UNIX_EPOCH)
+            .request_id(&n.to_string())
+            .build()
     }
 
     /// A log that keeps batches in memory; commits wait for a permit when gated.

@@ -541,8 +541,8 @@ mod audit_chain {
 
     use super::*;
     use audit::query::{AuditReader, ChainKey, Filter, Problem, verify_range};
-    use audit::{Actor, AuditEvent, AuditLog, Effect, Outcome, RunResult};
-    use kernel::AuditEventId;
+    use audit::testing::EventBuilder;
+    use audit::{Actor, AuditEvent, AuditLog, Outcome, RunResult};
 
     fn key() -> audit::chain::LinkKey {
         audit::chain::LinkKey::new([0x5a; 32])
@@ -557,43 +557,35 @@ mod audit_chain {
     }
 
     fn event(tenant: Option<TenantId>, n: i64) -> AuditEvent {
+        let tool = if n % 2 == 0 {
+            "get_routes"
+        } else {
+            "update_dns_servers"
+        };
+        let made = EventBuilder::new(tenant)
+            .at(now() + time::Duration::seconds(n))
+            .user(UserId::from_uuid(Uuid::from_u128(n as u128 % 3)))
+            .email(&format!("u{}@example.test", n % 3))
+            .actor(Actor::ApiToken)
+            .tool(tool)
+            .operation("rest:update_dns_servers")
+            .action("tool:advanced")
+            .on("device", None)
+            .device(Uuid::from_u128(42))
+            .environment("prod")
+            .write()
+            .reason(&format!("reason {n}"))
+            .request_id(&format!("r{n}"))
+            .client_addr("127.0.0.1")
+            .args_digest("00")
+            .build();
         AuditEvent {
-            id: AuditEventId::from_uuid(Uuid::now_v7()),
-            at: now() + time::Duration::seconds(n),
-            tenant_id: tenant,
-            user_id: Some(UserId::from_uuid(Uuid::from_u128(n as u128 % 3))),
-            user_email: Some(format!("u{}@example.test", n % 3)),
-            actor: Actor::ApiToken,
-            operation: "rest:update_dns_servers".into(),
-            tool_name: Some(
-                if n % 2 == 0 {
-                    "get_routes"
-                } else {
-                    "update_dns_servers"
-                }
-                .into(),
-            ),
-            action: "tool:advanced".into(),
-            resource_type: "device".into(),
-            resource_id: None,
-            device_id: Some(Uuid::from_u128(42)),
-            environment: Some("prod".into()),
-            effect: Effect::Write,
             decision: if n % 5 == 0 {
                 Outcome::Deny
             } else {
                 Outcome::Allow
             },
-            reason: format!("reason {n}"),
-            result: RunResult::Success,
-            error_class: None,
-            approval_request_id: None,
-            request_id: format!("r{n}"),
-            client_addr: Some("127.0.0.1".into()),
-            args_digest: Some("00".into()),
-            intent_id: None,
-            client_request_id: None,
-            count: 1,
+            ..made
         }
     }
 

@@ -10,19 +10,20 @@
 //! the events about what it reaches ([`audit::query::in_reach`]): who made
 //! an event never opens it on its own.
 //!
-//! Events are paged newest first by their place in the chain (`seq`), not
-//! by id, so the cursor is an opaque token holding the `seq` to continue
-//! below; it stays valid while new events are appended.
+//! Paging (cursors, the checked query, what a partial reader sees) is the
+//! audit crate's ([`audit::paging`]); this file turns query parameters into
+//! its query, answers its question of reach from the tenant's
+//! authorization index, and shapes pages and problems for HTTP.
 
 use super::{ApiResult, Ctx, Tag};
 use crate::enforce::authn::Caller;
 use crate::http::problem::{ApiError, Problem};
 use crate::state::AppState;
 use audit::chain::to_hex;
+use audit::paging::{self, EventPage, EventQuery, QueryError};
+pub(super) use audit::paging::{representable, truncate_to_micros};
 use audit::query::{self, AuditReader, ChainKey, Filter, Reach, StoredEvent, verify_range};
 use audit::{Actor, Effect, Outcome, RunResult};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use kernel::UserId;
 use poem::Request;
 use poem::http::StatusCode;
@@ -31,20 +32,8 @@ use poem_openapi::payload::Json;
 use poem_openapi::{Enum, Object, OpenApi};
 use rbac::Permission as P;
 use rbac::{AuthzIndex, Resource};
-use time::{OffsetDateTime, UtcOffset};
+use time::OffsetDateTime;
 use uuid::Uuid;
-
-/// Events per page when the caller names no `limit`.
-const DEFAULT_LIMIT: u32 = 50;
-/// The most events one page holds.
-const MAX_LIMIT: u32 = 500;
-/// Rows read per round trip when the caller sees part of the tenant.
-const SCAN_BATCH: u32 = 500;
-/// Rows read at most for one page when the caller sees part of the tenant.
-const MAX_SCAN: u32 = 10_000;
-/// What a cursor's text starts with; a cursor is this and a `seq`, in
-/// URL-safe base64, so that clients treat it as opaque.
-const CURSOR_PREFIX: &str = "seq:";
 
 pub struct AuditApi {
     pub state: AppState,
@@ -254,6 +243,15 @@ pub struct AuditEventPage {
     pub next_cursor: Option<String>,
 }
 
+impl From<EventPage> for AuditEventPage {
+    fn from(p: EventPage) -> Self {
+        AuditEventPage {
+            items: p.items.into_iter().map(AuditEventDto::from).collect(),
+            next_cursor: p.next_cursor,
+        }
+    }
+}
+
 /// What went wrong at a broken link.
 #[derive(Debug, Clone, Copy, Enum, PartialEq, Eq)]
 #[oai(rename_all = "lowercase")]
@@ -399,42 +397,19 @@ pub(super) fn bad_query(code: &str, field: &str, detail: String) -> ApiError {
     )))
 }
 
-/// A query instant as the trail compares it: in UTC, so that every backend
-/// compares it with stored times alike, and to the microsecond, the
-/// precision events are kept at and reports state their range in. An
-/// instant UTC cannot represent is refused.
+/// The 400 problem for a refused query: its stable code, the parameter
+/// at fault and what to fix.
+fn query_problem(e: QueryError) -> ApiError {
+    bad_query(e.code(), e.field(), e.to_string())
+}
+
+/// A query instant as the trail compares it ([`paging::instant`]); an
+/// instant UTC cannot represent is a 400 naming `field`.
 pub(super) fn instant(
     at: Option<OffsetDateTime>,
-    field: &str,
+    field: &'static str,
 ) -> Result<Option<OffsetDateTime>, ApiError> {
-    at.map(|t| {
-        t.checked_to_offset(UtcOffset::UTC)
-            .filter(representable)
-            .map(truncate_to_micros)
-            .ok_or_else(|| out_of_range(field))
-    })
-    .transpose()
-}
-
-/// Whether `at` (in UTC) has an RFC 3339 form, years 0000 to 9999: what
-/// stored times can be compared with.
-pub(super) fn representable(at: &OffsetDateTime) -> bool {
-    (0..=9999).contains(&at.year())
-}
-
-/// The problem for an instant outside [`representable`] times.
-pub(super) fn out_of_range(field: &str) -> ApiError {
-    bad_query(
-        "invalid_range",
-        field,
-        format!("{field}: must fall within the years 0000 to 9999 in UTC"),
-    )
-}
-
-/// `at` without its sub-microsecond part.
-pub(super) fn truncate_to_micros(at: OffsetDateTime) -> OffsetDateTime {
-    at.replace_nanosecond(at.nanosecond() / 1000 * 1000)
-        .unwrap_or(at)
+    paging::instant(at, field).map_err(query_problem)
 }
 
 /// Refuses a range that ends before it starts.
@@ -442,81 +417,33 @@ pub(super) fn check_order(
     from: Option<OffsetDateTime>,
     to: Option<OffsetDateTime>,
 ) -> Result<(), ApiError> {
-    match (from, to) {
-        (Some(f), Some(t)) if f > t => Err(bad_query(
-            "invalid_range",
-            "from",
-            "from: must not be after `to`".to_owned(),
-        )),
-        _ => Ok(()),
-    }
+    paging::check_order(from, to).map_err(query_problem)
 }
 
-/// The opaque cursor continuing below `seq`.
-fn encode_cursor(seq: i64) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{seq}"))
-}
-
-/// The `seq` a cursor continues below, or `None` if it is not one this
-/// API handed out.
-fn decode_cursor(cursor: &str) -> Option<i64> {
-    let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
-    let text = std::str::from_utf8(&bytes).ok()?;
-    let seq: i64 = text.strip_prefix(CURSOR_PREFIX)?.parse().ok()?;
-    (seq >= 1 && encode_cursor(seq) == cursor).then_some(seq)
-}
-
-/// The query of an event list, checked: what to match, where to continue
-/// and how many to return.
-pub(super) struct EventQuery {
-    pub filter: Filter,
-    pub before: Option<i64>,
-    pub limit: u32,
-}
-
-impl EventQuery {
-    /// Checks the query parameters every event list takes.
-    #[allow(clippy::too_many_arguments)] // one per query parameter
-    pub(super) fn parse(
-        user_id: Option<Uuid>,
-        device_id: Option<Uuid>,
-        tool_name: Option<String>,
-        decision: Option<AuditDecision>,
-        result: Option<AuditResult>,
-        from: Option<OffsetDateTime>,
-        to: Option<OffsetDateTime>,
-        limit: Option<u32>,
-        cursor: Option<&str>,
-    ) -> Result<EventQuery, ApiError> {
-        let before = cursor
-            .map(|c| {
-                decode_cursor(c).ok_or_else(|| {
-                    bad_query(
-                        "invalid_cursor",
-                        "cursor",
-                        "cursor: not a cursor this API handed out; pass a page's `next_cursor` unchanged"
-                            .to_owned(),
-                    )
-                })
-            })
-            .transpose()?;
-        let from = instant(from, "from")?;
-        let to = instant(to, "to")?;
-        check_order(from, to)?;
-        Ok(EventQuery {
-            filter: Filter {
-                user_id: user_id.map(Into::into),
-                device_id,
-                tool_name,
-                decision: decision.map(Into::into),
-                result: result.map(Into::into),
-                from,
-                to,
-            },
-            before,
-            limit: limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT),
-        })
-    }
+/// The query parameters every event list takes, as the audit crate's
+/// checked query.
+#[allow(clippy::too_many_arguments)] // one per query parameter
+pub(super) fn event_query(
+    user_id: Option<Uuid>,
+    device_id: Option<Uuid>,
+    tool_name: Option<String>,
+    decision: Option<AuditDecision>,
+    result: Option<AuditResult>,
+    from: Option<OffsetDateTime>,
+    to: Option<OffsetDateTime>,
+    limit: Option<u32>,
+    cursor: Option<&str>,
+) -> Result<EventQuery, ApiError> {
+    let filter = Filter {
+        user_id: user_id.map(Into::into),
+        device_id,
+        tool_name,
+        decision: decision.map(Into::into),
+        result: result.map(Into::into),
+        from,
+        to,
+    };
+    EventQuery::new(filter, cursor, limit).map_err(query_problem)
 }
 
 /// A page of every event of `chain` matching `q`, and the cursor of the
@@ -526,18 +453,7 @@ pub(super) async fn full_page(
     chain: ChainKey,
     q: &EventQuery,
 ) -> Result<AuditEventPage, ApiError> {
-    // One more than asked tells whether another page follows.
-    let mut rows = reader.page(chain, &q.filter, q.before, q.limit + 1).await?;
-    let next_cursor = if rows.len() > q.limit as usize {
-        rows.truncate(q.limit as usize);
-        rows.last().map(|r| encode_cursor(r.seq))
-    } else {
-        None
-    };
-    Ok(AuditEventPage {
-        items: rows.into_iter().map(AuditEventDto::from).collect(),
-        next_cursor,
-    })
+    Ok(paging::full_page(reader, chain, q).await?.into())
 }
 
 /// What a reader of part of a tenant reaches with its `audit:read`, from
@@ -554,58 +470,6 @@ impl Reach for IndexReach<'_> {
 
     fn whole_user(&self, user: UserId) -> bool {
         self.index.covers_user(self.reader, P::AuditRead, user)
-    }
-}
-
-impl AuditApi {
-    /// A page for a caller whose `audit:read` covers part of the tenant (a
-    /// team admin): the events about what it reaches. At most
-    /// [`MAX_SCAN`] rows are read per page; a page may then be short, and
-    /// its cursor goes on where reading stopped.
-    async fn scoped_page(
-        &self,
-        ctx: &Ctx<'_>,
-        index: &AuthzIndex,
-        q: &EventQuery,
-    ) -> Result<AuditEventPage, ApiError> {
-        let reach = IndexReach {
-            index,
-            reader: ctx.who.user_id,
-        };
-        let chain = ChainKey::of(Some(ctx.tenant()));
-        let page = |items: Vec<StoredEvent>, next: Option<i64>| AuditEventPage {
-            items: items.into_iter().map(AuditEventDto::from).collect(),
-            next_cursor: next.map(encode_cursor),
-        };
-        let mut before = q.before;
-        let mut out = Vec::new();
-        let mut scanned = 0u32;
-        loop {
-            let batch = self
-                .state
-                .db
-                .page(chain, &q.filter, before, SCAN_BATCH)
-                .await?;
-            let exhausted = batch.len() < SCAN_BATCH as usize;
-            for row in batch {
-                scanned += 1;
-                before = Some(row.seq);
-                if query::in_reach(&row.event, &reach) {
-                    if out.len() == q.limit as usize {
-                        // A visible row beyond this page: another follows.
-                        let last = out.last().map(|r: &StoredEvent| r.seq);
-                        return Ok(page(out, last));
-                    }
-                    out.push(row);
-                }
-            }
-            if exhausted {
-                return Ok(page(out, None));
-            }
-            if scanned >= MAX_SCAN {
-                return Ok(page(out, before));
-            }
-        }
     }
 }
 
@@ -647,7 +511,7 @@ impl AuditApi {
     ) -> ApiResult<Json<AuditEventPage>> {
         let ctx = Ctx::new(&self.state, caller, req);
         let index = ctx.authorize_list(P::AuditRead).await?;
-        let q = EventQuery::parse(
+        let q = event_query(
             user_id.0,
             device_id.0,
             tool_name.0,
@@ -658,10 +522,17 @@ impl AuditApi {
             limit.0,
             cursor.0.as_deref(),
         )?;
+        let chain = ChainKey::of(Some(ctx.tenant()));
         let page = if ctx.visible(&index, P::AuditRead, Resource::Tenant(ctx.tenant())) {
-            full_page(&self.state.db, ChainKey::of(Some(ctx.tenant())), &q).await?
+            full_page(&self.state.db, chain, &q).await?
         } else {
-            self.scoped_page(&ctx, &index, &q).await?
+            let reach = IndexReach {
+                index: &index,
+                reader: ctx.who.user_id,
+            };
+            paging::scoped_page(&self.state.db, chain, &q, &reach)
+                .await?
+                .into()
         };
         Ok(Json(page))
     }
@@ -728,39 +599,4 @@ pub(super) async fn verified(
         dto.forged_checkpoint_lines = findings.forged;
     }
     Ok(dto)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cursors_round_trip_and_strangers_are_refused() {
-        for seq in [1, 42, i64::MAX] {
-            assert_eq!(decode_cursor(&encode_cursor(seq)), Some(seq));
-        }
-        let padded = format!("{}=", encode_cursor(7));
-        for bad in [
-            "",
-            "42",
-            "not base64!",
-            &URL_SAFE_NO_PAD.encode("seq:"),
-            &URL_SAFE_NO_PAD.encode("seq:0"),
-            &URL_SAFE_NO_PAD.encode("seq:-3"),
-            &URL_SAFE_NO_PAD.encode("seq:+3"),
-            &URL_SAFE_NO_PAD.encode("seq:99999999999999999999"),
-            &URL_SAFE_NO_PAD.encode("id:3"),
-            &padded,
-        ] {
-            assert_eq!(decode_cursor(bad), None, "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn a_range_may_be_open_or_empty_but_not_reversed() {
-        let t = OffsetDateTime::UNIX_EPOCH;
-        assert!(check_order(None, None).is_ok());
-        assert!(check_order(Some(t), Some(t)).is_ok());
-        assert!(check_order(Some(t + time::Duration::SECOND), Some(t)).is_err());
-    }
 }

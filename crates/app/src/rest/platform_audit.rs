@@ -9,7 +9,7 @@
 //! caller's own tenant chain like any other.
 
 use super::audit::{
-    AuditDecision, AuditEventPage, AuditResult, ChainVerificationDto, EventQuery, check_order,
+    AuditDecision, AuditEventPage, AuditResult, ChainVerificationDto, check_order, event_query,
     full_page, instant,
 };
 use super::{ApiResult, Ctx, Tag};
@@ -64,7 +64,7 @@ impl PlatformAuditApi {
     ) -> ApiResult<Json<AuditEventPage>> {
         let ctx = Ctx::new(&self.state, caller, req);
         ctx.authorize(P::AuditRead, Resource::Platform).await?;
-        let q = EventQuery::parse(
+        let q = event_query(
             user_id.0,
             device_id.0,
             tool_name.0,

@@ -1782,7 +1782,7 @@ async fn without_an_identity_provider_only_api_tokens_work() {
 #[tokio::test]
 async fn sessions_in_redis_are_shared_by_every_instance() {
     let prefix = format!("rgtest:{}:", Uuid::new_v4().simple());
-    let key = rosgate::crypto::AesGcmSealer::generate_key(&kernel::OsEntropy);
+    let key = seal::AesGcmSealer::generate_key(&kernel::OsEntropy);
     let shared = |c: &mut rosgate::Config| {
         c.redis_url = Some(redis_url());
         c.redis_key_prefix = prefix.clone();

@@ -24,7 +24,9 @@ impl std::fmt::Debug for AesGcmSealer {
     }
 }
 
-/// The configured key is not usable.
+/// The configured key is not usable: set `encryption_key` (or the key
+/// file's content) to the base64 of 32 random bytes, as a new key file
+/// holds.
 #[derive(Debug, thiserror::Error)]
 #[error("encryption_key must be the base64 encoding of exactly 32 bytes")]
 pub struct BadKey;
