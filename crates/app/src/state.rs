@@ -35,7 +35,7 @@ pub struct AppState {
     /// Runs catalogue tools on devices through the RouterOS adapter.
     pub tools: tools::Runner,
     /// Professional changes: plans, confirmation tokens, application.
-    pub plans: tools::plans::Plans,
+    pub plans: tools::plan::Plans,
     /// Device health checks and their cached results.
     pub health: crate::health::Health,
     /// Per-user request budgets.
@@ -249,7 +249,7 @@ impl AppState {
                     i64::try_from(config.health_jitter_seconds.min(600)).unwrap_or(10),
                 ),
             ),
-            plans: tools::plans::Plans::new(
+            plans: tools::plan::Plans::new(
                 store.clone(),
                 device_api,
                 clock.clone(),

@@ -8,7 +8,8 @@ use kernel::StoreError;
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-use tools::plan::{DeviceOutcome, Plan, PlanStatus, PlanStore};
+use tools::PlanStore;
+use tools::plan::{DeviceOutcome, Plan, PlanStatus};
 use uuid::Uuid;
 
 fn corrupt(what: &str) -> StoreError {

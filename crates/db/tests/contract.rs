@@ -463,7 +463,8 @@ async fn the_newest_live_invitation_is_pending_for_an_email() {
 
 #[tokio::test]
 async fn plan_status_moves_are_compare_and_set() {
-    use tools::plan::{Change, Plan, PlanStatus, PlanStore};
+    use tools::PlanStore;
+    use tools::plan::{Change, Plan, PlanStatus};
     let (db, _d) = db().await;
     let db = Arc::new(db);
     let t = tenant(&db).await;

@@ -1,6 +1,6 @@
-//! Plans: professional changes that are proposed, confirmed by their
-//! creator with a single-use token, then applied device by device with a
-//! snapshot, a router-side safety net, a health check and automatic rollback.
+//! The plan model: a plan's change, devices, status and outcomes, the
+//! state machine its status follows, and the single-use confirmation token
+//! that lets its creator apply it.
 //!
 //! The token is the creator's confirmation, not an approval by someone
 //! else: it proves that the person applying the plan is the one who made
@@ -14,9 +14,8 @@
 //! once every check has passed; the store's compare-and-set on the first
 //! move makes the token single use.
 
-use async_trait::async_trait;
 use hmac::{Hmac, Mac};
-use kernel::{DeviceId, StoreError, TenantId, UserId};
+use kernel::{DeviceId, TenantId, UserId};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use time::{Duration, OffsetDateTime};
@@ -30,6 +29,7 @@ pub const TOKEN_TTL: Duration = Duration::minutes(15);
 #[serde(rename_all = "snake_case")]
 pub enum PlanStatus {
     Pending,
+    /// Its creator confirmed it with its token, which is now used up.
     Approved,
     Executing,
     Completed,
@@ -155,28 +155,6 @@ pub struct Plan {
     pub created_at: OffsetDateTime,
     /// When the confirmation token stops working.
     pub expires_at: OffsetDateTime,
-}
-
-/// Where plans are kept.
-#[async_trait]
-pub trait PlanStore: Send + Sync {
-    async fn insert_plan(&self, plan: &Plan) -> Result<(), StoreError>;
-    async fn plan(&self, id: Uuid) -> Result<Option<Plan>, StoreError>;
-    /// Moves the plan from `from` to `to` if it is in `from`; `false` if it
-    /// was not (someone else moved it first).
-    async fn move_plan(
-        &self,
-        id: Uuid,
-        from: PlanStatus,
-        to: PlanStatus,
-    ) -> Result<bool, StoreError>;
-    /// Records the per-device outcomes and the final status.
-    async fn finish_plan(
-        &self,
-        id: Uuid,
-        status: PlanStatus,
-        outcomes: &[DeviceOutcome],
-    ) -> Result<(), StoreError>;
 }
 
 /// The prefix of every confirmation token.
