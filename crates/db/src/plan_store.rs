@@ -1,5 +1,5 @@
 //! [`PlanStore`] over SQL. Status moves are compare-and-set updates, so two
-//! callers presenting the same approval token cannot both start a plan.
+//! callers presenting the same confirmation token cannot both start a plan.
 
 use crate::entity::plan;
 use crate::{Database, store_err};

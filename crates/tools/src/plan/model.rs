@@ -8,9 +8,9 @@
 //! still the ones it was made for (its MAC covers a digest of both).
 //!
 //! The state machine (checked on every move, atomically in the store):
-//! `pending → approved → executing → completed | failed | rolling_back`,
-//! `rolling_back → rolled_back`, and `pending | approved → cancelled`.
-//! Applying a plan with its token moves it pending → approved → executing
+//! `pending → confirmed → executing → completed | failed | rolling_back`,
+//! `rolling_back → rolled_back`, and `pending | confirmed → cancelled`.
+//! Applying a plan with its token moves it pending → confirmed → executing
 //! once every check has passed; the store's compare-and-set on the first
 //! move makes the token single use.
 
@@ -30,7 +30,7 @@ pub const TOKEN_TTL: Duration = Duration::minutes(15);
 pub enum PlanStatus {
     Pending,
     /// Its creator confirmed it with its token, which is now used up.
-    Approved,
+    Confirmed,
     Executing,
     Completed,
     Failed,
@@ -45,8 +45,8 @@ impl PlanStatus {
         use PlanStatus::*;
         matches!(
             (self, next),
-            (Pending, Approved | Cancelled)
-                | (Approved, Executing | Cancelled)
+            (Pending, Confirmed | Cancelled)
+                | (Confirmed, Executing | Cancelled)
                 | (Executing, Completed | Failed | RollingBack | Cancelled)
                 | (RollingBack, RolledBack | Failed)
         )
@@ -55,7 +55,7 @@ impl PlanStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             PlanStatus::Pending => "pending",
-            PlanStatus::Approved => "approved",
+            PlanStatus::Confirmed => "confirmed",
             PlanStatus::Executing => "executing",
             PlanStatus::Completed => "completed",
             PlanStatus::Failed => "failed",
@@ -69,7 +69,7 @@ impl PlanStatus {
         use PlanStatus::*;
         [
             Pending,
-            Approved,
+            Confirmed,
             Executing,
             Completed,
             Failed,
@@ -269,8 +269,8 @@ mod tests {
     #[test]
     fn the_state_machine_allows_only_forward_moves() {
         use PlanStatus::*;
-        assert!(Pending.can_move_to(Approved));
-        assert!(Approved.can_move_to(Executing));
+        assert!(Pending.can_move_to(Confirmed));
+        assert!(Confirmed.can_move_to(Executing));
         assert!(Executing.can_move_to(RollingBack));
         assert!(RollingBack.can_move_to(RolledBack));
         assert!(
@@ -281,7 +281,7 @@ mod tests {
         assert!(!RolledBack.can_move_to(Pending));
         for s in [
             Pending,
-            Approved,
+            Confirmed,
             Executing,
             Completed,
             Failed,

@@ -171,12 +171,12 @@ impl Plans {
     }
 
     /// Uses up the token of a plan [`Plans::confirm`] accepted: moves it
-    /// pending → approved → executing. The first move is a compare-and-set, so of two callers
+    /// pending → confirmed → executing. The first move is a compare-and-set, so of two callers
     /// with the same token only one starts the plan.
     pub async fn start(&self, mut plan: Plan) -> Result<Plan, PlanError> {
         if !self
             .store
-            .move_plan(plan.id, PlanStatus::Pending, PlanStatus::Approved)
+            .move_plan(plan.id, PlanStatus::Pending, PlanStatus::Confirmed)
             .await?
         {
             let now = self.store.plan(plan.id).await?.map(|p| p.status);
@@ -184,7 +184,7 @@ impl Plans {
         }
         if !self
             .store
-            .move_plan(plan.id, PlanStatus::Approved, PlanStatus::Executing)
+            .move_plan(plan.id, PlanStatus::Confirmed, PlanStatus::Executing)
             .await?
         {
             return Err(PlanError::Token("the plan was cancelled meanwhile".into()));
