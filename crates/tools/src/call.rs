@@ -84,9 +84,7 @@ pub struct DeviceCall<'a> {
 
 impl std::fmt::Debug for DeviceCall<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DeviceCall")
-            .field("device_id", &self.target.device_id)
-            .finish_non_exhaustive()
+        write!(f, "DeviceCall({})", self.target.device_id)
     }
 }
 
@@ -181,9 +179,7 @@ pub struct DeviceReader<'a> {
 
 impl std::fmt::Debug for DeviceReader<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DeviceReader")
-            .field("device_id", &self.target.device_id)
-            .finish_non_exhaustive()
+        write!(f, "DeviceReader({})", self.target.device_id)
     }
 }
 

@@ -2,8 +2,8 @@
 //! writes, its parameters, and its implementation. The MCP `tools/list`,
 //! the REST endpoint, the guards and `docs/tools.md` are all generated from
 //! this one table, and running a tool is calling the function its row
-//! names: a row without an implementation does not compile, and no tool is
-//! looked up by name to be run.
+//! names: a row without an implementation does not compile, and no code is
+//! chosen by matching a tool's name.
 
 use crate::call::{PlanFn, ReadBackFn, RunFn, read_back_fn as read_back, run_fn as run};
 use crate::ops::{
