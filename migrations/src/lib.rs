@@ -13,6 +13,7 @@ mod m20261122_000004_plans;
 mod m20261122_000005_audit_chain;
 mod m20261201_000006_audit_intents;
 mod m20261204_000007_intended_changes;
+mod m20261205_000008_plan_confirmed;
 
 /// The ordered list of migrations.
 #[derive(Debug)]
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000005_audit_chain::Migration),
             Box::new(m20261201_000006_audit_intents::Migration),
             Box::new(m20261204_000007_intended_changes::Migration),
+            Box::new(m20261205_000008_plan_confirmed::Migration),
         ]
     }
 }

@@ -34,7 +34,7 @@ pub struct AppState {
     /// Runs catalogue tools on devices through the RouterOS adapter.
     pub tools: tools::Runner,
     /// Professional changes: plans, confirmation tokens, application.
-    pub plans: tools::plans::Plans,
+    pub plans: tools::plan::Plans,
     /// Device health checks and their cached results.
     pub health: tools::health::Health,
     /// Per-user request budgets.
@@ -278,7 +278,7 @@ impl AppState {
             web: Arc::new(web),
             tools: runner,
             health,
-            plans: tools::plans::Plans::new(
+            plans: tools::plan::Plans::new(
                 store.clone(),
                 device_api,
                 clock.clone(),

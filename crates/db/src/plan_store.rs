@@ -1,5 +1,5 @@
 //! [`PlanStore`] over SQL. Status moves are compare-and-set updates, so two
-//! callers presenting the same approval token cannot both start a plan.
+//! callers presenting the same confirmation token cannot both start a plan.
 
 use crate::entity::plan;
 use crate::{Database, store_err};
@@ -8,7 +8,8 @@ use kernel::StoreError;
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-use tools::plan::{DeviceOutcome, Plan, PlanStatus, PlanStore};
+use tools::PlanStore;
+use tools::plan::{DeviceOutcome, Plan, PlanStatus};
 use uuid::Uuid;
 
 fn corrupt(what: &str) -> StoreError {

@@ -463,7 +463,8 @@ async fn the_newest_live_invitation_is_pending_for_an_email() {
 
 #[tokio::test]
 async fn plan_status_moves_are_compare_and_set() {
-    use tools::plan::{Change, Plan, PlanStatus, PlanStore};
+    use tools::PlanStore;
+    use tools::plan::{Change, Plan, PlanStatus};
     let (db, _d) = db().await;
     let db = Arc::new(db);
     let t = tenant(&db).await;
@@ -495,7 +496,7 @@ async fn plan_status_moves_are_compare_and_set() {
         let db = db.clone();
         let id = plan.id;
         tasks.push(tokio::spawn(async move {
-            db.move_plan(id, PlanStatus::Pending, PlanStatus::Approved)
+            db.move_plan(id, PlanStatus::Pending, PlanStatus::Confirmed)
                 .await
                 .unwrap()
         }));
@@ -506,13 +507,13 @@ async fn plan_status_moves_are_compare_and_set() {
     }
     assert_eq!(won, 1);
     assert!(
-        !db.move_plan(plan.id, PlanStatus::Approved, PlanStatus::Pending)
+        !db.move_plan(plan.id, PlanStatus::Confirmed, PlanStatus::Pending)
             .await
             .unwrap(),
         "the state machine refuses going back"
     );
     assert!(
-        db.move_plan(plan.id, PlanStatus::Approved, PlanStatus::Executing)
+        db.move_plan(plan.id, PlanStatus::Confirmed, PlanStatus::Executing)
             .await
             .unwrap()
     );

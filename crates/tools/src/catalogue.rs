@@ -1,7 +1,14 @@
 //! Every tool rosgate serves: its name, category, tier, topic, whether it
-//! writes, and its parameters. The MCP `tools/list`, the REST endpoint, the
-//! guards and `docs/tools.md` are all generated from this one table.
+//! writes, its parameters, and its implementation. The MCP `tools/list`,
+//! the REST endpoint, the guards and `docs/tools.md` are all generated from
+//! this one table, and running a tool is calling the function its row
+//! names: a row without an implementation does not compile, and no code is
+//! chosen by matching a tool's name.
 
+use crate::call::{PlanFn, ReadBackFn, RunFn, read_back_fn as read_back, run_fn as run};
+use crate::ops::{
+    bridge, dhcp, diagnostics, dns_ntp, firewall, interfaces, ip, logs, routing, system, wireless,
+};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
@@ -109,8 +116,26 @@ const DRY_RUN: Param = opt(
     "Report the change without making it (default false).",
 );
 
+/// What running a tool does, as the functions that do it.
+#[derive(Debug, Clone, Copy)]
+pub enum Implementation {
+    /// Reads or diagnoses one device.
+    Read(RunFn),
+    /// Changes one device. `read_back` says whether the change is in place,
+    /// to settle a call whose outcome was never recorded; a change that
+    /// leaves nothing to read (a cache flush) has none.
+    Write {
+        run: RunFn,
+        read_back: Option<ReadBackFn>,
+    },
+    /// Turns the input into the change of a new plan (`plan::Plans`).
+    Plan(PlanFn),
+    /// Applies a stored plan (`plan::Plans`).
+    ApplyPlan,
+}
+
 /// A tool's definition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct Tool {
     pub name: &'static str,
     pub category: &'static str,
@@ -123,6 +148,7 @@ pub struct Tool {
     pub summary: &'static str,
     /// Parameters besides `device_id`.
     pub params: &'static [Param],
+    pub implementation: Implementation,
 }
 
 const fn read(
@@ -130,6 +156,7 @@ const fn read(
     category: &'static str,
     summary: &'static str,
     params: &'static [Param],
+    run: RunFn,
 ) -> Tool {
     Tool {
         name,
@@ -140,6 +167,7 @@ const fn read(
         fleet: false,
         summary,
         params,
+        implementation: Implementation::Read(run),
     }
 }
 
@@ -148,6 +176,8 @@ const fn write(
     category: &'static str,
     summary: &'static str,
     params: &'static [Param],
+    run: RunFn,
+    read_back: Option<ReadBackFn>,
 ) -> Tool {
     Tool {
         name,
@@ -158,15 +188,17 @@ const fn write(
         fleet: false,
         summary,
         params,
+        implementation: Implementation::Write { run, read_back },
     }
 }
 
-const fn pro(
+const fn professional(
     name: &'static str,
     category: &'static str,
     topic: Topic,
     summary: &'static str,
     params: &'static [Param],
+    implementation: Implementation,
 ) -> Tool {
     Tool {
         name,
@@ -177,7 +209,42 @@ const fn pro(
         fleet: true,
         summary,
         params,
+        implementation,
     }
+}
+
+const fn plan_tool(
+    name: &'static str,
+    category: &'static str,
+    topic: Topic,
+    summary: &'static str,
+    params: &'static [Param],
+    change: PlanFn,
+) -> Tool {
+    professional(
+        name,
+        category,
+        topic,
+        summary,
+        params,
+        Implementation::Plan(change),
+    )
+}
+
+const fn apply_tool(
+    name: &'static str,
+    category: &'static str,
+    topic: Topic,
+    summary: &'static str,
+) -> Tool {
+    professional(
+        name,
+        category,
+        topic,
+        summary,
+        &[PLAN, TOKEN],
+        Implementation::ApplyPlan,
+    )
 }
 
 const DEVICES: Param = req(
@@ -205,30 +272,35 @@ pub const CATALOGUE: &[Tool] = &[
         "device",
         "Whether the device answers over its REST API, and how fast.",
         &[],
+        run!(diagnostics::check_connectivity),
     ),
     read(
         "get_system_overview",
         "system",
         "Identity, RouterOS version, board, CPU, memory and uptime.",
         &[],
+        run!(system::overview),
     ),
     read(
         "get_system_packages",
         "system",
         "Installed packages and their versions.",
         &[],
+        run!(system::packages),
     ),
     read(
         "get_system_clock",
         "system",
         "Date, time, time zone and whether the zone is detected automatically.",
         &[],
+        run!(system::clock),
     ),
     read(
         "list_interfaces",
         "interface",
         "Interfaces: name, type, running, disabled, MTU, MAC address, comment.",
         &[],
+        run!(interfaces::list),
     ),
     read(
         "get_interface",
@@ -239,6 +311,7 @@ pub const CATALOGUE: &[Tool] = &[
             ID,
             "The interface's `.id`, such as `*1`.",
         )],
+        run!(interfaces::get),
     ),
     read(
         "get_interface_stats",
@@ -249,25 +322,35 @@ pub const CATALOGUE: &[Tool] = &[
             Kind::Words { max: 32 },
             "Interfaces to sample; all when omitted.",
         )],
+        run!(interfaces::stats),
     ),
     read(
         "list_ip_addresses",
         "ip",
         "IPv4 addresses with their network and interface.",
         &[],
+        run!(ip::list_addresses),
     ),
     read(
         "get_ip_address",
         "ip",
         "One IPv4 address entry by its id.",
         &[req("address_id", ID, "The address's `.id`.")],
+        run!(ip::get_address),
     ),
-    read("get_arp_table", "ip", "The ARP table.", &[]),
+    read(
+        "get_arp_table",
+        "ip",
+        "The ARP table.",
+        &[],
+        run!(ip::arp_table),
+    ),
     read(
         "get_dns_status",
         "dns_ntp",
         "DNS servers, dynamic servers, remote requests and cache use.",
         &[],
+        run!(dns_ntp::dns_status),
     ),
     read(
         "get_dns_cache",
@@ -278,48 +361,56 @@ pub const CATALOGUE: &[Tool] = &[
             Kind::Int { min: 1, max: 1000 },
             "Most entries to return (default 100).",
         )],
+        run!(dns_ntp::dns_cache),
     ),
     read(
         "get_ntp_status",
         "dns_ntp",
         "NTP client configuration and synchronisation state.",
         &[],
+        run!(dns_ntp::ntp_status),
     ),
     read(
         "get_dhcp_server_status",
         "dhcp",
         "DHCP servers: interface, pool, lease time, enabled.",
         &[],
+        run!(dhcp::server_status),
     ),
     read(
         "get_dhcp_leases",
         "dhcp",
         "Bound leases: address, MAC, client id, host name, server.",
         &[],
+        run!(dhcp::leases),
     ),
     read(
         "get_routing_summary",
         "routing",
         "Route counts (static, dynamic, connected) and the routes.",
         &[],
+        run!(routing::summary),
     ),
     read(
         "get_route",
         "routing",
         "One route by its id.",
         &[req("route_id", ID, "The route's `.id`.")],
+        run!(routing::get_route),
     ),
     read(
         "list_firewall_filter_rules",
         "firewall",
         "Filter rules in order.",
         &[],
+        run!(firewall::filter_rules),
     ),
     read(
         "list_firewall_nat_rules",
         "firewall",
         "NAT rules in order.",
         &[],
+        run!(firewall::nat_rules),
     ),
     read(
         "list_firewall_address_lists",
@@ -330,6 +421,7 @@ pub const CATALOGUE: &[Tool] = &[
             Kind::Text { max: 64 },
             "Only entries of this list.",
         )],
+        run!(firewall::address_lists),
     ),
     read(
         "get_recent_logs",
@@ -352,48 +444,56 @@ pub const CATALOGUE: &[Tool] = &[
                 "Only lines containing this text (case-insensitive).",
             ),
         ],
+        run!(logs::recent),
     ),
     read(
         "get_logging_config",
         "logs",
         "Logging rules: topics and their actions.",
         &[],
+        run!(logs::config),
     ),
     read(
         "list_bridges",
         "bridge",
         "Bridges with their STP and VLAN-filtering settings.",
         &[],
+        run!(bridge::bridges),
     ),
     read(
         "list_bridge_ports",
         "bridge",
         "Which interface is a port of which bridge.",
         &[],
+        run!(bridge::ports),
     ),
     read(
         "get_wireless_interfaces",
         "wireless",
         "Wireless interfaces (empty when the device has none).",
         &[],
+        run!(wireless::interfaces),
     ),
     read(
         "get_wireless_clients",
         "wireless",
         "Connected wireless stations with signal and rates.",
         &[],
+        run!(wireless::clients),
     ),
     read(
         "get_capsman_remote_caps",
         "wireless",
         "CAPs the CAPsMAN controller sees.",
         &[],
+        run!(wireless::capsman_remote_caps),
     ),
     read(
         "get_capsman_registrations",
         "wireless",
         "Stations registered through CAPsMAN.",
         &[],
+        run!(wireless::capsman_registrations),
     ),
     read(
         "ping",
@@ -415,6 +515,7 @@ pub const CATALOGUE: &[Tool] = &[
                 "Packet size in bytes (default 64).",
             ),
         ],
+        run!(diagnostics::ping),
     ),
     read(
         "traceroute",
@@ -428,6 +529,7 @@ pub const CATALOGUE: &[Tool] = &[
                 "Most hops (default 30).",
             ),
         ],
+        run!(diagnostics::traceroute),
     ),
     write(
         "set_system_identity",
@@ -437,6 +539,8 @@ pub const CATALOGUE: &[Tool] = &[
             req("identity", Kind::Text { max: 255 }, "The new identity."),
             DRY_RUN,
         ],
+        run!(system::set_identity),
+        Some(read_back!(system::identity_in_place)),
     ),
     write(
         "add_secondary_ip_address",
@@ -456,12 +560,16 @@ pub const CATALOGUE: &[Tool] = &[
             ),
             DRY_RUN,
         ],
+        run!(ip::add_secondary_address),
+        Some(read_back!(ip::address_added)),
     ),
     write(
         "remove_secondary_ip_address",
         "ip",
         "Removes an IPv4 address by its id, never the one rosgate manages the device through.",
         &[req("address_id", ID, "The address's `.id`."), DRY_RUN],
+        run!(ip::remove_secondary_address),
+        Some(read_back!(ip::address_removed)),
     ),
     write(
         "update_dns_servers",
@@ -475,12 +583,16 @@ pub const CATALOGUE: &[Tool] = &[
             ),
             DRY_RUN,
         ],
+        run!(dns_ntp::update_dns_servers),
+        Some(read_back!(dns_ntp::dns_servers_in_place)),
     ),
     write(
         "flush_dns_cache",
         "dns_ntp",
         "Empties the device's DNS cache.",
         &[DRY_RUN],
+        run!(dns_ntp::flush_dns_cache),
+        None,
     ),
     write(
         "update_ntp_servers",
@@ -499,6 +611,8 @@ pub const CATALOGUE: &[Tool] = &[
             ),
             DRY_RUN,
         ],
+        run!(dns_ntp::update_ntp_servers),
+        Some(read_back!(dns_ntp::ntp_servers_in_place)),
     ),
     write(
         "update_firewall_address_list",
@@ -528,8 +642,10 @@ pub const CATALOGUE: &[Tool] = &[
             ),
             DRY_RUN,
         ],
+        run!(firewall::update_address_list),
+        Some(read_back!(firewall::address_list_in_place)),
     ),
-    pro(
+    plan_tool(
         "plan_add_firewall_rule",
         "firewall",
         Topic::Firewall,
@@ -572,22 +688,23 @@ pub const CATALOGUE: &[Tool] = &[
                 "A comment; the plan id is added.",
             ),
         ],
+        firewall::plan_add_rule,
     ),
-    pro(
+    plan_tool(
         "plan_remove_firewall_rule",
         "firewall",
         Topic::Firewall,
         "Plans removing a filter rule by its id.",
         &[DEVICES, req("rule_id", ID, "The rule's `.id`.")],
+        firewall::plan_remove_rule,
     ),
-    pro(
+    apply_tool(
         "apply_firewall_plan",
         "firewall",
         Topic::Firewall,
         "Applies a firewall plan: snapshot, router-side rollback armed, change, health check, then confirm or roll back.",
-        &[PLAN, TOKEN],
     ),
-    pro(
+    plan_tool(
         "plan_add_static_route",
         "routing",
         Topic::Routing,
@@ -607,22 +724,23 @@ pub const CATALOGUE: &[Tool] = &[
                 "A comment; the plan id is added.",
             ),
         ],
+        routing::plan_add_static_route,
     ),
-    pro(
+    plan_tool(
         "plan_remove_static_route",
         "routing",
         Topic::Routing,
         "Plans removing a static route by its id.",
         &[DEVICES, req("route_id", ID, "The route's `.id`.")],
+        routing::plan_remove_static_route,
     ),
-    pro(
+    apply_tool(
         "apply_routing_plan",
         "routing",
         Topic::Routing,
         "Applies a routing plan device by device with health checks and automatic rollback.",
-        &[PLAN, TOKEN],
     ),
-    pro(
+    plan_tool(
         "config_plan_dns_ntp_rollout",
         "dns_ntp",
         Topic::None,
@@ -645,13 +763,13 @@ pub const CATALOGUE: &[Tool] = &[
                 "Devices per batch (default 5).",
             ),
         ],
+        dns_ntp::plan_rollout,
     ),
-    pro(
+    apply_tool(
         "config_apply_dns_ntp_rollout",
         "dns_ntp",
         Topic::None,
         "Applies a DNS/NTP rollout batch by batch; a failure rolls back every device already changed.",
-        &[PLAN, TOKEN],
     ),
 ];
 

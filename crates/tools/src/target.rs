@@ -1,7 +1,7 @@
 //! From a stored device to what the [`crate::RouterOs`] port needs to call
 //! it: address, TLS policy and credentials.
 
-use crate::port::{DeviceTarget, TlsPolicy};
+use crate::device::{DeviceTarget, TlsPolicy};
 use tenancy::{Device, DeviceCredentials, DeviceTls};
 
 /// The target for calls to `device`.

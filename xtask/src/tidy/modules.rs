@@ -34,17 +34,6 @@ use std::path::Path;
 pub const KNOWN_CYCLES: &[(&str, &[&str])] = &[
     ("audit", &["checkpoint", "query"]),
     ("compliance", &["report", "text"]),
-    (
-        "tools",
-        &[
-            "apply",
-            "health",
-            "health::service",
-            "readback",
-            "run",
-            "write",
-        ],
-    ),
 ];
 
 /// A module path from the crate root, e.g. `["api", "gate"]`.

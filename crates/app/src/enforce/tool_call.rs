@@ -321,8 +321,8 @@ async fn guard_device(
     Ok(device)
 }
 
-fn plan_error(e: tools::plans::PlanError) -> CallError {
-    use tools::plans::PlanError as E;
+fn plan_error(e: tools::plan::PlanError) -> CallError {
+    use tools::plan::PlanError as E;
     match e {
         E::Tool(t) => CallError::Tool(t),
         E::NotFound => CallError::UnknownPlan,
@@ -420,8 +420,8 @@ pub async fn call_fleet(
             }),
         });
     }
-    let devices = tools::plans::device_ids(&args);
-    let (change, batch) = tools::plans::change_for(tool, &args).map_err(plan_error)?;
+    let devices = tools::plan::device_ids(&args);
+    let (change, batch) = tools::plan::change_for(tool, &args).map_err(plan_error)?;
     for d in &devices {
         guard_device(state, c, tool, *d).await?;
     }
@@ -446,7 +446,7 @@ pub async fn call_fleet(
             plan.id,
             plan.device_ids.len(),
             plan.risk,
-            tools::plans::apply_tool_for(&plan.change)
+            tools::plan::apply_tool_for(&plan.change)
         ),
         data: serde_json::json!({
             "plan_id": plan.id,
@@ -454,7 +454,7 @@ pub async fn call_fleet(
             "expires_at": expires,
             "risk": plan.risk,
             "status": plan.status.as_str(),
-            "apply_with": tools::plans::apply_tool_for(&plan.change),
+            "apply_with": tools::plan::apply_tool_for(&plan.change),
             "change": plan.change,
             "device_ids": plan.device_ids,
         }),

@@ -391,7 +391,7 @@ async fn a_plans_change_is_read_back_by_its_tag_and_never_while_its_rollback_is_
 
     // While the router-side rollback is armed, the change may yet be
     // undone: read again later.
-    let tag = tools::apply::plan_tag(plan);
+    let tag = tools::plan::plan_tag(plan);
     let armed = lab.sim.with_state("r-plan", |s| {
         let name = format!("{tag}-{}", d.id.uuid().simple());
         s.table_mut("system/scheduler")
@@ -451,7 +451,7 @@ async fn a_removal_put_back_by_the_routers_rollback_reads_back_as_not_applied() 
 
     // The router-side rollback would put the route back under a new id,
     // tagged with the plan.
-    let tag = tools::apply::plan_tag(plan);
+    let tag = tools::plan::plan_tag(plan);
     let script = lab
         .sim
         .requests("r-undo")

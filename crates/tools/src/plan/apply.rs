@@ -9,17 +9,15 @@
 //! then either confirm (remove the scheduler entry) or undo it. When a
 //! device fails, the devices already changed are rolled back too.
 
-use crate::health::{Level, Load};
-use crate::plan::{Change, DeviceOutcome, Plan};
-use crate::port::{DeviceError, DeviceTarget, RestMethod, RestRequest, RouterOs};
+use crate::call::field;
+use crate::device::{DeviceError, DeviceTarget, RestMethod, RestRequest};
+use crate::health::load::{Level, Load};
+use crate::plan::model::{Change, DeviceOutcome, Plan};
+use crate::ports::RouterOs;
 use serde_json::{Value, json};
 
 /// How long the router waits for rosgate's confirmation before undoing a change itself.
 pub const ROUTER_ROLLBACK_AFTER: &str = "5m";
-
-fn field<'a>(v: &'a Value, key: &str) -> &'a str {
-    v.get(key).and_then(Value::as_str).unwrap_or_default()
-}
 
 /// A value as a RouterOS script string literal.
 fn quoted(s: &str) -> String {

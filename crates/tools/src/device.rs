@@ -1,6 +1,8 @@
-//! The device port: one REST call to one RouterOS device.
+//! What a call to a device is made of: where the device is and how its
+//! certificate is checked ([`DeviceTarget`], [`TlsPolicy`]), one REST call
+//! ([`RestRequest`]), and why a call failed ([`DeviceError`]). The port
+//! that sends the call, `RouterOs` in `ports.rs`, takes and returns these.
 
-use async_trait::async_trait;
 use kernel::DeviceId;
 use serde_json::Value;
 use tenancy::DeviceCredentials;
@@ -109,11 +111,4 @@ impl DeviceError {
             DeviceError::BadReply => "device_bad_reply",
         }
     }
-}
-
-/// Sends REST calls to RouterOS devices.
-#[async_trait]
-pub trait RouterOs: Send + Sync {
-    async fn call(&self, target: &DeviceTarget, request: RestRequest)
-    -> Result<Value, DeviceError>;
 }

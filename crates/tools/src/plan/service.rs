@@ -5,12 +5,13 @@
 //! other check (permissions, devices, credentials, budgets) has passed, so
 //! a refusal leaves the plan pending and its token good.
 
-use crate::apply;
-use crate::args::{Args, cidr};
-use crate::catalogue::Tool;
-use crate::plan::{Change, ConfirmationKey, Plan, PlanStatus, PlanStore, TOKEN_TTL};
-use crate::port::{DeviceTarget, RouterOs};
-use crate::run::ToolError;
+use crate::args::Args;
+use crate::catalogue::{Implementation, Tool};
+use crate::device::DeviceTarget;
+use crate::output::ToolError;
+use crate::plan::apply;
+use crate::plan::model::{Change, ConfirmationKey, Plan, PlanStatus, TOKEN_TTL};
+use crate::ports::{PlanStore, RouterOs};
 use kernel::{Clock, DeviceId, Entropy, StoreError, TenantId, UserId};
 use std::sync::Arc;
 use uuid::Uuid;
@@ -75,57 +76,13 @@ pub fn device_ids(args: &Args) -> Vec<DeviceId> {
         .collect()
 }
 
-/// The change a plan tool's checked input asks for, and its batch size.
+/// The change a plan tool's checked input asks for (made by the function
+/// its catalogue row carries), and its batch size.
 pub fn change_for(tool: &Tool, args: &Args) -> Result<(Change, usize), PlanError> {
-    let s = |k: &str| args.str(k).filter(|v| !v.is_empty()).map(str::to_owned);
-    let change = match tool.name {
-        "plan_add_firewall_rule" => {
-            if s("dst_port").is_some() && !matches!(args.str("protocol"), Some("tcp" | "udp")) {
-                return Err(refused("dst_port needs protocol tcp or udp"));
-            }
-            Change::AddFirewallRule {
-                chain: s("chain").unwrap_or_default(),
-                action: s("action").unwrap_or_default(),
-                src_address: s("src_address"),
-                dst_address: s("dst_address"),
-                protocol: s("protocol"),
-                dst_port: s("dst_port"),
-                comment: s("comment"),
-            }
-        }
-        "plan_remove_firewall_rule" => Change::RemoveFirewallRule {
-            rule_id: s("rule_id").unwrap_or_default(),
-        },
-        "plan_add_static_route" => {
-            let dst = s("dst_address").unwrap_or_default();
-            if cidr(&dst).is_some_and(|(_, len)| len == 0) {
-                return Err(refused(
-                    "default routes (0.0.0.0/0) are refused: they can cut every device off at once",
-                ));
-            }
-            Change::AddStaticRoute {
-                dst_address: dst,
-                gateway: s("gateway").unwrap_or_default(),
-                distance: args.int("distance"),
-                comment: s("comment"),
-            }
-        }
-        "plan_remove_static_route" => Change::RemoveStaticRoute {
-            route_id: s("route_id").unwrap_or_default(),
-        },
-        "config_plan_dns_ntp_rollout" => {
-            let dns = args.list("dns_servers");
-            let ntp = args.list("ntp_servers");
-            if dns.is_none() && ntp.is_none() {
-                return Err(refused("give dns_servers, ntp_servers or both"));
-            }
-            Change::DnsNtp {
-                dns_servers: dns,
-                ntp_servers: ntp,
-            }
-        }
-        other => return Err(refused(format!("{other} does not create plans"))),
+    let Implementation::Plan(make_change) = tool.implementation else {
+        return Err(refused(format!("{} does not create plans", tool.name)));
     };
+    let change = make_change(args)?;
     let batch = args.int("batch_size").unwrap_or(5).clamp(1, 50) as usize;
     Ok((change, batch))
 }
@@ -213,13 +170,13 @@ impl Plans {
         Ok(plan)
     }
 
-    /// Uses up the token of a confirmed plan: moves it pending → approved →
-    /// executing. The first move is a compare-and-set, so of two callers
+    /// Uses up the token of a plan [`Plans::confirm`] accepted: moves it
+    /// pending → confirmed → executing. The first move is a compare-and-set, so of two callers
     /// with the same token only one starts the plan.
     pub async fn start(&self, mut plan: Plan) -> Result<Plan, PlanError> {
         if !self
             .store
-            .move_plan(plan.id, PlanStatus::Pending, PlanStatus::Approved)
+            .move_plan(plan.id, PlanStatus::Pending, PlanStatus::Confirmed)
             .await?
         {
             let now = self.store.plan(plan.id).await?.map(|p| p.status);
@@ -227,7 +184,7 @@ impl Plans {
         }
         if !self
             .store
-            .move_plan(plan.id, PlanStatus::Approved, PlanStatus::Executing)
+            .move_plan(plan.id, PlanStatus::Confirmed, PlanStatus::Executing)
             .await?
         {
             return Err(PlanError::Token("the plan was cancelled meanwhile".into()));
@@ -260,5 +217,57 @@ impl Plans {
         plan.status = status;
         plan.outcomes = outcomes;
         Ok(plan)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_change_is_applied_by_an_apply_tool_of_the_catalogue() {
+        let changes = [
+            Change::AddFirewallRule {
+                chain: "input".into(),
+                action: "drop".into(),
+                src_address: None,
+                dst_address: None,
+                protocol: None,
+                dst_port: None,
+                comment: None,
+            },
+            Change::RemoveFirewallRule {
+                rule_id: "*1".into(),
+            },
+            Change::AddStaticRoute {
+                dst_address: "192.0.2.0/24".into(),
+                gateway: "198.51.100.1".into(),
+                distance: None,
+                comment: None,
+            },
+            Change::RemoveStaticRoute {
+                route_id: "*1".into(),
+            },
+            Change::DnsNtp {
+                dns_servers: None,
+                ntp_servers: None,
+            },
+        ];
+        for change in changes {
+            let apply = crate::find(apply_tool_for(&change)).map(|t| t.implementation);
+            assert!(
+                matches!(apply, Some(Implementation::ApplyPlan)),
+                "{change:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_plan_tools_make_changes() {
+        let ping = crate::find("ping").map(|t| change_for(t, &Args::default()));
+        assert!(matches!(
+            ping,
+            Some(Err(PlanError::Tool(ToolError::Refused(_))))
+        ));
     }
 }

@@ -1,6 +1,6 @@
-//! Plans: professional changes that are proposed, confirmed by their
-//! creator with a single-use token, then applied device by device with a
-//! snapshot, a router-side safety net, a health check and automatic rollback.
+//! The plan model: a plan's change, devices, status and outcomes, the
+//! state machine its status follows, and the single-use confirmation token
+//! that lets its creator apply it.
 //!
 //! The token is the creator's confirmation, not an approval by someone
 //! else: it proves that the person applying the plan is the one who made
@@ -8,15 +8,14 @@
 //! still the ones it was made for (its MAC covers a digest of both).
 //!
 //! The state machine (checked on every move, atomically in the store):
-//! `pending → approved → executing → completed | failed | rolling_back`,
-//! `rolling_back → rolled_back`, and `pending | approved → cancelled`.
-//! Applying a plan with its token moves it pending → approved → executing
+//! `pending → confirmed → executing → completed | failed | rolling_back`,
+//! `rolling_back → rolled_back`, and `pending | confirmed → cancelled`.
+//! Applying a plan with its token moves it pending → confirmed → executing
 //! once every check has passed; the store's compare-and-set on the first
 //! move makes the token single use.
 
-use async_trait::async_trait;
 use hmac::{Hmac, Mac};
-use kernel::{DeviceId, StoreError, TenantId, UserId};
+use kernel::{DeviceId, TenantId, UserId};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use time::{Duration, OffsetDateTime};
@@ -30,7 +29,8 @@ pub const TOKEN_TTL: Duration = Duration::minutes(15);
 #[serde(rename_all = "snake_case")]
 pub enum PlanStatus {
     Pending,
-    Approved,
+    /// Its creator confirmed it with its token, which is now used up.
+    Confirmed,
     Executing,
     Completed,
     Failed,
@@ -45,8 +45,8 @@ impl PlanStatus {
         use PlanStatus::*;
         matches!(
             (self, next),
-            (Pending, Approved | Cancelled)
-                | (Approved, Executing | Cancelled)
+            (Pending, Confirmed | Cancelled)
+                | (Confirmed, Executing | Cancelled)
                 | (Executing, Completed | Failed | RollingBack | Cancelled)
                 | (RollingBack, RolledBack | Failed)
         )
@@ -55,7 +55,7 @@ impl PlanStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             PlanStatus::Pending => "pending",
-            PlanStatus::Approved => "approved",
+            PlanStatus::Confirmed => "confirmed",
             PlanStatus::Executing => "executing",
             PlanStatus::Completed => "completed",
             PlanStatus::Failed => "failed",
@@ -69,7 +69,7 @@ impl PlanStatus {
         use PlanStatus::*;
         [
             Pending,
-            Approved,
+            Confirmed,
             Executing,
             Completed,
             Failed,
@@ -155,28 +155,6 @@ pub struct Plan {
     pub created_at: OffsetDateTime,
     /// When the confirmation token stops working.
     pub expires_at: OffsetDateTime,
-}
-
-/// Where plans are kept.
-#[async_trait]
-pub trait PlanStore: Send + Sync {
-    async fn insert_plan(&self, plan: &Plan) -> Result<(), StoreError>;
-    async fn plan(&self, id: Uuid) -> Result<Option<Plan>, StoreError>;
-    /// Moves the plan from `from` to `to` if it is in `from`; `false` if it
-    /// was not (someone else moved it first).
-    async fn move_plan(
-        &self,
-        id: Uuid,
-        from: PlanStatus,
-        to: PlanStatus,
-    ) -> Result<bool, StoreError>;
-    /// Records the per-device outcomes and the final status.
-    async fn finish_plan(
-        &self,
-        id: Uuid,
-        status: PlanStatus,
-        outcomes: &[DeviceOutcome],
-    ) -> Result<(), StoreError>;
 }
 
 /// The prefix of every confirmation token.
@@ -291,8 +269,8 @@ mod tests {
     #[test]
     fn the_state_machine_allows_only_forward_moves() {
         use PlanStatus::*;
-        assert!(Pending.can_move_to(Approved));
-        assert!(Approved.can_move_to(Executing));
+        assert!(Pending.can_move_to(Confirmed));
+        assert!(Confirmed.can_move_to(Executing));
         assert!(Executing.can_move_to(RollingBack));
         assert!(RollingBack.can_move_to(RolledBack));
         assert!(
@@ -303,7 +281,7 @@ mod tests {
         assert!(!RolledBack.can_move_to(Pending));
         for s in [
             Pending,
-            Approved,
+            Confirmed,
             Executing,
             Completed,
             Failed,
