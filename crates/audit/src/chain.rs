@@ -74,9 +74,24 @@
 
 use crate::AuditEvent;
 use hmac::{Hmac, Mac};
-use kernel::AuditEventId;
+use kernel::{AuditEventId, TenantId};
 use sha2::{Digest, Sha256};
 use time::{OffsetDateTime, UtcOffset};
+use uuid::Uuid;
+
+/// Which chain: a tenant's, or the one for events without a tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ChainKey(pub Uuid);
+
+impl ChainKey {
+    /// The chain of events that name no tenant.
+    pub const NONE: ChainKey = ChainKey(Uuid::nil());
+
+    /// The chain an event belongs to.
+    pub fn of(tenant: Option<TenantId>) -> Self {
+        tenant.map_or(Self::NONE, |t| ChainKey(t.uuid()))
+    }
+}
 
 /// The encoding version new links are written with: the first byte of
 /// [`canonical`] and of every link.
@@ -439,7 +454,7 @@ mod tests {
     use super::*;
     use crate::testing::EventBuilder;
     use crate::{Actor, Effect, Outcome, RunResult};
-    use kernel::{TenantId, UserId};
+    use kernel::UserId;
     use time::macros::{datetime, offset};
     use time::{Date, Duration, Time};
     use uuid::Uuid;

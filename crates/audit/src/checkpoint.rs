@@ -15,7 +15,7 @@
 //! chain's UUID (16 bytes), `seq` (big-endian `i64`), the head (32 bytes)
 //! and the time in microseconds since the Unix epoch (big-endian `i64`).
 
-use crate::query::ChainKey;
+use crate::chain::ChainKey;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};

@@ -7,27 +7,14 @@
 //! hand out rows in bounded chunks so that verification and reports run in
 //! constant memory however long the range.
 
+pub use crate::chain::ChainKey;
 use crate::chain::{self, BreakKind, GENESIS, LinkKeys};
 use crate::checkpoint::Checkpoint;
 use crate::{AuditEvent, Outcome, RunResult};
 use async_trait::async_trait;
-use kernel::{AuditEventId, StoreError, TenantId, UserId};
+use kernel::{AuditEventId, StoreError, UserId};
 use time::OffsetDateTime;
 use uuid::Uuid;
-
-/// Which chain: a tenant's, or the one for events without a tenant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ChainKey(pub Uuid);
-
-impl ChainKey {
-    /// The chain of events that name no tenant.
-    pub const NONE: ChainKey = ChainKey(Uuid::nil());
-
-    /// The chain an event belongs to.
-    pub fn of(tenant: Option<TenantId>) -> Self {
-        tenant.map_or(Self::NONE, |t| ChainKey(t.uuid()))
-    }
-}
 
 /// An event as stored, with its place in its chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -449,6 +436,7 @@ async fn verify_rows(
 mod tests {
     use super::*;
     use crate::testing::EventBuilder;
+    use kernel::TenantId;
     use std::collections::HashSet;
 
     /// Reach as a table: the entities and the whole users in reach; kinds

@@ -150,11 +150,7 @@ pub(crate) fn json_into<T: Serialize + ?Sized>(
     serde_json::to_writer(out, value).map_err(encoding)
 }
 
-/// A report that could not be encoded. Writing to memory does not fail,
-/// so this stands for a bug rather than a storage problem.
-pub(crate) fn encoding(e: impl fmt::Display) -> StoreError {
-    StoreError::Unavailable(format!("report encoding failed: {e}"))
-}
+pub(crate) use text::encoding;
 
 /// A CSV writer into memory, as every report writes CSV (RFC 4180, CRLF),
 /// that neutralises formula cells ([`text::CsvWriter`]).

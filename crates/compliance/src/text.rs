@@ -165,9 +165,7 @@ impl CsvWriter {
     ///
     /// Flushing into memory does not fail; an error stands for a bug.
     pub fn into_bytes(self) -> Result<Vec<u8>, StoreError> {
-        self.0
-            .into_inner()
-            .map_err(|e| crate::report::encoding(e.error()))
+        self.0.into_inner().map_err(|e| encoding(e.error()))
     }
 }
 
@@ -323,6 +321,12 @@ fn push_hex(out: &mut String, hash: &[u8; 32]) {
         pair[1] = HEX[usize::from(b & 0x0f)];
     }
     push_ascii(out, &text);
+}
+
+/// A report that could not be encoded. Writing to memory does not fail,
+/// so this stands for a bug rather than a storage problem.
+pub(crate) fn encoding(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(format!("report encoding failed: {e}"))
 }
 
 #[cfg(test)]

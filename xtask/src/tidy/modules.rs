@@ -22,19 +22,10 @@
 //!   left out: a test may reach anything.
 //!
 //! Every strongly connected group of two or more nodes is a cycle and
-//! fails tidy, unless it is listed, exactly, in [`KNOWN_CYCLES`].
+//! fails tidy.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::Path;
-
-/// Cycles that existed when this check was written, each as the package
-/// and the sorted modules of one strongly connected group. They are being
-/// taken apart; an entry that no longer matches a cycle in the code fails
-/// tidy too, so this list only shrinks. Empty it, do not extend it.
-pub const KNOWN_CYCLES: &[(&str, &[&str])] = &[
-    ("audit", &["checkpoint", "query"]),
-    ("compliance", &["report", "text"]),
-];
 
 /// A module path from the crate root, e.g. `["api", "gate"]`.
 type ModulePath = Vec<String>;
@@ -519,32 +510,19 @@ impl ModuleGraph {
     }
 }
 
-/// Every cycle of `package`'s modules that [`KNOWN_CYCLES`] does not list,
-/// and every listed cycle of `package` that is gone, as sentences.
-pub fn violations(package: &str, graph: &ModuleGraph, known: &[(&str, &[&str])]) -> Vec<String> {
-    let cycles = graph.cycles();
-    let mut out = Vec::new();
-    for (group, example) in &cycles {
-        if !known
-            .iter()
-            .any(|(p, g)| *p == package && g.iter().eq(group.iter()))
-        {
-            out.push(format!(
+/// Every cycle of `package`'s modules, as sentences.
+pub fn violations(package: &str, graph: &ModuleGraph) -> Vec<String> {
+    graph
+        .cycles()
+        .iter()
+        .map(|(group, example)| {
+            format!(
                 "modules of `{package}` import each other ({}), e.g. {}: a lower module never imports a higher one",
                 group.join(", "),
                 example.join(" -> ")
-            ));
-        }
-    }
-    for (p, g) in known.iter().filter(|(p, _)| *p == package) {
-        if !cycles.iter().any(|(group, _)| g.iter().eq(group.iter())) {
-            out.push(format!(
-                "KNOWN_CYCLES in xtask/src/tidy/modules.rs lists {p}: [{}], which is no longer a cycle: remove or update that entry",
-                g.join(", ")
-            ));
-        }
-    }
-    out
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -580,14 +558,13 @@ mod tests {
             ("c", "pub struct X;"),
         ]);
         let graph = ModuleGraph::build(&src);
-        let v = violations("demo", &graph, &[]);
+        let v = violations("demo", &graph);
         assert_eq!(v.len(), 1, "{v:#?}");
         assert!(
             v[0].contains("(a, b)") && v[0].contains("a -> b -> a"),
             "{}",
             v[0]
         );
-        assert!(violations("demo", &graph, &[("demo", &["a", "b"])]).is_empty());
     }
 
     #[test]
@@ -645,13 +622,5 @@ mod tests {
             words,
             [Token::Ident("crate".into()), Token::Ident("real".into())]
         );
-    }
-
-    #[test]
-    fn a_listed_cycle_that_is_gone_must_leave_the_list() {
-        let graph = ModuleGraph::build(&tree(&[("a", ""), ("b", "use crate::a;")]));
-        let v = violations("demo", &graph, &[("demo", &["a", "b"])]);
-        assert_eq!(v.len(), 1);
-        assert!(v[0].contains("no longer a cycle"));
     }
 }
