@@ -291,7 +291,7 @@ pub fn link_v1(prev_hash: &[u8; 32], event: &AuditEvent) -> [u8; 32] {
 
 /// An event with its place in a tenant's chain, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Chained {
+pub struct ChainEntry {
     pub event: AuditEvent,
     /// The encoding the link was written in ([`VERSION_1`] or [`VERSION`]).
     pub version: u8,
@@ -305,13 +305,13 @@ pub struct Chained {
 
 /// Chains a batch of events after `prev` (the tenant's current head, or
 /// [`GENESIS`] for its first event). The last element's `hash` is the new head.
-pub fn chain(key: &LinkKey, prev: [u8; 32], events: &[AuditEvent]) -> Vec<Chained> {
+pub fn chain(key: &LinkKey, prev: [u8; 32], events: &[AuditEvent]) -> Vec<ChainEntry> {
     let mut head = prev;
     events
         .iter()
         .map(|event| {
             let hash = link(key, &head, event);
-            let chained = Chained {
+            let chained = ChainEntry {
                 event: event.clone(),
                 version: VERSION,
                 key_id: Some(key.id.clone()),
@@ -374,7 +374,7 @@ impl Verification {
 pub fn verify(
     keys: &LinkKeys,
     start_prev: [u8; 32],
-    rows: impl IntoIterator<Item = Chained>,
+    rows: impl IntoIterator<Item = ChainEntry>,
 ) -> Verification {
     let mut head = start_prev;
     let mut checked: u64 = 0;
@@ -414,7 +414,7 @@ pub fn verify(
 /// A version 2 row is keyed: its hash must be the HMAC under the key it
 /// names (compared in constant time). A version 1 row is plain SHA-256,
 /// which anyone can recompute: only a signed checkpoint vouches for those.
-pub fn check_link(keys: &LinkKeys, floor: &mut u8, row: &Chained) -> Option<BreakKind> {
+pub fn check_link(keys: &LinkKeys, floor: &mut u8, row: &ChainEntry) -> Option<BreakKind> {
     if row.version < *floor {
         return Some(BreakKind::Altered);
     }
@@ -489,7 +489,7 @@ mod tests {
 
     const LEN: usize = 5;
 
-    fn rows() -> Vec<Chained> {
+    fn rows() -> Vec<ChainEntry> {
         chain(
             &key(),
             GENESIS,
@@ -620,7 +620,7 @@ mod tests {
         // Computed independently of this crate; if this changes, stored
         // chains no longer verify.
         let hash = link_v1(&GENESIS, &e);
-        let row = Chained {
+        let row = ChainEntry {
             event: e.clone(),
             version: VERSION_1,
             key_id: None,
@@ -677,7 +677,7 @@ mod tests {
             h.finalize().into()
         };
         let stranger = LinkKey::new([9; 32]);
-        type Relink = Box<dyn Fn(&mut Chained)>;
+        type Relink = Box<dyn Fn(&mut ChainEntry)>;
         let relinks: [(&str, Relink); 3] = [
             (
                 "plain SHA-256",
@@ -873,7 +873,7 @@ mod tests {
     fn verification_stops_reading_at_the_first_break() {
         let mut r = rows();
         r[1].event.reason.clear();
-        let never = std::iter::from_fn(|| -> Option<Chained> { panic!("read past the break") });
+        let never = std::iter::from_fn(|| -> Option<ChainEntry> { panic!("read past the break") });
         let v = verify(&keys(), GENESIS, r.into_iter().chain(never));
         assert_eq!(v.first_break.unwrap().index, 1);
     }

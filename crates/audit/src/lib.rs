@@ -29,7 +29,7 @@
 //!
 //! ```
 //! use async_trait::async_trait;
-//! use audit::chain::{self, Chained, GENESIS, LinkKey, LinkKeys};
+//! use audit::chain::{self, ChainEntry, GENESIS, LinkKey, LinkKeys};
 //! use audit::writer::{GroupCommit, WriterConfig};
 //! use audit::{Actor, AuditEvent, AuditLog, AuditSink, Effect, Outcome, RunResult};
 //! use kernel::{AuditEventId, StoreError};
@@ -38,7 +38,7 @@
 //! /// One chain, kept in memory.
 //! struct MemoryLog {
 //!     key: LinkKey,
-//!     rows: Mutex<Vec<Chained>>,
+//!     rows: Mutex<Vec<ChainEntry>>,
 //! }
 //!
 //! #[async_trait]

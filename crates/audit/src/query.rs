@@ -30,8 +30,8 @@ pub struct StoredEvent {
 }
 
 impl StoredEvent {
-    fn chained(&self) -> chain::Chained {
-        chain::Chained {
+    fn chained(&self) -> chain::ChainEntry {
+        chain::ChainEntry {
             event: self.event.clone(),
             version: self.version,
             key_id: self.key_id.clone(),

@@ -35,7 +35,7 @@ fn hash_of(text: &str) -> Result<[u8; 32], StoreError> {
     chain::from_hex(text).ok_or_else(|| corrupt("hash"))
 }
 
-fn row(key: ChainKey, seq: i64, c: chain::Chained) -> audit_event::ActiveModel {
+fn row(key: ChainKey, seq: i64, c: chain::ChainEntry) -> audit_event::ActiveModel {
     let e = c.event;
     audit_event::ActiveModel {
         id: Set(e.id.uuid()),

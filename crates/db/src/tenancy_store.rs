@@ -14,7 +14,7 @@ use sea_orm::{
     QueryOrder,
 };
 use tenancy::{
-    ApiToken, Device, DeviceGroup, Grant, IdentityLink, Invitation, OrgUnit, Site,
+    ApiToken, Device, DeviceGroup, IdentityLink, Invitation, OrgUnit, ProvisionedBinding, Site,
     TenancyRepository, Tenant, User,
 };
 use time::OffsetDateTime;
@@ -705,7 +705,13 @@ impl TenancyRepository for Database {
             .transpose()
     }
 
-    async fn provision_user(&self, u: &User, grant: &Grant, issuer: &str, subject: &str) -> R<()> {
+    async fn provision_user(
+        &self,
+        u: &User,
+        grant: &ProvisionedBinding,
+        issuer: &str,
+        subject: &str,
+    ) -> R<()> {
         let txn = self.write().await?;
         user::Entity::insert(convert::user_row(u))
             .exec(&txn)

@@ -368,7 +368,7 @@ async fn identities_link_once_and_provisioning_is_one_transaction() {
         platform_admin: false,
         created_at: now(),
     };
-    let grant = tenancy::Grant {
+    let grant = tenancy::ProvisionedBinding {
         binding_id: id().into(),
         role_id: BuiltinRole::Member.id(),
         scope: team.scope(),
@@ -396,7 +396,7 @@ async fn identities_link_once_and_provisioning_is_one_transaction() {
         email: "jit2@example.test".into(),
         ..new.clone()
     };
-    let grant2 = tenancy::Grant {
+    let grant2 = tenancy::ProvisionedBinding {
         binding_id: id().into(),
         ..grant
     };

@@ -74,7 +74,7 @@ pub struct ProvisioningRule {
 
 /// A role binding to create with a new user.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Grant {
+pub struct ProvisionedBinding {
     pub binding_id: BindingId,
     pub role_id: RoleId,
     pub scope: Scope,

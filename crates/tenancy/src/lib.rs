@@ -64,8 +64,8 @@ pub mod target;
 pub mod validate;
 
 pub use identity::{
-    ExternalIdentity, Grant, IdentityError, IdentityProvider, IdpTokens, ProvisioningRule,
-    VerifiedAccess,
+    ExternalIdentity, IdentityError, IdentityProvider, IdpTokens, ProvisionedBinding,
+    ProvisioningRule, VerifiedAccess,
 };
 pub use model::*;
 pub use ports::TenancyRepository;

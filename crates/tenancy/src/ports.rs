@@ -8,7 +8,7 @@
 //! also bump the tenant's authorization generation, so cached decisions are
 //! rebuilt.
 
-use crate::identity::Grant;
+use crate::identity::ProvisionedBinding;
 use crate::model::*;
 use async_trait::async_trait;
 use kernel::{
@@ -139,7 +139,7 @@ pub trait TenancyRepository: Send + Sync {
     async fn provision_user(
         &self,
         user: &User,
-        grant: &Grant,
+        grant: &ProvisionedBinding,
         issuer: &str,
         subject: &str,
     ) -> Result<(), StoreError>;

@@ -5,7 +5,7 @@
 //! It does not decide who may call it: callers pass through the enforcement
 //! gate first.
 
-use crate::identity::{ExternalIdentity, Grant, ProvisioningRule};
+use crate::identity::{ExternalIdentity, ProvisionedBinding, ProvisioningRule};
 use crate::model::*;
 use crate::ports::{Sealer, TenancyRepository};
 use crate::scope::Scope;
@@ -913,7 +913,7 @@ impl TenancyService {
                     },
                 };
                 let user = self.new_user(rule.tenant_id, email, id, now);
-                let grant = Grant {
+                let grant = ProvisionedBinding {
                     binding_id: BindingId::from_uuid(self.entropy.uuid_v7(now)),
                     role_id: rule.role_id,
                     scope,
