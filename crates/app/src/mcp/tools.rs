@@ -131,4 +131,3 @@ fn tool_error(text: String) -> CallToolResponse {
 pub(super) fn refusal_text(e: &CallError) -> String {
     format!("refused ({}): {e}", e.code())
 }
-
