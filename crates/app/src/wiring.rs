@@ -18,28 +18,6 @@ use tenancy::{
 };
 use uuid::Uuid;
 
-/// A configured scope list: not empty, each a scope token (RFC 6749 §3.3:
-/// printable ASCII without space, `"` or `\`).
-fn scope_list(key: &str, scopes: &[String]) -> Result<Vec<String>, StartError> {
-    if scopes.is_empty() {
-        return Err(StartError::Config(format!(
-            "{key} must name at least one scope"
-        )));
-    }
-    for s in scopes {
-        if s.is_empty()
-            || !s
-                .bytes()
-                .all(|b| (0x21..=0x7e).contains(&b) && b != b'"' && b != b'\\')
-        {
-            return Err(StartError::Config(format!(
-                "{key}: {s:?} is not a scope (printable ASCII, no spaces, quotes or backslashes)"
-            )));
-        }
-    }
-    Ok(scopes.to_vec())
-}
-
 /// Start-up failed; the message says what to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -86,89 +64,8 @@ pub async fn build(
         h.update(key.as_bytes());
         tools::plan::ConfirmationKey::new(h.finalize().into())
     };
-    // Sessions and rate-limit counters live in Redis when it is
-    // configured, shared by every instance; in this process otherwise.
-    let (session_store, limiter): (Arc<dyn SessionStore>, Arc<dyn kernel::RateLimiter>) =
-        match &config.redis_url {
-            Some(url) => {
-                let store =
-                    redis_store::RedisSessionStore::connect(url, &config.redis_key_prefix).await?;
-                let limiter = redis_store::RedisRateLimiter::from_store(&store).await?;
-                (Arc::new(store), Arc::new(limiter))
-            }
-            None => (
-                Arc::new(MemorySessionStore::with_max_pending_logins(
-                    config.sessions.max_pending_logins,
-                )),
-                Arc::new(kernel::MemoryRateLimiter::new()),
-            ),
-        };
-    let public_url = config.effective_public_url();
-    tracing::info!(%public_url, "public_url (RFC 9728 resource, login redirects)");
-    let (idp, web) = match &config.oidc {
-        None => (
-            None,
-            WebSettings {
-                public_url: public_url.clone(),
-                cookie_secure: config.cookie_secure,
-                provisioning: Vec::new(),
-                post_logout_redirect_uri: None,
-                resource: public_url.clone(),
-                read_scopes: crate::config::default_read_scopes(),
-                write_scopes: crate::config::default_write_scopes(),
-            },
-        ),
-        Some(o) => {
-            let resource = o.audience.clone().unwrap_or_else(|| public_url.clone());
-            let settings = oidc::OidcSettings {
-                issuer: o.issuer.clone(),
-                client_id: o.client_id.clone(),
-                client_secret: o.client_secret.clone(),
-                redirect_uri: o
-                    .redirect_uri
-                    .clone()
-                    .unwrap_or_else(|| format!("{public_url}/auth/callback")),
-                scopes: o.scopes.clone(),
-                audience: resource.clone(),
-                resource_indicator: o.resource_indicator,
-                prompt: o.prompt.clone(),
-                claims: {
-                    let mut c: Vec<String> = o
-                        .provisioning
-                        .iter()
-                        .map(|r| r.claim.clone())
-                        .filter(|c| c != "email" && c != "sub")
-                        .collect();
-                    c.sort();
-                    c.dedup();
-                    c
-                },
-            };
-            let provider =
-                oidc::OidcProvider::new(settings, clock.clone()).map_err(StartError::Config)?;
-            let provisioning = o
-                .provisioning
-                .iter()
-                .enumerate()
-                .map(|(i, r)| {
-                    provisioning_rule(r)
-                        .map_err(|e| StartError::Config(format!("oidc.provisioning[{i}]: {e}")))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            (
-                Some(Arc::new(provider) as Arc<dyn IdentityProvider>),
-                WebSettings {
-                    public_url: public_url.clone(),
-                    cookie_secure: config.cookie_secure,
-                    provisioning,
-                    post_logout_redirect_uri: o.post_logout_redirect_uri.clone(),
-                    resource,
-                    read_scopes: scope_list("oidc.read_scopes", &o.read_scopes)?,
-                    write_scopes: scope_list("oidc.write_scopes", &o.write_scopes)?,
-                },
-            )
-        }
-    };
+    let (session_store, limiter) = shared_stores(config).await?;
+    let (idp, web) = identity(config, clock.clone())?;
     let authz = Arc::new(Authorizer::new(store.clone()));
     let tenancy_service = TenancyService::new(
         store.clone(),
@@ -248,6 +145,102 @@ pub async fn build(
     })
 }
 
+/// Where sessions and rate-limit counters live.
+async fn shared_stores(
+    config: &Config,
+) -> Result<(Arc<dyn SessionStore>, Arc<dyn kernel::RateLimiter>), StartError> {
+    // Sessions and rate-limit counters live in Redis when it is
+    // configured, shared by every instance; in this process otherwise.
+    Ok(match &config.redis_url {
+        Some(url) => {
+            let store =
+                redis_store::RedisSessionStore::connect(url, &config.redis_key_prefix).await?;
+            let limiter = redis_store::RedisRateLimiter::from_store(&store).await?;
+            (Arc::new(store), Arc::new(limiter))
+        }
+        None => (
+            Arc::new(MemorySessionStore::with_max_pending_logins(
+                config.sessions.max_pending_logins,
+            )),
+            Arc::new(kernel::MemoryRateLimiter::new()),
+        ),
+    })
+}
+
+/// The identity provider, when `[oidc]` is configured, and what the
+/// browser-facing endpoints need from the configuration.
+fn identity(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+) -> Result<(Option<Arc<dyn IdentityProvider>>, WebSettings), StartError> {
+    let public_url = config.effective_public_url();
+    tracing::info!(%public_url, "public_url (RFC 9728 resource, login redirects)");
+    Ok(match &config.oidc {
+        None => (
+            None,
+            WebSettings {
+                public_url: public_url.clone(),
+                cookie_secure: config.cookie_secure,
+                provisioning: Vec::new(),
+                post_logout_redirect_uri: None,
+                resource: public_url.clone(),
+                read_scopes: crate::config::default_read_scopes(),
+                write_scopes: crate::config::default_write_scopes(),
+            },
+        ),
+        Some(o) => {
+            let resource = o.audience.clone().unwrap_or_else(|| public_url.clone());
+            let settings = oidc::OidcSettings {
+                issuer: o.issuer.clone(),
+                client_id: o.client_id.clone(),
+                client_secret: o.client_secret.clone(),
+                redirect_uri: o
+                    .redirect_uri
+                    .clone()
+                    .unwrap_or_else(|| format!("{public_url}/auth/callback")),
+                scopes: o.scopes.clone(),
+                audience: resource.clone(),
+                resource_indicator: o.resource_indicator,
+                prompt: o.prompt.clone(),
+                claims: {
+                    let mut c: Vec<String> = o
+                        .provisioning
+                        .iter()
+                        .map(|r| r.claim.clone())
+                        .filter(|c| c != "email" && c != "sub")
+                        .collect();
+                    c.sort();
+                    c.dedup();
+                    c
+                },
+            };
+            let provider =
+                oidc::OidcProvider::new(settings, clock.clone()).map_err(StartError::Config)?;
+            let provisioning = o
+                .provisioning
+                .iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    provisioning_rule(r)
+                        .map_err(|e| StartError::Config(format!("oidc.provisioning[{i}]: {e}")))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            (
+                Some(Arc::new(provider) as Arc<dyn IdentityProvider>),
+                WebSettings {
+                    public_url: public_url.clone(),
+                    cookie_secure: config.cookie_secure,
+                    provisioning,
+                    post_logout_redirect_uri: o.post_logout_redirect_uri.clone(),
+                    resource,
+                    read_scopes: scope_list("oidc.read_scopes", &o.read_scopes)?,
+                    write_scopes: scope_list("oidc.write_scopes", &o.write_scopes)?,
+                },
+            )
+        }
+    })
+}
+
 /// The counted-refusals writer over `state`'s counters and audit writer.
 pub fn refusal_writer(state: &AppState) -> RefusalWriter {
     RefusalWriter {
@@ -269,6 +262,28 @@ pub fn intent_settler(state: &AppState) -> IntentSettler {
         clock: state.clock.clone(),
         entropy: state.entropy.clone(),
     }
+}
+
+/// A configured scope list: not empty, each a scope token (RFC 6749 §3.3:
+/// printable ASCII without space, `"` or `\`).
+fn scope_list(key: &str, scopes: &[String]) -> Result<Vec<String>, StartError> {
+    if scopes.is_empty() {
+        return Err(StartError::Config(format!(
+            "{key} must name at least one scope"
+        )));
+    }
+    for s in scopes {
+        if s.is_empty()
+            || !s
+                .bytes()
+                .all(|b| (0x21..=0x7e).contains(&b) && b != b'"' && b != b'\\')
+        {
+            return Err(StartError::Config(format!(
+                "{key}: {s:?} is not a scope (printable ASCII, no spaces, quotes or backslashes)"
+            )));
+        }
+    }
+    Ok(scopes.to_vec())
 }
 
 /// A provisioning rule from the configuration, with names resolved.

@@ -6,8 +6,8 @@
 //! so the caller is authenticated by the same code as the REST API (bearer
 //! JWT or API token) and each request leaves one event; the principal and
 //! the trail ride in the request's extensions. What the handler answers
-//! lives next to it: [`tools`] (`tools/list`, and `tools/call` through
-//! [`crate::enforce::tool_call`], the path REST uses) and [`resources`]
+//! lives next to it: `tools` (`tools/list`, and `tools/call` through
+//! [`crate::enforce::tool_call`], the path REST uses) and `resources`
 //! (`fleet://health-summary`, `device://{id}/overview` and
 //! `device://{id}/health`).
 //!
