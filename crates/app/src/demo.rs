@@ -2,12 +2,11 @@
 //! sites, devices and users every example in the docs uses. Seeding is
 //! idempotent: a second start finds the data and leaves it alone.
 
-use crate::state::AppState;
-use kernel::{Environment, TenantId, UserId};
-use rbac::BuiltinRole;
+use kernel::{Clock, Entropy, Environment, TenantId};
+use rbac::{BuiltinRole, RbacService};
 use std::collections::BTreeMap;
 use tenancy::service::NewDevice;
-use tenancy::{Capabilities, Scope, TenancyError, UnitKind};
+use tenancy::{Capabilities, Scope, TenancyError, TenancyService, UnitKind};
 
 /// The demo users and their roles, as `(email, display name)`.
 pub const DEMO_USERS: &[&str] = &[
@@ -30,9 +29,14 @@ type Person = (
     Vec<(BuiltinRole, Scope, Option<Vec<Environment>>)>,
 );
 
-/// Seeds the demo data unless it is already there.
-pub async fn seed(state: &AppState) -> Result<(), TenancyError> {
-    let t = &state.tenancy;
+/// Seeds the demo data unless it is already there; role bindings are
+/// written straight to `rbac`'s store, stamped by `clock` and `entropy`.
+pub async fn seed(
+    t: &TenancyService,
+    rbac: &RbacService,
+    clock: &dyn Clock,
+    entropy: &dyn Entropy,
+) -> Result<(), TenancyError> {
     if t.repo().user_by_email("owner@acme.test").await?.is_some() {
         return Ok(());
     }
@@ -183,47 +187,35 @@ pub async fn seed(state: &AppState) -> Result<(), TenancyError> {
         let user = t
             .create_user(tenant, email, name, email == "root@rosgate.test")
             .await?;
-        for (role, scope, envs) in bindings {
-            bind(state, tenant, user.id, role, scope, envs)
+        for (role, scope, environments) in bindings {
+            let now = clock.now();
+            let binding = rbac::RoleBinding {
+                id: entropy.uuid_v7(now).into(),
+                tenant_id: tenant,
+                user_id: user.id,
+                role_id: role.id(),
+                scope,
+                environments,
+                created_at: now,
+            };
+            rbac.repo()
+                .insert_binding(&binding)
                 .await
-                .map_err(rbac_err)?;
+                .map_err(|e| rbac_err(e.into()))?;
         }
     }
     Ok(())
 }
 
-async fn bind(
-    state: &AppState,
-    tenant: TenantId,
-    user: UserId,
-    role: BuiltinRole,
-    scope: Scope,
-    environments: Option<Vec<Environment>>,
-) -> Result<(), rbac::RbacError> {
-    let now = state.clock.now();
-    let binding = rbac::RoleBinding {
-        id: state.entropy.uuid_v7(now).into(),
-        tenant_id: tenant,
-        user_id: user,
-        role_id: role.id(),
-        scope,
-        environments,
-        created_at: now,
-    };
-    state.rbac.repo().insert_binding(&binding).await?;
-    Ok(())
-}
-
 /// Mints a fresh API token for every demo user, so a newcomer can call the
 /// API at once. Returns `(email, token)` pairs.
-pub async fn tokens(state: &AppState) -> Result<Vec<(String, String)>, TenancyError> {
+pub async fn tokens(tenancy: &TenancyService) -> Result<Vec<(String, String)>, TenancyError> {
     let mut out = Vec::new();
     for email in DEMO_USERS {
-        let Some(user) = state.tenancy.repo().user_by_email(email).await? else {
+        let Some(user) = tenancy.repo().user_by_email(email).await? else {
             continue;
         };
-        let (_, secret) = state
-            .tenancy
+        let (_, secret) = tenancy
             .create_api_token(&user, "demo", Some(time::Duration::days(1)))
             .await?;
         out.push(((*email).to_owned(), secret.token));
@@ -235,10 +227,9 @@ pub async fn tokens(state: &AppState) -> Result<Vec<(String, String)>, TenancyEr
 /// work out of the box: plain HTTP on 127.0.0.1, the demo credentials.
 /// Run on every start: the simulator's ports change from run to run.
 pub async fn attach_simulator(
-    state: &AppState,
+    t: &TenancyService,
     sim: &routeros_sim::Simulator,
 ) -> Result<usize, Box<dyn std::error::Error>> {
-    let t = &state.tenancy;
     let mut n = 0;
     for tenant in t.repo().tenants().await? {
         for d in t.repo().devices(tenant.id).await? {

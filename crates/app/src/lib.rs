@@ -23,6 +23,7 @@ pub mod rest;
 pub mod server;
 pub mod state;
 pub mod web;
+pub mod wiring;
 
 pub use config::Config;
 pub use state::AppState;

@@ -3,7 +3,7 @@
 use clap::Parser;
 use kernel::{OsEntropy, SystemClock};
 use rosgate::cli::{Cli, Command, TokenCommand, UserCommand, parse_ttl};
-use rosgate::{AppState, Config, demo, server};
+use rosgate::{Config, demo, server, wiring};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -57,7 +57,7 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
             },
             ..config
         };
-        let state = AppState::build(&scratch, Arc::new(SystemClock), Arc::new(OsEntropy)).await?;
+        let state = wiring::build(&scratch, Arc::new(SystemClock), Arc::new(OsEntropy)).await?;
         println!("{}", rosgate::rest::spec_json(&state));
         return Ok(());
     }
@@ -66,7 +66,7 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
         // The demo's simulated devices listen on 127.0.0.1.
         config.devices.allow_private_hosts = true;
     }
-    let state = AppState::build(&config, Arc::new(SystemClock), Arc::new(OsEntropy)).await?;
+    let state = wiring::build(&config, Arc::new(SystemClock), Arc::new(OsEntropy)).await?;
     match command {
         Command::Openapi => {}
         Command::Migrate => println!("database is up to date"),
@@ -107,8 +107,14 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
                 let schema =
                     routeros_sim::Schema::find().and_then(|p| routeros_sim::Schema::load(p).ok());
                 let sim = routeros_sim::Simulator::start(schema);
-                demo::seed(&state).await?;
-                let n = demo::attach_simulator(&state, &sim).await?;
+                demo::seed(
+                    &state.tenancy,
+                    &state.rbac,
+                    state.clock.as_ref(),
+                    state.entropy.as_ref(),
+                )
+                .await?;
+                let n = demo::attach_simulator(&state.tenancy, &sim).await?;
                 say(format_args!(
                     "{n} simulated RouterOS devices are running for the demo devices"
                 ));
@@ -120,7 +126,7 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
                 say(format_args!(
                     "demo data ready; API tokens valid for one day:"
                 ));
-                for (email, token) in demo::tokens(&state).await? {
+                for (email, token) in demo::tokens(&state.tenancy).await? {
                     say(format_args!("  {email:<22} {token}"));
                 }
             }
@@ -149,7 +155,8 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
                 );
             }
             let _health = rosgate::jobs::health::spawn(state.health.clone());
-            let _refusals = rosgate::enforce::spawn_refusal_flusher(state.clone());
+            let refusals = wiring::refusal_writer(&state);
+            let _refusals = refusals.clone().spawn();
             let _checkpoints = rosgate::jobs::checkpoints::spawn(
                 state.audit_trust.clone(),
                 state.db.clone(),
@@ -158,7 +165,7 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
             let grace = time::Duration::seconds(
                 i64::try_from(config.audit.intent_grace_seconds).unwrap_or(3600),
             );
-            let _intents = rosgate::jobs::settle::spawn(state.clone(), grace);
+            let _intents = wiring::intent_settler(&state).spawn(grace);
             let app = server::app(state.clone(), config.max_body_bytes);
             server::serve(app, listener, async {
                 let _ = tokio::signal::ctrl_c().await;
@@ -166,7 +173,7 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
             .await?;
             // Every request has been answered; commit what they queued, then
             // sign where each chain ends.
-            rosgate::enforce::flush_refusals(&state, true).await;
+            refusals.flush(true).await;
             state.audit.shutdown().await;
             if let Err(e) = state
                 .audit_trust

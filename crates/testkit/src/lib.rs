@@ -186,7 +186,7 @@ impl TestApp {
             ..Config::default()
         };
         configure(&mut config);
-        let state = AppState::build(&config, clock, Arc::new(OsEntropy))
+        let state = rosgate::wiring::build(&config, clock, Arc::new(OsEntropy))
             .await
             .expect("app state");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();

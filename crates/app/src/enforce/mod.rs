@@ -9,8 +9,8 @@
 //! outcome into the request's one audit event and commits it before the
 //! reply leaves, or, for requests that name nobody and failed, and for a
 //! user's over-budget refusals, counts them into one event per subject and
-//! minute ([`refusals`]). Stable error codes come from one table
-//! ([`codes`]).
+//! minute ([`refusals`]; `crate::jobs::refusals` writes them). Stable
+//! error codes come from one table ([`codes`]).
 //!
 //! **Invariant:** an entry point that does not call [`admit`] and
 //! [`Admission::close`] has no trail, and the gate and the tool path refuse
@@ -316,31 +316,4 @@ impl Admission {
             None => Ok(()),
         }
     }
-}
-
-/// Writes the counted refusals of every minute that is over (or of all,
-/// at shutdown). A failure is logged with the events in full. Only the
-/// background tick and shutdown call it, never a request, so a request
-/// that is cut off can never drop refusals it had taken out.
-pub async fn flush_refusals(state: &AppState, all: bool) {
-    let events = state.refusals.take(
-        state.clock.now(),
-        all,
-        state.clock.as_ref(),
-        state.entropy.as_ref(),
-    );
-    for event in events {
-        let _ = trail::commit(state, event).await;
-    }
-}
-
-/// Writes counted refusals as their minutes end, until the process stops.
-pub fn spawn_refusal_flusher(state: AppState) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
-        loop {
-            tick.tick().await;
-            flush_refusals(&state, false).await;
-        }
-    })
 }

@@ -145,7 +145,7 @@ mod tests {
             key_file: dir.path().join("key").display().to_string(),
             ..Config::default()
         };
-        let state = AppState::build(&config, Arc::new(SystemClock), Arc::new(OsEntropy))
+        let state = crate::wiring::build(&config, Arc::new(SystemClock), Arc::new(OsEntropy))
             .await
             .unwrap();
         let tenant = state.tenancy.create_tenant("acme").await.unwrap();

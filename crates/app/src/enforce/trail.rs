@@ -358,8 +358,13 @@ impl Trail {
 /// the event goes to the log in full, so it is never lost, and the caller
 /// is told the request may not be retried blindly.
 pub async fn commit(state: &AppState, event: AuditEvent) -> Result<(), ()> {
-    use audit::AuditSink;
-    match state.audit.record(event.clone()).await {
+    commit_to(state.audit.as_ref(), event).await
+}
+
+/// [`commit`] to `sink`, for writers that hold the sink rather than the
+/// state (the background loops).
+pub async fn commit_to(sink: &dyn audit::AuditSink, event: AuditEvent) -> Result<(), ()> {
+    match sink.record(event.clone()).await {
         Ok(()) => Ok(()),
         Err(e) => {
             tracing::error!(

@@ -1,36 +1,41 @@
 //! `/mcp`: the tool catalogue for MCP agents over streamable HTTP (rmcp).
 //!
-//! The caller is authenticated by the same code as the REST API (bearer
-//! JWT or API token) before rmcp sees the request; the principal rides in
-//! the request's extensions. `tools/list` shows only the tools the caller
-//! may run on at least one of its devices; `tools/call` goes through
-//! [`crate::enforce::tool_call::call`], the path REST uses, and refusals come back as
-//! MCP tool errors that say why. Devices are also readable as resources:
-//! `device://{id}/overview` and `fleet://health-summary`.
+//! This module is the endpoint: every MCP HTTP request goes through the
+//! admission path ([`crate::enforce::admit`] and
+//! [`crate::enforce::Admission::close`]) before and after rmcp handles it,
+//! so the caller is authenticated by the same code as the REST API (bearer
+//! JWT or API token) and each request leaves one event; the principal and
+//! the trail ride in the request's extensions. What the handler answers
+//! lives next to it: `tools` (`tools/list`, and `tools/call` through
+//! [`crate::enforce::tool_call`], the path REST uses) and `resources`
+//! (`fleet://health-summary`, `device://{id}/overview` and
+//! `device://{id}/health`).
 //!
 //! The server runs stateless (no MCP sessions held in memory), so any
 //! instance behind a load balancer can answer any request.
 
+mod resources;
+mod tools;
+
 use crate::enforce::authn::resource_metadata_url;
-use crate::enforce::tool_call::{self, CallError};
+use crate::enforce::tool_call;
 use crate::enforce::trail::{Decided, Trail};
 use crate::enforce::{self, Channel};
 use crate::state::AppState;
 use futures::FutureExt;
-use kernel::{DeviceId, Principal};
+use kernel::Principal;
 use poem::endpoint::TowerCompatExt;
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response};
 use rmcp::handler::server::ServerHandler;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorData,
-    Implementation, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
-    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Resource,
-    ResourceContents, ServerCapabilities, ServerConfig, Tool as McpTool,
+    CallToolRequestParams, CallToolResponse, ErrorData, Implementation, ListResourcesResult,
+    ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse,
+    ServerCapabilities, ServerConfig,
 };
 use rmcp::service::{RequestContext, RoleServer};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
@@ -227,50 +232,18 @@ fn request_trail(ctx: &RequestContext<RoleServer>) -> Result<Arc<Trail>, ErrorDa
         .ok_or_else(|| ErrorData::internal_error("the audit trail is missing; nothing ran", None))
 }
 
-/// Runs one tool call; its decisions and outcome go into the request's
-/// trail. `device` is `None` for a fleet tool.
-async fn traced_call(
-    state: &AppState,
-    trail: &Trail,
-    who: &Principal,
-    name: &str,
-    device: Option<Result<DeviceId, CallError>>,
-    input: &Value,
-) -> Result<tools::ToolOutput, CallError> {
-    let c = tool_call::Caller {
-        who,
-        channel: "mcp",
-        trail,
+/// The devices the caller can see, for tool listing and resources.
+async fn devices(state: &AppState, who: &Principal) -> Vec<tenancy::Device> {
+    let Ok(all) = state.tenancy.repo().devices(who.tenant_id).await else {
+        return Vec::new();
     };
-    let result = match device {
-        None => tool_call::call_fleet(state, &c, name, input).await,
-        Some(Ok(device)) => tool_call::call(state, &c, device, name, input).await,
-        Some(Err(e)) => Err(e),
-    };
-    if let Err(e) = &result {
-        trail.error_class(e.code());
-    }
-    result
-}
-
-fn tool_error(text: String) -> CallToolResponse {
-    CallToolResult::error(vec![ContentBlock::text(text)]).into()
-}
-
-impl McpServer {
-    /// The devices the caller can see, for tool listing and resources.
-    async fn devices(&self, who: &Principal) -> Vec<tenancy::Device> {
-        let Ok(all) = self.state.tenancy.repo().devices(who.tenant_id).await else {
-            return Vec::new();
-        };
-        let mut mine = Vec::new();
-        for d in all {
-            if tool_call::may_see(&self.state, who, d.id).await {
-                mine.push(d);
-            }
+    let mut mine = Vec::new();
+    for d in all {
+        if tool_call::may_see(state, who, d.id).await {
+            mine.push(d);
         }
-        mine
     }
+    mine
 }
 
 impl ServerHandler for McpServer {
@@ -293,39 +266,7 @@ impl ServerHandler for McpServer {
         _request: Option<PaginatedRequestParams>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        let who = principal(&ctx)?;
-        let trail = request_trail(&ctx)?;
-        let devices = self.devices(&who).await;
-        let mut tools = Vec::new();
-        for t in tools::CATALOGUE {
-            let mut allowed = false;
-            for d in &devices {
-                if tools::guard::device_allows(t, d).is_ok()
-                    && tool_call::may_call(&self.state, &who, t, d.id).await
-                {
-                    allowed = true;
-                    break;
-                }
-            }
-            if allowed {
-                let schema = match t.input_schema(true) {
-                    Value::Object(m) => m,
-                    _ => serde_json::Map::new(),
-                };
-                tools.push(McpTool::new(
-                    t.name,
-                    format!(
-                        "{} [{} tier{}]",
-                        t.summary,
-                        t.tier.as_str(),
-                        if t.writes { ", writes" } else { "" }
-                    ),
-                    Arc::new(schema),
-                ));
-            }
-        }
-        listed(&trail, &who, format!("{} tools", tools.len()));
-        Ok(ListToolsResult::with_all_items(tools))
+        tools::list(&self.state, &ctx).await
     }
 
     async fn call_tool(
@@ -333,37 +274,7 @@ impl ServerHandler for McpServer {
         request: CallToolRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let who = principal(&ctx)?;
-        let input = Value::Object(request.arguments.clone().unwrap_or_default());
-        let fleet = tools::find(&request.name).is_some_and(|t| t.fleet);
-        let device = (!fleet).then(|| {
-            input
-                .get("device_id")
-                .and_then(Value::as_str)
-                .and_then(|s| uuid::Uuid::parse_str(s).ok())
-                .map(DeviceId::from_uuid)
-                .ok_or_else(|| {
-                    CallError::Invalid(tools::BadArg {
-                        field: "device_id".into(),
-                        reason: "required, the id (a UUID) of one of your devices".into(),
-                    })
-                })
-        });
-        let trail = request_trail(&ctx)?;
-        let result = traced_call(&self.state, &trail, &who, &request.name, device, &input).await;
-        match result {
-            Ok(out) => {
-                let mut result = CallToolResult::success(vec![ContentBlock::text(format!(
-                    "{}\n{}",
-                    out.summary,
-                    serde_json::to_string_pretty(&out.data).unwrap_or_default()
-                ))]);
-                result.structured_content = Some(out.data);
-                Ok(result.into())
-            }
-            Err(CallError::Unavailable(m)) => Err(ErrorData::internal_error(m, None)),
-            Err(e) => Ok(tool_error(refusal_text(&e))),
-        }
+        tools::call(&self.state, request, &ctx).await
     }
 
     async fn list_resources(
@@ -371,24 +282,7 @@ impl ServerHandler for McpServer {
         _request: Option<PaginatedRequestParams>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
-        let who = principal(&ctx)?;
-        let trail = request_trail(&ctx)?;
-        let mut out = vec![Resource::new(
-            "fleet://health-summary",
-            "fleet health summary",
-        )];
-        for d in self.devices(&who).await {
-            out.push(Resource::new(
-                format!("device://{}/overview", d.id),
-                format!("{} overview", d.name),
-            ));
-            out.push(Resource::new(
-                format!("device://{}/health", d.id),
-                format!("{} health", d.name),
-            ));
-        }
-        listed(&trail, &who, format!("{} resources", out.len()));
-        Ok(ListResourcesResult::with_all_items(out))
+        resources::list(&self.state, &ctx).await
     }
 
     async fn read_resource(
@@ -396,98 +290,8 @@ impl ServerHandler for McpServer {
         request: ReadResourceRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
-        let who = principal(&ctx)?;
-        let trail = request_trail(&ctx)?;
-        let uri = request.uri.clone();
-        let body = if uri == "fleet://health-summary" {
-            listed(&trail, &who, "fleet health summary".into());
-            let mut rows = Vec::new();
-            for d in self.devices(&who).await {
-                let health = self.state.health.get(d.id).await;
-                rows.push(json!({
-                    "id": d.id, "name": d.name, "environment": d.environment.as_str(),
-                    "host": d.host, "has_credentials": d.has_credentials,
-                    "status": health.as_ref().map_or("unknown", |h| h.status.as_str()),
-                    "health": health,
-                }));
-            }
-            json!({ "devices": rows })
-        } else if let Some(id) = uri
-            .strip_prefix("device://")
-            .and_then(|r| r.strip_suffix("/health"))
-            .and_then(|s| uuid::Uuid::parse_str(s).ok())
-        {
-            let id = DeviceId::from_uuid(id);
-            let seen = tool_call::may_see(&self.state, &who, id).await;
-            trail.decide(Decided {
-                action: rbac::Permission::DeviceRead.as_str().into(),
-                resource_type: "device".into(),
-                resource_id: Some(id.uuid()),
-                device_id: Some(id.uuid()),
-                outcome: if seen {
-                    audit::Outcome::Allow
-                } else {
-                    audit::Outcome::Deny
-                },
-                reason: if seen {
-                    "read device health".into()
-                } else {
-                    "device not found or not visible".into()
-                },
-            });
-            if let Ok(index) = self.state.authz.index(who.tenant_id).await
-                && let Some(env) = index.device_environment(id)
-            {
-                trail.environment(env.as_str());
-            }
-            if !seen {
-                trail.error_class("not_found");
-                return Err(ErrorData::resource_not_found(
-                    format!("no resource {uri}"),
-                    None,
-                ));
-            }
-            let record = match self.state.health.get(id).await {
-                Some(r) => Some(r),
-                None => self.state.health.check_now(id).await,
-            };
-            serde_json::to_value(record).unwrap_or_default()
-        } else if let Some(id) = uri
-            .strip_prefix("device://")
-            .and_then(|r| r.strip_suffix("/overview"))
-            .and_then(|s| uuid::Uuid::parse_str(s).ok())
-        {
-            match traced_call(
-                &self.state,
-                &trail,
-                &who,
-                "get_system_overview",
-                Some(Ok(DeviceId::from_uuid(id))),
-                &json!({}),
-            )
-            .await
-            {
-                Ok(o) => o.data,
-                Err(e) => return Err(ErrorData::resource_not_found(refusal_text(&e), None)),
-            }
-        } else {
-            trail.error_class("not_found");
-            return Err(ErrorData::resource_not_found(
-                format!("no resource {uri}"),
-                None,
-            ));
-        };
-        Ok(ReadResourceResult::new(vec![ResourceContents::text(
-            serde_json::to_string_pretty(&body).unwrap_or_default(),
-            uri,
-        )])
-        .into())
+        resources::read(&self.state, request, &ctx).await
     }
-}
-
-/// A refusal as the agent reads it: the stable code, then why.
-fn refusal_text(e: &CallError) -> String {
-    format!("refused ({}): {e}", e.code())
 }
 
 /// Records a listing, which needs no permission beyond being signed in:

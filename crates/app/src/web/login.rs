@@ -74,8 +74,6 @@ fn count_refusal(state: &AppState, req: &Request, code: &str) {
     );
 }
 
-/// Context a sealed token blob is bound to.
-
 /// The cookie that binds a login's `state` to the browser that started it
 /// (login CSRF): it holds the SHA-256 of the `state` and lives as long as a
 /// pending login. Its name on plain http (the demo), sent only to `/auth`;

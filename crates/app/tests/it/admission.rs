@@ -227,7 +227,9 @@ async fn requests_that_name_nobody_are_limited_per_address_and_counted_once_a_mi
     );
     clock.advance(time::Duration::seconds(61));
     // The background tick writes the minute once it is over.
-    rosgate::enforce::flush_refusals(&app.state, false).await;
+    rosgate::wiring::refusal_writer(&app.state)
+        .flush(false)
+        .await;
     let platform = chain(&app, None).await;
     assert_eq!(platform.len(), 1, "one event for the minute: {platform:#?}");
     let e = &platform[0];
@@ -279,7 +281,9 @@ async fn a_users_over_budget_refusals_are_one_counted_event_a_minute() {
     assert_eq!(refused, 4);
     assert_eq!(chain(&app, Some(t.id)).await.len(), 2, "two admitted");
     clock.advance(time::Duration::seconds(61));
-    rosgate::enforce::flush_refusals(&app.state, false).await;
+    rosgate::wiring::refusal_writer(&app.state)
+        .flush(false)
+        .await;
     let events = chain(&app, Some(t.id)).await;
     assert_eq!(events.len(), 3, "{events:#?}");
     let e = &events[2];

@@ -418,8 +418,12 @@ async fn platform_admins_create_tenants_and_nobody_else_does() {
 #[tokio::test]
 async fn demo_data_is_seeded_once_with_the_documented_people() {
     let app = TestApp::spawn().await;
-    rosgate::demo::seed(&app.state).await.unwrap();
-    rosgate::demo::seed(&app.state).await.unwrap();
+    let s = &app.state;
+    for _ in 0..2 {
+        rosgate::demo::seed(&s.tenancy, &s.rbac, s.clock.as_ref(), s.entropy.as_ref())
+            .await
+            .unwrap();
+    }
     let repo = app.state.tenancy.repo();
     let tenants: Vec<String> = repo
         .tenants()
@@ -441,7 +445,7 @@ async fn demo_data_is_seeded_once_with_the_documented_people() {
     let branch = devices.iter().find(|d| d.name == "acme-branch-r1").unwrap();
     assert_eq!(branch.capabilities, tenancy::Capabilities::ALL);
 
-    let tokens = rosgate::demo::tokens(&app.state).await.unwrap();
+    let tokens = rosgate::demo::tokens(&app.state.tenancy).await.unwrap();
     let token = |email: &str| tokens.iter().find(|(e, _)| e == email).unwrap().1.clone();
     assert_eq!(
         site_names(&app, token("owner@acme.test")).await,
@@ -492,7 +496,7 @@ async fn the_cli_mints_tokens_that_the_api_accepts() {
         key_file: key_file.clone(),
         ..Default::default()
     };
-    let state = rosgate::AppState::build(
+    let state = rosgate::wiring::build(
         &config,
         std::sync::Arc::new(kernel::SystemClock),
         std::sync::Arc::new(kernel::OsEntropy),
@@ -609,7 +613,7 @@ async fn the_cli_links_an_administrator_to_an_identity_and_keeps_token_lifetimes
         key_file: key_file.clone(),
         ..Default::default()
     };
-    let state = rosgate::AppState::build(
+    let state = rosgate::wiring::build(
         &config,
         std::sync::Arc::new(kernel::SystemClock),
         std::sync::Arc::new(kernel::OsEntropy),

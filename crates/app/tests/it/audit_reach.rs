@@ -132,7 +132,9 @@ async fn platform_admins_list_and_verify_the_platform_chain_and_nobody_else_may(
         .unwrap();
     assert!(r.status().is_client_error() || r.status().is_server_error());
     // Refusals that name nobody are counted a minute at a time: write them now.
-    rosgate::enforce::flush_refusals(&app.state, true).await;
+    rosgate::wiring::refusal_writer(&app.state)
+        .flush(true)
+        .await;
 
     let platform = items(&app, &root, PLATFORM_EVENTS).await;
     let login = platform

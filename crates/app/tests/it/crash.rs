@@ -230,11 +230,9 @@ async fn a_device_that_stays_silent_after_a_crash_is_asked_again_and_after_a_day
     lab.sim.set_fault("r-crash", Fault::Unreachable).await;
     let concluded = |events: &[AuditEvent]| events.iter().any(|e| e.intent_id == Some(intent.id));
 
+    let settler = rosgate::wiring::intent_settler(&lab.app.state);
     clock.set(intent.at + time::Duration::minutes(5));
-    assert_eq!(
-        rosgate::jobs::settle::settle_intents(&lab.app.state, time::Duration::ZERO).await,
-        0
-    );
+    assert_eq!(settler.settle_intents(time::Duration::ZERO).await, 0);
     let events = lab.app.state.db.audit_events(lab.tenant).await.unwrap();
     assert!(
         !concluded(&events),
@@ -242,10 +240,7 @@ async fn a_device_that_stays_silent_after_a_crash_is_asked_again_and_after_a_day
     );
 
     clock.set(intent.at + audit::intents::READ_BACK_PATIENCE + time::Duration::minutes(5));
-    assert_eq!(
-        rosgate::jobs::settle::settle_intents(&lab.app.state, time::Duration::ZERO).await,
-        1
-    );
+    assert_eq!(settler.settle_intents(time::Duration::ZERO).await, 1);
     let events = lab.app.state.db.audit_events(lab.tenant).await.unwrap();
     let outcome = events
         .iter()

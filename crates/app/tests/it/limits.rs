@@ -70,7 +70,9 @@ async fn over_budget_is_429_with_retry_after_and_the_window_gives_it_back() {
 
     // The refusal is audited, counted into one event for its minute
     // (written by the background tick once the minute is over).
-    rosgate::enforce::flush_refusals(&app.state, false).await;
+    rosgate::wiring::refusal_writer(&app.state)
+        .flush(false)
+        .await;
     let events = app.state.db.audit_events(t.id).await.unwrap();
     let limited: Vec<_> = events
         .iter()

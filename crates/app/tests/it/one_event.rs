@@ -151,7 +151,9 @@ impl World {
     /// Requests the trail accounts for so far: one per event, `count` per
     /// counted refusal, in the tenant's chain and the platform chain.
     async fn accounted(&self) -> u64 {
-        rosgate::enforce::flush_refusals(&self.app.state, true).await;
+        rosgate::wiring::refusal_writer(&self.app.state)
+            .flush(true)
+            .await;
         let mut n = 0;
         for key in [ChainKey::of(Some(self.tenant)), ChainKey::NONE] {
             for_each(&self.app.state.db, key, 1, i64::MAX, |row| {
