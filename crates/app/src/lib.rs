@@ -1,10 +1,21 @@
-//! rosgate's composition root: configuration, the REST API with its
-//! generated OpenAPI document, demo data, and the wiring of domain services
-//! to storage adapters.
+//! rosgate's composition root: wiring and adapters, nothing else.
+//!
+//! - [`wiring`] builds the [`AppState`] (services and ports, [`state`])
+//!   from the [`config`]; [`main`](../rosgate/index.html) and [`cli`] run it;
+//! - [`enforce`]: the one admission path every entry point goes through
+//!   (authentication, budgets, the gate, the request's trail, tool calls,
+//!   stable codes);
+//! - [`rest`] (the REST API and its OpenAPI document), [`mcp`] (the MCP
+//!   endpoint) and [`web`] (browser login, well-known metadata): the entry
+//!   points, thin adapters over domain services;
+//! - [`http`]: plumbing below every route (problem documents, request ids,
+//!   the request log, the body limit); [`jobs`]: background loops;
+//! - [`demo`], [`resolver`], [`checkpoint`], [`server`]: demo data, the DNS
+//!   adapter, the audit keys and checkpoint file, the listener.
 //!
 //! Architecture invariant: handlers here are thin adapters. They parse
-//! input, pass through the enforcement gate ([`api::gate`]), call a domain
-//! service and shape the reply. They never name `sea_orm`.
+//! input, pass the gate ([`enforce::gate`]), call a domain service and
+//! shape the reply. They never name `sea_orm`.
 
 // `ApiError` carries a whole problem document so poem-openapi can describe
 // it; it is built once per failed request, so its size costs nothing.

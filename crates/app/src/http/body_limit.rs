@@ -1,7 +1,7 @@
 //! No request makes the server buffer more than `max_body_bytes`.
 //!
 //! A body declared larger (`Content-Length`) is refused before it is read.
-//! An undeclared (chunked) body is read through [`Capped`], which fails the
+//! An undeclared (chunked) body is read through `Capped`, which fails the
 //! read once the body goes past the limit: the handler reading it gets an
 //! error that [`too_large`] recognises, and the API turns it into a 413
 //! `payload_too_large`, never into a body silently cut short.
