@@ -359,6 +359,21 @@ mod tests {
         for code in tenancy::TargetRefusal::CODES {
             assert!(known(code), "{code}");
         }
+        use kernel::StoreError;
+        use tenancy::TenancyError;
+        let tenancy = [
+            TenancyError::NotFound("site"),
+            TenancyError::Conflict(String::new()),
+            TenancyError::BadToken(""),
+            TenancyError::NotProvisioned(String::new()),
+            TenancyError::LinkRequired(String::new()),
+            TenancyError::InvitationLapsed(String::new()),
+            TenancyError::Store(StoreError::NotFound),
+            TenancyError::Store(StoreError::Unavailable(String::new())),
+        ];
+        for e in tenancy {
+            assert!(known(e.code()), "{}", e.code());
+        }
     }
 
     #[test]

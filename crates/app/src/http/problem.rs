@@ -272,16 +272,13 @@ impl From<TenancyError> for ApiError {
             TenancyError::Target(t) => ApiError::invalid_code(Code::of(t.code), t.field, t.reason),
             TenancyError::NotFound(what) => ApiError::not_found(what),
             TenancyError::Conflict(m) => ApiError::conflict(m),
+            // The one place `invalid_token` is a 400: a token in a request body.
             TenancyError::BadToken(m) => {
-                ApiError::with_status(StatusCode::BAD_REQUEST, Code::InvalidToken, m)
+                ApiError::with_status(StatusCode::BAD_REQUEST, Code::of(e.code()), m)
             }
-            TenancyError::NotProvisioned(_) => ApiError::new(Code::NotProvisioned, e.to_string()),
-            TenancyError::InvitationLapsed(_) => {
-                ApiError::new(Code::InvitationLapsed, e.to_string())
-            }
-            TenancyError::LinkRequired(_) => {
-                ApiError::new(Code::IdentityLinkRequired, e.to_string())
-            }
+            TenancyError::NotProvisioned(_)
+            | TenancyError::InvitationLapsed(_)
+            | TenancyError::LinkRequired(_) => ApiError::new(Code::of(e.code()), e.to_string()),
             TenancyError::Store(s) => s.into(),
         }
     }

@@ -456,13 +456,9 @@ async fn finish_login(
         .sign_in(&identity, &state.web.provisioning)
         .await
         .map_err(|e| match e {
-            TenancyError::NotProvisioned(_) => Failure::new(Code::NotProvisioned, e.to_string()),
-            TenancyError::InvitationLapsed(_) => {
-                Failure::new(Code::InvitationLapsed, e.to_string())
-            }
-            TenancyError::LinkRequired(_) => {
-                Failure::new(Code::IdentityLinkRequired, e.to_string())
-            }
+            TenancyError::NotProvisioned(_)
+            | TenancyError::InvitationLapsed(_)
+            | TenancyError::LinkRequired(_) => Failure::new(Code::of(e.code()), e.to_string()),
             other => {
                 tracing::warn!(error = %other, "sign-in failed");
                 Failure::store()
