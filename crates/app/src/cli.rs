@@ -1,5 +1,6 @@
 //! The `rosgate` command line.
 
+use crate::http::codes::Code;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -117,7 +118,7 @@ pub async fn link_identity(
         issuer.chars().take(256).collect::<String>()
     );
     let refused = match tenancy::TenancyService::identity_input(issuer, subject) {
-        Err(e) => Some(("invalid_field", e)),
+        Err(e) => Some((Code::InvalidField, e)),
         Ok(subject) => match state
             .tenancy
             .repo()
@@ -125,7 +126,7 @@ pub async fn link_identity(
             .await?
         {
             Some(u) if u.id != user.id => Some((
-                "identity_taken",
+                Code::IdentityTaken,
                 tenancy::TenancyError::Conflict(
                     "this identity is already linked to another user".into(),
                 ),
@@ -155,7 +156,7 @@ pub async fn link_identity(
         effect: audit::Effect::Write,
         decision: outcome,
         result: outcome.result(),
-        error_class: refused.as_ref().map(|(code, _)| (*code).to_owned()),
+        error_class: refused.as_ref().map(|(code, _)| (*code).into()),
         approval_request_id: None,
         client_addr: None,
         args_digest: None,

@@ -62,6 +62,23 @@ pub enum TenancyError {
     Store(StoreError),
 }
 
+impl TenancyError {
+    /// A stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            TenancyError::Invalid(_) => "invalid_field",
+            TenancyError::NotFound(_) | TenancyError::Store(StoreError::NotFound) => "not_found",
+            TenancyError::Conflict(_) | TenancyError::Store(StoreError::Conflict(_)) => "conflict",
+            TenancyError::BadToken(_) => "invalid_token",
+            TenancyError::NotProvisioned(_) => "not_provisioned",
+            TenancyError::LinkRequired(_) => "identity_link_required",
+            TenancyError::InvitationLapsed(_) => "invitation_lapsed",
+            TenancyError::Target(t) => t.code,
+            TenancyError::Store(StoreError::Unavailable(_)) => "unavailable",
+        }
+    }
+}
+
 impl From<StoreError> for TenancyError {
     fn from(e: StoreError) -> Self {
         match e {

@@ -40,6 +40,21 @@ pub struct TargetRefusal {
     pub reason: String,
 }
 
+impl TargetRefusal {
+    /// The host does not resolve.
+    pub const UNRESOLVABLE_HOST: &'static str = "unresolvable_device_host";
+    /// The host is or resolves to a loopback, link-local or unspecified address.
+    pub const PRIVATE_HOST: &'static str = "private_device_host";
+    /// Plain http outside the `lab` environment.
+    pub const PLAIN_HTTP_OUTSIDE_LAB: &'static str = "plain_http_outside_lab";
+    /// Every code a refusal carries.
+    pub const CODES: [&'static str; 3] = [
+        Self::UNRESOLVABLE_HOST,
+        Self::PRIVATE_HOST,
+        Self::PLAIN_HTTP_OUTSIDE_LAB,
+    ];
+}
+
 /// Resolves host names to addresses.
 ///
 /// Adapters MUST NOT block the async runtime and MUST give up after a
@@ -79,7 +94,7 @@ pub async fn check(
             .await
             .map_err(|why| TargetRefusal {
                 field: "host",
-                code: "unresolvable_device_host",
+                code: TargetRefusal::UNRESOLVABLE_HOST,
                 reason: format!(
                     "{host} cannot be resolved ({why}); give an IP address or a name that resolves"
                 ),
@@ -88,7 +103,7 @@ pub async fn check(
     if addrs.is_empty() {
         return Err(TargetRefusal {
             field: "host",
-            code: "unresolvable_device_host",
+            code: TargetRefusal::UNRESOLVABLE_HOST,
             reason: format!(
                 "{host} resolves to no address; give an IP address or a name that resolves"
             ),
@@ -99,7 +114,7 @@ pub async fn check(
     {
         return Err(TargetRefusal {
             field: "host",
-            code: "private_device_host",
+            code: TargetRefusal::PRIVATE_HOST,
             reason: format!(
                 "{host} is or resolves to {ip}, a loopback, link-local or unspecified address; \
                  devices must be reached at a routable address"
@@ -113,7 +128,7 @@ pub async fn check(
     {
         return Err(TargetRefusal {
             field: "tls",
-            code: "plain_http_outside_lab",
+            code: TargetRefusal::PLAIN_HTTP_OUTSIDE_LAB,
             reason: format!(
                 "plain_http sends the device's credentials in the clear and is accepted for lab devices only; \
                  use verify, ca or pinned for a {} device",

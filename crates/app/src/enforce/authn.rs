@@ -18,10 +18,11 @@
 //! the RFC 9728 metadata, as MCP clients expect.
 
 use crate::enforce::trail::Named;
+use crate::http::codes::Code;
 use crate::http::problem::AuthProblem;
 use crate::state::AppState;
 use kernel::{AuthMethod, Principal};
-use poem::http::{Method, StatusCode, header};
+use poem::http::{Method, header};
 use poem::{Request, RequestBody};
 use poem_openapi::auth::{ApiKey, Bearer};
 use poem_openapi::registry::Registry;
@@ -97,8 +98,8 @@ impl<'a> ApiExtractor<'a> for Caller {
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{detail}")]
 pub struct AuthFailure {
-    pub status: StatusCode,
-    pub code: &'static str,
+    /// The code, answered with the status the table gives it.
+    pub code: Code,
     pub detail: String,
     /// The `WWW-Authenticate` challenge, if the status calls for one.
     pub challenge: Option<String>,
@@ -122,8 +123,7 @@ impl AuthFailure {
 
     fn internal(detail: &str) -> Self {
         AuthFailure {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            code: "internal",
+            code: Code::Internal,
             detail: detail.into(),
             challenge: None,
             named: None,
@@ -133,8 +133,7 @@ impl AuthFailure {
     /// No credentials at all.
     pub fn missing(web: &crate::state::WebSettings) -> Self {
         AuthFailure {
-            status: StatusCode::UNAUTHORIZED,
-            code: "unauthenticated",
+            code: Code::Unauthenticated,
             detail: "authentication required: send `Authorization: Bearer <token>` or log in at /auth/login".into(),
             challenge: Some(format!(
                 "Bearer resource_metadata=\"{}\"",
@@ -148,8 +147,7 @@ impl AuthFailure {
     pub fn invalid(web: &crate::state::WebSettings, detail: impl Into<String>) -> Self {
         let detail = detail.into();
         AuthFailure {
-            status: StatusCode::UNAUTHORIZED,
-            code: "invalid_token",
+            code: Code::InvalidToken,
             challenge: Some(format!(
                 "Bearer error=\"invalid_token\", error_description=\"{}\", resource_metadata=\"{}\"",
                 quote_safe(&detail),
@@ -162,8 +160,7 @@ impl AuthFailure {
 
     fn insufficient_scope(web: &crate::state::WebSettings, scope: &str) -> Self {
         AuthFailure {
-            status: StatusCode::FORBIDDEN,
-            code: "insufficient_scope",
+            code: Code::InsufficientScope,
             detail: format!("the access token lacks the scope `{scope}`"),
             challenge: Some(format!(
                 "Bearer error=\"insufficient_scope\", scope=\"{scope}\", resource_metadata=\"{}\"",
@@ -175,8 +172,7 @@ impl AuthFailure {
 
     fn csrf() -> Self {
         AuthFailure {
-            status: StatusCode::FORBIDDEN,
-            code: "csrf_failed",
+            code: Code::CsrfFailed,
             detail: "a state-changing request authenticated by the session cookie must send the \
                      session's CSRF token (the `rosgate_csrf` cookie) in `X-CSRF-Token`"
                 .into(),
@@ -187,8 +183,7 @@ impl AuthFailure {
 
     fn unavailable(detail: impl Into<String>) -> Self {
         AuthFailure {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            code: "unavailable",
+            code: Code::Unavailable,
             detail: detail.into(),
             challenge: None,
             named: None,
@@ -197,8 +192,7 @@ impl AuthFailure {
 
     fn not_provisioned(detail: String) -> Self {
         AuthFailure {
-            status: StatusCode::FORBIDDEN,
-            code: "not_provisioned",
+            code: Code::NotProvisioned,
             detail,
             challenge: None,
             named: None,
@@ -209,7 +203,6 @@ impl AuthFailure {
 impl From<AuthFailure> for AuthProblem {
     fn from(f: AuthFailure) -> Self {
         AuthProblem {
-            status: f.status,
             code: f.code,
             detail: f.detail,
             challenge: f.challenge,
@@ -319,7 +312,7 @@ async fn bearer_jwt(
             | TenancyError::LinkRequired(_) => {
                 let mut f = AuthFailure::not_provisioned(e.to_string());
                 if matches!(e, TenancyError::LinkRequired(_)) {
-                    f.code = "identity_link_required";
+                    f.code = Code::IdentityLinkRequired;
                 }
                 f.named = Some(Named {
                     tenant_id: None,
@@ -401,8 +394,7 @@ async fn session(state: &AppState, cookie: &str, req: &Request) -> Result<Princi
         .await
     {
         return Err(AuthFailure {
-            status: StatusCode::UNAUTHORIZED,
-            code: "refresh_failed",
+            code: Code::RefreshFailed,
             detail: format!(
                 "the identity provider no longer honours this login ({why}); log in again at /auth/login"
             ),

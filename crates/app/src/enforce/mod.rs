@@ -27,6 +27,7 @@ pub mod trail;
 
 use crate::enforce::authn::{AuthFailure, authenticate};
 use crate::enforce::limits::{Refusal, Verdict};
+use crate::http::codes::Code;
 use crate::http::request_id::{ClientRequestId, RequestId};
 use crate::state::AppState;
 use audit::Outcome;
@@ -62,7 +63,7 @@ pub struct Admission {
     pub refused: Option<Response>,
     verdict: Option<Verdict>,
     /// Set when the refusal is counted instead of written on its own.
-    counted: Option<(Subject, &'static str)>,
+    counted: Option<(Subject, Code)>,
     request_id: String,
     client_request_id: Option<String>,
     client_addr: Option<String>,
@@ -190,7 +191,7 @@ pub async fn admit(state: &AppState, req: &Request, channel: Channel) -> Admissi
 async fn charge_address(
     state: &AppState,
     addr: Option<&str>,
-) -> Result<(), (Response, (Subject, &'static str))> {
+) -> Result<(), (Response, (Subject, Code))> {
     let addr = addr.unwrap_or_default();
     match state.limits.admit_address(addr).await {
         Ok(_) => Ok(()),
@@ -202,7 +203,7 @@ async fn charge_address(
 }
 
 /// Records a refusal of `who` by the rate limiter in the trail.
-fn decide_refusal(trail: &Trail, who: &Principal, code: &str) {
+fn decide_refusal(trail: &Trail, who: &Principal, code: Code) {
     trail.decide(Decided {
         action: "rate_limit".into(),
         resource_type: "user".into(),
@@ -229,19 +230,19 @@ async fn admit_user(
 }
 
 /// The reply to a request the rate limiter refused, and its problem code.
-pub fn refusal_reply(refusal: &Refusal) -> (Response, &'static str) {
+pub fn refusal_reply(refusal: &Refusal) -> (Response, Code) {
     use crate::http::problem::ApiError;
     use poem::IntoResponse;
     match refusal {
         Refusal::Limited(v) => {
             let mut resp = ApiError::rate_limited(v.retry_after_secs()).into_response();
             v.write_headers(resp.headers_mut());
-            (resp, "rate_limited")
+            (resp, Code::RateLimited)
         }
         Refusal::Unavailable => (
             ApiError::unavailable("rate limits cannot be checked right now; try again")
                 .into_response(),
-            "unavailable",
+            Code::Unavailable,
         ),
     }
 }
@@ -277,7 +278,7 @@ impl Admission {
                 now,
                 Refused {
                     subject: subject.clone(),
-                    code,
+                    code: code.as_str(),
                     request_id: &self.request_id,
                     client_addr: self.client_addr.as_deref(),
                 },

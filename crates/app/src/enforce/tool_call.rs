@@ -10,6 +10,7 @@
 
 use crate::enforce::limits::Refusal;
 use crate::enforce::trail::{Decided, DeviceStep, Trail};
+use crate::http::codes::Code;
 use crate::state::AppState;
 use audit::intents::{IntendedChange, IntendedChanges};
 use audit::{Effect, Outcome as AuditOutcome};
@@ -28,7 +29,7 @@ pub enum CallError {
     UnknownDevice,
     /// RBAC said no; the message is the decision's reason.
     #[error("{message}")]
-    Denied { code: &'static str, message: String },
+    Denied { code: Code, message: String },
     /// The device's capability flags say no.
     #[error(transparent)]
     Capability(#[from] tools::guard::CapabilityRefusal),
@@ -296,7 +297,7 @@ async fn guard_device(
         Outcome::Decided(Decision::Deny(r)) => {
             decide(c, perm.as_str(), device_id, AuditOutcome::Deny, r.message());
             return Err(CallError::Denied {
-                code: r.code(),
+                code: Code::of(r.code()),
                 message: r.message(),
             });
         }
@@ -411,7 +412,7 @@ pub async fn call_fleet(
             c.trail.note(format!("plan {}", done.status.as_str()));
         } else {
             c.trail
-                .failed("plan_failed", format!("plan {}", done.status.as_str()));
+                .failed(Code::PlanFailed, format!("plan {}", done.status.as_str()));
         }
         return Ok(ToolOutput {
             summary: format!("plan {} {}", done.id, done.status.as_str()),

@@ -12,6 +12,7 @@
 //! is kept, except that a denial is never replaced, since it is what ended
 //! the request.
 
+use crate::http::codes::Code;
 use crate::state::AppState;
 use audit::{Actor, AuditEvent, Effect, Outcome, RunResult};
 use kernel::{AuditEventId, Principal, TenantId, UserId};
@@ -179,7 +180,7 @@ impl Trail {
         event.environment = Some(step.environment);
         event.decision = Outcome::Allow;
         event.effect = Effect::Write;
-        event.error_class = (step.result == RunResult::Failure).then(|| "plan_failed".to_owned());
+        event.error_class = (step.result == RunResult::Failure).then(|| Code::PlanFailed.into());
         event.result = step.result;
         event.reason = step.reason.chars().take(MAX_REASON).collect();
         event.intent_id = step.intent_id;
@@ -260,16 +261,16 @@ impl Trail {
 
     /// The request was carried out and failed, although its reply is a
     /// success (a plan that rolled back): `class` is the error class.
-    pub fn failed(&self, class: &str, note: impl Into<String>) {
+    pub fn failed(&self, class: Code, note: impl Into<String>) {
         let mut draft = self.draft();
-        draft.failure = Some(class.to_owned());
+        draft.failure = Some(class.into());
         draft.note = Some(note.into());
     }
 
     /// The request failed with `class`, although its reply may look like
     /// a success (an MCP tool error is a 200 with `isError`).
-    pub fn error_class(&self, class: &str) {
-        self.draft().failure = Some(class.to_owned());
+    pub fn error_class(&self, class: Code) {
+        self.draft().failure = Some(class.into());
     }
 
     /// Whether the request was recorded as failed.

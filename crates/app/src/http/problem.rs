@@ -1,6 +1,7 @@
 //! RFC 9457 problem details: every error the API returns, whatever produced
 //! it, is `application/problem+json` with a stable `code`.
 
+use crate::http::codes::Code;
 use poem::http::StatusCode;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object};
@@ -76,52 +77,65 @@ pub enum ApiError {
 }
 
 impl Problem {
-    /// A problem document for `status` with a stable `code`.
-    pub fn new(status: StatusCode, code: &str, detail: String, field: Option<&str>) -> Problem {
-        problem(status, code, detail, field).0
+    /// The problem document for `code`, with the status the table gives it.
+    pub fn new(code: Code, detail: impl Into<String>, field: Option<&str>) -> Problem {
+        Problem::with_status(code.status(), code, detail, field)
     }
-}
 
-fn problem(
-    status: StatusCode,
-    code: &str,
-    detail: impl Into<String>,
-    field: Option<&str>,
-) -> Json<Problem> {
-    Json(Problem {
-        kind: format!("https://rosgate.dev/problems/{}", code.replace('_', "-")),
-        title: status.canonical_reason().unwrap_or("Error").to_owned(),
-        status: status.as_u16(),
-        detail: detail.into(),
-        code: code.to_owned(),
-        field: field.map(str::to_owned),
-    })
+    /// The problem document for `code` answered with `status`: only where
+    /// the table's row says the code keeps another status there (see
+    /// [`Code::InvalidToken`], [`Code::InvalidRequest`], [`Code::Internal`]).
+    /// Every problem document rosgate writes is built here.
+    pub fn with_status(
+        status: StatusCode,
+        code: Code,
+        detail: impl Into<String>,
+        field: Option<&str>,
+    ) -> Problem {
+        Problem {
+            kind: format!(
+                "https://rosgate.dev/problems/{}",
+                code.as_str().replace('_', "-")
+            ),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            code: code.as_str().to_owned(),
+            field: field.map(str::to_owned),
+        }
+    }
+
+    /// The reply outside the typed operations: this document with its
+    /// status and the `application/problem+json` content type.
+    pub fn into_response(self) -> poem::Response {
+        use poem::IntoResponse;
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut out = poem::web::Json(self).with_status(status).into_response();
+        out.headers_mut().insert(
+            poem::http::header::CONTENT_TYPE,
+            poem::http::HeaderValue::from_static("application/problem+json"),
+        );
+        out
+    }
 }
 
 /// Turns a request that did not parse (bad JSON, wrong types, bad path or
 /// query parameters) into a 400 problem.
 pub fn bad_request(err: poem::Error) -> ApiError {
     if let Some(big) = crate::http::body_limit::too_large(&err) {
-        return ApiError::PayloadTooLarge(problem(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            big.to_string(),
-            None,
-        ));
+        return ApiError::new(Code::PayloadTooLarge, big.to_string());
     }
     if let Some(f) = err.downcast_ref::<AuthProblem>() {
-        let p = problem(f.status, f.code, f.detail.clone(), None);
-        return match f.status {
-            StatusCode::UNAUTHORIZED => {
-                ApiError::Unauthorized(p, f.challenge.clone().unwrap_or_else(|| "Bearer".into()))
-            }
-            StatusCode::FORBIDDEN => ApiError::Forbidden(p, f.challenge.clone()),
-            _ => ApiError::Unavailable(problem(
-                StatusCode::SERVICE_UNAVAILABLE,
-                f.code,
-                f.detail.clone(),
-                None,
-            )),
+        return match f.code.status() {
+            StatusCode::UNAUTHORIZED => ApiError::Unauthorized(
+                Json(Problem::new(f.code, f.detail.clone(), None)),
+                f.challenge.clone().unwrap_or_else(|| "Bearer".into()),
+            ),
+            StatusCode::FORBIDDEN => ApiError::Forbidden(
+                Json(Problem::new(f.code, f.detail.clone(), None)),
+                f.challenge.clone(),
+            ),
+            _ => ApiError::with_status(StatusCode::SERVICE_UNAVAILABLE, f.code, f.detail.clone()),
         };
     }
     match err.status() {
@@ -130,123 +144,74 @@ pub fn bad_request(err: poem::Error) -> ApiError {
         }
         StatusCode::UNAUTHORIZED => ApiError::unauthorized(err.to_string()),
         StatusCode::SERVICE_UNAVAILABLE => ApiError::unavailable(err.to_string()),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType(problem(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            err.to_string(),
-            None,
-        )),
-        _ => ApiError::bad_request("invalid_request", err.to_string()),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            ApiError::new(Code::UnsupportedMediaType, err.to_string())
+        }
+        _ => ApiError::new(Code::InvalidRequest, err.to_string()),
     }
 }
 
 impl ApiError {
-    pub fn bad_request(code: &str, detail: impl Into<String>) -> Self {
-        ApiError::BadRequest(problem(StatusCode::BAD_REQUEST, code, detail, None))
+    /// The problem for `code`, answered with the status the table gives it.
+    pub fn new(code: Code, detail: impl Into<String>) -> Self {
+        Self::from_problem(Problem::new(code, detail, None))
+    }
+
+    /// The problem for `code` answered with `status`, where the table's
+    /// row says the code keeps another status (see [`Problem::with_status`]).
+    pub fn with_status(status: StatusCode, code: Code, detail: impl Into<String>) -> Self {
+        Self::from_problem(Problem::with_status(status, code, detail, None))
     }
 
     pub fn unauthorized(detail: impl Into<String>) -> Self {
-        ApiError::Unauthorized(
-            problem(StatusCode::UNAUTHORIZED, "unauthenticated", detail, None),
-            "Bearer".into(),
-        )
-    }
-
-    pub fn forbidden(code: &str, detail: impl Into<String>) -> Self {
-        ApiError::Forbidden(problem(StatusCode::FORBIDDEN, code, detail, None), None)
+        Self::new(Code::Unauthenticated, detail)
     }
 
     pub fn denied(reason: DenyReason) -> Self {
-        Self::forbidden(reason.code(), reason.message())
+        Self::new(Code::of(reason.code()), reason.message())
     }
 
     pub fn not_found(what: &str) -> Self {
-        ApiError::NotFound(problem(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("{what} not found"),
-            None,
-        ))
+        Self::new(Code::NotFound, format!("{what} not found"))
     }
 
     pub fn conflict(detail: impl Into<String>) -> Self {
-        ApiError::Conflict(problem(StatusCode::CONFLICT, "conflict", detail, None))
+        Self::new(Code::Conflict, detail)
     }
 
     pub fn invalid(field: &str, detail: impl Into<String>) -> Self {
+        Self::invalid_code(Code::InvalidField, field, detail)
+    }
+
+    /// `code` for the input `field`, its detail prefixed with the field.
+    pub fn invalid_code(code: Code, field: &str, detail: impl Into<String>) -> Self {
         let detail = format!("{field}: {}", detail.into());
-        ApiError::Unprocessable(problem(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_field",
-            detail,
-            Some(field),
-        ))
-    }
-
-    /// 422 for `field` with a code of its own.
-    pub fn invalid_code(code: &str, field: &str, detail: impl Into<String>) -> Self {
-        let detail = format!("{field}: {}", detail.into());
-        ApiError::Unprocessable(problem(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            code,
-            detail,
-            Some(field),
-        ))
-    }
-
-    pub fn not_found_code(code: &str, detail: impl Into<String>) -> Self {
-        ApiError::NotFound(problem(StatusCode::NOT_FOUND, code, detail, None))
-    }
-
-    pub fn conflict_code(code: &str, detail: impl Into<String>) -> Self {
-        ApiError::Conflict(problem(StatusCode::CONFLICT, code, detail, None))
-    }
-
-    pub fn bad_gateway(code: &str, detail: impl Into<String>) -> Self {
-        ApiError::BadGateway(problem(StatusCode::BAD_GATEWAY, code, detail, None))
-    }
-
-    pub fn gateway_timeout(detail: impl Into<String>) -> Self {
-        ApiError::GatewayTimeout(problem(
-            StatusCode::GATEWAY_TIMEOUT,
-            "device_timeout",
-            detail,
-            None,
-        ))
+        Self::from_problem(Problem::new(code, detail, Some(field)))
     }
 
     /// Over the request budget; retry after `secs` seconds.
     pub fn rate_limited(secs: u64) -> Self {
         ApiError::TooManyRequests(
-            problem(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
+            Json(Problem::new(
+                Code::RateLimited,
                 format!("request budget used up; retry in {secs} s"),
                 None,
-            ),
+            )),
             secs.to_string(),
         )
     }
 
     pub fn unavailable(detail: impl Into<String>) -> Self {
-        ApiError::Unavailable(problem(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            detail,
-            None,
-        ))
+        Self::new(Code::Unavailable, detail)
     }
 
-    /// The problem for `status` with `code`: the variant is chosen by the
-    /// status (statuses the API never answers with become 400).
-    pub fn with_status(
-        status: StatusCode,
-        code: &str,
-        detail: String,
-        field: Option<&str>,
-    ) -> Self {
-        let p = problem(status, code, detail, field);
+    /// The reply carrying `problem`: the variant is chosen by its status
+    /// (statuses the API never answers with become 400).
+    pub fn from_problem(problem: Problem) -> Self {
+        let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::BAD_REQUEST);
+        let p = Json(problem);
         match status {
+            StatusCode::BAD_REQUEST => ApiError::BadRequest(p),
             StatusCode::UNAUTHORIZED => ApiError::Unauthorized(p, "Bearer".into()),
             StatusCode::FORBIDDEN => ApiError::Forbidden(p, None),
             StatusCode::NOT_FOUND => ApiError::NotFound(p),
@@ -257,7 +222,15 @@ impl ApiError {
             StatusCode::BAD_GATEWAY => ApiError::BadGateway(p),
             StatusCode::SERVICE_UNAVAILABLE => ApiError::Unavailable(p),
             StatusCode::GATEWAY_TIMEOUT => ApiError::GatewayTimeout(p),
-            _ => ApiError::BadRequest(problem(StatusCode::BAD_REQUEST, code, p.0.detail, field)),
+            _ => {
+                let Json(mut p) = p;
+                p.title = StatusCode::BAD_REQUEST
+                    .canonical_reason()
+                    .unwrap_or("Error")
+                    .to_owned();
+                p.status = StatusCode::BAD_REQUEST.as_u16();
+                ApiError::BadRequest(Json(p))
+            }
         }
     }
 
@@ -296,19 +269,16 @@ impl From<TenancyError> for ApiError {
     fn from(e: TenancyError) -> Self {
         match e {
             TenancyError::Invalid(f) => ApiError::invalid(f.field, f.reason),
-            TenancyError::Target(t) => ApiError::invalid_code(t.code, t.field, t.reason),
+            TenancyError::Target(t) => ApiError::invalid_code(Code::of(t.code), t.field, t.reason),
             TenancyError::NotFound(what) => ApiError::not_found(what),
             TenancyError::Conflict(m) => ApiError::conflict(m),
-            TenancyError::BadToken(m) => ApiError::bad_request("invalid_token", m),
-            TenancyError::NotProvisioned(_) => {
-                ApiError::forbidden("not_provisioned", e.to_string())
+            // The one place `invalid_token` is a 400: a token in a request body.
+            TenancyError::BadToken(m) => {
+                ApiError::with_status(StatusCode::BAD_REQUEST, Code::of(e.code()), m)
             }
-            TenancyError::InvitationLapsed(_) => {
-                ApiError::forbidden("invitation_lapsed", e.to_string())
-            }
-            TenancyError::LinkRequired(_) => {
-                ApiError::forbidden("identity_link_required", e.to_string())
-            }
+            TenancyError::NotProvisioned(_)
+            | TenancyError::InvitationLapsed(_)
+            | TenancyError::LinkRequired(_) => ApiError::new(Code::of(e.code()), e.to_string()),
             TenancyError::Store(s) => s.into(),
         }
     }
@@ -316,11 +286,8 @@ impl From<TenancyError> for ApiError {
 
 impl From<rbac::DelegationError> for ApiError {
     fn from(e: rbac::DelegationError) -> Self {
-        if e.is_conflict() {
-            ApiError::conflict_code(e.code(), e.to_string())
-        } else {
-            ApiError::forbidden(e.code(), e.to_string())
-        }
+        // The table answers `is_conflict()` refusals with 409, the rest with 403.
+        ApiError::new(Code::of(e.code()), e.to_string())
     }
 }
 
@@ -340,7 +307,6 @@ impl From<RbacError> for ApiError {
 /// method, body too large, a panic caught by the server) into a problem
 /// document; problem documents pass through untouched.
 pub async fn catch_all(err: poem::Error) -> poem::Response {
-    use poem::IntoResponse;
     let err = match crate::http::body_limit::too_large(&err) {
         Some(big) => poem::Error::from_string(big.to_string(), StatusCode::PAYLOAD_TOO_LARGE),
         None => err,
@@ -356,13 +322,13 @@ pub async fn catch_all(err: poem::Error) -> poem::Response {
         return resp;
     }
     let code = match status {
-        StatusCode::NOT_FOUND => "route_not_found",
-        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
-        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
-        StatusCode::UNAUTHORIZED => "unauthenticated",
-        s if s.is_server_error() => "internal",
-        _ => "invalid_request",
+        StatusCode::NOT_FOUND => Code::RouteNotFound,
+        StatusCode::METHOD_NOT_ALLOWED => Code::MethodNotAllowed,
+        StatusCode::PAYLOAD_TOO_LARGE => Code::PayloadTooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => Code::UnsupportedMediaType,
+        StatusCode::UNAUTHORIZED => Code::Unauthenticated,
+        s if s.is_server_error() => Code::Internal,
+        _ => Code::InvalidRequest,
     };
     let detail = if status.is_server_error() {
         "internal error; it has been logged".to_owned()
@@ -371,12 +337,7 @@ pub async fn catch_all(err: poem::Error) -> poem::Response {
     } else {
         message
     };
-    let body = problem(status, code, detail, None).0;
-    let mut out = poem::web::Json(body).with_status(status).into_response();
-    out.headers_mut().insert(
-        poem::http::header::CONTENT_TYPE,
-        poem::http::HeaderValue::from_static("application/problem+json"),
-    );
+    let mut out = Problem::with_status(status, code, detail, None).into_response();
     if status == StatusCode::UNAUTHORIZED {
         out.headers_mut().insert(
             poem::http::header::WWW_AUTHENTICATE,
@@ -388,22 +349,7 @@ pub async fn catch_all(err: poem::Error) -> poem::Response {
 
 /// The reply to a panic caught by the server: a 500 problem that says nothing of internals.
 pub fn internal_error_response() -> poem::Response {
-    use poem::IntoResponse;
-    let body = problem(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal",
-        "internal error; it has been logged",
-        None,
-    )
-    .0;
-    let mut out = poem::web::Json(body)
-        .with_status(StatusCode::INTERNAL_SERVER_ERROR)
-        .into_response();
-    out.headers_mut().insert(
-        poem::http::header::CONTENT_TYPE,
-        poem::http::HeaderValue::from_static("application/problem+json"),
-    );
-    out
+    Problem::new(Code::Internal, "internal error; it has been logged", None).into_response()
 }
 
 /// A request whose credentials were refused, as the problem to reply
@@ -411,8 +357,8 @@ pub fn internal_error_response() -> poem::Response {
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{detail}")]
 pub struct AuthProblem {
-    pub status: StatusCode,
-    pub code: &'static str,
+    /// The code, answered with the status the table gives it.
+    pub code: Code,
     pub detail: String,
     /// The `WWW-Authenticate` challenge, if the status calls for one.
     pub challenge: Option<String>,
@@ -420,19 +366,11 @@ pub struct AuthProblem {
 
 impl poem::error::ResponseError for AuthProblem {
     fn status(&self) -> StatusCode {
-        self.status
+        self.code.status()
     }
 
     fn as_response(&self) -> poem::Response {
-        use poem::IntoResponse;
-        let body = Problem::new(self.status, self.code, self.detail.clone(), None);
-        let mut resp = poem::web::Json(body)
-            .with_status(self.status)
-            .into_response();
-        resp.headers_mut().insert(
-            poem::http::header::CONTENT_TYPE,
-            poem::http::HeaderValue::from_static("application/problem+json"),
-        );
+        let mut resp = Problem::new(self.code, self.detail.clone(), None).into_response();
         if let Some(c) = &self.challenge
             && let Ok(v) = poem::http::HeaderValue::from_str(c)
         {

@@ -185,7 +185,7 @@ async fn closing(trail: &Trail, resp: &mut Response, operation: String) -> enfor
             if let Some(code) = v.get("code").and_then(Value::as_str) {
                 error_class = Some(code.chars().take(64).collect());
             } else if let Some(code) = v.pointer("/error/code").and_then(Value::as_i64) {
-                error_class = Some(jsonrpc_code(code).to_owned());
+                error_class = Some(jsonrpc_code(code).into());
             }
         }
         resp.set_body(body);
@@ -199,15 +199,16 @@ async fn closing(trail: &Trail, resp: &mut Response, operation: String) -> enfor
 }
 
 /// A stable name for a JSON-RPC error code.
-fn jsonrpc_code(code: i64) -> &'static str {
+fn jsonrpc_code(code: i64) -> crate::http::codes::Code {
+    use crate::http::codes::Code;
     match code {
-        -32700 => "invalid_json",
-        -32600 => "invalid_request",
-        -32601 => "unknown_method",
-        -32602 => "invalid_params",
-        -32603 => "internal",
-        -32002 => "not_found",
-        _ => "jsonrpc_error",
+        -32700 => Code::InvalidJson,
+        -32600 => Code::InvalidRequest,
+        -32601 => Code::UnknownMethod,
+        -32602 => Code::InvalidParams,
+        -32603 => Code::Internal,
+        -32002 => Code::NotFound,
+        _ => Code::JsonrpcError,
     }
 }
 

@@ -17,6 +17,7 @@
 
 use super::{ApiResult, Ctx, Tag};
 use crate::enforce::authn::Caller;
+use crate::http::codes::Code;
 use crate::http::problem::{ApiError, Problem};
 use crate::state::AppState;
 use audit::chain::to_hex;
@@ -26,7 +27,6 @@ use audit::query::{self, AuditReader, ChainKey, Filter, Reach, StoredEvent, veri
 use audit::{Actor, Effect, Outcome, RunResult};
 use kernel::UserId;
 use poem::Request;
-use poem::http::StatusCode;
 use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
 use poem_openapi::{Enum, Object, OpenApi};
@@ -388,19 +388,14 @@ impl From<query::RangeReport> for ChainVerificationDto {
 }
 
 /// A 400 problem naming the query parameter at fault.
-pub(super) fn bad_query(code: &str, field: &str, detail: String) -> ApiError {
-    ApiError::BadRequest(Json(Problem::new(
-        StatusCode::BAD_REQUEST,
-        code,
-        detail,
-        Some(field),
-    )))
+pub(super) fn bad_query(code: Code, field: &str, detail: String) -> ApiError {
+    ApiError::from_problem(Problem::new(code, detail, Some(field)))
 }
 
 /// The 400 problem for a refused query: its stable code, the parameter
 /// at fault and what to fix.
 fn query_problem(e: QueryError) -> ApiError {
-    bad_query(e.code(), e.field(), e.to_string())
+    bad_query(Code::of(e.code()), e.field(), e.to_string())
 }
 
 /// A query instant as the trail compares it ([`paging::instant`]); an

@@ -26,8 +26,8 @@ impl DirectoryApi {
     /// administrator) only as a platform administrator.
     async fn may_change_links(&self, ctx: &Ctx<'_>, id: UserId) -> Result<tenancy::User, ApiError> {
         if id == ctx.who.user_id {
-            return Err(ApiError::forbidden(
-                "own_identity_link",
+            return Err(ApiError::new(
+                crate::http::codes::Code::OwnIdentityLink,
                 "nobody changes their own account's identity links; ask another administrator",
             ));
         }
@@ -35,8 +35,8 @@ impl DirectoryApi {
         let index = self.state.authz.index(user.tenant_id).await?;
         let administrator = user.platform_admin || index.holds_anywhere(id, P::AdminAll);
         if administrator && !ctx.who.platform_admin {
-            return Err(ApiError::forbidden(
-                "platform_admin_link",
+            return Err(ApiError::new(
+                crate::http::codes::Code::PlatformAdminLink,
                 "only a platform administrator changes the identity links of an administrator \
                  (admin:* anywhere, or a platform administrator)",
             ));
@@ -81,7 +81,7 @@ impl DirectoryApi {
         match &self.state.idp {
             Some(idp) if issuer != idp.issuer() => {
                 return Err(ApiError::invalid_code(
-                    "issuer_mismatch",
+                    crate::http::codes::Code::IssuerMismatch,
                     "issuer",
                     format!("must be the configured provider's issuer, {}", idp.issuer()),
                 ));
@@ -103,8 +103,8 @@ impl DirectoryApi {
             .iter()
             .any(|l| l.issuer == issuer && l.subject != subject)
         {
-            return Err(ApiError::conflict_code(
-                "identity_already_linked",
+            return Err(ApiError::new(
+                crate::http::codes::Code::IdentityAlreadyLinked,
                 "this user is linked to an identity already; a user has one",
             ));
         }
@@ -114,12 +114,10 @@ impl DirectoryApi {
             .await
             .map_err(|e| match e {
                 tenancy::TenancyError::Conflict(_)
-                | tenancy::TenancyError::Store(kernel::StoreError::Conflict(_)) => {
-                    ApiError::conflict_code(
-                        "identity_taken",
-                        "this identity is already linked to another user",
-                    )
-                }
+                | tenancy::TenancyError::Store(kernel::StoreError::Conflict(_)) => ApiError::new(
+                    crate::http::codes::Code::IdentityTaken,
+                    "this identity is already linked to another user",
+                ),
                 other => other.into(),
             })?;
         Ok(user)
@@ -140,8 +138,8 @@ impl DirectoryApi {
             .unlink_identity(&user, issuer, subject)
             .await
             .map_err(|e| match e {
-                tenancy::TenancyError::NotFound(_) => ApiError::not_found_code(
-                    "identity_not_found",
+                tenancy::TenancyError::NotFound(_) => ApiError::new(
+                    crate::http::codes::Code::IdentityNotFound,
                     "this user is not linked to that identity",
                 ),
                 other => other.into(),

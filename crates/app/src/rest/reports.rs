@@ -259,7 +259,7 @@ impl ReportsApi {
                 .filter(representable)
                 .ok_or_else(|| {
                     bad_query(
-                        "invalid_range",
+                        crate::http::codes::Code::InvalidRange,
                         "to",
                         "to: too early to reach 30 days back; name `from`".to_owned(),
                     )

@@ -63,7 +63,7 @@ impl From<CallError> for ApiError {
             }
             CallError::UnknownDevice => ApiError::not_found("device"),
             CallError::UnknownPlan => ApiError::not_found("plan"),
-            e => ApiError::with_status(e.status(), e.code(), e.to_string(), None),
+            e => ApiError::new(e.code(), e.to_string()),
         }
     }
 }

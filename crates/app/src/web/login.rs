@@ -14,6 +14,7 @@
 //! `invalid_grant` ends the session, other failures do not.
 
 use crate::enforce::authn::{CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE};
+use crate::http::codes::Code;
 use crate::http::problem::Problem;
 use crate::state::AppState;
 use audit::{AuditEvent, Outcome};
@@ -54,7 +55,7 @@ async fn per_address<E: poem::Endpoint>(next: E, req: Request) -> poem::Result<R
 }
 
 /// Counts a refusal of a request that names nobody.
-fn count_refusal(state: &AppState, req: &Request, code: &str) {
+fn count_refusal(state: &AppState, req: &Request, code: Code) {
     let addr = crate::enforce::client_addr(req);
     let request_id = req
         .extensions()
@@ -67,7 +68,7 @@ fn count_refusal(state: &AppState, req: &Request, code: &str) {
             subject: crate::enforce::refusals::Subject::address(
                 addr.as_deref().unwrap_or_default(),
             ),
-            code,
+            code: code.as_str(),
             request_id: &request_id,
             client_addr: addr.as_deref(),
         },
@@ -147,15 +148,14 @@ fn clear_login_cookie(state: &AppState, jar: &CookieJar) {
 
 /// A failed step of the login flow.
 struct Failure {
-    status: StatusCode,
-    code: &'static str,
+    /// The code, answered with the status the table gives it.
+    code: Code,
     detail: String,
 }
 
 impl Failure {
-    fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+    fn new(code: Code, detail: impl Into<String>) -> Self {
         Self {
-            status,
             code,
             detail: detail.into(),
         }
@@ -163,14 +163,11 @@ impl Failure {
 
     fn idp(e: IdentityError) -> Self {
         match e {
-            IdentityError::Rejected(why) => {
-                Failure::new(StatusCode::BAD_REQUEST, "login_failed", why)
-            }
+            IdentityError::Rejected(why) => Failure::new(Code::LoginFailed, why),
             IdentityError::Unavailable(why) => {
                 tracing::warn!(%why, "identity provider unavailable");
                 Failure::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "idp_unavailable",
+                    Code::IdpUnavailable,
                     "the identity provider cannot be reached; try again in a moment",
                 )
             }
@@ -179,16 +176,14 @@ impl Failure {
 
     fn store() -> Self {
         Failure::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
+            Code::Unavailable,
             "sessions cannot be stored right now; try again",
         )
     }
 
     fn not_configured() -> Self {
         Failure::new(
-            StatusCode::NOT_FOUND,
-            "login_not_configured",
+            Code::LoginNotConfigured,
             "login through an identity provider is not configured here (see the [oidc] \
              settings in docs/authentication.md); use an API token instead",
         )
@@ -200,26 +195,17 @@ impl Failure {
             .get(header::ACCEPT)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|a| a.contains("text/html"));
+        let status = self.code.status();
         if wants_html {
-            let title = self.status.canonical_reason().unwrap_or("Error");
+            let title = status.canonical_reason().unwrap_or("Error");
             let page = format!(
                 "<!doctype html><html><head><meta charset=\"utf-8\"><title>{title} · rosgate</title></head>\
                  <body><h1>{title}</h1><p>{}</p><p><a href=\"/auth/login\">Log in again</a></p></body></html>",
                 html_escape(&self.detail)
             );
-            return poem::web::Html(page)
-                .with_status(self.status)
-                .into_response();
+            return poem::web::Html(page).with_status(status).into_response();
         }
-        let body = Problem::new(self.status, self.code, self.detail, None);
-        let mut resp = poem::web::Json(body)
-            .with_status(self.status)
-            .into_response();
-        resp.headers_mut().insert(
-            header::CONTENT_TYPE,
-            header::HeaderValue::from_static("application/problem+json"),
-        );
-        resp
+        Problem::new(self.code, self.detail, None).into_response()
     }
 }
 
@@ -291,7 +277,7 @@ async fn record(
     reason: &str,
 ) -> Result<(), Failure> {
     if user.is_none() && outcome == Outcome::Deny {
-        count_refusal(state, req, "login_failed");
+        count_refusal(state, req, Code::LoginFailed);
         return Ok(());
     }
     let now = state.clock.now();
@@ -312,7 +298,7 @@ async fn record(
         effect: audit::Effect::Write,
         decision: outcome,
         result: outcome.result(),
-        error_class: (outcome == Outcome::Deny).then(|| "login_failed".to_owned()),
+        error_class: (outcome == Outcome::Deny).then(|| Code::LoginFailed.into()),
         approval_request_id: None,
         client_addr: crate::enforce::client_addr(req),
         args_digest: None,
@@ -333,8 +319,7 @@ async fn record(
         .await
         .map_err(|()| {
             Failure::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
+                Code::Unavailable,
                 "the audit trail cannot be written, so nothing was done; try again",
             )
         })
@@ -429,16 +414,14 @@ async fn finish_login(
     // pending login is left alone, so it costs no store work either.
     if !bound_to_browser {
         return Err(Failure::new(
-            StatusCode::BAD_REQUEST,
-            "state_mismatch",
+            Code::StateMismatch,
             "this login was not started in this browser (its login cookie is missing or \
              names another login); start again at /auth/login",
         ));
     }
     let bad_state = || {
         Failure::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_state",
+            Code::InvalidState,
             "this login link is unknown, used or expired; start again at /auth/login",
         )
     };
@@ -452,8 +435,7 @@ async fn finish_login(
     if let Some(error) = q.error {
         let why = q.error_description.unwrap_or_default();
         return Err(Failure::new(
-            StatusCode::BAD_REQUEST,
-            "login_refused",
+            Code::LoginRefused,
             format!(
                 "the identity provider refused the login: {} {}",
                 error.chars().take(64).collect::<String>(),
@@ -464,13 +446,7 @@ async fn finish_login(
     let code = q
         .code
         .filter(|c| !c.is_empty() && c.len() <= 2048)
-        .ok_or_else(|| {
-            Failure::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "the callback carries no code",
-            )
-        })?;
+        .ok_or_else(|| Failure::new(Code::InvalidRequest, "the callback carries no code"))?;
     let (identity, tokens) = idp
         .exchange_code(&code, &pending.pkce_verifier, &pending.nonce)
         .await
@@ -480,17 +456,9 @@ async fn finish_login(
         .sign_in(&identity, &state.web.provisioning)
         .await
         .map_err(|e| match e {
-            TenancyError::NotProvisioned(_) => {
-                Failure::new(StatusCode::FORBIDDEN, "not_provisioned", e.to_string())
-            }
-            TenancyError::InvitationLapsed(_) => {
-                Failure::new(StatusCode::FORBIDDEN, "invitation_lapsed", e.to_string())
-            }
-            TenancyError::LinkRequired(_) => Failure::new(
-                StatusCode::FORBIDDEN,
-                "identity_link_required",
-                e.to_string(),
-            ),
+            TenancyError::NotProvisioned(_)
+            | TenancyError::InvitationLapsed(_)
+            | TenancyError::LinkRequired(_) => Failure::new(Code::of(e.code()), e.to_string()),
             other => {
                 tracing::warn!(error = %other, "sign-in failed");
                 Failure::store()
@@ -548,8 +516,7 @@ async fn csrf_session(
         .unwrap_or_default();
     if !session.csrf_matches(presented) {
         return Err(Failure::new(
-            StatusCode::FORBIDDEN,
-            "csrf_failed",
+            Code::CsrfFailed,
             "send the session's CSRF token (the `rosgate_csrf` cookie) in `X-CSRF-Token`",
         ));
     }
@@ -562,11 +529,7 @@ async fn refresh(req: &Request, state: Data<&AppState>, jar: &CookieJar) -> Resp
         let idp = state.idp.as_ref().ok_or_else(Failure::not_configured)?;
         let (cookie_value, mut session) =
             csrf_session(&state, req, jar, None).await?.ok_or_else(|| {
-                Failure::new(
-                    StatusCode::UNAUTHORIZED,
-                    "unauthenticated",
-                    "no session; log in at /auth/login",
-                )
+                Failure::new(Code::Unauthenticated, "no session; log in at /auth/login")
             })?;
         let tokens = open_tokens(&state, &session).ok_or_else(Failure::store)?;
         let fresh = match idp.refresh(&tokens).await {
@@ -576,8 +539,7 @@ async fn refresh(req: &Request, state: Data<&AppState>, jar: &CookieJar) -> Resp
                 let _ = state.sessions.end(&cookie_value).await;
                 clear_cookies(&state, jar);
                 return Err(Failure::new(
-                    StatusCode::UNAUTHORIZED,
-                    "refresh_failed",
+                    Code::RefreshFailed,
                     format!("{why}; log in again at /auth/login"),
                 ));
             }
@@ -591,8 +553,7 @@ async fn refresh(req: &Request, state: Data<&AppState>, jar: &CookieJar) -> Resp
             .map_err(|_| Failure::store())?
         {
             return Err(Failure::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthenticated",
+                Code::Unauthenticated,
                 "the session ended meanwhile",
             ));
         }
