@@ -105,7 +105,7 @@ pub trait ReadBack: Send + Sync {
 
 /// How many intents one [`Settle::run`] concluded, by what it found.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Settled {
+pub struct Settlement {
     pub applied: usize,
     pub not_applied: usize,
     pub unknown: usize,
@@ -113,7 +113,7 @@ pub struct Settled {
     pub waiting: usize,
 }
 
-impl Settled {
+impl Settlement {
     /// All intents concluded (not counting those left waiting).
     pub fn total(&self) -> usize {
         self.applied + self.not_applied + self.unknown
@@ -190,9 +190,9 @@ impl Settle<'_> {
     /// back where its change was kept; leaves open those whose device
     /// cannot be asked now (until [`READ_BACK_PATIENCE`] runs out); then
     /// drops the kept changes of every intent no longer open.
-    pub async fn run(&self, grace: Duration) -> Result<Settled, StoreError> {
+    pub async fn run(&self, grace: Duration) -> Result<Settlement, StoreError> {
         let cutoff = self.clock.now() - grace;
-        let mut settled = Settled::default();
+        let mut settled = Settlement::default();
         loop {
             let open = self.reader.open_intents(None, cutoff, BATCH).await?;
             let mut concluded = 0;

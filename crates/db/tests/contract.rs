@@ -1101,7 +1101,7 @@ mod audit_chain {
         // A second round asks the silent device again, and nothing else.
         assert_eq!(
             settle.run(grace).await.unwrap(),
-            audit::intents::Settled {
+            audit::intents::Settlement {
                 waiting: 1,
                 ..Default::default()
             }

@@ -51,7 +51,7 @@ pub use environment::{Environment, EnvironmentSet};
 pub use id::*;
 pub use page::{Page, PageRequest};
 pub use principal::{AuthMethod, Principal};
-pub use ratelimit::{Decision, MemoryRateLimiter, Quota, RateLimiter};
+pub use ratelimit::{Allowance, MemoryRateLimiter, Quota, RateLimiter};
 pub use store::{CachePort, LockPort, MemoryCache, MemoryLocks};
 
 pub mod error;

@@ -65,8 +65,8 @@ impl Quota {
 
     /// The answer for a quota that refuses everything ([`Quota::gcra`] is
     /// `None`): denied, and waiting does not help.
-    pub fn refusal(self) -> Decision {
-        Decision {
+    pub fn refusal(self) -> Allowance {
+        Allowance {
             allowed: false,
             limit: self.limit,
             remaining: 0,
@@ -78,7 +78,7 @@ impl Quota {
 
 /// The answer to one check, with what the rate-limit headers need.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Decision {
+pub struct Allowance {
     pub allowed: bool,
     /// The quota's `limit`.
     pub limit: u32,
@@ -107,7 +107,7 @@ pub trait RateLimiter: Send + Sync {
         key: &str,
         quota: Quota,
         now: OffsetDateTime,
-    ) -> Result<Decision, StoreError>;
+    ) -> Result<Allowance, StoreError>;
 }
 
 /// A usable [`Quota`] in whole microseconds: the GCRA step every adapter
@@ -140,13 +140,13 @@ impl Gcra {
 
     /// The decision for a step that was `allowed` (or not) and left the
     /// key's TAT at `kept_us`, both as [`Gcra::step`] returns them.
-    pub fn decision(self, allowed: bool, kept_us: i64, now_us: i64) -> Decision {
+    pub fn decision(self, allowed: bool, kept_us: i64, now_us: i64) -> Allowance {
         let ahead = kept_us.saturating_sub(now_us).max(0);
         let spare = (self.window_us - ahead).max(0);
         let remaining = u32::try_from(spare / self.interval_us)
             .unwrap_or(u32::MAX)
             .min(self.limit);
-        Decision {
+        Allowance {
             allowed,
             limit: self.limit,
             remaining,
@@ -229,7 +229,7 @@ impl RateLimiter for MemoryRateLimiter {
         key: &str,
         quota: Quota,
         now: OffsetDateTime,
-    ) -> Result<Decision, StoreError> {
+    ) -> Result<Allowance, StoreError> {
         let Some(gcra) = quota.gcra() else {
             return Ok(quota.refusal());
         };
@@ -265,7 +265,7 @@ pub mod contract {
         period: Duration::hours(1),
     };
 
-    async fn check(l: &dyn RateLimiter, key: &str, quota: Quota, now: OffsetDateTime) -> Decision {
+    async fn check(l: &dyn RateLimiter, key: &str, quota: Quota, now: OffsetDateTime) -> Allowance {
         l.check(key, quota, now).await.expect("the limiter answers")
     }
 

@@ -13,7 +13,7 @@ use crate::{LuaScript, RedisSessionStore, unavailable};
 use async_trait::async_trait;
 use fred::prelude::{LuaInterface, Pool};
 use kernel::StoreError;
-use kernel::ratelimit::{Decision, Quota, RateLimiter, unix_micros};
+use kernel::ratelimit::{Allowance, Quota, RateLimiter, unix_micros};
 use time::OffsetDateTime;
 
 /// One GCRA step.
@@ -98,7 +98,7 @@ impl RateLimiter for RedisRateLimiter {
         key: &str,
         quota: Quota,
         now: OffsetDateTime,
-    ) -> Result<Decision, StoreError> {
+    ) -> Result<Allowance, StoreError> {
         let Some(gcra) = quota.gcra() else {
             return Ok(quota.refusal());
         };

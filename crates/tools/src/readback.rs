@@ -1,7 +1,7 @@
 //! Reading a device back to settle a change whose outcome was never
 //! recorded.
 //!
-//! Before a change is sent, the app keeps an [`Intended`] beside its
+//! Before a change is sent, the app keeps an [`IntendedWrite`] beside its
 //! intent event (see `audit::intents`). If rosgate stops before the outcome
 //! is recorded, [`read_back`] later compares the device with what the
 //! change was meant to do. Each write tool says what "in place" means for
@@ -28,39 +28,43 @@ use uuid::Uuid;
 /// What a change was meant to do, as kept beside its intent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Intended {
+pub enum IntendedWrite {
     /// A single-device write tool and its input, secrets redacted.
     Tool { tool: String, input: Value },
     /// One device's part of a plan.
     Plan { plan_id: Uuid, change: Change },
 }
 
-impl Intended {
+impl IntendedWrite {
     /// The change a tool call means, with secrets redacted.
     pub fn tool(tool: &str, input: &Value) -> Self {
-        Intended::Tool {
+        IntendedWrite::Tool {
             tool: tool.to_owned(),
             input: crate::redact::redact(input.clone()),
         }
     }
 
-    /// As stored; [`Intended::from_json`] reads it back.
+    /// As stored; [`IntendedWrite::from_json`] reads it back.
     pub fn to_json(&self) -> Value {
         serde_json::to_value(self).unwrap_or(Value::Null)
     }
 
-    /// What [`Intended::to_json`] stored, if it still reads.
+    /// What [`IntendedWrite::to_json`] stored, if it still reads.
     pub fn from_json(v: &Value) -> Option<Self> {
         serde_json::from_value(v.clone()).ok()
     }
 }
 
 /// Reads the device behind `target` to see whether `intended` is in place.
-pub async fn read_back(api: &dyn RouterOs, target: &DeviceTarget, intended: &Intended) -> Finding {
+pub async fn read_back(
+    api: &dyn RouterOs,
+    target: &DeviceTarget,
+    intended: &IntendedWrite,
+) -> Finding {
     let r = DeviceReader { api, target };
     let found = match intended {
-        Intended::Tool { tool, input } => tool_in_place(&r, tool, input).await,
-        Intended::Plan { plan_id, change } => plan_in_place(&r, *plan_id, change).await,
+        IntendedWrite::Tool { tool, input } => tool_in_place(&r, tool, input).await,
+        IntendedWrite::Plan { plan_id, change } => plan_in_place(&r, *plan_id, change).await,
     };
     found.unwrap_or_else(|unreadable| unreadable)
 }

@@ -9,7 +9,7 @@ use crate::catalogue::{Implementation, Tool};
 use crate::device::DeviceTarget;
 use crate::output::{ToolError, ToolOutput};
 use crate::ports::RouterOs;
-use crate::readback::{Intended, read_back};
+use crate::readback::{IntendedWrite, read_back};
 use audit::intents::Finding;
 use kernel::Clock;
 use std::sync::Arc;
@@ -34,7 +34,7 @@ impl Runner {
     }
 
     /// Whether `intended` is in place on the device (see [`crate::readback`]).
-    pub async fn read_back(&self, t: &DeviceTarget, intended: &Intended) -> Finding {
+    pub async fn read_back(&self, t: &DeviceTarget, intended: &IntendedWrite) -> Finding {
         read_back(self.api.as_ref(), t, intended).await
     }
 

@@ -5,7 +5,7 @@
 //! ([`crate::readback`]).
 
 use crate::Runner;
-use crate::readback::Intended;
+use crate::readback::IntendedWrite;
 use crate::target::device_target;
 use audit::intents::Finding;
 
@@ -23,7 +23,7 @@ impl audit::intents::ReadBack for DeviceReadBack<'_> {
         intent: &audit::AuditEvent,
         change: &audit::intents::IntendedChange,
     ) -> Finding {
-        let Some(intended) = Intended::from_json(&change.change) else {
+        let Some(intended) = IntendedWrite::from_json(&change.change) else {
             return Finding::Unreadable("the kept change no longer reads".into());
         };
         if !vouches_for(intent, &intended) {
@@ -52,12 +52,12 @@ impl audit::intents::ReadBack for DeviceReadBack<'_> {
 
 /// Whether the chained `intent` vouches for `intended`, which was kept
 /// outside the chain: the same tool and argument digest, or the same plan.
-fn vouches_for(intent: &audit::AuditEvent, intended: &Intended) -> bool {
+fn vouches_for(intent: &audit::AuditEvent, intended: &IntendedWrite) -> bool {
     match intended {
-        Intended::Tool { tool, input } => {
+        IntendedWrite::Tool { tool, input } => {
             intent.tool_name.as_deref() == Some(tool.as_str())
                 && intent.args_digest.as_deref() == Some(audit::args_digest(input).as_str())
         }
-        Intended::Plan { plan_id, .. } => intent.approval_request_id == Some(*plan_id),
+        IntendedWrite::Plan { plan_id, .. } => intent.approval_request_id == Some(*plan_id),
     }
 }

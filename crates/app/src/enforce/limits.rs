@@ -11,7 +11,7 @@
 //! or let the request through; either way it is logged.
 
 use crate::config::{Budget, RateLimitsConfig};
-use kernel::{Clock, Decision, Principal, Quota, RateLimiter, RoleId};
+use kernel::{Allowance, Clock, Principal, Quota, RateLimiter, RoleId};
 use poem::http::HeaderMap;
 use poem::http::header::HeaderValue;
 use std::sync::Arc;
@@ -39,7 +39,7 @@ pub struct Window {
     /// `hour` or `day`.
     pub name: &'static str,
     pub quota: Quota,
-    pub decision: Decision,
+    pub decision: Allowance,
 }
 
 /// The windows checked for one request, for its rate-limit headers.
@@ -330,7 +330,7 @@ mod tests {
             _: &str,
             _: Quota,
             _: OffsetDateTime,
-        ) -> Result<Decision, StoreError> {
+        ) -> Result<Allowance, StoreError> {
             Err(StoreError::Unavailable("connection refused".into()))
         }
     }

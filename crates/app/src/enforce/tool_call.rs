@@ -17,7 +17,7 @@ use audit::{Effect, Outcome as AuditOutcome};
 use kernel::{DeviceId, Principal};
 use rbac::engine::Outcome;
 use rbac::{Decision, Permission, Resource};
-use tools::readback::Intended;
+use tools::readback::IntendedWrite;
 use tools::{Args, Tier, Tool, ToolError, ToolOutput};
 
 /// Why a tool call did not produce a result.
@@ -208,7 +208,7 @@ pub async fn call(
     );
     admit(state, c, tool).await?;
     if tool.writes && !dry {
-        record_intent(state, c, device_id, Intended::tool(tool.name, input)).await?;
+        record_intent(state, c, device_id, IntendedWrite::tool(tool.name, input)).await?;
     }
     let result = state.tools.run(tool, &device, &target, &args).await;
     match &result {
@@ -227,7 +227,7 @@ async fn record_intent(
     state: &AppState,
     c: &Caller<'_>,
     device: DeviceId,
-    intended: Intended,
+    intended: IntendedWrite,
 ) -> Result<(), CallError> {
     let Some(intent) = c.trail.intent(state) else {
         return Err(CallError::Unavailable(
@@ -243,7 +243,7 @@ async fn commit_intent(
     state: &AppState,
     intent: audit::AuditEvent,
     device: DeviceId,
-    intended: Intended,
+    intended: IntendedWrite,
     not_run: &str,
 ) -> Result<kernel::AuditEventId, CallError> {
     let id = intent.id;
@@ -485,7 +485,7 @@ async fn record_device_intents(
                 },
             )
             .ok_or_else(|| CallError::Unavailable("the caller cannot be named".into()))?;
-        let intended = Intended::Plan {
+        let intended = IntendedWrite::Plan {
             plan_id: plan.id,
             change: plan.change.clone(),
         };
