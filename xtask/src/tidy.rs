@@ -160,6 +160,7 @@ pub fn check(root: &Path) -> Result {
         v.extend(modules::violations(&m.name, &graph));
     }
     v.extend(paths::violations(root, &doc));
+    v.extend(paths::code_map_violations(root, &doc));
     if v.is_empty() {
         eprintln!(
             "tidy: ARCHITECTURE.md matches the code; dependency rules hold; no module imports another that imports it back"

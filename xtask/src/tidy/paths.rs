@@ -9,6 +9,13 @@
 //! of a crate (so `enforce/rest.rs` may stand for
 //! `crates/app/src/enforce/rest.rs`). Spans such as `/api/v1` or
 //! `tools/call` are not paths by this rule and are left alone.
+//!
+//! The code map (the fenced block under `## Code map`) is held to the tree
+//! both ways: a line indented two spaces names a crate (`tools/`), and
+//! every directory under `crates/` has such a line. Lines indented four
+//! spaces under a crate name its modules (`rest/`, `wiring.rs`); a crate
+//! whose modules are listed must list every file and directory of its
+//! `src/` (besides `lib.rs` and `main.rs`), and nothing else.
 
 use std::path::{Path, PathBuf};
 
@@ -78,6 +85,82 @@ pub fn violations(root: &Path, doc: &str) -> Vec<String> {
     out
 }
 
+/// The crates and modules the code map names: each crate line (two spaces
+/// of indent) with the module lines (four spaces) under it.
+fn code_map(doc: &str) -> Vec<(String, Vec<String>)> {
+    let block = doc
+        .split_once("## Code map")
+        .and_then(|(_, rest)| rest.split_once("```"))
+        .and_then(|(_, rest)| rest.split_once("```"))
+        .map_or("", |(block, _)| block);
+    let mut crates: Vec<(String, Vec<String>)> = Vec::new();
+    for line in block.lines() {
+        let word = line.split_whitespace().next().unwrap_or_default();
+        if line.starts_with("    ") && !line.starts_with("     ") {
+            if let Some((_, modules)) = crates.last_mut() {
+                modules.push(word.trim_end_matches('/').to_owned());
+            }
+        } else if line.starts_with("  ") && !line.starts_with("   ") {
+            crates.push((word.trim_end_matches('/').to_owned(), Vec::new()));
+        }
+    }
+    crates
+}
+
+/// The names in `dir`, directories and files alike, sorted.
+fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Where the code map and the tree at `root` disagree.
+pub fn code_map_violations(root: &Path, doc: &str) -> Vec<String> {
+    let map = code_map(doc);
+    let mut out = Vec::new();
+    for dir in entries(&root.join("crates")) {
+        if !map.iter().any(|(c, _)| *c == dir) {
+            out.push(format!(
+                "the code map in ARCHITECTURE.md has no line for `crates/{dir}/`: add one saying what it holds"
+            ));
+        }
+    }
+    for (name, modules) in &map {
+        let src = root.join("crates").join(name).join("src");
+        if !root.join("crates").join(name).is_dir() {
+            continue;
+        }
+        if modules.is_empty() {
+            continue;
+        }
+        let present: Vec<String> = entries(&src)
+            .into_iter()
+            .filter(|e| e != "lib.rs" && e != "main.rs")
+            .map(|e| e.trim_end_matches(".rs").to_owned())
+            .collect();
+        let listed: Vec<String> = modules
+            .iter()
+            .map(|m| m.trim_end_matches(".rs").to_owned())
+            .collect();
+        for p in present.iter().filter(|p| !listed.contains(p)) {
+            out.push(format!(
+                "the code map lists modules of `{name}/` but not `{p}` (crates/{name}/src): add it"
+            ));
+        }
+        for l in listed.iter().filter(|l| !present.contains(l)) {
+            out.push(format!(
+                "the code map lists `{l}` under `{name}/`, which crates/{name}/src does not hold: write what it is now"
+            ));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,5 +174,20 @@ mod tests {
         let v = violations(&root, doc);
         assert_eq!(v.len(), 1, "{v:#?}");
         assert!(v[0].contains("`crates/nothing/here.rs`"));
+    }
+
+    #[test]
+    fn the_code_map_lists_every_crate_and_the_modules_it_claims_to() {
+        let root = crate::root();
+        let doc = "## Code map\n```\ncrates/\n  kernel/     ids\n  app/        wiring\n    \
+                   wiring.rs  builds\n    nowhere/   gone\n```\n";
+        let v = code_map_violations(&root, doc);
+        assert!(v.iter().any(|m| m.contains("`crates/tools/`")), "{v:#?}");
+        assert!(v.iter().any(|m| m.contains("not `rest`")), "{v:#?}");
+        assert!(
+            v.iter().any(|m| m.contains("`nowhere` under `app/`")),
+            "{v:#?}"
+        );
+        assert!(!v.iter().any(|m| m.contains("`crates/kernel/`")), "{v:#?}");
     }
 }
