@@ -1,12 +1,11 @@
 //! Roles, role bindings, device scopes and authorization checks.
 
+use super::id::Id;
 use super::models::*;
-use super::{ApiResult, Created, Ctx, Deleted, Tag};
-use crate::enforce::authn::Caller;
+use super::{ApiResult, Created, Deleted, Gate, Tag};
 use crate::http::problem::ApiError;
 use crate::state::AppState;
 use kernel::{BindingId, DeviceScopeId, RoleId, UserId};
-use poem::Request;
 use poem_openapi::OpenApi;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -32,15 +31,15 @@ fn permission_set(names: &[String]) -> ApiResult<PermissionSet> {
 }
 
 /// Checks that a scope names a node of the kind it says, in the caller's tenant.
-pub async fn check_scope(state: &AppState, ctx: &Ctx<'_>, scope: Scope) -> ApiResult<()> {
+pub async fn check_scope(state: &AppState, gate: &Gate, scope: Scope) -> ApiResult<()> {
     let kind = match scope {
-        Scope::Tenant(t) => return ctx.same_tenant(t).await,
+        Scope::Tenant(t) => return gate.same_tenant(t).await,
         Scope::Division(_) => UnitKind::Division,
         Scope::Group(_) => UnitKind::Group,
         Scope::Team(_) => UnitKind::Team,
     };
     match state.tenancy.repo().unit(scope.uuid()).await? {
-        Some(u) if u.kind == kind => ctx.same_tenant(u.tenant_id).await,
+        Some(u) if u.kind == kind => gate.same_tenant(u.tenant_id).await,
         _ => Err(ApiError::invalid(
             "scope.id",
             format!("must name an existing {}", kind.as_str()),
@@ -51,25 +50,25 @@ pub async fn check_scope(state: &AppState, ctx: &Ctx<'_>, scope: Scope) -> ApiRe
 /// Turns a service result into the reply; a change a delegation rule
 /// refused is recorded as a denial of `perm` on `resource`.
 pub async fn settled<T>(
-    ctx: &Ctx<'_>,
+    gate: &Gate,
     perm: P,
     resource: Resource,
     result: Result<T, rbac::RbacError>,
 ) -> ApiResult<T> {
     match result {
         Ok(v) => Ok(v),
-        Err(rbac::RbacError::Delegation(d)) => Err(ctx.refuse(perm, resource, d).await),
+        Err(rbac::RbacError::Delegation(d)) => Err(gate.refuse(perm, resource, d).await),
         Err(e) => Err(e.into()),
     }
 }
 
 impl AccessApi {
     /// A custom role of another tenant is refused as cross-tenant, like any other resource.
-    async fn role_tenant_check(&self, ctx: &Ctx<'_>, id: Uuid) -> ApiResult<()> {
-        match self.state.rbac.repo().role(RoleId::from_uuid(id)).await? {
+    async fn role_tenant_check(&self, gate: &Gate, id: RoleId) -> ApiResult<()> {
+        match self.state.rbac.repo().role(id).await? {
             Some(rbac::Role {
                 tenant_id: Some(t), ..
-            }) => ctx.same_tenant(t).await,
+            }) => gate.same_tenant(t).await,
             _ => Ok(()),
         }
     }
@@ -81,14 +80,12 @@ impl AccessApi {
     #[oai(path = "/roles", method = "get", operation_id = "listRoles")]
     async fn list_roles(
         &self,
-        caller: Caller,
-        req: &Request,
+        gate: Gate,
         after: Query<Option<Uuid>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
     ) -> ApiResult<Json<RolePage>> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        ctx.authenticated().await?;
-        let roles = self.state.rbac.roles(ctx.tenant()).await?;
+        gate.authenticated().await?;
+        let roles = self.state.rbac.roles(gate.tenant()).await?;
         Ok(Json(
             Paging {
                 after: after.0,
@@ -102,23 +99,17 @@ impl AccessApi {
 
     /// Create a custom role.
     #[oai(path = "/roles", method = "post", operation_id = "createRole")]
-    async fn create_role(
-        &self,
-        caller: Caller,
-        req: &Request,
-        body: Json<NewRole>,
-    ) -> ApiResult<Created<RoleDto>> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        let at = Resource::Tenant(ctx.tenant());
-        ctx.authorize(P::RoleManage, at).await?;
+    async fn create_role(&self, gate: Gate, body: Json<NewRole>) -> ApiResult<Created<RoleDto>> {
+        let at = Resource::Tenant(gate.tenant());
+        gate.authorize(P::RoleManage, at).await?;
         let perms = permission_set(&body.0.permissions)?;
-        let index = self.state.authz.index(ctx.tenant()).await?;
+        let index = self.state.authz.index(gate.tenant()).await?;
         let created = self
             .state
             .rbac
-            .create_role(&index, ctx.who.user_id, &body.0.name, perms)
+            .create_role(&index, gate.who.user_id, &body.0.name, perms)
             .await;
-        let role = settled(&ctx, P::RoleManage, at, created).await?;
+        let role = settled(&gate, P::RoleManage, at, created).await?;
         Ok(Created::Created(Json(role.into())))
     }
 
@@ -130,14 +121,12 @@ impl AccessApi {
     )]
     async fn update_role(
         &self,
-        caller: Caller,
-        req: &Request,
-        role_id: Path<Uuid>,
+        gate: Gate,
+        role_id: Path<Id<RoleId>>,
         body: Json<RolePatch>,
     ) -> ApiResult<Json<RoleDto>> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        self.role_tenant_check(&ctx, role_id.0).await?;
-        ctx.authorize(P::RoleManage, Resource::Tenant(ctx.tenant()))
+        self.role_tenant_check(&gate, role_id.0.get()).await?;
+        gate.authorize(P::RoleManage, Resource::Tenant(gate.tenant()))
             .await?;
         let perms = body
             .0
@@ -145,19 +134,25 @@ impl AccessApi {
             .as_deref()
             .map(permission_set)
             .transpose()?;
-        let index = self.state.authz.index(ctx.tenant()).await?;
+        let index = self.state.authz.index(gate.tenant()).await?;
         let updated = self
             .state
             .rbac
             .update_role(
                 &index,
-                ctx.who.user_id,
-                RoleId::from_uuid(role_id.0),
+                gate.who.user_id,
+                role_id.0.get(),
                 body.0.name.as_deref(),
                 perms,
             )
             .await;
-        let role = settled(&ctx, P::RoleManage, Resource::Tenant(ctx.tenant()), updated).await?;
+        let role = settled(
+            &gate,
+            P::RoleManage,
+            Resource::Tenant(gate.tenant()),
+            updated,
+        )
+        .await?;
         Ok(Json(role.into()))
     }
 
@@ -167,19 +162,13 @@ impl AccessApi {
         method = "delete",
         operation_id = "deleteRole"
     )]
-    async fn delete_role(
-        &self,
-        caller: Caller,
-        req: &Request,
-        role_id: Path<Uuid>,
-    ) -> ApiResult<Deleted> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        self.role_tenant_check(&ctx, role_id.0).await?;
-        ctx.authorize(P::RoleManage, Resource::Tenant(ctx.tenant()))
+    async fn delete_role(&self, gate: Gate, role_id: Path<Id<RoleId>>) -> ApiResult<Deleted> {
+        self.role_tenant_check(&gate, role_id.0.get()).await?;
+        gate.authorize(P::RoleManage, Resource::Tenant(gate.tenant()))
             .await?;
         self.state
             .rbac
-            .delete_role(ctx.tenant(), RoleId::from_uuid(role_id.0))
+            .delete_role(gate.tenant(), role_id.0.get())
             .await?;
         Ok(Deleted::Deleted)
     }
@@ -190,35 +179,30 @@ impl AccessApi {
         method = "post",
         operation_id = "createRoleBinding"
     )]
-    async fn bind(
-        &self,
-        caller: Caller,
-        req: &Request,
-        body: Json<NewBinding>,
-    ) -> ApiResult<Created<BindingDto>> {
-        let ctx = Ctx::new(&self.state, caller, req);
+    async fn bind(&self, gate: Gate, body: Json<NewBinding>) -> ApiResult<Created<BindingDto>> {
         let b = body.0;
         let scope: Scope = b.scope.into();
-        check_scope(&self.state, &ctx, scope).await?;
-        self.role_tenant_check(&ctx, b.role_id).await?;
-        ctx.authorize(P::UserRead, Resource::User(b.user_id.into()))
+        check_scope(&self.state, &gate, scope).await?;
+        self.role_tenant_check(&gate, RoleId::from_uuid(b.role_id))
             .await?;
-        ctx.authorize(P::RoleManage, Resource::from_scope(scope))
+        gate.authorize(P::UserRead, Resource::User(b.user_id.into()))
             .await?;
-        let index = self.state.authz.index(ctx.tenant()).await?;
+        gate.authorize(P::RoleManage, Resource::from_scope(scope))
+            .await?;
+        let index = self.state.authz.index(gate.tenant()).await?;
         let bound = self
             .state
             .rbac
             .bind(
                 &index,
-                ctx.who.user_id,
+                gate.who.user_id,
                 b.user_id.into(),
                 b.role_id.into(),
                 scope,
                 envs_in(b.environments),
             )
             .await;
-        let binding = settled(&ctx, P::RoleManage, Resource::from_scope(scope), bound).await?;
+        let binding = settled(&gate, P::RoleManage, Resource::from_scope(scope), bound).await?;
         Ok(Created::Created(Json(binding.into())))
     }
 
@@ -230,17 +214,15 @@ impl AccessApi {
     )]
     async fn list_bindings(
         &self,
-        caller: Caller,
-        req: &Request,
+        gate: Gate,
         after: Query<Option<Uuid>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
     ) -> ApiResult<Json<BindingPage>> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        let index = ctx.authorize_list(P::UserRead).await?;
-        let all = self.state.rbac.repo().bindings(ctx.tenant()).await?;
+        let index = gate.authorize_list(P::UserRead).await?;
+        let all = self.state.rbac.repo().bindings(gate.tenant()).await?;
         let visible = all
             .into_iter()
-            .filter(|b| ctx.visible(&index, P::UserRead, Resource::User(b.user_id)));
+            .filter(|b| gate.visible(&index, P::UserRead, Resource::User(b.user_id)));
         Ok(Json(
             Paging {
                 after: after.0,
@@ -258,14 +240,8 @@ impl AccessApi {
         method = "delete",
         operation_id = "deleteRoleBinding"
     )]
-    async fn unbind(
-        &self,
-        caller: Caller,
-        req: &Request,
-        binding_id: Path<Uuid>,
-    ) -> ApiResult<Deleted> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        let id = BindingId::from_uuid(binding_id.0);
+    async fn unbind(&self, gate: Gate, binding_id: Path<Id<BindingId>>) -> ApiResult<Deleted> {
+        let id = binding_id.0.get();
         let b = self
             .state
             .rbac
@@ -273,16 +249,16 @@ impl AccessApi {
             .binding(id)
             .await?
             .ok_or_else(|| ApiError::not_found("role binding"))?;
-        ctx.same_tenant(b.tenant_id).await?;
-        ctx.authorize(P::RoleManage, Resource::from_scope(b.scope))
+        gate.same_tenant(b.tenant_id).await?;
+        gate.authorize(P::RoleManage, Resource::from_scope(b.scope))
             .await?;
         // Taking a binding away is a change to its user: only someone who
         // outranks the user may make it.
         let user = Resource::User(b.user_id);
-        ctx.authorize(P::RoleManage, user).await?;
-        let index = self.state.authz.index(ctx.tenant()).await?;
+        gate.authorize(P::RoleManage, user).await?;
+        let index = self.state.authz.index(gate.tenant()).await?;
         let unbound = self.state.rbac.unbind(&index, id).await;
-        settled(&ctx, P::RoleManage, user, unbound).await?;
+        settled(&gate, P::RoleManage, user, unbound).await?;
         Ok(Deleted::Deleted)
     }
 
@@ -294,11 +270,9 @@ impl AccessApi {
     )]
     async fn grant(
         &self,
-        caller: Caller,
-        req: &Request,
+        gate: Gate,
         body: Json<NewDeviceScope>,
     ) -> ApiResult<Created<DeviceScopeDto>> {
-        let ctx = Ctx::new(&self.state, caller, req);
         let b = body.0;
         let (target, resource) = match (b.device_id, b.device_group_id) {
             (Some(d), None) => (
@@ -317,15 +291,15 @@ impl AccessApi {
             }
         };
         let user = UserId::from_uuid(b.user_id);
-        ctx.authorize(P::UserUpdate, Resource::User(user)).await?;
-        ctx.authorize(P::DeviceRead, resource).await?;
-        let index = self.state.authz.index(ctx.tenant()).await?;
+        gate.authorize(P::UserUpdate, Resource::User(user)).await?;
+        gate.authorize(P::DeviceRead, resource).await?;
+        let index = self.state.authz.index(gate.tenant()).await?;
         let granted = self
             .state
             .rbac
-            .grant_device_scope(&index, ctx.who.user_id, user, target)
+            .grant_device_scope(&index, gate.who.user_id, user, target)
             .await;
-        let scope = settled(&ctx, P::UserUpdate, Resource::User(user), granted).await?;
+        let scope = settled(&gate, P::UserUpdate, Resource::User(user), granted).await?;
         Ok(Created::Created(Json(scope.into())))
     }
 
@@ -337,29 +311,28 @@ impl AccessApi {
     )]
     async fn list_scopes(
         &self,
-        caller: Caller,
-        req: &Request,
+        gate: Gate,
         user_id: Query<Option<Uuid>>,
         after: Query<Option<Uuid>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
     ) -> ApiResult<Json<DeviceScopePage>> {
-        let ctx = Ctx::new(&self.state, caller, req);
         let index = match user_id.0 {
             Some(u) => {
-                ctx.authorize(P::UserRead, Resource::User(u.into())).await?;
-                self.state.authz.index(ctx.tenant()).await?
+                gate.authorize(P::UserRead, Resource::User(u.into()))
+                    .await?;
+                self.state.authz.index(gate.tenant()).await?
             }
-            None => ctx.authorize_list(P::UserRead).await?,
+            None => gate.authorize_list(P::UserRead).await?,
         };
         let all = self
             .state
             .rbac
             .repo()
-            .device_scopes(ctx.tenant(), user_id.0.map(Into::into))
+            .device_scopes(gate.tenant(), user_id.0.map(Into::into))
             .await?;
         let visible = all
             .into_iter()
-            .filter(|s| ctx.visible(&index, P::UserRead, Resource::User(s.user_id)));
+            .filter(|s| gate.visible(&index, P::UserRead, Resource::User(s.user_id)));
         Ok(Json(
             Paging {
                 after: after.0,
@@ -377,14 +350,8 @@ impl AccessApi {
         method = "delete",
         operation_id = "revokeDeviceScope"
     )]
-    async fn revoke(
-        &self,
-        caller: Caller,
-        req: &Request,
-        scope_id: Path<Uuid>,
-    ) -> ApiResult<Deleted> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        let id = DeviceScopeId::from_uuid(scope_id.0);
+    async fn revoke(&self, gate: Gate, scope_id: Path<Id<DeviceScopeId>>) -> ApiResult<Deleted> {
+        let id = scope_id.0.get();
         let s = self
             .state
             .rbac
@@ -392,16 +359,16 @@ impl AccessApi {
             .device_scope(id)
             .await?
             .ok_or_else(|| ApiError::not_found("device scope"))?;
-        ctx.same_tenant(s.tenant_id).await?;
+        gate.same_tenant(s.tenant_id).await?;
         let user = Resource::User(s.user_id);
-        ctx.authorize(P::UserUpdate, user).await?;
-        let index = self.state.authz.index(ctx.tenant()).await?;
+        gate.authorize(P::UserUpdate, user).await?;
+        let index = self.state.authz.index(gate.tenant()).await?;
         let revoked = self
             .state
             .rbac
-            .revoke_device_scope(&index, ctx.who.user_id, &s)
+            .revoke_device_scope(&index, gate.who.user_id, &s)
             .await;
-        settled(&ctx, P::UserUpdate, user, revoked).await?;
+        settled(&gate, P::UserUpdate, user, revoked).await?;
         Ok(Deleted::Deleted)
     }
 
@@ -412,13 +379,7 @@ impl AccessApi {
         method = "post",
         operation_id = "checkAuthorization"
     )]
-    async fn check(
-        &self,
-        caller: Caller,
-        req: &Request,
-        body: Json<AuthzCheck>,
-    ) -> ApiResult<Json<AuthzAnswer>> {
-        let ctx = Ctx::new(&self.state, caller, req);
+    async fn check(&self, gate: Gate, body: Json<AuthzCheck>) -> ApiResult<Json<AuthzAnswer>> {
         let b = body.0;
         let perm = P::parse(&b.permission).ok_or_else(|| {
             ApiError::invalid(
@@ -426,16 +387,17 @@ impl AccessApi {
                 format!("unknown permission `{}`", b.permission),
             )
         })?;
-        let mut subject = ctx.who.clone();
+        let mut subject = gate.who.clone();
         match b.user_id {
-            Some(u) if u != ctx.who.user_id.uuid() => {
-                ctx.authorize(P::UserRead, Resource::User(u.into())).await?;
+            Some(u) if u != gate.who.user_id.uuid() => {
+                gate.authorize(P::UserRead, Resource::User(u.into()))
+                    .await?;
                 let user = self.state.tenancy.user(u.into()).await?;
                 subject.user_id = user.id;
                 subject.email = user.email;
                 subject.platform_admin = user.platform_admin;
             }
-            _ => ctx.authenticated().await?,
+            _ => gate.authenticated().await?,
         }
         let decision = match self
             .state

@@ -1,12 +1,11 @@
 //! Users, invitations and API tokens.
 
+use super::id::Id;
 use super::models::*;
-use super::{ApiResult, Created, Ctx, Deleted, Tag};
-use crate::enforce::authn::Caller;
+use super::{ApiResult, Created, Deleted, Gate, Tag};
 use crate::http::problem::ApiError;
 use crate::state::AppState;
-use kernel::UserId;
-use poem::Request;
+use kernel::{ApiTokenId, UserId};
 use poem_openapi::OpenApi;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -21,11 +20,11 @@ fn shown(s: &str) -> String {
 }
 
 impl DirectoryApi {
-    /// The user whose identity links `ctx`'s caller may change: never its
+    /// The user whose identity links `gate`'s caller may change: never its
     /// own, and an administrator's (`admin:*` anywhere, or a platform
     /// administrator) only as a platform administrator.
-    async fn may_change_links(&self, ctx: &Ctx<'_>, id: UserId) -> Result<tenancy::User, ApiError> {
-        if id == ctx.who.user_id {
+    async fn may_change_links(&self, gate: &Gate, id: UserId) -> Result<tenancy::User, ApiError> {
+        if id == gate.who.user_id {
             return Err(ApiError::forbidden(
                 "own_identity_link",
                 "nobody changes their own account's identity links; ask another administrator",
@@ -34,7 +33,7 @@ impl DirectoryApi {
         let user = self.state.tenancy.user(id).await?;
         let index = self.state.authz.index(user.tenant_id).await?;
         let administrator = user.platform_admin || index.holds_anywhere(id, P::AdminAll);
-        if administrator && !ctx.who.platform_admin {
+        if administrator && !gate.who.platform_admin {
             return Err(ApiError::forbidden(
                 "platform_admin_link",
                 "only a platform administrator changes the identity links of an administrator \
@@ -48,7 +47,7 @@ impl DirectoryApi {
     /// `what`: allowed (`what` and `done`) or, for a refusal, denied (`what`,
     /// `refused` and the problem's code).
     async fn audit_link_change<T>(
-        ctx: &Ctx<'_>,
+        gate: &Gate,
         at: Resource,
         what: &str,
         (done, refused): (&str, &str),
@@ -56,13 +55,13 @@ impl DirectoryApi {
     ) -> ApiResult<T> {
         match outcome {
             Ok(v) => {
-                ctx.allowed_because(P::AdminAll, at, format!("{what} {done}"))
+                gate.allowed_because(P::AdminAll, at, format!("{what} {done}"))
                     .await?;
                 Ok(v)
             }
             Err(e) if e.problem().status < 500 => {
                 let reason = format!("{what} {refused}: {}", e.problem().code);
-                Err(ctx.refuse_because(P::AdminAll, at, reason, e).await)
+                Err(gate.refuse_because(P::AdminAll, at, reason, e).await)
             }
             Err(e) => Err(e),
         }
@@ -72,12 +71,12 @@ impl DirectoryApi {
     /// then the link itself.
     async fn link_checked(
         &self,
-        ctx: &Ctx<'_>,
+        gate: &Gate,
         id: UserId,
         issuer: &str,
         subject: &str,
     ) -> Result<tenancy::User, ApiError> {
-        let user = self.may_change_links(ctx, id).await?;
+        let user = self.may_change_links(gate, id).await?;
         match &self.state.idp {
             Some(idp) if issuer != idp.issuer() => {
                 return Err(ApiError::invalid_code(
@@ -129,12 +128,12 @@ impl DirectoryApi {
     /// then the removal itself.
     async fn unlink_checked(
         &self,
-        ctx: &Ctx<'_>,
+        gate: &Gate,
         id: UserId,
         issuer: &str,
         subject: &str,
     ) -> Result<(), ApiError> {
-        let user = self.may_change_links(ctx, id).await?;
+        let user = self.may_change_links(gate, id).await?;
         self.state
             .tenancy
             .unlink_identity(&user, issuer, subject)
@@ -157,14 +156,13 @@ pub struct DirectoryApi {
 impl DirectoryApi {
     /// The caller's own user record and role bindings.
     #[oai(path = "/me", method = "get", operation_id = "getMe")]
-    async fn me(&self, caller: Caller, req: &Request) -> ApiResult<Json<MeDto>> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        ctx.authenticated().await?;
-        let user = self.state.tenancy.user(ctx.who.user_id).await?;
-        let bindings = self.state.rbac.repo().bindings(ctx.tenant()).await?;
+    async fn me(&self, gate: Gate) -> ApiResult<Json<MeDto>> {
+        gate.authenticated().await?;
+        let user = self.state.tenancy.user(gate.who.user_id).await?;
+        let bindings = self.state.rbac.repo().bindings(gate.tenant()).await?;
         let mine = bindings
             .into_iter()
-            .filter(|b| b.user_id == ctx.who.user_id)
+            .filter(|b| b.user_id == gate.who.user_id)
             .map(BindingDto::from)
             .collect();
         Ok(Json(MeDto {
@@ -177,17 +175,15 @@ impl DirectoryApi {
     #[oai(path = "/users", method = "get", operation_id = "listUsers")]
     async fn list_users(
         &self,
-        caller: Caller,
-        req: &Request,
+        gate: Gate,
         after: Query<Option<Uuid>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
     ) -> ApiResult<Json<UserPage>> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        let index = ctx.authorize_list(P::UserRead).await?;
-        let users = self.state.tenancy.repo().users(ctx.tenant()).await?;
+        let index = gate.authorize_list(P::UserRead).await?;
+        let users = self.state.tenancy.repo().users(gate.tenant()).await?;
         let visible = users
             .into_iter()
-            .filter(|u| ctx.visible(&index, P::UserRead, Resource::User(u.id)));
+            .filter(|u| gate.visible(&index, P::UserRead, Resource::User(u.id)));
         Ok(Json(
             Paging {
                 after: after.0,
@@ -201,18 +197,10 @@ impl DirectoryApi {
 
     /// Get a user.
     #[oai(path = "/users/:user_id", method = "get", operation_id = "getUser")]
-    async fn get_user(
-        &self,
-        caller: Caller,
-        req: &Request,
-        user_id: Path<Uuid>,
-    ) -> ApiResult<Json<UserDto>> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        ctx.authorize(P::UserRead, Resource::User(user_id.0.into()))
+    async fn get_user(&self, gate: Gate, user_id: Path<Id<UserId>>) -> ApiResult<Json<UserDto>> {
+        gate.authorize(P::UserRead, Resource::User(user_id.0.get()))
             .await?;
-        Ok(Json(
-            self.state.tenancy.user(user_id.0.into()).await?.into(),
-        ))
+        Ok(Json(self.state.tenancy.user(user_id.0.get()).await?.into()))
     }
 
     /// Change a user's display name.
@@ -223,18 +211,16 @@ impl DirectoryApi {
     )]
     async fn update_user(
         &self,
-        caller: Caller,
-        req: &Request,
-        user_id: Path<Uuid>,
+        gate: Gate,
+        user_id: Path<Id<UserId>>,
         body: Json<UserPatch>,
     ) -> ApiResult<Json<UserDto>> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        ctx.authorize(P::UserUpdate, Resource::User(user_id.0.into()))
+        gate.authorize(P::UserUpdate, Resource::User(user_id.0.get()))
             .await?;
         Ok(Json(
             self.state
                 .tenancy
-                .update_user(user_id.0.into(), &body.0.display_name)
+                .update_user(user_id.0.get(), &body.0.display_name)
                 .await?
                 .into(),
         ))
@@ -246,23 +232,17 @@ impl DirectoryApi {
         method = "delete",
         operation_id = "removeUser"
     )]
-    async fn remove_user(
-        &self,
-        caller: Caller,
-        req: &Request,
-        user_id: Path<Uuid>,
-    ) -> ApiResult<Deleted> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        let id = UserId::from_uuid(user_id.0);
-        ctx.authorize(P::UserRemove, Resource::User(id)).await?;
-        if id == ctx.who.user_id {
+    async fn remove_user(&self, gate: Gate, user_id: Path<Id<UserId>>) -> ApiResult<Deleted> {
+        let id = user_id.0.get();
+        gate.authorize(P::UserRemove, Resource::User(id)).await?;
+        if id == gate.who.user_id {
             return Err(ApiError::conflict(
                 "you cannot remove yourself; ask another administrator",
             ));
         }
-        let index = self.state.authz.index(ctx.tenant()).await?;
+        let index = self.state.authz.index(gate.tenant()).await?;
         if let Err(e) = delegation::user_removal(&index, id) {
-            return Err(ctx.refuse(P::UserRemove, Resource::User(id), e).await);
+            return Err(gate.refuse(P::UserRemove, Resource::User(id), e).await);
         }
         self.state.tenancy.repo().delete_user(id).await?;
         Ok(Deleted::Deleted)
@@ -286,15 +266,13 @@ impl DirectoryApi {
     )]
     async fn link_identity(
         &self,
-        caller: Caller,
-        req: &Request,
-        user_id: Path<Uuid>,
+        gate: Gate,
+        user_id: Path<Id<UserId>>,
         body: Json<NewIdentityLink>,
     ) -> ApiResult<Created<IdentityLinkDto>> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        let id = UserId::from_uuid(user_id.0);
+        let id = user_id.0.get();
         let at = Resource::User(id);
-        ctx.authorize(P::AdminAll, at).await?;
+        gate.authorize(P::AdminAll, at).await?;
         let subject = body.0.subject.trim().to_owned();
         let issuer = body
             .0
@@ -307,9 +285,9 @@ impl DirectoryApi {
             shown(&subject),
             shown(&issuer)
         );
-        let outcome = self.link_checked(&ctx, id, &issuer, &subject).await;
+        let outcome = self.link_checked(&gate, id, &issuer, &subject).await;
         let user =
-            Self::audit_link_change(&ctx, at, &what, ("created", "refused"), outcome).await?;
+            Self::audit_link_change(&gate, at, &what, ("created", "refused"), outcome).await?;
         Ok(Created::Created(Json(IdentityLinkDto {
             user_id: user.id.uuid(),
             issuer,
@@ -327,13 +305,11 @@ impl DirectoryApi {
     )]
     async fn list_identities(
         &self,
-        caller: Caller,
-        req: &Request,
-        user_id: Path<Uuid>,
+        gate: Gate,
+        user_id: Path<Id<UserId>>,
     ) -> ApiResult<Json<LinkedIdentities>> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        let id = UserId::from_uuid(user_id.0);
-        ctx.authorize(P::UserRead, Resource::User(id)).await?;
+        let id = user_id.0.get();
+        gate.authorize(P::UserRead, Resource::User(id)).await?;
         let links = self.state.tenancy.identity_links(id).await?;
         Ok(Json(LinkedIdentities {
             items: links.into_iter().map(LinkedIdentityDto::from).collect(),
@@ -356,16 +332,14 @@ impl DirectoryApi {
     )]
     async fn unlink_identity(
         &self,
-        caller: Caller,
-        req: &Request,
-        user_id: Path<Uuid>,
+        gate: Gate,
+        user_id: Path<Id<UserId>>,
         subject: Query<String>,
         issuer: Query<Option<String>>,
     ) -> ApiResult<Deleted> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        let id = UserId::from_uuid(user_id.0);
+        let id = user_id.0.get();
         let at = Resource::User(id);
-        ctx.authorize(P::AdminAll, at).await?;
+        gate.authorize(P::AdminAll, at).await?;
         let subject = subject.0;
         let issuer = issuer
             .0
@@ -376,8 +350,8 @@ impl DirectoryApi {
             shown(&subject),
             shown(&issuer)
         );
-        let outcome = self.unlink_checked(&ctx, id, &issuer, &subject).await;
-        Self::audit_link_change(&ctx, at, &what, ("removed", "removal refused"), outcome).await?;
+        let outcome = self.unlink_checked(&gate, id, &issuer, &subject).await;
+        Self::audit_link_change(&gate, at, &what, ("removed", "removal refused"), outcome).await?;
         Ok(Deleted::Deleted)
     }
 
@@ -390,20 +364,18 @@ impl DirectoryApi {
     )]
     async fn invite(
         &self,
-        caller: Caller,
-        req: &Request,
+        gate: Gate,
         body: Json<NewInvitation>,
     ) -> ApiResult<Created<CreatedInvitation>> {
-        let ctx = Ctx::new(&self.state, caller, req);
         let body = body.0;
         let scope: tenancy::Scope = body.scope.into();
         let at = Resource::from_scope(scope);
-        super::access::check_scope(&self.state, &ctx, scope).await?;
-        ctx.authorize(P::UserInvite, at).await?;
+        super::access::check_scope(&self.state, &gate, scope).await?;
+        gate.authorize(P::UserInvite, at).await?;
         let role = self
             .state
             .rbac
-            .role_in(ctx.tenant(), body.role_id.into())
+            .role_in(gate.tenant(), body.role_id.into())
             .await
             .map_err(|_| {
                 ApiError::invalid(
@@ -412,22 +384,22 @@ impl DirectoryApi {
                 )
             })?;
         let environments = rbac::service::normalise_environments(envs_in(body.environments))?;
-        let index = self.state.authz.index(ctx.tenant()).await?;
+        let index = self.state.authz.index(gate.tenant()).await?;
         if let Err(e) = delegation::invitation(
             &index,
-            ctx.who.user_id,
+            gate.who.user_id,
             role.permissions,
             scope,
             environments.as_deref(),
         ) {
-            return Err(ctx.refuse(P::UserInvite, at, e).await);
+            return Err(gate.refuse(P::UserInvite, at, e).await);
         }
         let (inv, secret) = self
             .state
             .tenancy
             .invite(
-                ctx.tenant(),
-                ctx.who.user_id,
+                gate.tenant(),
+                gate.who.user_id,
                 tenancy::service::NewInvitation {
                     email: body.email,
                     role_id: role.id,
@@ -452,7 +424,7 @@ impl DirectoryApi {
     )]
     async fn accept(
         &self,
-        req: &Request,
+        req: &poem::Request,
         body: Json<AcceptInvitation>,
     ) -> ApiResult<Created<UserDto>> {
         let trail = crate::enforce::gate::request_trail(req)?;
@@ -469,18 +441,16 @@ impl DirectoryApi {
     #[oai(path = "/tokens", method = "post", operation_id = "createToken")]
     async fn create_token(
         &self,
-        caller: Caller,
-        req: &Request,
+        gate: Gate,
         body: Json<NewToken>,
     ) -> ApiResult<Created<CreatedToken>> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        ctx.authenticated().await?;
-        let user = self.state.tenancy.user(ctx.who.user_id).await?;
+        gate.authenticated().await?;
+        let user = self.state.tenancy.user(gate.who.user_id).await?;
         let ttl = body.0.ttl_days.map(|d| Duration::days(i64::from(d)));
         let (token, secret) = self
             .state
             .tenancy
-            .create_api_token_within(&user, &body.0.name, ttl, ctx.who.credential_expires_at)
+            .create_api_token_within(&user, &body.0.name, ttl, gate.who.credential_expires_at)
             .await?;
         Ok(Created::Created(Json(CreatedToken {
             token: token.into(),
@@ -492,18 +462,16 @@ impl DirectoryApi {
     #[oai(path = "/tokens", method = "get", operation_id = "listTokens")]
     async fn list_tokens(
         &self,
-        caller: Caller,
-        req: &Request,
+        gate: Gate,
         after: Query<Option<Uuid>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
     ) -> ApiResult<Json<TokenPage>> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        ctx.authenticated().await?;
+        gate.authenticated().await?;
         let tokens = self
             .state
             .tenancy
             .repo()
-            .api_tokens(ctx.who.user_id)
+            .api_tokens(gate.who.user_id)
             .await?;
         Ok(Json(
             Paging {
@@ -522,25 +490,19 @@ impl DirectoryApi {
         method = "delete",
         operation_id = "revokeToken"
     )]
-    async fn revoke_token(
-        &self,
-        caller: Caller,
-        req: &Request,
-        token_id: Path<Uuid>,
-    ) -> ApiResult<Deleted> {
-        let ctx = Ctx::new(&self.state, caller, req);
+    async fn revoke_token(&self, gate: Gate, token_id: Path<Id<ApiTokenId>>) -> ApiResult<Deleted> {
         let (token, _) = self
             .state
             .tenancy
             .repo()
-            .api_token(token_id.0.into())
+            .api_token(token_id.0.get())
             .await?
             .ok_or_else(|| ApiError::not_found("token"))?;
-        ctx.same_tenant(token.tenant_id).await?;
-        if token.user_id == ctx.who.user_id {
-            ctx.authenticated().await?;
+        gate.same_tenant(token.tenant_id).await?;
+        if token.user_id == gate.who.user_id {
+            gate.authenticated().await?;
         } else {
-            ctx.authorize(P::UserUpdate, Resource::User(token.user_id))
+            gate.authorize(P::UserUpdate, Resource::User(token.user_id))
                 .await?;
         }
         self.state.tenancy.revoke_api_token(token.id).await?;

@@ -1,11 +1,11 @@
 //! Tenants, divisions, groups and teams.
 
+use super::id::Id;
 use super::models::*;
-use super::{ApiResult, Created, Ctx, Deleted, Tag};
-use crate::enforce::authn::Caller;
+use super::{ApiResult, Created, Deleted, Gate, Tag};
 use crate::http::problem::ApiError;
 use crate::state::AppState;
-use poem::Request;
+use kernel::{DivisionId, GroupId, TeamId, TenantId};
 use poem_openapi::OpenApi;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -34,7 +34,7 @@ fn perms(kind: UnitKind) -> [P; 4] {
 impl HierarchyApi {
     async fn create_unit(
         &self,
-        ctx: &Ctx<'_>,
+        gate: &Gate,
         kind: UnitKind,
         parent: Uuid,
         name: &str,
@@ -44,27 +44,27 @@ impl HierarchyApi {
         } else {
             Resource::Unit(parent)
         };
-        ctx.authorize(perms(kind)[0], target).await?;
-        let unit = ctx
+        gate.authorize(perms(kind)[0], target).await?;
+        let unit = self
             .state
             .tenancy
-            .create_unit(ctx.tenant(), kind, parent, name)
+            .create_unit(gate.tenant(), kind, parent, name)
             .await?;
         Ok(Created::Created(Json(unit.into())))
     }
 
     async fn list_units(
         &self,
-        ctx: &Ctx<'_>,
+        gate: &Gate,
         kind: UnitKind,
         paging: Paging,
     ) -> ApiResult<Json<UnitPage>> {
         let read = perms(kind)[1];
-        let index = ctx.authorize_list(read).await?;
-        let units = ctx.state.tenancy.repo().units(ctx.tenant()).await?;
+        let index = gate.authorize_list(read).await?;
+        let units = self.state.tenancy.repo().units(gate.tenant()).await?;
         let visible = units
             .into_iter()
-            .filter(|u| u.kind == kind && ctx.visible(&index, read, Resource::Unit(u.id)));
+            .filter(|u| u.kind == kind && gate.visible(&index, read, Resource::Unit(u.id)));
         Ok(Json(
             paging
                 .request()
@@ -73,27 +73,27 @@ impl HierarchyApi {
         ))
     }
 
-    async fn get_unit(&self, ctx: &Ctx<'_>, kind: UnitKind, id: Uuid) -> ApiResult<Json<UnitDto>> {
-        ctx.authorize(perms(kind)[1], Resource::Unit(id)).await?;
-        Ok(Json(ctx.state.tenancy.unit(kind, id).await?.into()))
+    async fn get_unit(&self, gate: &Gate, kind: UnitKind, id: Uuid) -> ApiResult<Json<UnitDto>> {
+        gate.authorize(perms(kind)[1], Resource::Unit(id)).await?;
+        Ok(Json(self.state.tenancy.unit(kind, id).await?.into()))
     }
 
     async fn rename_unit(
         &self,
-        ctx: &Ctx<'_>,
+        gate: &Gate,
         kind: UnitKind,
         id: Uuid,
         name: &str,
     ) -> ApiResult<Json<UnitDto>> {
-        ctx.authorize(perms(kind)[2], Resource::Unit(id)).await?;
+        gate.authorize(perms(kind)[2], Resource::Unit(id)).await?;
         Ok(Json(
-            ctx.state.tenancy.rename_unit(kind, id, name).await?.into(),
+            self.state.tenancy.rename_unit(kind, id, name).await?.into(),
         ))
     }
 
-    async fn delete_unit(&self, ctx: &Ctx<'_>, kind: UnitKind, id: Uuid) -> ApiResult<Deleted> {
-        ctx.authorize(perms(kind)[3], Resource::Unit(id)).await?;
-        ctx.state.tenancy.delete_unit(kind, id).await?;
+    async fn delete_unit(&self, gate: &Gate, kind: UnitKind, id: Uuid) -> ApiResult<Deleted> {
+        gate.authorize(perms(kind)[3], Resource::Unit(id)).await?;
+        self.state.tenancy.delete_unit(kind, id).await?;
         Ok(Deleted::Deleted)
     }
 }
@@ -104,12 +104,10 @@ impl HierarchyApi {
     #[oai(path = "/tenants", method = "post", operation_id = "createTenant")]
     async fn create_tenant(
         &self,
-        caller: Caller,
-        req: &Request,
+        gate: Gate,
         body: Json<NameBody>,
     ) -> ApiResult<Created<TenantDto>> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        ctx.authorize(P::TenantCreate, Resource::Platform).await?;
+        gate.authorize(P::TenantCreate, Resource::Platform).await?;
         Ok(Created::Created(Json(
             self.state.tenancy.create_tenant(&body.0.name).await?.into(),
         )))
@@ -119,26 +117,24 @@ impl HierarchyApi {
     #[oai(path = "/tenants", method = "get", operation_id = "listTenants")]
     async fn list_tenants(
         &self,
-        caller: Caller,
-        req: &Request,
+        gate: Gate,
         after: Query<Option<Uuid>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
     ) -> ApiResult<Json<TenantPage>> {
-        let ctx = Ctx::new(&self.state, caller, req);
         let paging = Paging {
             after: after.0,
             limit: limit.0,
         };
-        let tenants = if ctx.who.platform_admin {
-            ctx.authorize(P::TenantCreate, Resource::Platform).await?;
+        let tenants = if gate.who.platform_admin {
+            gate.authorize(P::TenantCreate, Resource::Platform).await?;
             self.state.tenancy.repo().tenants().await?
         } else {
-            ctx.authorize(P::TenantRead, Resource::Tenant(ctx.tenant()))
+            gate.authorize(P::TenantRead, Resource::Tenant(gate.tenant()))
                 .await?;
             self.state
                 .tenancy
                 .repo()
-                .tenant(ctx.tenant())
+                .tenant(gate.tenant())
                 .await?
                 .into_iter()
                 .collect()
@@ -159,18 +155,16 @@ impl HierarchyApi {
     )]
     async fn get_tenant(
         &self,
-        caller: Caller,
-        req: &Request,
-        tenant_id: Path<Uuid>,
+        gate: Gate,
+        tenant_id: Path<Id<TenantId>>,
     ) -> ApiResult<Json<TenantDto>> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        ctx.authorize(P::TenantRead, Resource::Tenant(tenant_id.0.into()))
+        gate.authorize(P::TenantRead, Resource::Tenant(tenant_id.0.get()))
             .await?;
         let t = self
             .state
             .tenancy
             .repo()
-            .tenant(tenant_id.0.into())
+            .tenant(tenant_id.0.get())
             .await?
             .ok_or_else(|| ApiError::not_found("tenant"))?;
         Ok(Json(t.into()))
@@ -184,18 +178,16 @@ impl HierarchyApi {
     )]
     async fn update_tenant(
         &self,
-        caller: Caller,
-        req: &Request,
-        tenant_id: Path<Uuid>,
+        gate: Gate,
+        tenant_id: Path<Id<TenantId>>,
         body: Json<NameBody>,
     ) -> ApiResult<Json<TenantDto>> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        ctx.authorize(P::TenantUpdate, Resource::Tenant(tenant_id.0.into()))
+        gate.authorize(P::TenantUpdate, Resource::Tenant(tenant_id.0.get()))
             .await?;
         Ok(Json(
             self.state
                 .tenancy
-                .rename_tenant(tenant_id.0.into(), &body.0.name)
+                .rename_tenant(tenant_id.0.get(), &body.0.name)
                 .await?
                 .into(),
         ))
@@ -205,16 +197,14 @@ impl HierarchyApi {
     #[oai(path = "/divisions", method = "post", operation_id = "createDivision")]
     async fn create_division(
         &self,
-        caller: Caller,
-        req: &Request,
+        gate: Gate,
         body: Json<NewDivision>,
     ) -> ApiResult<Created<UnitDto>> {
-        let ctx = Ctx::new(&self.state, caller, req);
         if let Some(t) = body.0.tenant_id {
-            ctx.same_tenant(t.into()).await?;
+            gate.same_tenant(t.into()).await?;
         }
-        let tenant = ctx.tenant().uuid();
-        self.create_unit(&ctx, UnitKind::Division, tenant, &body.0.name)
+        let tenant = gate.tenant().uuid();
+        self.create_unit(&gate, UnitKind::Division, tenant, &body.0.name)
             .await
     }
 
@@ -222,14 +212,12 @@ impl HierarchyApi {
     #[oai(path = "/divisions", method = "get", operation_id = "listDivisions")]
     async fn list_divisions(
         &self,
-        caller: Caller,
-        req: &Request,
+        gate: Gate,
         after: Query<Option<Uuid>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
     ) -> ApiResult<Json<UnitPage>> {
-        let ctx = Ctx::new(&self.state, caller, req);
         self.list_units(
-            &ctx,
+            &gate,
             UnitKind::Division,
             Paging {
                 after: after.0,
@@ -247,12 +235,11 @@ impl HierarchyApi {
     )]
     async fn get_division(
         &self,
-        caller: Caller,
-        req: &Request,
-        division_id: Path<Uuid>,
+        gate: Gate,
+        division_id: Path<Id<DivisionId>>,
     ) -> ApiResult<Json<UnitDto>> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        self.get_unit(&ctx, UnitKind::Division, division_id.0).await
+        self.get_unit(&gate, UnitKind::Division, division_id.0.get().uuid())
+            .await
     }
 
     /// Rename a division.
@@ -263,14 +250,17 @@ impl HierarchyApi {
     )]
     async fn update_division(
         &self,
-        caller: Caller,
-        req: &Request,
-        division_id: Path<Uuid>,
+        gate: Gate,
+        division_id: Path<Id<DivisionId>>,
         body: Json<NameBody>,
     ) -> ApiResult<Json<UnitDto>> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        self.rename_unit(&ctx, UnitKind::Division, division_id.0, &body.0.name)
-            .await
+        self.rename_unit(
+            &gate,
+            UnitKind::Division,
+            division_id.0.get().uuid(),
+            &body.0.name,
+        )
+        .await
     }
 
     /// Delete an empty division.
@@ -281,25 +271,17 @@ impl HierarchyApi {
     )]
     async fn delete_division(
         &self,
-        caller: Caller,
-        req: &Request,
-        division_id: Path<Uuid>,
+        gate: Gate,
+        division_id: Path<Id<DivisionId>>,
     ) -> ApiResult<Deleted> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        self.delete_unit(&ctx, UnitKind::Division, division_id.0)
+        self.delete_unit(&gate, UnitKind::Division, division_id.0.get().uuid())
             .await
     }
 
     /// Create a group in a division.
     #[oai(path = "/groups", method = "post", operation_id = "createGroup")]
-    async fn create_group(
-        &self,
-        caller: Caller,
-        req: &Request,
-        body: Json<NewGroup>,
-    ) -> ApiResult<Created<UnitDto>> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        self.create_unit(&ctx, UnitKind::Group, body.0.division_id, &body.0.name)
+    async fn create_group(&self, gate: Gate, body: Json<NewGroup>) -> ApiResult<Created<UnitDto>> {
+        self.create_unit(&gate, UnitKind::Group, body.0.division_id, &body.0.name)
             .await
     }
 
@@ -307,14 +289,12 @@ impl HierarchyApi {
     #[oai(path = "/groups", method = "get", operation_id = "listGroups")]
     async fn list_groups(
         &self,
-        caller: Caller,
-        req: &Request,
+        gate: Gate,
         after: Query<Option<Uuid>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
     ) -> ApiResult<Json<UnitPage>> {
-        let ctx = Ctx::new(&self.state, caller, req);
         self.list_units(
-            &ctx,
+            &gate,
             UnitKind::Group,
             Paging {
                 after: after.0,
@@ -326,14 +306,9 @@ impl HierarchyApi {
 
     /// Get a group.
     #[oai(path = "/groups/:group_id", method = "get", operation_id = "getGroup")]
-    async fn get_group(
-        &self,
-        caller: Caller,
-        req: &Request,
-        group_id: Path<Uuid>,
-    ) -> ApiResult<Json<UnitDto>> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        self.get_unit(&ctx, UnitKind::Group, group_id.0).await
+    async fn get_group(&self, gate: Gate, group_id: Path<Id<GroupId>>) -> ApiResult<Json<UnitDto>> {
+        self.get_unit(&gate, UnitKind::Group, group_id.0.get().uuid())
+            .await
     }
 
     /// Rename a group.
@@ -344,14 +319,17 @@ impl HierarchyApi {
     )]
     async fn update_group(
         &self,
-        caller: Caller,
-        req: &Request,
-        group_id: Path<Uuid>,
+        gate: Gate,
+        group_id: Path<Id<GroupId>>,
         body: Json<NameBody>,
     ) -> ApiResult<Json<UnitDto>> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        self.rename_unit(&ctx, UnitKind::Group, group_id.0, &body.0.name)
-            .await
+        self.rename_unit(
+            &gate,
+            UnitKind::Group,
+            group_id.0.get().uuid(),
+            &body.0.name,
+        )
+        .await
     }
 
     /// Delete an empty group.
@@ -360,26 +338,15 @@ impl HierarchyApi {
         method = "delete",
         operation_id = "deleteGroup"
     )]
-    async fn delete_group(
-        &self,
-        caller: Caller,
-        req: &Request,
-        group_id: Path<Uuid>,
-    ) -> ApiResult<Deleted> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        self.delete_unit(&ctx, UnitKind::Group, group_id.0).await
+    async fn delete_group(&self, gate: Gate, group_id: Path<Id<GroupId>>) -> ApiResult<Deleted> {
+        self.delete_unit(&gate, UnitKind::Group, group_id.0.get().uuid())
+            .await
     }
 
     /// Create a team in a group.
     #[oai(path = "/teams", method = "post", operation_id = "createTeam")]
-    async fn create_team(
-        &self,
-        caller: Caller,
-        req: &Request,
-        body: Json<NewTeam>,
-    ) -> ApiResult<Created<UnitDto>> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        self.create_unit(&ctx, UnitKind::Team, body.0.group_id, &body.0.name)
+    async fn create_team(&self, gate: Gate, body: Json<NewTeam>) -> ApiResult<Created<UnitDto>> {
+        self.create_unit(&gate, UnitKind::Team, body.0.group_id, &body.0.name)
             .await
     }
 
@@ -387,14 +354,12 @@ impl HierarchyApi {
     #[oai(path = "/teams", method = "get", operation_id = "listTeams")]
     async fn list_teams(
         &self,
-        caller: Caller,
-        req: &Request,
+        gate: Gate,
         after: Query<Option<Uuid>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
     ) -> ApiResult<Json<UnitPage>> {
-        let ctx = Ctx::new(&self.state, caller, req);
         self.list_units(
-            &ctx,
+            &gate,
             UnitKind::Team,
             Paging {
                 after: after.0,
@@ -406,14 +371,9 @@ impl HierarchyApi {
 
     /// Get a team.
     #[oai(path = "/teams/:team_id", method = "get", operation_id = "getTeam")]
-    async fn get_team(
-        &self,
-        caller: Caller,
-        req: &Request,
-        team_id: Path<Uuid>,
-    ) -> ApiResult<Json<UnitDto>> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        self.get_unit(&ctx, UnitKind::Team, team_id.0).await
+    async fn get_team(&self, gate: Gate, team_id: Path<Id<TeamId>>) -> ApiResult<Json<UnitDto>> {
+        self.get_unit(&gate, UnitKind::Team, team_id.0.get().uuid())
+            .await
     }
 
     /// Rename a team.
@@ -424,13 +384,11 @@ impl HierarchyApi {
     )]
     async fn update_team(
         &self,
-        caller: Caller,
-        req: &Request,
-        team_id: Path<Uuid>,
+        gate: Gate,
+        team_id: Path<Id<TeamId>>,
         body: Json<NameBody>,
     ) -> ApiResult<Json<UnitDto>> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        self.rename_unit(&ctx, UnitKind::Team, team_id.0, &body.0.name)
+        self.rename_unit(&gate, UnitKind::Team, team_id.0.get().uuid(), &body.0.name)
             .await
     }
 
@@ -440,13 +398,8 @@ impl HierarchyApi {
         method = "delete",
         operation_id = "deleteTeam"
     )]
-    async fn delete_team(
-        &self,
-        caller: Caller,
-        req: &Request,
-        team_id: Path<Uuid>,
-    ) -> ApiResult<Deleted> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        self.delete_unit(&ctx, UnitKind::Team, team_id.0).await
+    async fn delete_team(&self, gate: Gate, team_id: Path<Id<TeamId>>) -> ApiResult<Deleted> {
+        self.delete_unit(&gate, UnitKind::Team, team_id.0.get().uuid())
+            .await
     }
 }

@@ -1,11 +1,10 @@
 //! Sites, devices and device groups.
 
+use super::id::Id;
 use super::models::*;
-use super::{ApiResult, Created, Ctx, Deleted, Tag};
-use crate::enforce::authn::Caller;
+use super::{ApiResult, Created, Deleted, Gate, Tag};
 use crate::state::AppState;
 use kernel::{DeviceGroupId, DeviceId, SiteId};
-use poem::Request;
 use poem_openapi::OpenApi;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -20,19 +19,13 @@ pub struct InventoryApi {
 impl InventoryApi {
     /// Create a site owned by a team.
     #[oai(path = "/sites", method = "post", operation_id = "createSite")]
-    async fn create_site(
-        &self,
-        caller: Caller,
-        req: &Request,
-        body: Json<NewSite>,
-    ) -> ApiResult<Created<SiteDto>> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        ctx.authorize(P::SiteCreate, Resource::Unit(body.0.team_id))
+    async fn create_site(&self, gate: Gate, body: Json<NewSite>) -> ApiResult<Created<SiteDto>> {
+        gate.authorize(P::SiteCreate, Resource::Unit(body.0.team_id))
             .await?;
         let site = self
             .state
             .tenancy
-            .create_site(ctx.tenant(), body.0.team_id.into(), &body.0.name)
+            .create_site(gate.tenant(), body.0.team_id.into(), &body.0.name)
             .await?;
         Ok(Created::Created(Json(site.into())))
     }
@@ -41,17 +34,15 @@ impl InventoryApi {
     #[oai(path = "/sites", method = "get", operation_id = "listSites")]
     async fn list_sites(
         &self,
-        caller: Caller,
-        req: &Request,
+        gate: Gate,
         after: Query<Option<Uuid>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
     ) -> ApiResult<Json<SitePage>> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        let index = ctx.authorize_list(P::SiteRead).await?;
-        let sites = self.state.tenancy.repo().sites(ctx.tenant()).await?;
+        let index = gate.authorize_list(P::SiteRead).await?;
+        let sites = self.state.tenancy.repo().sites(gate.tenant()).await?;
         let visible = sites
             .into_iter()
-            .filter(|s| ctx.visible(&index, P::SiteRead, Resource::Site(s.id)));
+            .filter(|s| gate.visible(&index, P::SiteRead, Resource::Site(s.id)));
         Ok(Json(
             Paging {
                 after: after.0,
@@ -65,18 +56,10 @@ impl InventoryApi {
 
     /// Get a site.
     #[oai(path = "/sites/:site_id", method = "get", operation_id = "getSite")]
-    async fn get_site(
-        &self,
-        caller: Caller,
-        req: &Request,
-        site_id: Path<Uuid>,
-    ) -> ApiResult<Json<SiteDto>> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        ctx.authorize(P::SiteRead, Resource::Site(site_id.0.into()))
+    async fn get_site(&self, gate: Gate, site_id: Path<Id<SiteId>>) -> ApiResult<Json<SiteDto>> {
+        gate.authorize(P::SiteRead, Resource::Site(site_id.0.get()))
             .await?;
-        Ok(Json(
-            self.state.tenancy.site(site_id.0.into()).await?.into(),
-        ))
+        Ok(Json(self.state.tenancy.site(site_id.0.get()).await?.into()))
     }
 
     /// Rename a site or hand it to another team.
@@ -87,16 +70,14 @@ impl InventoryApi {
     )]
     async fn update_site(
         &self,
-        caller: Caller,
-        req: &Request,
-        site_id: Path<Uuid>,
+        gate: Gate,
+        site_id: Path<Id<SiteId>>,
         body: Json<SitePatch>,
     ) -> ApiResult<Json<SiteDto>> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        let id = SiteId::from_uuid(site_id.0);
-        ctx.authorize(P::SiteUpdate, Resource::Site(id)).await?;
+        let id = site_id.0.get();
+        gate.authorize(P::SiteUpdate, Resource::Site(id)).await?;
         if let Some(team) = body.0.team_id {
-            ctx.authorize(P::SiteCreate, Resource::Unit(team)).await?;
+            gate.authorize(P::SiteCreate, Resource::Unit(team)).await?;
         }
         let site = self
             .state
@@ -112,16 +93,10 @@ impl InventoryApi {
         method = "delete",
         operation_id = "deleteSite"
     )]
-    async fn delete_site(
-        &self,
-        caller: Caller,
-        req: &Request,
-        site_id: Path<Uuid>,
-    ) -> ApiResult<Deleted> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        ctx.authorize(P::SiteDelete, Resource::Site(site_id.0.into()))
+    async fn delete_site(&self, gate: Gate, site_id: Path<Id<SiteId>>) -> ApiResult<Deleted> {
+        gate.authorize(P::SiteDelete, Resource::Site(site_id.0.get()))
             .await?;
-        self.state.tenancy.delete_site(site_id.0.into()).await?;
+        self.state.tenancy.delete_site(site_id.0.get()).await?;
         Ok(Deleted::Deleted)
     }
 
@@ -133,17 +108,15 @@ impl InventoryApi {
     )]
     async fn publish_site(
         &self,
-        caller: Caller,
-        req: &Request,
-        site_id: Path<Uuid>,
+        gate: Gate,
+        site_id: Path<Id<SiteId>>,
     ) -> ApiResult<Json<SiteDto>> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        ctx.authorize(P::SitePublish, Resource::Site(site_id.0.into()))
+        gate.authorize(P::SitePublish, Resource::Site(site_id.0.get()))
             .await?;
         Ok(Json(
             self.state
                 .tenancy
-                .publish_site(site_id.0.into())
+                .publish_site(site_id.0.get())
                 .await?
                 .into(),
         ))
@@ -156,25 +129,23 @@ impl InventoryApi {
     #[oai(path = "/devices", method = "post", operation_id = "createDevice")]
     async fn create_device(
         &self,
-        caller: Caller,
-        req: &Request,
+        gate: Gate,
         body: Json<NewDevice>,
     ) -> ApiResult<Created<DeviceDto>> {
-        let ctx = Ctx::new(&self.state, caller, req);
         let b = body.0;
         let site = Resource::Site(b.site_id.into());
-        ctx.authorize(P::DeviceCreate, site).await?;
+        gate.authorize(P::DeviceCreate, site).await?;
         // In the device's environment: a lab-limited binding creates lab devices only.
-        ctx.authorize_in(P::DeviceCreate, site, b.environment.into())
+        gate.authorize_in(P::DeviceCreate, site, b.environment.into())
             .await?;
         if b.credentials.is_some() {
-            ctx.authorize(P::DeviceCredentials, Resource::Site(b.site_id.into()))
+            gate.authorize(P::DeviceCredentials, Resource::Site(b.site_id.into()))
                 .await?;
         }
         let capabilities: tenancy::Capabilities = b.capabilities.into();
         if capabilities != tenancy::Capabilities::default() {
             // Capability flags decide which tools may change the device.
-            ctx.authorize(P::DeviceConfigure, Resource::Site(b.site_id.into()))
+            gate.authorize(P::DeviceConfigure, Resource::Site(b.site_id.into()))
                 .await?;
         }
         let tls = b
@@ -186,7 +157,7 @@ impl InventoryApi {
             .state
             .tenancy
             .create_device(
-                ctx.tenant(),
+                gate.tenant(),
                 tenancy::service::NewDevice {
                     site_id: b.site_id.into(),
                     name: b.name,
@@ -207,17 +178,15 @@ impl InventoryApi {
     #[oai(path = "/devices", method = "get", operation_id = "listDevices")]
     async fn list_devices(
         &self,
-        caller: Caller,
-        req: &Request,
+        gate: Gate,
         after: Query<Option<Uuid>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
     ) -> ApiResult<Json<DevicePage>> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        let index = ctx.authorize_list(P::DeviceRead).await?;
-        let devices = self.state.tenancy.repo().devices(ctx.tenant()).await?;
+        let index = gate.authorize_list(P::DeviceRead).await?;
+        let devices = self.state.tenancy.repo().devices(gate.tenant()).await?;
         let visible = devices
             .into_iter()
-            .filter(|d| ctx.visible(&index, P::DeviceRead, Resource::Device(d.id)));
+            .filter(|d| gate.visible(&index, P::DeviceRead, Resource::Device(d.id)));
         let mut page: DevicePage = Paging {
             after: after.0,
             limit: limit.0,
@@ -239,18 +208,16 @@ impl InventoryApi {
     )]
     async fn get_device(
         &self,
-        caller: Caller,
-        req: &Request,
-        device_id: Path<Uuid>,
+        gate: Gate,
+        device_id: Path<Id<DeviceId>>,
     ) -> ApiResult<Json<DeviceDto>> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        ctx.authorize(P::DeviceRead, Resource::Device(device_id.0.into()))
+        gate.authorize(P::DeviceRead, Resource::Device(device_id.0.get()))
             .await?;
-        let mut dto: DeviceDto = self.state.tenancy.device(device_id.0.into()).await?.into();
+        let mut dto: DeviceDto = self.state.tenancy.device(device_id.0.get()).await?.into();
         dto.health = self
             .state
             .health
-            .get(device_id.0.into())
+            .get(device_id.0.get())
             .await
             .map(Into::into);
         Ok(Json(dto))
@@ -268,21 +235,20 @@ impl InventoryApi {
     )]
     async fn update_device(
         &self,
-        caller: Caller,
-        req: &Request,
-        device_id: Path<Uuid>,
+        gate: Gate,
+        device_id: Path<Id<DeviceId>>,
         body: Json<DevicePatch>,
     ) -> ApiResult<Json<DeviceDto>> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        let id = DeviceId::from_uuid(device_id.0);
+        let id = device_id.0.get();
         let b = body.0;
-        ctx.authorize(P::DeviceUpdate, Resource::Device(id)).await?;
+        gate.authorize(P::DeviceUpdate, Resource::Device(id))
+            .await?;
         let current = self.state.tenancy.device(id).await?;
         if let Some(site) = b.site_id {
             let site = Resource::Site(site.into());
-            ctx.authorize(P::DeviceCreate, site).await?;
+            gate.authorize(P::DeviceCreate, site).await?;
             let env = b.environment.map_or(current.environment, Into::into);
-            ctx.authorize_in(P::DeviceCreate, site, env).await?;
+            gate.authorize_in(P::DeviceCreate, site, env).await?;
         }
         let patch = tenancy::service::DevicePatch {
             site_id: b.site_id.map(Into::into),
@@ -300,10 +266,10 @@ impl InventoryApi {
                 .capabilities
                 .is_some_and(|c| c != current.capabilities)
         {
-            ctx.authorize(P::DeviceConfigure, Resource::Device(id))
+            gate.authorize(P::DeviceConfigure, Resource::Device(id))
                 .await?;
             if let Some(env) = new_environment {
-                ctx.authorize_in(P::DeviceConfigure, Resource::Device(id), env)
+                gate.authorize_in(P::DeviceConfigure, Resource::Device(id), env)
                     .await?;
             }
         }
@@ -316,7 +282,7 @@ impl InventoryApi {
         if retargeted && current.has_credentials {
             // Refused rather than dropping the credentials: the caller
             // learns why, and nobody loses a working device by accident.
-            ctx.authorize(P::DeviceCredentials, Resource::Device(id))
+            gate.authorize(P::DeviceCredentials, Resource::Device(id))
                 .await?;
         }
         Ok(Json(
@@ -335,17 +301,12 @@ impl InventoryApi {
         method = "delete",
         operation_id = "deleteDevice"
     )]
-    async fn delete_device(
-        &self,
-        caller: Caller,
-        req: &Request,
-        device_id: Path<Uuid>,
-    ) -> ApiResult<Deleted> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        let id = DeviceId::from_uuid(device_id.0);
-        ctx.authorize(P::DeviceDelete, Resource::Device(id)).await?;
+    async fn delete_device(&self, gate: Gate, device_id: Path<Id<DeviceId>>) -> ApiResult<Deleted> {
+        let id = device_id.0.get();
+        gate.authorize(P::DeviceDelete, Resource::Device(id))
+            .await?;
         revokes_scopes(
-            &ctx,
+            &gate,
             Resource::Device(id),
             rbac::DeviceScopeTarget::Device(id),
         )
@@ -362,14 +323,12 @@ impl InventoryApi {
     )]
     async fn set_credentials(
         &self,
-        caller: Caller,
-        req: &Request,
-        device_id: Path<Uuid>,
+        gate: Gate,
+        device_id: Path<Id<DeviceId>>,
         body: Json<CredentialsBody>,
     ) -> ApiResult<Json<DeviceDto>> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        let id = DeviceId::from_uuid(device_id.0);
-        ctx.authorize(P::DeviceCredentials, Resource::Device(id))
+        let id = device_id.0.get();
+        gate.authorize(P::DeviceCredentials, Resource::Device(id))
             .await?;
         Ok(Json(
             self.state
@@ -388,19 +347,17 @@ impl InventoryApi {
     )]
     async fn create_group(
         &self,
-        caller: Caller,
-        req: &Request,
+        gate: Gate,
         body: Json<NewDeviceGroup>,
     ) -> ApiResult<Created<DeviceGroupDto>> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        ctx.ids_in_tenant(&body.0.device_ids).await?;
-        ctx.authorize(P::DeviceUpdate, Resource::Tenant(ctx.tenant()))
+        gate.ids_in_tenant(&body.0.device_ids).await?;
+        gate.authorize(P::DeviceUpdate, Resource::Tenant(gate.tenant()))
             .await?;
         let ids = body.0.device_ids.into_iter().map(Into::into).collect();
         let g = self
             .state
             .tenancy
-            .create_device_group(ctx.tenant(), &body.0.name, ids)
+            .create_device_group(gate.tenant(), &body.0.name, ids)
             .await?;
         Ok(Created::Created(Json(g.into())))
     }
@@ -413,22 +370,20 @@ impl InventoryApi {
     )]
     async fn list_groups(
         &self,
-        caller: Caller,
-        req: &Request,
+        gate: Gate,
         after: Query<Option<Uuid>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
     ) -> ApiResult<Json<DeviceGroupPage>> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        let index = ctx.authorize_list(P::DeviceRead).await?;
+        let index = gate.authorize_list(P::DeviceRead).await?;
         let groups = self
             .state
             .tenancy
             .repo()
-            .device_groups(ctx.tenant())
+            .device_groups(gate.tenant())
             .await?;
         let visible = groups
             .into_iter()
-            .filter(|g| ctx.visible(&index, P::DeviceRead, Resource::DeviceGroup(g.id)));
+            .filter(|g| gate.visible(&index, P::DeviceRead, Resource::DeviceGroup(g.id)));
         Ok(Json(
             Paging {
                 after: after.0,
@@ -448,17 +403,15 @@ impl InventoryApi {
     )]
     async fn get_group(
         &self,
-        caller: Caller,
-        req: &Request,
-        group_id: Path<Uuid>,
+        gate: Gate,
+        group_id: Path<Id<DeviceGroupId>>,
     ) -> ApiResult<Json<DeviceGroupDto>> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        ctx.authorize(P::DeviceRead, Resource::DeviceGroup(group_id.0.into()))
+        gate.authorize(P::DeviceRead, Resource::DeviceGroup(group_id.0.get()))
             .await?;
         Ok(Json(
             self.state
                 .tenancy
-                .device_group(group_id.0.into())
+                .device_group(group_id.0.get())
                 .await?
                 .into(),
         ))
@@ -476,31 +429,29 @@ impl InventoryApi {
     )]
     async fn update_group(
         &self,
-        caller: Caller,
-        req: &Request,
-        group_id: Path<Uuid>,
+        gate: Gate,
+        group_id: Path<Id<DeviceGroupId>>,
         body: Json<DeviceGroupPatch>,
     ) -> ApiResult<Json<DeviceGroupDto>> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        let id = DeviceGroupId::from_uuid(group_id.0);
+        let id = group_id.0.get();
         if let Some(ids) = &body.0.device_ids {
-            ctx.ids_in_tenant(ids).await?;
+            gate.ids_in_tenant(ids).await?;
         }
-        ctx.authorize(P::DeviceUpdate, Resource::DeviceGroup(id))
+        gate.authorize(P::DeviceUpdate, Resource::DeviceGroup(id))
             .await?;
         let ids: Option<Vec<DeviceId>> = body
             .0
             .device_ids
             .map(|v| v.into_iter().map(Into::into).collect());
         if let Some(members) = &ids {
-            let index = self.state.authz.index(ctx.tenant()).await?;
+            let index = self.state.authz.index(gate.tenant()).await?;
             for user in index.widened_by(id, members) {
-                ctx.authorize(P::UserUpdate, Resource::User(user)).await?;
+                gate.authorize(P::UserUpdate, Resource::User(user)).await?;
             }
             if let Err(refusal) =
-                rbac::delegation::device_group_change(&index, ctx.who.user_id, id, members)
+                rbac::delegation::device_group_change(&index, gate.who.user_id, id, members)
             {
-                return Err(ctx
+                return Err(gate
                     .refuse(P::DeviceUpdate, Resource::DeviceGroup(id), refusal)
                     .await);
             }
@@ -527,16 +478,14 @@ impl InventoryApi {
     )]
     async fn delete_group(
         &self,
-        caller: Caller,
-        req: &Request,
-        group_id: Path<Uuid>,
+        gate: Gate,
+        group_id: Path<Id<DeviceGroupId>>,
     ) -> ApiResult<Deleted> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        let id = DeviceGroupId::from_uuid(group_id.0);
-        ctx.authorize(P::DeviceDelete, Resource::DeviceGroup(id))
+        let id = group_id.0.get();
+        gate.authorize(P::DeviceDelete, Resource::DeviceGroup(id))
             .await?;
         revokes_scopes(
-            &ctx,
+            &gate,
             Resource::DeviceGroup(id),
             rbac::DeviceScopeTarget::DeviceGroup(id),
         )
@@ -554,18 +503,18 @@ impl InventoryApi {
 /// store refuses again, in the deleting transaction, to delete the last
 /// grant of a user.
 async fn revokes_scopes(
-    ctx: &Ctx<'_>,
+    gate: &Gate,
     resource: Resource,
     target: rbac::DeviceScopeTarget,
 ) -> ApiResult<()> {
-    let index = ctx.state.authz.index(ctx.tenant()).await?;
+    let index = gate.tenant_index().await?;
     for user in index.narrowed_by(target) {
-        ctx.authorize(P::UserUpdate, Resource::User(user)).await?;
+        gate.authorize(P::UserUpdate, Resource::User(user)).await?;
     }
     if let Err(refusal) =
-        rbac::delegation::device_scope_target_deletion(&index, ctx.who.user_id, target)
+        rbac::delegation::device_scope_target_deletion(&index, gate.who.user_id, target)
     {
-        return Err(ctx.refuse(P::DeviceDelete, resource, refusal).await);
+        return Err(gate.refuse(P::DeviceDelete, resource, refusal).await);
     }
     Ok(())
 }

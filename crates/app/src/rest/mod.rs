@@ -1,6 +1,7 @@
 //! The REST API under `/api/v1`, one file per group of resources, and the
 //! OpenAPI document generated from it.
 
+mod id;
 pub mod models;
 
 mod access;
@@ -17,7 +18,7 @@ use crate::state::AppState;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApiService, Tags};
 
-pub use crate::enforce::gate::Ctx;
+pub use crate::enforce::gate::Gate;
 
 /// The result of every operation.
 pub type ApiResult<T> = Result<T, ApiError>;
