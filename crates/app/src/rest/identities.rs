@@ -1,17 +1,68 @@
-//! Users, invitations and API tokens.
+//! Links between a user and identities at the identity provider, changed
+//! only by an administrator who outranks the user.
 
 use super::id::Id;
-use super::models::*;
 use super::{ApiResult, Created, Deleted, Gate, Tag};
 use crate::http::problem::ApiError;
 use crate::state::AppState;
-use kernel::{ApiTokenId, UserId};
+use kernel::UserId;
+use poem_openapi::Object;
 use poem_openapi::OpenApi;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
-use rbac::{Permission as P, Resource, delegation};
-use time::Duration;
+use rbac::{Permission as P, Resource};
+use time::OffsetDateTime;
 use uuid::Uuid;
+
+/// The operations on identity links.
+pub struct IdentitiesApi {
+    pub state: AppState,
+}
+
+/// An identity at the identity provider to link a user to.
+#[derive(Debug, Object)]
+pub struct NewIdentityLink {
+    /// The provider's subject (`sub`) for the person.
+    #[oai(validator(min_length = 1, max_length = 255))]
+    pub subject: String,
+    /// The provider's issuer; the configured `oidc.issuer` when omitted.
+    #[oai(skip_serializing_if_is_none, validator(max_length = 2048))]
+    pub issuer: Option<String>,
+}
+
+/// A user's link to an identity at the identity provider.
+#[derive(Debug, Object)]
+pub struct IdentityLinkDto {
+    pub user_id: Uuid,
+    pub issuer: String,
+    pub subject: String,
+}
+
+/// An identity linked to a user: whoever signs in as `subject` at `issuer`
+/// is that user.
+#[derive(Debug, Object)]
+pub struct LinkedIdentityDto {
+    pub issuer: String,
+    pub subject: String,
+    /// When the link was made (by an administrator, or at a first sign-in).
+    pub linked_at: OffsetDateTime,
+}
+
+impl From<tenancy::IdentityLink> for LinkedIdentityDto {
+    fn from(l: tenancy::IdentityLink) -> Self {
+        LinkedIdentityDto {
+            issuer: l.issuer,
+            subject: l.subject,
+            linked_at: l.linked_at,
+        }
+    }
+}
+
+/// The identities linked to a user, oldest link first.
+#[derive(Debug, Object)]
+pub struct LinkedIdentities {
+    pub items: Vec<LinkedIdentityDto>,
+}
 
 /// `s` for an audit reason: quoted, escaped, at most 256 characters.
 fn shown(s: &str) -> String {
@@ -19,7 +70,7 @@ fn shown(s: &str) -> String {
     format!("{short:?}")
 }
 
-impl DirectoryApi {
+impl IdentitiesApi {
     /// The user whose identity links `gate`'s caller may change: never its
     /// own, and an administrator's (`admin:*` anywhere, or a platform
     /// administrator) only as a platform administrator.
@@ -148,106 +199,8 @@ impl DirectoryApi {
     }
 }
 
-pub struct DirectoryApi {
-    pub state: AppState,
-}
-
 #[OpenApi(tag = "Tag::Directory")]
-impl DirectoryApi {
-    /// The caller's own user record and role bindings.
-    #[oai(path = "/me", method = "get", operation_id = "getMe")]
-    async fn me(&self, gate: Gate) -> ApiResult<Json<MeDto>> {
-        gate.authenticated().await?;
-        let user = self.state.tenancy.user(gate.who.user_id).await?;
-        let bindings = self.state.rbac.repo().bindings(gate.tenant()).await?;
-        let mine = bindings
-            .into_iter()
-            .filter(|b| b.user_id == gate.who.user_id)
-            .map(BindingDto::from)
-            .collect();
-        Ok(Json(MeDto {
-            user: user.into(),
-            bindings: mine,
-        }))
-    }
-
-    /// List the users the caller may see.
-    #[oai(path = "/users", method = "get", operation_id = "listUsers")]
-    async fn list_users(
-        &self,
-        gate: Gate,
-        after: Query<Option<Uuid>>,
-        #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
-    ) -> ApiResult<Json<UserPage>> {
-        let index = gate.authorize_list(P::UserRead).await?;
-        let users = self.state.tenancy.repo().users(gate.tenant()).await?;
-        let visible = users
-            .into_iter()
-            .filter(|u| gate.visible(&index, P::UserRead, Resource::User(u.id)));
-        Ok(Json(
-            Paging {
-                after: after.0,
-                limit: limit.0,
-            }
-            .request()
-            .paginate(visible.map(UserDto::from), |u| u.id)
-            .into(),
-        ))
-    }
-
-    /// Get a user.
-    #[oai(path = "/users/:user_id", method = "get", operation_id = "getUser")]
-    async fn get_user(&self, gate: Gate, user_id: Path<Id<UserId>>) -> ApiResult<Json<UserDto>> {
-        gate.authorize(P::UserRead, Resource::User(user_id.0.get()))
-            .await?;
-        Ok(Json(self.state.tenancy.user(user_id.0.get()).await?.into()))
-    }
-
-    /// Change a user's display name.
-    #[oai(
-        path = "/users/:user_id",
-        method = "patch",
-        operation_id = "updateUser"
-    )]
-    async fn update_user(
-        &self,
-        gate: Gate,
-        user_id: Path<Id<UserId>>,
-        body: Json<UserPatch>,
-    ) -> ApiResult<Json<UserDto>> {
-        gate.authorize(P::UserUpdate, Resource::User(user_id.0.get()))
-            .await?;
-        Ok(Json(
-            self.state
-                .tenancy
-                .update_user(user_id.0.get(), &body.0.display_name)
-                .await?
-                .into(),
-        ))
-    }
-
-    /// Remove a user with its bindings, device scopes and tokens.
-    #[oai(
-        path = "/users/:user_id",
-        method = "delete",
-        operation_id = "removeUser"
-    )]
-    async fn remove_user(&self, gate: Gate, user_id: Path<Id<UserId>>) -> ApiResult<Deleted> {
-        let id = user_id.0.get();
-        gate.authorize(P::UserRemove, Resource::User(id)).await?;
-        if id == gate.who.user_id {
-            return Err(ApiError::conflict(
-                "you cannot remove yourself; ask another administrator",
-            ));
-        }
-        let index = self.state.authz.index(gate.tenant()).await?;
-        if let Err(e) = delegation::user_removal(&index, id) {
-            return Err(gate.refuse(P::UserRemove, Resource::User(id), e).await);
-        }
-        self.state.tenancy.repo().delete_user(id).await?;
-        Ok(Deleted::Deleted)
-    }
-
+impl IdentitiesApi {
     /// Link a user to an identity at the identity provider (its issuer and
     /// `sub`): whoever logs in there as that identity is this user from
     /// then on. Platform administrators and holders of `admin:*` are never
@@ -352,160 +305,6 @@ impl DirectoryApi {
         );
         let outcome = self.unlink_checked(&gate, id, &issuer, &subject).await;
         Self::audit_link_change(&gate, at, &what, ("removed", "removal refused"), outcome).await?;
-        Ok(Deleted::Deleted)
-    }
-
-    /// Invite someone by email to a role at a scope. You can only hand out
-    /// permissions you hold at that scope.
-    #[oai(
-        path = "/invitations",
-        method = "post",
-        operation_id = "createInvitation"
-    )]
-    async fn invite(
-        &self,
-        gate: Gate,
-        body: Json<NewInvitation>,
-    ) -> ApiResult<Created<CreatedInvitation>> {
-        let body = body.0;
-        let scope: tenancy::Scope = body.scope.into();
-        let at = Resource::from_scope(scope);
-        super::access::check_scope(&self.state, &gate, scope).await?;
-        gate.authorize(P::UserInvite, at).await?;
-        let role = self
-            .state
-            .rbac
-            .role_in(gate.tenant(), body.role_id.into())
-            .await
-            .map_err(|_| {
-                ApiError::invalid(
-                    "role_id",
-                    "must name a built-in role or a role of this tenant",
-                )
-            })?;
-        let environments = rbac::service::normalise_environments(envs_in(body.environments))?;
-        let index = self.state.authz.index(gate.tenant()).await?;
-        if let Err(e) = delegation::invitation(
-            &index,
-            gate.who.user_id,
-            role.permissions,
-            scope,
-            environments.as_deref(),
-        ) {
-            return Err(gate.refuse(P::UserInvite, at, e).await);
-        }
-        let (inv, secret) = self
-            .state
-            .tenancy
-            .invite(
-                gate.tenant(),
-                gate.who.user_id,
-                tenancy::service::NewInvitation {
-                    email: body.email,
-                    role_id: role.id,
-                    scope,
-                    environments,
-                    ttl: Duration::hours(i64::from(body.ttl_hours.unwrap_or(72))),
-                },
-            )
-            .await?;
-        Ok(Created::Created(Json(CreatedInvitation {
-            invitation: inv.into(),
-            token: secret.token,
-        })))
-    }
-
-    /// Accept an invitation: creates the user and its role binding. The
-    /// token is the credential; it works once, before it expires.
-    #[oai(
-        path = "/invitations/accept",
-        method = "post",
-        operation_id = "acceptInvitation"
-    )]
-    async fn accept(
-        &self,
-        req: &poem::Request,
-        body: Json<AcceptInvitation>,
-    ) -> ApiResult<Created<UserDto>> {
-        let trail = crate::enforce::gate::request_trail(req)?;
-        let user = self
-            .state
-            .tenancy
-            .accept_invitation(&body.0.token, &body.0.display_name)
-            .await?;
-        crate::enforce::gate::accepted(&trail, &user);
-        Ok(Created::Created(Json(user.into())))
-    }
-
-    /// Create an API token for yourself; the secret is shown only in this reply.
-    #[oai(path = "/tokens", method = "post", operation_id = "createToken")]
-    async fn create_token(
-        &self,
-        gate: Gate,
-        body: Json<NewToken>,
-    ) -> ApiResult<Created<CreatedToken>> {
-        gate.authenticated().await?;
-        let user = self.state.tenancy.user(gate.who.user_id).await?;
-        let ttl = body.0.ttl_days.map(|d| Duration::days(i64::from(d)));
-        let (token, secret) = self
-            .state
-            .tenancy
-            .create_api_token_within(&user, &body.0.name, ttl, gate.who.credential_expires_at)
-            .await?;
-        Ok(Created::Created(Json(CreatedToken {
-            token: token.into(),
-            secret: secret.token,
-        })))
-    }
-
-    /// List your own API tokens.
-    #[oai(path = "/tokens", method = "get", operation_id = "listTokens")]
-    async fn list_tokens(
-        &self,
-        gate: Gate,
-        after: Query<Option<Uuid>>,
-        #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
-    ) -> ApiResult<Json<TokenPage>> {
-        gate.authenticated().await?;
-        let tokens = self
-            .state
-            .tenancy
-            .repo()
-            .api_tokens(gate.who.user_id)
-            .await?;
-        Ok(Json(
-            Paging {
-                after: after.0,
-                limit: limit.0,
-            }
-            .request()
-            .paginate(tokens.into_iter().map(TokenDto::from), |t| t.id)
-            .into(),
-        ))
-    }
-
-    /// Revoke an API token: your own, or one of a user you may update.
-    #[oai(
-        path = "/tokens/:token_id",
-        method = "delete",
-        operation_id = "revokeToken"
-    )]
-    async fn revoke_token(&self, gate: Gate, token_id: Path<Id<ApiTokenId>>) -> ApiResult<Deleted> {
-        let (token, _) = self
-            .state
-            .tenancy
-            .repo()
-            .api_token(token_id.0.get())
-            .await?
-            .ok_or_else(|| ApiError::not_found("token"))?;
-        gate.same_tenant(token.tenant_id).await?;
-        if token.user_id == gate.who.user_id {
-            gate.authenticated().await?;
-        } else {
-            gate.authorize(P::UserUpdate, Resource::User(token.user_id))
-                .await?;
-        }
-        self.state.tenancy.revoke_api_token(token.id).await?;
         Ok(Deleted::Deleted)
     }
 }

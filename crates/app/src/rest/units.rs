@@ -1,20 +1,75 @@
-//! Tenants, divisions, groups and teams.
+//! Divisions, groups and teams: the levels of a tenant's hierarchy (org units),
+//! which share one shape and differ in their permissions.
 
+use super::common::NameBody;
 use super::id::Id;
-use super::models::*;
+use super::page::{Paging, page};
 use super::{ApiResult, Created, Deleted, Gate, Tag};
-use crate::http::problem::ApiError;
 use crate::state::AppState;
-use kernel::{DivisionId, GroupId, TeamId, TenantId};
+use kernel::{DivisionId, GroupId, TeamId};
+use poem_openapi::Object;
 use poem_openapi::OpenApi;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use rbac::{Permission as P, Resource};
 use tenancy::UnitKind;
+use time::OffsetDateTime;
 use uuid::Uuid;
 
-pub struct HierarchyApi {
+/// The operations on divisions, groups and teams.
+pub struct UnitsApi {
     pub state: AppState,
+}
+
+/// A division, group or team.
+#[derive(Debug, Object)]
+pub struct UnitDto {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    /// The tenant (for a division), division (for a group) or group (for a team).
+    pub parent_id: Uuid,
+    pub name: String,
+    pub created_at: OffsetDateTime,
+}
+
+impl From<tenancy::OrgUnit> for UnitDto {
+    fn from(u: tenancy::OrgUnit) -> Self {
+        Self {
+            id: u.id,
+            tenant_id: u.tenant_id.uuid(),
+            parent_id: u.parent_id,
+            name: u.name,
+            created_at: u.created_at,
+        }
+    }
+}
+
+page!(UnitPage, UnitDto);
+
+/// A new division.
+#[derive(Debug, Object)]
+pub struct NewDivision {
+    /// Optional; when given it must be the caller's own tenant.
+    #[oai(skip_serializing_if_is_none)]
+    pub tenant_id: Option<Uuid>,
+    #[oai(validator(min_length = 1, max_length = 200))]
+    pub name: String,
+}
+
+/// A new group.
+#[derive(Debug, Object)]
+pub struct NewGroup {
+    pub division_id: Uuid,
+    #[oai(validator(min_length = 1, max_length = 200))]
+    pub name: String,
+}
+
+/// A new team.
+#[derive(Debug, Object)]
+pub struct NewTeam {
+    pub group_id: Uuid,
+    #[oai(validator(min_length = 1, max_length = 200))]
+    pub name: String,
 }
 
 /// The permissions of each unit level.
@@ -31,7 +86,7 @@ fn perms(kind: UnitKind) -> [P; 4] {
     }
 }
 
-impl HierarchyApi {
+impl UnitsApi {
     async fn create_unit(
         &self,
         gate: &Gate,
@@ -60,17 +115,13 @@ impl HierarchyApi {
         paging: Paging,
     ) -> ApiResult<Json<UnitPage>> {
         let read = perms(kind)[1];
-        let index = gate.authorize_list(read).await?;
-        let units = self.state.tenancy.repo().units(gate.tenant()).await?;
-        let visible = units
-            .into_iter()
-            .filter(|u| u.kind == kind && gate.visible(&index, read, Resource::Unit(u.id)));
-        Ok(Json(
-            paging
-                .request()
-                .paginate(visible.map(UnitDto::from), |u| u.id)
-                .into(),
-        ))
+        let units = async {
+            let all = self.state.tenancy.repo().units(gate.tenant()).await?;
+            Ok::<_, kernel::StoreError>(all.into_iter().filter(|u| u.kind == kind).collect())
+        };
+        paging
+            .visible(gate, read, units, |u| Resource::Unit(u.id))
+            .await
     }
 
     async fn get_unit(&self, gate: &Gate, kind: UnitKind, id: Uuid) -> ApiResult<Json<UnitDto>> {
@@ -99,100 +150,7 @@ impl HierarchyApi {
 }
 
 #[OpenApi(tag = "Tag::Hierarchy")]
-impl HierarchyApi {
-    /// Create a tenant (platform administrators only).
-    #[oai(path = "/tenants", method = "post", operation_id = "createTenant")]
-    async fn create_tenant(
-        &self,
-        gate: Gate,
-        body: Json<NameBody>,
-    ) -> ApiResult<Created<TenantDto>> {
-        gate.authorize(P::TenantCreate, Resource::Platform).await?;
-        Ok(Created::Created(Json(
-            self.state.tenancy.create_tenant(&body.0.name).await?.into(),
-        )))
-    }
-
-    /// List tenants: every tenant for platform administrators, otherwise the caller's own.
-    #[oai(path = "/tenants", method = "get", operation_id = "listTenants")]
-    async fn list_tenants(
-        &self,
-        gate: Gate,
-        after: Query<Option<Uuid>>,
-        #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
-    ) -> ApiResult<Json<TenantPage>> {
-        let paging = Paging {
-            after: after.0,
-            limit: limit.0,
-        };
-        let tenants = if gate.who.platform_admin {
-            gate.authorize(P::TenantCreate, Resource::Platform).await?;
-            self.state.tenancy.repo().tenants().await?
-        } else {
-            gate.authorize(P::TenantRead, Resource::Tenant(gate.tenant()))
-                .await?;
-            self.state
-                .tenancy
-                .repo()
-                .tenant(gate.tenant())
-                .await?
-                .into_iter()
-                .collect()
-        };
-        Ok(Json(
-            paging
-                .request()
-                .paginate(tenants.into_iter().map(TenantDto::from), |t| t.id)
-                .into(),
-        ))
-    }
-
-    /// Get a tenant.
-    #[oai(
-        path = "/tenants/:tenant_id",
-        method = "get",
-        operation_id = "getTenant"
-    )]
-    async fn get_tenant(
-        &self,
-        gate: Gate,
-        tenant_id: Path<Id<TenantId>>,
-    ) -> ApiResult<Json<TenantDto>> {
-        gate.authorize(P::TenantRead, Resource::Tenant(tenant_id.0.get()))
-            .await?;
-        let t = self
-            .state
-            .tenancy
-            .repo()
-            .tenant(tenant_id.0.get())
-            .await?
-            .ok_or_else(|| ApiError::not_found("tenant"))?;
-        Ok(Json(t.into()))
-    }
-
-    /// Rename a tenant.
-    #[oai(
-        path = "/tenants/:tenant_id",
-        method = "patch",
-        operation_id = "updateTenant"
-    )]
-    async fn update_tenant(
-        &self,
-        gate: Gate,
-        tenant_id: Path<Id<TenantId>>,
-        body: Json<NameBody>,
-    ) -> ApiResult<Json<TenantDto>> {
-        gate.authorize(P::TenantUpdate, Resource::Tenant(tenant_id.0.get()))
-            .await?;
-        Ok(Json(
-            self.state
-                .tenancy
-                .rename_tenant(tenant_id.0.get(), &body.0.name)
-                .await?
-                .into(),
-        ))
-    }
-
+impl UnitsApi {
     /// Create a division.
     #[oai(path = "/divisions", method = "post", operation_id = "createDivision")]
     async fn create_division(
@@ -216,15 +174,8 @@ impl HierarchyApi {
         after: Query<Option<Uuid>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
     ) -> ApiResult<Json<UnitPage>> {
-        self.list_units(
-            &gate,
-            UnitKind::Division,
-            Paging {
-                after: after.0,
-                limit: limit.0,
-            },
-        )
-        .await
+        self.list_units(&gate, UnitKind::Division, Paging::new(after.0, limit.0))
+            .await
     }
 
     /// Get a division.
@@ -293,15 +244,8 @@ impl HierarchyApi {
         after: Query<Option<Uuid>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
     ) -> ApiResult<Json<UnitPage>> {
-        self.list_units(
-            &gate,
-            UnitKind::Group,
-            Paging {
-                after: after.0,
-                limit: limit.0,
-            },
-        )
-        .await
+        self.list_units(&gate, UnitKind::Group, Paging::new(after.0, limit.0))
+            .await
     }
 
     /// Get a group.
@@ -358,15 +302,8 @@ impl HierarchyApi {
         after: Query<Option<Uuid>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
     ) -> ApiResult<Json<UnitPage>> {
-        self.list_units(
-            &gate,
-            UnitKind::Team,
-            Paging {
-                after: after.0,
-                limit: limit.0,
-            },
-        )
-        .await
+        self.list_units(&gate, UnitKind::Team, Paging::new(after.0, limit.0))
+            .await
     }
 
     /// Get a team.
