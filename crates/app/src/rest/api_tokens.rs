@@ -6,13 +6,11 @@ use super::{ApiResult, Created, Deleted, Gate, Tag};
 use crate::http::problem::ApiError;
 use crate::state::AppState;
 use kernel::ApiTokenId;
-use poem_openapi::Object;
-use poem_openapi::OpenApi;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
 use rbac::{Permission as P, Resource};
-use time::Duration;
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 /// The operations on API tokens.

@@ -3,9 +3,8 @@
 use super::{ApiResult, Gate, Tag};
 use crate::http::problem::ApiError;
 use crate::state::AppState;
-use poem_openapi::OpenApi;
 use poem_openapi::payload::Json;
-use poem_openapi::{Enum, Object};
+use poem_openapi::{Enum, Object, OpenApi};
 use rbac::engine::Outcome;
 use rbac::{Decision, Grant, Permission as P, Resource};
 use uuid::Uuid;

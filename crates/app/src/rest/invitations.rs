@@ -6,12 +6,10 @@ use super::users::UserDto;
 use super::{ApiResult, Created, Gate, Tag};
 use crate::http::problem::ApiError;
 use crate::state::AppState;
-use poem_openapi::Object;
-use poem_openapi::OpenApi;
 use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
 use rbac::{Permission as P, Resource, delegation};
-use time::Duration;
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 /// The operations on invitations.

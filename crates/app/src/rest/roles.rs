@@ -7,10 +7,9 @@ use super::{ApiResult, Created, Deleted, Gate, Tag};
 use crate::http::problem::ApiError;
 use crate::state::AppState;
 use kernel::RoleId;
-use poem_openapi::Object;
-use poem_openapi::OpenApi;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
 use rbac::{Permission as P, PermissionSet, Resource};
 use uuid::Uuid;
 
