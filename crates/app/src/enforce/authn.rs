@@ -1,9 +1,9 @@
 //! Authentication: the one way a handler learns who is calling.
 //!
-//! Every protected operation takes a [`Caller`]; poem-openapi extracts it
-//! before the handler body runs, so a handler cannot run without an
-//! authenticated principal, and the OpenAPI document marks the operation as
-//! secured by either scheme. Three credentials map to the same [`Principal`]:
+//! Every protected operation takes the gate (`crate::enforce::gate::Gate`),
+//! whose extractor calls [`principal`] before the handler body runs, so a
+//! handler cannot run without an authenticated principal, and the OpenAPI
+//! document marks the operation as secured by either scheme. Three credentials map to the same [`Principal`]:
 //!
 //! - `Authorization: Bearer rgt_…`: an API token;
 //! - `Authorization: Bearer <JWT>`: an access token from the configured
@@ -22,11 +22,11 @@ use crate::http::codes::Code;
 use crate::http::problem::AuthProblem;
 use crate::state::AppState;
 use kernel::{AuthMethod, Principal};
+use poem::Request;
 use poem::http::{Method, header};
-use poem::{Request, RequestBody};
 use poem_openapi::auth::{ApiKey, Bearer};
 use poem_openapi::registry::Registry;
-use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions, SecurityScheme};
+use poem_openapi::{ApiExtractor, SecurityScheme};
 use tenancy::session_tokens::{Renewal, renew_if_expired};
 use tenancy::{IdentityError, TenancyError, VerifiedAccess};
 
@@ -41,16 +41,12 @@ pub const SCOPE_READ: &str = "rosgate:read";
 /// Scope a bearer JWT needs for everything else, unless `oidc.write_scopes` says otherwise.
 pub const SCOPE_WRITE: &str = "rosgate:write";
 
-/// The authenticated caller of an operation.
-#[derive(Debug)]
-pub struct Caller(pub Principal);
-
 /// `Authorization: Bearer <token>`: an API token (`rgt_…`, from
 /// `rosgate token create` or `POST /tokens`) or a JWT access token from the
 /// identity provider.
 #[derive(SecurityScheme)]
 #[oai(rename = "bearer", ty = "bearer")]
-#[allow(dead_code)] // described in the document; `Caller` does the checking
+#[allow(dead_code)] // described in the document; `principal` does the checking
 struct BearerScheme(Bearer);
 
 /// The `rosgate_session` cookie set by `/auth/callback`; state-changing
@@ -65,33 +61,29 @@ struct BearerScheme(Bearer);
 #[allow(dead_code)]
 struct SessionScheme(ApiKey);
 
-impl<'a> ApiExtractor<'a> for Caller {
-    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
-    type ParamType = ();
-    type ParamRawType = ();
+/// The names of the security schemes a protected operation accepts.
+pub const SECURITY_SCHEMES: [&str; 2] = ["bearer", "session"];
 
-    fn register(registry: &mut Registry) {
-        BearerScheme::register(registry);
-        SessionScheme::register(registry);
-    }
+/// Describes the security schemes of [`SECURITY_SCHEMES`] in the document.
+pub fn register_schemes(registry: &mut Registry) {
+    BearerScheme::register(registry);
+    SessionScheme::register(registry);
+}
 
-    fn security_schemes() -> Vec<&'static str> {
-        vec!["bearer", "session"]
+/// The principal calling: the outcome the admission pipeline worked out
+/// for this request, or, outside it, authenticates the request now.
+pub async fn principal(req: &Request) -> poem::Result<Principal> {
+    if let Some(Authenticated(done)) = req.extensions().get::<Authenticated>() {
+        return Ok(done.clone()?);
     }
+    Ok(authenticate(app_state(req)?, req).await?)
+}
 
-    async fn from_request(
-        req: &'a Request,
-        _body: &mut RequestBody,
-        _opts: ExtractParamOptions<()>,
-    ) -> poem::Result<Self> {
-        if let Some(Authenticated(done)) = req.extensions().get::<Authenticated>() {
-            return Ok(Caller(done.clone()?));
-        }
-        let state = req
-            .data::<AppState>()
-            .ok_or_else(|| AuthFailure::internal("server state missing"))?;
-        Ok(Caller(authenticate(state, req).await?))
-    }
+/// The server's state, which every request carries.
+pub fn app_state(req: &Request) -> poem::Result<&AppState> {
+    Ok(req
+        .data::<AppState>()
+        .ok_or_else(|| AuthFailure::internal("server state missing"))?)
 }
 
 /// Why a request was not authenticated, as a complete response.
@@ -110,7 +102,7 @@ pub struct AuthFailure {
 }
 
 /// The outcome of authenticating a request, worked out once per request by
-/// the pipeline and read by the [`Caller`] extractor.
+/// the pipeline and read by [`principal`].
 #[derive(Debug, Clone)]
 pub struct Authenticated(pub Result<Principal, AuthFailure>);
 

@@ -1,41 +1,82 @@
 //! The enforcement gate: the single path from "who is calling" to "allowed
-//! to touch this". Every decision, allow or deny, goes into the request's
+//! to touch this". Every REST handler that needs a caller takes a [`Gate`]
+//! as an extractor: obtaining one authenticates the request, so a handler
+//! cannot run unauthenticated, and asking it is the only way a handler
+//! authorizes. Every decision, allow or deny, goes into the request's
 //! [`Trail`]; the admission path (crate::enforce) commits the request's one
 //! audit event before the reply leaves, and refuses the request if it
 //! cannot.
 
-use crate::enforce::authn::Caller;
+use crate::enforce::authn;
 use crate::enforce::trail::{Decided, Trail};
 use crate::http::problem::ApiError;
-use crate::state::AppState;
 use audit::Outcome as AuditOutcome;
 use kernel::{Principal, TenantId};
+use poem::{Request, RequestBody};
+use poem_openapi::registry::Registry;
+use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
 use rbac::engine::Outcome;
-use rbac::{AuthzIndex, Decision, DenyReason, Grant, Permission, Resource};
+use rbac::{Authorizer, AuthzIndex, Decision, DenyReason, Grant, Permission, Resource};
 use std::sync::Arc;
 
-/// One request's view of the gate.
+/// One authenticated request's view of the authorizer.
 #[derive(Debug)]
-pub struct Ctx<'a> {
-    pub state: &'a AppState,
+pub struct Gate {
+    /// The authenticated caller.
     pub who: Principal,
+    authz: Arc<Authorizer>,
     trail: Option<Arc<Trail>>,
     /// The tenant's index as the pipeline read it, if it did.
     index: Option<Arc<AuthzIndex>>,
 }
 
-impl<'a> Ctx<'a> {
-    /// The gate for `caller`'s request.
-    pub fn new(state: &'a AppState, caller: Caller, req: &poem::Request) -> Self {
-        Ctx {
-            state,
-            who: caller.0,
+/// Obtaining a gate is authenticating: poem-openapi extracts it before the
+/// handler body runs, and the document marks the operation secured by the
+/// bearer and session schemes.
+impl<'a> ApiExtractor<'a> for Gate {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        authn::register_schemes(registry);
+    }
+
+    fn security_schemes() -> Vec<&'static str> {
+        authn::SECURITY_SCHEMES.to_vec()
+    }
+
+    async fn from_request(
+        req: &'a Request,
+        _body: &mut RequestBody,
+        _opts: ExtractParamOptions<()>,
+    ) -> poem::Result<Self> {
+        let who = authn::principal(req).await?;
+        Ok(Gate {
+            who,
+            authz: authn::app_state(req)?.authz.clone(),
             trail: req.extensions().get::<Arc<Trail>>().cloned(),
             index: req
                 .extensions()
                 .get::<crate::enforce::rest::RequestIndex>()
                 .map(|i| i.0.clone()),
-        }
+        })
+    }
+}
+
+impl Gate {
+    /// The request's trail, for a call that records its own decisions
+    /// (a tool call); outside the admission path nothing would be audited,
+    /// so nothing runs.
+    pub fn trail(&self) -> Result<Arc<Trail>, ApiError> {
+        self.trail.clone().ok_or_else(|| {
+            ApiError::unavailable("the audit trail cannot be written; nothing was done")
+        })
+    }
+
+    /// The caller's tenant's decision index, as the authorizer holds it now.
+    pub async fn tenant_index(&self) -> Result<Arc<AuthzIndex>, ApiError> {
+        Ok(self.authz.index(self.who.tenant_id).await?)
     }
 
     /// The caller's tenant.
@@ -74,7 +115,7 @@ impl<'a> Ctx<'a> {
         if let Resource::Device(d) = resource {
             let index = match &self.index {
                 Some(i) => Some(i.clone()),
-                None => self.state.authz.index(self.who.tenant_id).await.ok(),
+                None => self.authz.index(self.who.tenant_id).await.ok(),
             };
             if let Some(env) = index.and_then(|i| i.device_environment(d)) {
                 trail.environment(env.as_str());
@@ -97,7 +138,7 @@ impl<'a> Ctx<'a> {
     /// Requires `perm` on `resource`: records the decision and returns the
     /// grant, or the 403/404 problem to reply with.
     pub async fn authorize(&self, perm: Permission, resource: Resource) -> Result<Grant, ApiError> {
-        let outcome = self.state.authz.decide(&self.who, perm, resource).await?;
+        let outcome = self.authz.decide(&self.who, perm, resource).await?;
         match outcome {
             Outcome::Decided(d) => {
                 self.record(perm.as_str(), resource, &d).await?;
@@ -138,7 +179,7 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Records a refusal decided after [`Ctx::authorize`] by the
+    /// Records a refusal decided after [`Gate::authorize`] by the
     /// operation's own rules as a denial of `perm` on `resource`, with
     /// `reason`, and returns `refusal` to reply with.
     pub async fn refuse_because(
@@ -172,14 +213,14 @@ impl<'a> Ctx<'a> {
     /// Requires `perm` on a device, or on a site as the place of a device,
     /// as if the device were in `environment` (creating it, moving it
     /// there, or re-homing it): records the decision like
-    /// [`Ctx::authorize`].
+    /// [`Gate::authorize`].
     pub async fn authorize_in(
         &self,
         perm: Permission,
         resource: Resource,
         environment: kernel::Environment,
     ) -> Result<Grant, ApiError> {
-        let index = self.state.authz.index(self.who.tenant_id).await?;
+        let index = self.authz.index(self.who.tenant_id).await?;
         let Some(d) = index.decide_in(self.who.user_id, perm, resource, environment) else {
             let reason = format!("{} not found", resource.kind());
             self.write(perm.as_str(), resource, AuditOutcome::Deny, reason)
@@ -194,9 +235,9 @@ impl<'a> Ctx<'a> {
     }
 
     /// Requires that the caller holds `perm` somewhere in its tenant, for a
-    /// list whose items are then filtered with [`Ctx::visible`].
+    /// list whose items are then filtered with [`Gate::visible`].
     pub async fn authorize_list(&self, perm: Permission) -> Result<Arc<AuthzIndex>, ApiError> {
-        let index = self.state.authz.index(self.who.tenant_id).await?;
+        let index = self.authz.index(self.who.tenant_id).await?;
         let d = match index.any_grant(self.who.user_id, perm) {
             Some(g) => Decision::Allow(g),
             None => Decision::Deny(DenyReason::MissingPermission { permission: perm }),
@@ -229,9 +270,9 @@ impl<'a> Ctx<'a> {
     /// cross-tenant; one unknown everywhere passes, for the service to
     /// report as invalid input. At most one lookup leaves the index.
     pub async fn ids_in_tenant(&self, ids: &[uuid::Uuid]) -> Result<(), ApiError> {
-        let index = self.state.authz.index(self.who.tenant_id).await?;
+        let index = self.authz.index(self.who.tenant_id).await?;
         if let Some(stranger) = ids.iter().find(|id| !index.contains(**id))
-            && let Some(owner) = self.state.authz.tenant_of(*stranger).await?
+            && let Some(owner) = self.authz.tenant_of(*stranger).await?
         {
             self.same_tenant(owner).await?;
         }

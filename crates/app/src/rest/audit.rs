@@ -15,8 +15,7 @@
 //! its query, answers its question of reach from the tenant's
 //! authorization index, and shapes pages and problems for HTTP.
 
-use super::{ApiResult, Ctx, Tag};
-use crate::enforce::authn::Caller;
+use super::{ApiResult, Gate, Tag};
 use crate::http::codes::Code;
 use crate::http::problem::{ApiError, Problem};
 use crate::state::AppState;
@@ -26,7 +25,6 @@ pub(super) use audit::paging::{representable, truncate_to_micros};
 use audit::query::{self, AuditReader, ChainKey, Filter, Reach, StoredEvent, verify_range};
 use audit::{Actor, Effect, Outcome, RunResult};
 use kernel::UserId;
-use poem::Request;
 use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
 use poem_openapi::{Enum, Object, OpenApi};
@@ -486,8 +484,7 @@ impl AuditApi {
     #[allow(clippy::too_many_arguments)] // one per query parameter
     async fn list_events(
         &self,
-        caller: Caller,
-        req: &Request,
+        gate: Gate,
         /// Events of this user.
         user_id: Query<Option<Uuid>>,
         /// Events touching this device.
@@ -504,8 +501,7 @@ impl AuditApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
         cursor: Query<Option<String>>,
     ) -> ApiResult<Json<AuditEventPage>> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        let index = ctx.authorize_list(P::AuditRead).await?;
+        let index = gate.authorize_list(P::AuditRead).await?;
         let q = event_query(
             user_id.0,
             device_id.0,
@@ -517,13 +513,13 @@ impl AuditApi {
             limit.0,
             cursor.0.as_deref(),
         )?;
-        let chain = ChainKey::of(Some(ctx.tenant()));
-        let page = if ctx.visible(&index, P::AuditRead, Resource::Tenant(ctx.tenant())) {
+        let chain = ChainKey::of(Some(gate.tenant()));
+        let page = if gate.visible(&index, P::AuditRead, Resource::Tenant(gate.tenant())) {
             full_page(&self.state.db, chain, &q).await?
         } else {
             let reach = IndexReach {
                 index: &index,
-                reader: ctx.who.user_id,
+                reader: gate.who.user_id,
             };
             paging::scoped_page(&self.state.db, chain, &q, &reach)
                 .await?
@@ -549,20 +545,18 @@ impl AuditApi {
     )]
     async fn verify_chain(
         &self,
-        caller: Caller,
-        req: &Request,
+        gate: Gate,
         /// Check from the first event at or after this instant.
         from: Query<Option<OffsetDateTime>>,
         /// Check up to the last event before this instant.
         to: Query<Option<OffsetDateTime>>,
     ) -> ApiResult<Json<ChainVerificationDto>> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        ctx.authorize(P::AuditRead, Resource::Tenant(ctx.tenant()))
+        gate.authorize(P::AuditRead, Resource::Tenant(gate.tenant()))
             .await?;
         let from = instant(from.0, "from")?;
         let to = instant(to.0, "to")?;
         check_order(from, to)?;
-        let chain = ChainKey::of(Some(ctx.tenant()));
+        let chain = ChainKey::of(Some(gate.tenant()));
         Ok(Json(verified(&self.state, chain, from, to).await?))
     }
 }

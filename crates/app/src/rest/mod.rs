@@ -1,23 +1,36 @@
-//! The REST API under `/api/v1`, one file per group of resources, and the
-//! OpenAPI document generated from it.
+//! The REST API under `/api/v1`, one file per resource with its own
+//! bodies, and the OpenAPI document generated from it. Every protected
+//! operation takes a [`Gate`], typed path ids ([`id::Id`]) and, for a
+//! list, answers through [`page`].
 
-pub mod models;
+mod common;
+pub mod id;
+pub mod page;
 
-mod access;
+mod api_tokens;
 mod audit;
-mod directory;
-mod hierarchy;
-mod inventory;
+mod authz_checks;
+mod device_groups;
+mod device_scopes;
+mod devices;
+mod identities;
+mod invitations;
 mod platform_audit;
 mod reports;
+mod role_bindings;
+mod roles;
+mod sites;
+mod tenants;
 mod tools;
+mod units;
+mod users;
 
 use crate::http::problem::ApiError;
 use crate::state::AppState;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApiService, Tags};
 
-pub use crate::enforce::gate::Ctx;
+pub use crate::enforce::gate::Gate;
 
 /// The result of every operation.
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -60,31 +73,39 @@ pub enum Deleted {
 
 /// The OpenAPI service for all operations.
 pub fn service(state: &AppState) -> OpenApiService<impl poem_openapi::OpenApi, ()> {
+    /// A tuple of the resource APIs named, each holding the state.
+    macro_rules! apis {
+        ($($file:ident::$api:ident),+ $(,)?) => {
+            ($($file::$api { state: state.clone() },)+)
+        };
+    }
+    // Nested: poem-openapi implements OpenApi for tuples of a bounded size.
     let apis = (
-        hierarchy::HierarchyApi {
-            state: state.clone(),
-        },
-        directory::DirectoryApi {
-            state: state.clone(),
-        },
-        inventory::InventoryApi {
-            state: state.clone(),
-        },
-        access::AccessApi {
-            state: state.clone(),
-        },
-        tools::ToolsApi {
-            state: state.clone(),
-        },
-        audit::AuditApi {
-            state: state.clone(),
-        },
-        platform_audit::PlatformAuditApi {
-            state: state.clone(),
-        },
-        reports::ReportsApi {
-            state: state.clone(),
-        },
+        apis!(
+            tenants::TenantsApi,
+            units::UnitsApi,
+            users::UsersApi,
+            identities::IdentitiesApi,
+            invitations::InvitationsApi,
+            api_tokens::ApiTokensApi,
+        ),
+        apis!(
+            sites::SitesApi,
+            devices::DevicesApi,
+            device_groups::DeviceGroupsApi,
+        ),
+        apis!(
+            roles::RolesApi,
+            role_bindings::RoleBindingsApi,
+            device_scopes::DeviceScopesApi,
+            authz_checks::AuthzChecksApi,
+        ),
+        apis!(
+            tools::ToolsApi,
+            audit::AuditApi,
+            platform_audit::PlatformAuditApi,
+            reports::ReportsApi,
+        ),
     );
     OpenApiService::new(apis, "rosgate", env!("CARGO_PKG_VERSION"))
         .description(

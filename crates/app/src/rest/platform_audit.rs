@@ -12,11 +12,9 @@ use super::audit::{
     AuditDecision, AuditEventPage, AuditResult, ChainVerificationDto, check_order, event_query,
     full_page, instant,
 };
-use super::{ApiResult, Ctx, Tag};
-use crate::enforce::authn::Caller;
+use super::{ApiResult, Gate, Tag};
 use crate::state::AppState;
 use audit::query::ChainKey;
-use poem::Request;
 use poem_openapi::OpenApi;
 use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
@@ -44,8 +42,7 @@ impl PlatformAuditApi {
     #[allow(clippy::too_many_arguments)] // one per query parameter
     async fn list_events(
         &self,
-        caller: Caller,
-        req: &Request,
+        gate: Gate,
         /// Events of this user.
         user_id: Query<Option<Uuid>>,
         /// Events touching this device.
@@ -62,8 +59,7 @@ impl PlatformAuditApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
         cursor: Query<Option<String>>,
     ) -> ApiResult<Json<AuditEventPage>> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        ctx.authorize(P::AuditRead, Resource::Platform).await?;
+        gate.authorize(P::AuditRead, Resource::Platform).await?;
         let q = event_query(
             user_id.0,
             device_id.0,
@@ -89,15 +85,13 @@ impl PlatformAuditApi {
     )]
     async fn verify_chain(
         &self,
-        caller: Caller,
-        req: &Request,
+        gate: Gate,
         /// Check from the first event at or after this instant.
         from: Query<Option<OffsetDateTime>>,
         /// Check up to the last event before this instant.
         to: Query<Option<OffsetDateTime>>,
     ) -> ApiResult<Json<ChainVerificationDto>> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        ctx.authorize(P::AuditRead, Resource::Platform).await?;
+        gate.authorize(P::AuditRead, Resource::Platform).await?;
         let from = instant(from.0, "from")?;
         let to = instant(to.0, "to")?;
         check_order(from, to)?;

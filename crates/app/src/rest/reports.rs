@@ -14,8 +14,7 @@
 //! and can be reproduced and verified.
 
 use super::audit::{bad_query, check_order, instant, representable, truncate_to_micros};
-use super::{ApiResult, Ctx, Tag};
-use crate::enforce::authn::Caller;
+use super::{ApiResult, Gate, Tag};
 use crate::state::AppState;
 use audit::query::AuditReader;
 use compliance::{Format, Range, Report, StoreError};
@@ -23,7 +22,7 @@ use futures::StreamExt;
 use futures::stream::BoxStream;
 use poem::http::StatusCode;
 use poem::http::header::CONTENT_DISPOSITION;
-use poem::{Body, IntoResponse, Request, Response};
+use poem::{Body, IntoResponse, Response};
 use poem_openapi::param::Query;
 use poem_openapi::registry::{
     MetaHeader, MetaMediaType, MetaResponse, MetaResponses, MetaSchema, MetaSchemaRef, Registry,
@@ -221,16 +220,14 @@ impl ReportsApi {
     /// range and the format.
     async fn admit(
         &self,
-        caller: Caller,
-        req: &Request,
+        gate: Gate,
         (from, to): (Option<OffsetDateTime>, Option<OffsetDateTime>),
         format: ReportFormat,
     ) -> Result<Admitted, crate::http::problem::ApiError> {
-        let ctx = Ctx::new(&self.state, caller, req);
-        ctx.authorize(P::ComplianceRead, Resource::Tenant(ctx.tenant()))
+        gate.authorize(P::ComplianceRead, Resource::Tenant(gate.tenant()))
             .await?;
         Ok(Admitted {
-            tenant: ctx.tenant(),
+            tenant: gate.tenant(),
             range: self.range(from, to)?,
             format: Format::from(format),
         })
@@ -289,15 +286,14 @@ impl ReportsApi {
     )]
     async fn production_changes(
         &self,
-        caller: Caller,
-        req: &Request,
+        gate: Gate,
         /// Events at or after this instant; 30 days before `to` by default.
         from: Query<Option<OffsetDateTime>>,
         /// Events before this instant; now by default.
         to: Query<Option<OffsetDateTime>>,
         #[oai(default)] format: Query<ReportFormat>,
     ) -> ApiResult<ReportFile> {
-        let r = self.admit(caller, req, (from.0, to.0), format.0).await?;
+        let r = self.admit(gate, (from.0, to.0), format.0).await?;
         let report =
             compliance::production_changes(self.reader(), r.tenant, closed(r.range), r.format)
                 .await?;
@@ -324,15 +320,14 @@ impl ReportsApi {
     )]
     async fn denials(
         &self,
-        caller: Caller,
-        req: &Request,
+        gate: Gate,
         /// Events at or after this instant; 30 days before `to` by default.
         from: Query<Option<OffsetDateTime>>,
         /// Events before this instant; now by default.
         to: Query<Option<OffsetDateTime>>,
         #[oai(default)] format: Query<ReportFormat>,
     ) -> ApiResult<ReportFile> {
-        let r = self.admit(caller, req, (from.0, to.0), format.0).await?;
+        let r = self.admit(gate, (from.0, to.0), format.0).await?;
         let report =
             compliance::denials(self.reader(), r.tenant, closed(r.range), r.format).await?;
         Ok(ReportFile::new("denials", r.range, r.format, report))
@@ -354,8 +349,7 @@ impl ReportsApi {
     )]
     async fn top_users(
         &self,
-        caller: Caller,
-        req: &Request,
+        gate: Gate,
         /// Events at or after this instant; 30 days before `to` by default.
         from: Query<Option<OffsetDateTime>>,
         /// Events before this instant; now by default.
@@ -365,7 +359,7 @@ impl ReportsApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
         limit: Query<Option<u32>>,
     ) -> ApiResult<ReportFile> {
-        let r = self.admit(caller, req, (from.0, to.0), format.0).await?;
+        let r = self.admit(gate, (from.0, to.0), format.0).await?;
         let limit = limit.0.unwrap_or(DEFAULT_TOP_USERS) as usize;
         let report =
             compliance::top_users(self.reader(), r.tenant, closed(r.range), limit, r.format)

@@ -1,12 +1,12 @@
 //! The tool catalogue over REST: the same tools, the same guards and the
 //! same audit records as MCP, through [`crate::enforce::tool_call`].
 
-use super::{ApiResult, Tag};
-use crate::enforce::authn::Caller;
+use super::id::Id;
+use super::{ApiResult, Gate, Tag};
 use crate::enforce::tool_call::{self, CallError};
 use crate::http::problem::ApiError;
 use crate::state::AppState;
-use poem::Request;
+use kernel::DeviceId;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
@@ -72,9 +72,8 @@ impl From<CallError> for ApiError {
 impl ToolsApi {
     /// The tool catalogue: every tool with its tier and input schema.
     #[oai(path = "/tools", method = "get", operation_id = "listTools")]
-    async fn list_tools(&self, caller: Caller, req: &Request) -> ApiResult<Json<Vec<ToolDto>>> {
-        let ctx = super::Ctx::new(&self.state, caller, req);
-        ctx.authenticated().await?;
+    async fn list_tools(&self, gate: Gate) -> ApiResult<Json<Vec<ToolDto>>> {
+        gate.authenticated().await?;
         Ok(Json(
             tools::CATALOGUE
                 .iter()
@@ -101,23 +100,22 @@ impl ToolsApi {
     )]
     async fn run_tool(
         &self,
-        caller: Caller,
-        req: &Request,
-        device_id: Path<Uuid>,
+        gate: Gate,
+        device_id: Path<Id<DeviceId>>,
         tool_name: Path<String>,
         body: Json<Value>,
     ) -> ApiResult<Json<ToolResultDto>> {
-        let trail = crate::enforce::gate::request_trail(req)?;
+        let trail = gate.trail()?;
         let c = tool_call::Caller {
-            who: &caller.0,
+            who: &gate.who,
             channel: "rest",
             trail: &trail,
         };
         let out =
-            tool_call::call(&self.state, &c, device_id.0.into(), &tool_name.0, &body.0).await?;
+            tool_call::call(&self.state, &c, device_id.0.get(), &tool_name.0, &body.0).await?;
         Ok(Json(ToolResultDto {
             tool: tool_name.0,
-            device_id: device_id.0,
+            device_id: device_id.0.get().uuid(),
             summary: out.summary,
             data: out.data,
         }))
@@ -137,14 +135,13 @@ impl ToolsApi {
     )]
     async fn run_fleet_tool(
         &self,
-        caller: Caller,
-        req: &Request,
+        gate: Gate,
         tool_name: Path<String>,
         body: Json<Value>,
     ) -> ApiResult<Json<FleetResultDto>> {
-        let trail = crate::enforce::gate::request_trail(req)?;
+        let trail = gate.trail()?;
         let c = tool_call::Caller {
-            who: &caller.0,
+            who: &gate.who,
             channel: "rest",
             trail: &trail,
         };

@@ -142,6 +142,25 @@ async fn bad_input_gets_clear_problem_documents() {
 }
 
 #[tokio::test]
+async fn a_malformed_id_in_a_path_is_a_bad_request_problem() {
+    let app = TestApp::spawn().await;
+    let (_, _, token) = org_admin(&app).await;
+    for path in ["sites/not-a-uuid", "devices/42", "users/x/identities"] {
+        let r = app
+            .client
+            .get(format!("{}/api/v1/{path}", app.base))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{path}");
+        assert_eq!(r.headers()["content-type"], "application/problem+json");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["code"], "invalid_request", "{path}");
+    }
+}
+
+#[tokio::test]
 async fn device_credentials_are_write_only_and_sealed() {
     let app = TestApp::spawn().await;
     let (t, team, token) = org_admin(&app).await;
