@@ -1,5 +1,6 @@
 //! API tokens: a caller's own bearer credentials; the secret is shown once.
 
+use super::failure;
 use super::id::Id;
 use super::page::{Paging, page};
 use super::{ApiResult, Created, Deleted, Gate, Tag};
@@ -77,7 +78,7 @@ impl ApiTokensApi {
         &self,
         gate: Gate,
         body: Json<NewToken>,
-    ) -> ApiResult<Created<CreatedToken>> {
+    ) -> ApiResult<Created<CreatedToken>, failure::Create> {
         gate.authenticated().await?;
         let user = self.state.tenancy.user(gate.who.user_id).await?;
         let ttl = body.0.ttl_days.map(|d| Duration::days(i64::from(d)));
@@ -99,7 +100,7 @@ impl ApiTokensApi {
         gate: Gate,
         after: Query<Option<Uuid>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
-    ) -> ApiResult<Json<TokenPage>> {
+    ) -> ApiResult<Json<TokenPage>, failure::List> {
         gate.authenticated().await?;
         let tokens = self
             .state
@@ -116,7 +117,11 @@ impl ApiTokensApi {
         method = "delete",
         operation_id = "revokeToken"
     )]
-    async fn revoke_token(&self, gate: Gate, token_id: Path<Id<ApiTokenId>>) -> ApiResult<Deleted> {
+    async fn revoke_token(
+        &self,
+        gate: Gate,
+        token_id: Path<Id<ApiTokenId>>,
+    ) -> ApiResult<Deleted, failure::Delete> {
         let (token, _) = self
             .state
             .tenancy

@@ -15,6 +15,7 @@
 //! its query, answers its question of reach from the tenant's
 //! authorization index, and shapes pages and problems for HTTP.
 
+use super::failure;
 use super::{ApiResult, Gate, Tag};
 use crate::http::codes::Code;
 use crate::http::problem::{ApiError, Problem};
@@ -500,7 +501,7 @@ impl AuditApi {
         to: Query<Option<OffsetDateTime>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
         cursor: Query<Option<String>>,
-    ) -> ApiResult<Json<AuditEventPage>> {
+    ) -> ApiResult<Json<AuditEventPage>, failure::Query> {
         let index = gate.authorize_list(P::AuditRead).await?;
         let q = event_query(
             user_id.0,
@@ -550,7 +551,7 @@ impl AuditApi {
         from: Query<Option<OffsetDateTime>>,
         /// Check up to the last event before this instant.
         to: Query<Option<OffsetDateTime>>,
-    ) -> ApiResult<Json<ChainVerificationDto>> {
+    ) -> ApiResult<Json<ChainVerificationDto>, failure::Query> {
         gate.authorize(P::AuditRead, Resource::Tenant(gate.tenant()))
             .await?;
         let from = instant(from.0, "from")?;
@@ -568,7 +569,7 @@ pub(super) async fn verified(
     chain: ChainKey,
     from: Option<OffsetDateTime>,
     to: Option<OffsetDateTime>,
-) -> ApiResult<ChainVerificationDto> {
+) -> Result<ChainVerificationDto, ApiError> {
     let trust = &state.audit_trust;
     // The checkpoint file is read before the chain, so the chain is
     // never older than the checkpoint it is held to.

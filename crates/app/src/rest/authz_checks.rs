@@ -1,5 +1,6 @@
 //! Authorization checks: may a user use a permission on a resource, and why.
 
+use super::failure;
 use super::{ApiResult, Gate, Tag};
 use crate::http::problem::ApiError;
 use crate::state::AppState;
@@ -85,7 +86,11 @@ impl AuthzChecksApi {
         method = "post",
         operation_id = "checkAuthorization"
     )]
-    async fn check(&self, gate: Gate, body: Json<AuthzCheck>) -> ApiResult<Json<AuthzAnswer>> {
+    async fn check(
+        &self,
+        gate: Gate,
+        body: Json<AuthzCheck>,
+    ) -> ApiResult<Json<AuthzAnswer>, failure::Create> {
         let b = body.0;
         let perm = P::parse(&b.permission).ok_or_else(|| {
             ApiError::invalid(
@@ -112,7 +117,7 @@ impl AuthzChecksApi {
             .await?
         {
             Outcome::Decided(d) => d,
-            Outcome::NotFound => return Err(ApiError::not_found("resource")),
+            Outcome::NotFound => return Err(ApiError::not_found("resource").into()),
         };
         let (binding_id, role_id) = match decision {
             Decision::Allow(Grant::Binding {

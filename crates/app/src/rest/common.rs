@@ -1,7 +1,7 @@
 //! Bodies and checks several resources share: environments, scopes of the
 //! hierarchy, a name, and the refusals a delegation rule decides.
 
-use super::{ApiResult, Gate};
+use super::Gate;
 use crate::http::problem::ApiError;
 use crate::state::AppState;
 use kernel::{Environment, RoleId};
@@ -96,7 +96,7 @@ pub struct NameBody {
 }
 
 /// Checks that a scope names a node of the kind it says, in the caller's tenant.
-pub async fn check_scope(state: &AppState, gate: &Gate, scope: Scope) -> ApiResult<()> {
+pub async fn check_scope(state: &AppState, gate: &Gate, scope: Scope) -> Result<(), ApiError> {
     let kind = match scope {
         Scope::Tenant(t) => return gate.same_tenant(t).await,
         Scope::Division(_) => UnitKind::Division,
@@ -119,7 +119,7 @@ pub async fn settled<T>(
     perm: P,
     resource: Resource,
     result: Result<T, rbac::RbacError>,
-) -> ApiResult<T> {
+) -> Result<T, ApiError> {
     match result {
         Ok(v) => Ok(v),
         Err(rbac::RbacError::Delegation(d)) => Err(gate.refuse(perm, resource, d).await),
@@ -128,7 +128,7 @@ pub async fn settled<T>(
 }
 
 /// A custom role of another tenant is refused as cross-tenant, like any other resource.
-pub async fn role_tenant_check(state: &AppState, gate: &Gate, id: RoleId) -> ApiResult<()> {
+pub async fn role_tenant_check(state: &AppState, gate: &Gate, id: RoleId) -> Result<(), ApiError> {
     match state.rbac.repo().role(id).await? {
         Some(rbac::Role {
             tenant_id: Some(t), ..

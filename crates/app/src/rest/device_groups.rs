@@ -1,6 +1,7 @@
 //! Device groups: tenant-wide sets of devices, reached by device scopes.
 
 use super::device_scopes::revokes_scopes;
+use super::failure;
 use super::id::Id;
 use super::page::{Paging, page};
 use super::{ApiResult, Created, Deleted, Gate, Tag};
@@ -72,7 +73,7 @@ impl DeviceGroupsApi {
         &self,
         gate: Gate,
         body: Json<NewDeviceGroup>,
-    ) -> ApiResult<Created<DeviceGroupDto>> {
+    ) -> ApiResult<Created<DeviceGroupDto>, failure::Create> {
         gate.ids_in_tenant(&body.0.device_ids).await?;
         gate.authorize(P::DeviceUpdate, Resource::Tenant(gate.tenant()))
             .await?;
@@ -96,7 +97,7 @@ impl DeviceGroupsApi {
         gate: Gate,
         after: Query<Option<Uuid>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
-    ) -> ApiResult<Json<DeviceGroupPage>> {
+    ) -> ApiResult<Json<DeviceGroupPage>, failure::List> {
         Paging::new(after.0, limit.0)
             .visible(
                 &gate,
@@ -105,6 +106,7 @@ impl DeviceGroupsApi {
                 |g| Resource::DeviceGroup(g.id),
             )
             .await
+            .map_err(Into::into)
     }
 
     /// Get a device group.
@@ -117,7 +119,7 @@ impl DeviceGroupsApi {
         &self,
         gate: Gate,
         group_id: Path<Id<DeviceGroupId>>,
-    ) -> ApiResult<Json<DeviceGroupDto>> {
+    ) -> ApiResult<Json<DeviceGroupDto>, failure::Read> {
         gate.authorize(P::DeviceRead, Resource::DeviceGroup(group_id.0.get()))
             .await?;
         Ok(Json(
@@ -144,7 +146,7 @@ impl DeviceGroupsApi {
         gate: Gate,
         group_id: Path<Id<DeviceGroupId>>,
         body: Json<DeviceGroupPatch>,
-    ) -> ApiResult<Json<DeviceGroupDto>> {
+    ) -> ApiResult<Json<DeviceGroupDto>, failure::Update> {
         let id = group_id.0.get();
         if let Some(ids) = &body.0.device_ids {
             gate.ids_in_tenant(ids).await?;
@@ -165,7 +167,8 @@ impl DeviceGroupsApi {
             {
                 return Err(gate
                     .refuse(P::DeviceUpdate, Resource::DeviceGroup(id), refusal)
-                    .await);
+                    .await
+                    .into());
             }
         }
         Ok(Json(
@@ -192,7 +195,7 @@ impl DeviceGroupsApi {
         &self,
         gate: Gate,
         group_id: Path<Id<DeviceGroupId>>,
-    ) -> ApiResult<Deleted> {
+    ) -> ApiResult<Deleted, failure::Delete> {
         let id = group_id.0.get();
         gate.authorize(P::DeviceDelete, Resource::DeviceGroup(id))
             .await?;

@@ -2,6 +2,7 @@
 //! device groups.
 
 use super::common::settled;
+use super::failure;
 use super::id::Id;
 use super::page::{Paging, page};
 use super::{ApiResult, Created, Deleted, Gate, Tag};
@@ -73,7 +74,7 @@ pub(super) async fn revokes_scopes(
     gate: &Gate,
     resource: Resource,
     target: rbac::DeviceScopeTarget,
-) -> ApiResult<()> {
+) -> Result<(), ApiError> {
     let index = gate.tenant_index().await?;
     for user in index.narrowed_by(target) {
         gate.authorize(P::UserUpdate, Resource::User(user)).await?;
@@ -98,7 +99,7 @@ impl DeviceScopesApi {
         &self,
         gate: Gate,
         body: Json<NewDeviceScope>,
-    ) -> ApiResult<Created<DeviceScopeDto>> {
+    ) -> ApiResult<Created<DeviceScopeDto>, failure::Create> {
         let b = body.0;
         let (target, resource) = match (b.device_id, b.device_group_id) {
             (Some(d), None) => (
@@ -113,7 +114,8 @@ impl DeviceScopesApi {
                 return Err(ApiError::invalid(
                     "device_id",
                     "give exactly one of device_id and device_group_id",
-                ));
+                )
+                .into());
             }
         };
         let user = UserId::from_uuid(b.user_id);
@@ -141,7 +143,7 @@ impl DeviceScopesApi {
         user_id: Query<Option<Uuid>>,
         after: Query<Option<Uuid>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
-    ) -> ApiResult<Json<DeviceScopePage>> {
+    ) -> ApiResult<Json<DeviceScopePage>, failure::Read> {
         let index = match user_id.0 {
             Some(u) => {
                 gate.authorize(P::UserRead, Resource::User(u.into()))
@@ -156,9 +158,11 @@ impl DeviceScopesApi {
             .repo()
             .device_scopes(gate.tenant(), user_id.0.map(Into::into))
             .await?;
-        Paging::new(after.0, limit.0).visible_in(&gate, &index, P::UserRead, all, |s| {
-            Resource::User(s.user_id)
-        })
+        Paging::new(after.0, limit.0)
+            .visible_in(&gate, &index, P::UserRead, all, |s| {
+                Resource::User(s.user_id)
+            })
+            .map_err(Into::into)
     }
 
     /// Revoke a device scope grant.
@@ -167,7 +171,11 @@ impl DeviceScopesApi {
         method = "delete",
         operation_id = "revokeDeviceScope"
     )]
-    async fn revoke(&self, gate: Gate, scope_id: Path<Id<DeviceScopeId>>) -> ApiResult<Deleted> {
+    async fn revoke(
+        &self,
+        gate: Gate,
+        scope_id: Path<Id<DeviceScopeId>>,
+    ) -> ApiResult<Deleted, failure::Delete> {
         let id = scope_id.0.get();
         let s = self
             .state

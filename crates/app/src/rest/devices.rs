@@ -3,6 +3,7 @@
 
 use super::common::EnvironmentDto;
 use super::device_scopes::revokes_scopes;
+use super::failure;
 use super::id::Id;
 use super::page::{Paging, page};
 use super::{ApiResult, Created, Deleted, Gate, Tag};
@@ -326,7 +327,7 @@ impl DevicesApi {
         &self,
         gate: Gate,
         body: Json<NewDevice>,
-    ) -> ApiResult<Created<DeviceDto>> {
+    ) -> ApiResult<Created<DeviceDto>, failure::Create> {
         let b = body.0;
         let site = Resource::Site(b.site_id.into());
         gate.authorize(P::DeviceCreate, site).await?;
@@ -376,7 +377,7 @@ impl DevicesApi {
         gate: Gate,
         after: Query<Option<Uuid>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
-    ) -> ApiResult<Json<DevicePage>> {
+    ) -> ApiResult<Json<DevicePage>, failure::List> {
         let devices = self.state.tenancy.repo().devices(gate.tenant());
         let Json(mut page): Json<DevicePage> = Paging::new(after.0, limit.0)
             .visible(&gate, P::DeviceRead, devices, |d| Resource::Device(d.id))
@@ -397,7 +398,7 @@ impl DevicesApi {
         &self,
         gate: Gate,
         device_id: Path<Id<DeviceId>>,
-    ) -> ApiResult<Json<DeviceDto>> {
+    ) -> ApiResult<Json<DeviceDto>, failure::Read> {
         gate.authorize(P::DeviceRead, Resource::Device(device_id.0.get()))
             .await?;
         let mut dto: DeviceDto = self.state.tenancy.device(device_id.0.get()).await?.into();
@@ -425,7 +426,7 @@ impl DevicesApi {
         gate: Gate,
         device_id: Path<Id<DeviceId>>,
         body: Json<DevicePatch>,
-    ) -> ApiResult<Json<DeviceDto>> {
+    ) -> ApiResult<Json<DeviceDto>, failure::Update> {
         let id = device_id.0.get();
         let b = body.0;
         gate.authorize(P::DeviceUpdate, Resource::Device(id))
@@ -488,7 +489,11 @@ impl DevicesApi {
         method = "delete",
         operation_id = "deleteDevice"
     )]
-    async fn delete_device(&self, gate: Gate, device_id: Path<Id<DeviceId>>) -> ApiResult<Deleted> {
+    async fn delete_device(
+        &self,
+        gate: Gate,
+        device_id: Path<Id<DeviceId>>,
+    ) -> ApiResult<Deleted, failure::Delete> {
         let id = device_id.0.get();
         gate.authorize(P::DeviceDelete, Resource::Device(id))
             .await?;
@@ -513,7 +518,7 @@ impl DevicesApi {
         gate: Gate,
         device_id: Path<Id<DeviceId>>,
         body: Json<CredentialsBody>,
-    ) -> ApiResult<Json<DeviceDto>> {
+    ) -> ApiResult<Json<DeviceDto>, failure::Update> {
         let id = device_id.0.get();
         gate.authorize(P::DeviceCredentials, Resource::Device(id))
             .await?;

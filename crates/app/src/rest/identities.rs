@@ -1,6 +1,7 @@
 //! Links between a user and identities at the identity provider, changed
 //! only by an administrator who outranks the user.
 
+use super::failure;
 use super::id::Id;
 use super::{ApiResult, Created, Deleted, Gate, Tag};
 use crate::http::codes::Code;
@@ -103,7 +104,7 @@ impl IdentitiesApi {
         what: &str,
         (done, refused): (&str, &str),
         outcome: Result<T, ApiError>,
-    ) -> ApiResult<T> {
+    ) -> Result<T, ApiError> {
         match outcome {
             Ok(v) => {
                 gate.allowed_because(P::AdminAll, at, format!("{what} {done}"))
@@ -220,7 +221,7 @@ impl IdentitiesApi {
         gate: Gate,
         user_id: Path<Id<UserId>>,
         body: Json<NewIdentityLink>,
-    ) -> ApiResult<Created<IdentityLinkDto>> {
+    ) -> ApiResult<Created<IdentityLinkDto>, failure::Create> {
         let id = user_id.0.get();
         let at = Resource::User(id);
         gate.authorize(P::AdminAll, at).await?;
@@ -258,7 +259,7 @@ impl IdentitiesApi {
         &self,
         gate: Gate,
         user_id: Path<Id<UserId>>,
-    ) -> ApiResult<Json<LinkedIdentities>> {
+    ) -> ApiResult<Json<LinkedIdentities>, failure::Read> {
         let id = user_id.0.get();
         gate.authorize(P::UserRead, Resource::User(id)).await?;
         let links = self.state.tenancy.identity_links(id).await?;
@@ -287,7 +288,7 @@ impl IdentitiesApi {
         user_id: Path<Id<UserId>>,
         subject: Query<String>,
         issuer: Query<Option<String>>,
-    ) -> ApiResult<Deleted> {
+    ) -> ApiResult<Deleted, failure::Delete> {
         let id = user_id.0.get();
         let at = Resource::User(id);
         gate.authorize(P::AdminAll, at).await?;

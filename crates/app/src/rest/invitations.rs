@@ -2,6 +2,7 @@
 //! their token, which creates the user.
 
 use super::common::{EnvironmentDto, ScopeRef, check_scope, envs_in, envs_out};
+use super::failure;
 use super::users::UserDto;
 use super::{ApiResult, Created, Gate, Tag};
 use crate::http::problem::ApiError;
@@ -94,7 +95,7 @@ impl InvitationsApi {
         &self,
         gate: Gate,
         body: Json<NewInvitation>,
-    ) -> ApiResult<Created<CreatedInvitation>> {
+    ) -> ApiResult<Created<CreatedInvitation>, failure::Create> {
         let body = body.0;
         let scope: tenancy::Scope = body.scope.into();
         let at = Resource::from_scope(scope);
@@ -120,7 +121,7 @@ impl InvitationsApi {
             scope,
             environments.as_deref(),
         ) {
-            return Err(gate.refuse(P::UserInvite, at, e).await);
+            return Err(gate.refuse(P::UserInvite, at, e).await.into());
         }
         let (inv, secret) = self
             .state
@@ -154,7 +155,7 @@ impl InvitationsApi {
         &self,
         req: &poem::Request,
         body: Json<AcceptInvitation>,
-    ) -> ApiResult<Created<UserDto>> {
+    ) -> ApiResult<Created<UserDto>, failure::Create> {
         let trail = crate::enforce::gate::request_trail(req)?;
         let user = self
             .state

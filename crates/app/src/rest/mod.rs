@@ -1,9 +1,11 @@
 //! The REST API under `/api/v1`, one file per resource with its own
 //! bodies, and the OpenAPI document generated from it. Every protected
 //! operation takes a [`Gate`], typed path ids ([`id::Id`]) and, for a
-//! list, answers through [`page`].
+//! list, answers through [`page`]. Each operation's failures are narrowed
+//! to the statuses it can answer with ([`failure`]).
 
 mod common;
+pub mod failure;
 pub mod id;
 pub mod page;
 
@@ -25,15 +27,15 @@ mod tools;
 mod units;
 mod users;
 
-use crate::http::problem::ApiError;
 use crate::state::AppState;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApiService, Tags};
 
 pub use crate::enforce::gate::Gate;
 
-/// The result of every operation.
-pub type ApiResult<T> = Result<T, ApiError>;
+/// The result of an operation whose failures have the statuses of `S`
+/// ([`failure`]).
+pub type ApiResult<T, S> = Result<T, failure::Failure<S>>;
 
 /// Tags grouping operations in the OpenAPI document.
 #[derive(Debug, Tags)]

@@ -1,7 +1,7 @@
 //! Lists page by page: the paging query, page bodies, and the one way a
 //! list operation answers with the items its caller may see.
 
-use super::{ApiResult, Gate};
+use super::Gate;
 use crate::http::problem::ApiError;
 use poem_openapi::payload::Json;
 use rbac::{AuthzIndex, Permission, Resource};
@@ -90,7 +90,7 @@ impl Paging {
         perm: Permission,
         load: impl Future<Output = Result<Vec<T>, E>>,
         resource: impl Fn(&T) -> Resource,
-    ) -> ApiResult<Json<B>>
+    ) -> Result<Json<B>, ApiError>
     where
         B: PageBody,
         B::Item: From<T>,
@@ -109,7 +109,7 @@ impl Paging {
         perm: Permission,
         items: Vec<T>,
         resource: impl Fn(&T) -> Resource,
-    ) -> ApiResult<Json<B>>
+    ) -> Result<Json<B>, ApiError>
     where
         B: PageBody,
         B::Item: From<T>,

@@ -12,6 +12,7 @@ use super::audit::{
     AuditDecision, AuditEventPage, AuditResult, ChainVerificationDto, check_order, event_query,
     full_page, instant,
 };
+use super::failure;
 use super::{ApiResult, Gate, Tag};
 use crate::state::AppState;
 use audit::query::ChainKey;
@@ -58,7 +59,7 @@ impl PlatformAuditApi {
         to: Query<Option<OffsetDateTime>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
         cursor: Query<Option<String>>,
-    ) -> ApiResult<Json<AuditEventPage>> {
+    ) -> ApiResult<Json<AuditEventPage>, failure::Query> {
         gate.authorize(P::AuditRead, Resource::Platform).await?;
         let q = event_query(
             user_id.0,
@@ -90,7 +91,7 @@ impl PlatformAuditApi {
         from: Query<Option<OffsetDateTime>>,
         /// Check up to the last event before this instant.
         to: Query<Option<OffsetDateTime>>,
-    ) -> ApiResult<Json<ChainVerificationDto>> {
+    ) -> ApiResult<Json<ChainVerificationDto>, failure::Query> {
         gate.authorize(P::AuditRead, Resource::Platform).await?;
         let from = instant(from.0, "from")?;
         let to = instant(to.0, "to")?;

@@ -14,6 +14,7 @@
 //! and can be reproduced and verified.
 
 use super::audit::{bad_query, check_order, instant, representable, truncate_to_micros};
+use super::failure;
 use super::{ApiResult, Gate, Tag};
 use crate::state::AppState;
 use audit::query::AuditReader;
@@ -292,7 +293,7 @@ impl ReportsApi {
         /// Events before this instant; now by default.
         to: Query<Option<OffsetDateTime>>,
         #[oai(default)] format: Query<ReportFormat>,
-    ) -> ApiResult<ReportFile> {
+    ) -> ApiResult<ReportFile, failure::Query> {
         let r = self.admit(gate, (from.0, to.0), format.0).await?;
         let report =
             compliance::production_changes(self.reader(), r.tenant, closed(r.range), r.format)
@@ -326,7 +327,7 @@ impl ReportsApi {
         /// Events before this instant; now by default.
         to: Query<Option<OffsetDateTime>>,
         #[oai(default)] format: Query<ReportFormat>,
-    ) -> ApiResult<ReportFile> {
+    ) -> ApiResult<ReportFile, failure::Query> {
         let r = self.admit(gate, (from.0, to.0), format.0).await?;
         let report =
             compliance::denials(self.reader(), r.tenant, closed(r.range), r.format).await?;
@@ -358,7 +359,7 @@ impl ReportsApi {
         /// How many users to list.
         #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
         limit: Query<Option<u32>>,
-    ) -> ApiResult<ReportFile> {
+    ) -> ApiResult<ReportFile, failure::Query> {
         let r = self.admit(gate, (from.0, to.0), format.0).await?;
         let limit = limit.0.unwrap_or(DEFAULT_TOP_USERS) as usize;
         let report =

@@ -3,6 +3,7 @@
 use super::common::{
     EnvironmentDto, ScopeRef, check_scope, envs_in, envs_out, role_tenant_check, settled,
 };
+use super::failure;
 use super::id::Id;
 use super::page::{Paging, page};
 use super::{ApiResult, Created, Deleted, Gate, Tag};
@@ -67,7 +68,11 @@ impl RoleBindingsApi {
         method = "post",
         operation_id = "createRoleBinding"
     )]
-    async fn bind(&self, gate: Gate, body: Json<NewBinding>) -> ApiResult<Created<BindingDto>> {
+    async fn bind(
+        &self,
+        gate: Gate,
+        body: Json<NewBinding>,
+    ) -> ApiResult<Created<BindingDto>, failure::Create> {
         let b = body.0;
         let scope: Scope = b.scope.into();
         check_scope(&self.state, &gate, scope).await?;
@@ -104,7 +109,7 @@ impl RoleBindingsApi {
         gate: Gate,
         after: Query<Option<Uuid>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
-    ) -> ApiResult<Json<BindingPage>> {
+    ) -> ApiResult<Json<BindingPage>, failure::List> {
         Paging::new(after.0, limit.0)
             .visible(
                 &gate,
@@ -113,6 +118,7 @@ impl RoleBindingsApi {
                 |b| Resource::User(b.user_id),
             )
             .await
+            .map_err(Into::into)
     }
 
     /// Remove a role binding.
@@ -121,7 +127,11 @@ impl RoleBindingsApi {
         method = "delete",
         operation_id = "deleteRoleBinding"
     )]
-    async fn unbind(&self, gate: Gate, binding_id: Path<Id<BindingId>>) -> ApiResult<Deleted> {
+    async fn unbind(
+        &self,
+        gate: Gate,
+        binding_id: Path<Id<BindingId>>,
+    ) -> ApiResult<Deleted, failure::Delete> {
         let id = binding_id.0.get();
         let b = self
             .state

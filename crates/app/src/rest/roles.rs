@@ -1,6 +1,7 @@
 //! Roles: the built-in catalogue and a tenant's custom roles.
 
 use super::common::{role_tenant_check, settled};
+use super::failure;
 use super::id::Id;
 use super::page::{Paging, page};
 use super::{ApiResult, Created, Deleted, Gate, Tag};
@@ -64,7 +65,7 @@ pub struct RolePatch {
 }
 
 /// Parses permission names, naming the first unknown one.
-fn permission_set(names: &[String]) -> ApiResult<PermissionSet> {
+fn permission_set(names: &[String]) -> Result<PermissionSet, ApiError> {
     names
         .iter()
         .map(|n| {
@@ -84,7 +85,7 @@ impl RolesApi {
         gate: Gate,
         after: Query<Option<Uuid>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
-    ) -> ApiResult<Json<RolePage>> {
+    ) -> ApiResult<Json<RolePage>, failure::List> {
         gate.authenticated().await?;
         let roles = self.state.rbac.roles(gate.tenant()).await?;
         Ok(Paging::new(after.0, limit.0).page(roles))
@@ -92,7 +93,11 @@ impl RolesApi {
 
     /// Create a custom role.
     #[oai(path = "/roles", method = "post", operation_id = "createRole")]
-    async fn create_role(&self, gate: Gate, body: Json<NewRole>) -> ApiResult<Created<RoleDto>> {
+    async fn create_role(
+        &self,
+        gate: Gate,
+        body: Json<NewRole>,
+    ) -> ApiResult<Created<RoleDto>, failure::Create> {
         let at = Resource::Tenant(gate.tenant());
         gate.authorize(P::RoleManage, at).await?;
         let perms = permission_set(&body.0.permissions)?;
@@ -117,7 +122,7 @@ impl RolesApi {
         gate: Gate,
         role_id: Path<Id<RoleId>>,
         body: Json<RolePatch>,
-    ) -> ApiResult<Json<RoleDto>> {
+    ) -> ApiResult<Json<RoleDto>, failure::Update> {
         role_tenant_check(&self.state, &gate, role_id.0.get()).await?;
         gate.authorize(P::RoleManage, Resource::Tenant(gate.tenant()))
             .await?;
@@ -155,7 +160,11 @@ impl RolesApi {
         method = "delete",
         operation_id = "deleteRole"
     )]
-    async fn delete_role(&self, gate: Gate, role_id: Path<Id<RoleId>>) -> ApiResult<Deleted> {
+    async fn delete_role(
+        &self,
+        gate: Gate,
+        role_id: Path<Id<RoleId>>,
+    ) -> ApiResult<Deleted, failure::Delete> {
         role_tenant_check(&self.state, &gate, role_id.0.get()).await?;
         gate.authorize(P::RoleManage, Resource::Tenant(gate.tenant()))
             .await?;

@@ -1,5 +1,6 @@
 //! Sites: places owned by a team, where devices are.
 
+use super::failure;
 use super::id::Id;
 use super::page::{Paging, page};
 use super::{ApiResult, Created, Deleted, Gate, Tag};
@@ -66,7 +67,11 @@ pub struct SitePatch {
 impl SitesApi {
     /// Create a site owned by a team.
     #[oai(path = "/sites", method = "post", operation_id = "createSite")]
-    async fn create_site(&self, gate: Gate, body: Json<NewSite>) -> ApiResult<Created<SiteDto>> {
+    async fn create_site(
+        &self,
+        gate: Gate,
+        body: Json<NewSite>,
+    ) -> ApiResult<Created<SiteDto>, failure::Create> {
         gate.authorize(P::SiteCreate, Resource::Unit(body.0.team_id))
             .await?;
         let site = self
@@ -84,7 +89,7 @@ impl SitesApi {
         gate: Gate,
         after: Query<Option<Uuid>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
-    ) -> ApiResult<Json<SitePage>> {
+    ) -> ApiResult<Json<SitePage>, failure::List> {
         Paging::new(after.0, limit.0)
             .visible(
                 &gate,
@@ -93,11 +98,16 @@ impl SitesApi {
                 |s| Resource::Site(s.id),
             )
             .await
+            .map_err(Into::into)
     }
 
     /// Get a site.
     #[oai(path = "/sites/:site_id", method = "get", operation_id = "getSite")]
-    async fn get_site(&self, gate: Gate, site_id: Path<Id<SiteId>>) -> ApiResult<Json<SiteDto>> {
+    async fn get_site(
+        &self,
+        gate: Gate,
+        site_id: Path<Id<SiteId>>,
+    ) -> ApiResult<Json<SiteDto>, failure::Read> {
         gate.authorize(P::SiteRead, Resource::Site(site_id.0.get()))
             .await?;
         Ok(Json(self.state.tenancy.site(site_id.0.get()).await?.into()))
@@ -114,7 +124,7 @@ impl SitesApi {
         gate: Gate,
         site_id: Path<Id<SiteId>>,
         body: Json<SitePatch>,
-    ) -> ApiResult<Json<SiteDto>> {
+    ) -> ApiResult<Json<SiteDto>, failure::Update> {
         let id = site_id.0.get();
         gate.authorize(P::SiteUpdate, Resource::Site(id)).await?;
         if let Some(team) = body.0.team_id {
@@ -134,7 +144,11 @@ impl SitesApi {
         method = "delete",
         operation_id = "deleteSite"
     )]
-    async fn delete_site(&self, gate: Gate, site_id: Path<Id<SiteId>>) -> ApiResult<Deleted> {
+    async fn delete_site(
+        &self,
+        gate: Gate,
+        site_id: Path<Id<SiteId>>,
+    ) -> ApiResult<Deleted, failure::Delete> {
         gate.authorize(P::SiteDelete, Resource::Site(site_id.0.get()))
             .await?;
         self.state.tenancy.delete_site(site_id.0.get()).await?;
@@ -151,7 +165,7 @@ impl SitesApi {
         &self,
         gate: Gate,
         site_id: Path<Id<SiteId>>,
-    ) -> ApiResult<Json<SiteDto>> {
+    ) -> ApiResult<Json<SiteDto>, failure::Create> {
         gate.authorize(P::SitePublish, Resource::Site(site_id.0.get()))
             .await?;
         Ok(Json(

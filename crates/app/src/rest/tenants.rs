@@ -1,6 +1,7 @@
 //! Tenants: created by platform administrators, read and renamed by their own.
 
 use super::common::NameBody;
+use super::failure;
 use super::id::Id;
 use super::page::{Paging, page};
 use super::{ApiResult, Created, Gate, Tag};
@@ -47,7 +48,7 @@ impl TenantsApi {
         &self,
         gate: Gate,
         body: Json<NameBody>,
-    ) -> ApiResult<Created<TenantDto>> {
+    ) -> ApiResult<Created<TenantDto>, failure::Create> {
         gate.authorize(P::TenantCreate, Resource::Platform).await?;
         Ok(Created::Created(Json(
             self.state.tenancy.create_tenant(&body.0.name).await?.into(),
@@ -61,7 +62,7 @@ impl TenantsApi {
         gate: Gate,
         after: Query<Option<Uuid>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
-    ) -> ApiResult<Json<TenantPage>> {
+    ) -> ApiResult<Json<TenantPage>, failure::List> {
         let tenants = if gate.who.platform_admin {
             gate.authorize(P::TenantCreate, Resource::Platform).await?;
             self.state.tenancy.repo().tenants().await?
@@ -89,7 +90,7 @@ impl TenantsApi {
         &self,
         gate: Gate,
         tenant_id: Path<Id<TenantId>>,
-    ) -> ApiResult<Json<TenantDto>> {
+    ) -> ApiResult<Json<TenantDto>, failure::Read> {
         gate.authorize(P::TenantRead, Resource::Tenant(tenant_id.0.get()))
             .await?;
         let t = self
@@ -113,7 +114,7 @@ impl TenantsApi {
         gate: Gate,
         tenant_id: Path<Id<TenantId>>,
         body: Json<NameBody>,
-    ) -> ApiResult<Json<TenantDto>> {
+    ) -> ApiResult<Json<TenantDto>, failure::Update> {
         gate.authorize(P::TenantUpdate, Resource::Tenant(tenant_id.0.get()))
             .await?;
         Ok(Json(

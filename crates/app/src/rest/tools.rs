@@ -1,6 +1,7 @@
 //! The tool catalogue over REST: the same tools, the same guards and the
 //! same audit records as MCP, through [`crate::enforce::tool_call`].
 
+use super::failure;
 use super::id::Id;
 use super::{ApiResult, Gate, Tag};
 use crate::enforce::tool_call::{self, CallError};
@@ -72,7 +73,7 @@ impl From<CallError> for ApiError {
 impl ToolsApi {
     /// The tool catalogue: every tool with its tier and input schema.
     #[oai(path = "/tools", method = "get", operation_id = "listTools")]
-    async fn list_tools(&self, gate: Gate) -> ApiResult<Json<Vec<ToolDto>>> {
+    async fn list_tools(&self, gate: Gate) -> ApiResult<Json<Vec<ToolDto>>, failure::List> {
         gate.authenticated().await?;
         Ok(Json(
             tools::CATALOGUE
@@ -104,7 +105,7 @@ impl ToolsApi {
         device_id: Path<Id<DeviceId>>,
         tool_name: Path<String>,
         body: Json<Value>,
-    ) -> ApiResult<Json<ToolResultDto>> {
+    ) -> ApiResult<Json<ToolResultDto>, failure::DeviceCall> {
         let trail = gate.trail()?;
         let c = tool_call::Caller {
             who: &gate.who,
@@ -138,7 +139,7 @@ impl ToolsApi {
         gate: Gate,
         tool_name: Path<String>,
         body: Json<Value>,
-    ) -> ApiResult<Json<FleetResultDto>> {
+    ) -> ApiResult<Json<FleetResultDto>, failure::DeviceCall> {
         let trail = gate.trail()?;
         let c = tool_call::Caller {
             who: &gate.who,

@@ -2,9 +2,11 @@
 //! which share one shape and differ in their permissions.
 
 use super::common::NameBody;
+use super::failure;
 use super::id::Id;
 use super::page::{Paging, page};
 use super::{ApiResult, Created, Deleted, Gate, Tag};
+use crate::http::problem::ApiError;
 use crate::state::AppState;
 use kernel::{DivisionId, GroupId, TeamId};
 use poem_openapi::param::{Path, Query};
@@ -92,7 +94,7 @@ impl UnitsApi {
         kind: UnitKind,
         parent: Uuid,
         name: &str,
-    ) -> ApiResult<Created<UnitDto>> {
+    ) -> Result<Created<UnitDto>, ApiError> {
         let target = if kind == UnitKind::Division {
             Resource::Tenant(parent.into())
         } else {
@@ -112,7 +114,7 @@ impl UnitsApi {
         gate: &Gate,
         kind: UnitKind,
         paging: Paging,
-    ) -> ApiResult<Json<UnitPage>> {
+    ) -> Result<Json<UnitPage>, ApiError> {
         let read = perms(kind)[1];
         let units = async {
             let all = self.state.tenancy.repo().units(gate.tenant()).await?;
@@ -123,7 +125,12 @@ impl UnitsApi {
             .await
     }
 
-    async fn get_unit(&self, gate: &Gate, kind: UnitKind, id: Uuid) -> ApiResult<Json<UnitDto>> {
+    async fn get_unit(
+        &self,
+        gate: &Gate,
+        kind: UnitKind,
+        id: Uuid,
+    ) -> Result<Json<UnitDto>, ApiError> {
         gate.authorize(perms(kind)[1], Resource::Unit(id)).await?;
         Ok(Json(self.state.tenancy.unit(kind, id).await?.into()))
     }
@@ -134,14 +141,19 @@ impl UnitsApi {
         kind: UnitKind,
         id: Uuid,
         name: &str,
-    ) -> ApiResult<Json<UnitDto>> {
+    ) -> Result<Json<UnitDto>, ApiError> {
         gate.authorize(perms(kind)[2], Resource::Unit(id)).await?;
         Ok(Json(
             self.state.tenancy.rename_unit(kind, id, name).await?.into(),
         ))
     }
 
-    async fn delete_unit(&self, gate: &Gate, kind: UnitKind, id: Uuid) -> ApiResult<Deleted> {
+    async fn delete_unit(
+        &self,
+        gate: &Gate,
+        kind: UnitKind,
+        id: Uuid,
+    ) -> Result<Deleted, ApiError> {
         gate.authorize(perms(kind)[3], Resource::Unit(id)).await?;
         self.state.tenancy.delete_unit(kind, id).await?;
         Ok(Deleted::Deleted)
@@ -156,13 +168,14 @@ impl UnitsApi {
         &self,
         gate: Gate,
         body: Json<NewDivision>,
-    ) -> ApiResult<Created<UnitDto>> {
+    ) -> ApiResult<Created<UnitDto>, failure::Create> {
         if let Some(t) = body.0.tenant_id {
             gate.same_tenant(t.into()).await?;
         }
         let tenant = gate.tenant().uuid();
         self.create_unit(&gate, UnitKind::Division, tenant, &body.0.name)
             .await
+            .map_err(Into::into)
     }
 
     /// List the divisions the caller may see.
@@ -172,9 +185,10 @@ impl UnitsApi {
         gate: Gate,
         after: Query<Option<Uuid>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
-    ) -> ApiResult<Json<UnitPage>> {
+    ) -> ApiResult<Json<UnitPage>, failure::List> {
         self.list_units(&gate, UnitKind::Division, Paging::new(after.0, limit.0))
             .await
+            .map_err(Into::into)
     }
 
     /// Get a division.
@@ -187,9 +201,10 @@ impl UnitsApi {
         &self,
         gate: Gate,
         division_id: Path<Id<DivisionId>>,
-    ) -> ApiResult<Json<UnitDto>> {
+    ) -> ApiResult<Json<UnitDto>, failure::Read> {
         self.get_unit(&gate, UnitKind::Division, division_id.0.get().uuid())
             .await
+            .map_err(Into::into)
     }
 
     /// Rename a division.
@@ -203,7 +218,7 @@ impl UnitsApi {
         gate: Gate,
         division_id: Path<Id<DivisionId>>,
         body: Json<NameBody>,
-    ) -> ApiResult<Json<UnitDto>> {
+    ) -> ApiResult<Json<UnitDto>, failure::Update> {
         self.rename_unit(
             &gate,
             UnitKind::Division,
@@ -211,6 +226,7 @@ impl UnitsApi {
             &body.0.name,
         )
         .await
+        .map_err(Into::into)
     }
 
     /// Delete an empty division.
@@ -223,16 +239,22 @@ impl UnitsApi {
         &self,
         gate: Gate,
         division_id: Path<Id<DivisionId>>,
-    ) -> ApiResult<Deleted> {
+    ) -> ApiResult<Deleted, failure::Delete> {
         self.delete_unit(&gate, UnitKind::Division, division_id.0.get().uuid())
             .await
+            .map_err(Into::into)
     }
 
     /// Create a group in a division.
     #[oai(path = "/groups", method = "post", operation_id = "createGroup")]
-    async fn create_group(&self, gate: Gate, body: Json<NewGroup>) -> ApiResult<Created<UnitDto>> {
+    async fn create_group(
+        &self,
+        gate: Gate,
+        body: Json<NewGroup>,
+    ) -> ApiResult<Created<UnitDto>, failure::Create> {
         self.create_unit(&gate, UnitKind::Group, body.0.division_id, &body.0.name)
             .await
+            .map_err(Into::into)
     }
 
     /// List the groups the caller may see.
@@ -242,16 +264,22 @@ impl UnitsApi {
         gate: Gate,
         after: Query<Option<Uuid>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
-    ) -> ApiResult<Json<UnitPage>> {
+    ) -> ApiResult<Json<UnitPage>, failure::List> {
         self.list_units(&gate, UnitKind::Group, Paging::new(after.0, limit.0))
             .await
+            .map_err(Into::into)
     }
 
     /// Get a group.
     #[oai(path = "/groups/:group_id", method = "get", operation_id = "getGroup")]
-    async fn get_group(&self, gate: Gate, group_id: Path<Id<GroupId>>) -> ApiResult<Json<UnitDto>> {
+    async fn get_group(
+        &self,
+        gate: Gate,
+        group_id: Path<Id<GroupId>>,
+    ) -> ApiResult<Json<UnitDto>, failure::Read> {
         self.get_unit(&gate, UnitKind::Group, group_id.0.get().uuid())
             .await
+            .map_err(Into::into)
     }
 
     /// Rename a group.
@@ -265,7 +293,7 @@ impl UnitsApi {
         gate: Gate,
         group_id: Path<Id<GroupId>>,
         body: Json<NameBody>,
-    ) -> ApiResult<Json<UnitDto>> {
+    ) -> ApiResult<Json<UnitDto>, failure::Update> {
         self.rename_unit(
             &gate,
             UnitKind::Group,
@@ -273,6 +301,7 @@ impl UnitsApi {
             &body.0.name,
         )
         .await
+        .map_err(Into::into)
     }
 
     /// Delete an empty group.
@@ -281,16 +310,26 @@ impl UnitsApi {
         method = "delete",
         operation_id = "deleteGroup"
     )]
-    async fn delete_group(&self, gate: Gate, group_id: Path<Id<GroupId>>) -> ApiResult<Deleted> {
+    async fn delete_group(
+        &self,
+        gate: Gate,
+        group_id: Path<Id<GroupId>>,
+    ) -> ApiResult<Deleted, failure::Delete> {
         self.delete_unit(&gate, UnitKind::Group, group_id.0.get().uuid())
             .await
+            .map_err(Into::into)
     }
 
     /// Create a team in a group.
     #[oai(path = "/teams", method = "post", operation_id = "createTeam")]
-    async fn create_team(&self, gate: Gate, body: Json<NewTeam>) -> ApiResult<Created<UnitDto>> {
+    async fn create_team(
+        &self,
+        gate: Gate,
+        body: Json<NewTeam>,
+    ) -> ApiResult<Created<UnitDto>, failure::Create> {
         self.create_unit(&gate, UnitKind::Team, body.0.group_id, &body.0.name)
             .await
+            .map_err(Into::into)
     }
 
     /// List the teams the caller may see.
@@ -300,16 +339,22 @@ impl UnitsApi {
         gate: Gate,
         after: Query<Option<Uuid>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
-    ) -> ApiResult<Json<UnitPage>> {
+    ) -> ApiResult<Json<UnitPage>, failure::List> {
         self.list_units(&gate, UnitKind::Team, Paging::new(after.0, limit.0))
             .await
+            .map_err(Into::into)
     }
 
     /// Get a team.
     #[oai(path = "/teams/:team_id", method = "get", operation_id = "getTeam")]
-    async fn get_team(&self, gate: Gate, team_id: Path<Id<TeamId>>) -> ApiResult<Json<UnitDto>> {
+    async fn get_team(
+        &self,
+        gate: Gate,
+        team_id: Path<Id<TeamId>>,
+    ) -> ApiResult<Json<UnitDto>, failure::Read> {
         self.get_unit(&gate, UnitKind::Team, team_id.0.get().uuid())
             .await
+            .map_err(Into::into)
     }
 
     /// Rename a team.
@@ -323,9 +368,10 @@ impl UnitsApi {
         gate: Gate,
         team_id: Path<Id<TeamId>>,
         body: Json<NameBody>,
-    ) -> ApiResult<Json<UnitDto>> {
+    ) -> ApiResult<Json<UnitDto>, failure::Update> {
         self.rename_unit(&gate, UnitKind::Team, team_id.0.get().uuid(), &body.0.name)
             .await
+            .map_err(Into::into)
     }
 
     /// Delete an empty team.
@@ -334,8 +380,13 @@ impl UnitsApi {
         method = "delete",
         operation_id = "deleteTeam"
     )]
-    async fn delete_team(&self, gate: Gate, team_id: Path<Id<TeamId>>) -> ApiResult<Deleted> {
+    async fn delete_team(
+        &self,
+        gate: Gate,
+        team_id: Path<Id<TeamId>>,
+    ) -> ApiResult<Deleted, failure::Delete> {
         self.delete_unit(&gate, UnitKind::Team, team_id.0.get().uuid())
             .await
+            .map_err(Into::into)
     }
 }

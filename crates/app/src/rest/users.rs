@@ -1,5 +1,6 @@
 //! Users of a tenant, and the caller's own profile (`/me`).
 
+use super::failure;
 use super::id::Id;
 use super::page::{Paging, page};
 use super::role_bindings::BindingDto;
@@ -63,7 +64,7 @@ pub struct MeDto {
 impl UsersApi {
     /// The caller's own user record and role bindings.
     #[oai(path = "/me", method = "get", operation_id = "getMe")]
-    async fn me(&self, gate: Gate) -> ApiResult<Json<MeDto>> {
+    async fn me(&self, gate: Gate) -> ApiResult<Json<MeDto>, failure::List> {
         gate.authenticated().await?;
         let user = self.state.tenancy.user(gate.who.user_id).await?;
         let bindings = self.state.rbac.repo().bindings(gate.tenant()).await?;
@@ -85,7 +86,7 @@ impl UsersApi {
         gate: Gate,
         after: Query<Option<Uuid>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
-    ) -> ApiResult<Json<UserPage>> {
+    ) -> ApiResult<Json<UserPage>, failure::List> {
         Paging::new(after.0, limit.0)
             .visible(
                 &gate,
@@ -94,11 +95,16 @@ impl UsersApi {
                 |u| Resource::User(u.id),
             )
             .await
+            .map_err(Into::into)
     }
 
     /// Get a user.
     #[oai(path = "/users/:user_id", method = "get", operation_id = "getUser")]
-    async fn get_user(&self, gate: Gate, user_id: Path<Id<UserId>>) -> ApiResult<Json<UserDto>> {
+    async fn get_user(
+        &self,
+        gate: Gate,
+        user_id: Path<Id<UserId>>,
+    ) -> ApiResult<Json<UserDto>, failure::Read> {
         gate.authorize(P::UserRead, Resource::User(user_id.0.get()))
             .await?;
         Ok(Json(self.state.tenancy.user(user_id.0.get()).await?.into()))
@@ -115,7 +121,7 @@ impl UsersApi {
         gate: Gate,
         user_id: Path<Id<UserId>>,
         body: Json<UserPatch>,
-    ) -> ApiResult<Json<UserDto>> {
+    ) -> ApiResult<Json<UserDto>, failure::Update> {
         gate.authorize(P::UserUpdate, Resource::User(user_id.0.get()))
             .await?;
         Ok(Json(
@@ -133,17 +139,25 @@ impl UsersApi {
         method = "delete",
         operation_id = "removeUser"
     )]
-    async fn remove_user(&self, gate: Gate, user_id: Path<Id<UserId>>) -> ApiResult<Deleted> {
+    async fn remove_user(
+        &self,
+        gate: Gate,
+        user_id: Path<Id<UserId>>,
+    ) -> ApiResult<Deleted, failure::Delete> {
         let id = user_id.0.get();
         gate.authorize(P::UserRemove, Resource::User(id)).await?;
         if id == gate.who.user_id {
             return Err(ApiError::conflict(
                 "you cannot remove yourself; ask another administrator",
-            ));
+            )
+            .into());
         }
         let index = self.state.authz.index(gate.tenant()).await?;
         if let Err(e) = delegation::user_removal(&index, id) {
-            return Err(gate.refuse(P::UserRemove, Resource::User(id), e).await);
+            return Err(gate
+                .refuse(P::UserRemove, Resource::User(id), e)
+                .await
+                .into());
         }
         self.state.tenancy.repo().delete_user(id).await?;
         Ok(Deleted::Deleted)

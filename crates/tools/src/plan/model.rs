@@ -65,8 +65,14 @@ impl PlanStatus {
         }
     }
 
+    /// The status stored as `s`. `approved`, the name an instance from
+    /// before the rename may still write while a rolling upgrade runs,
+    /// reads as [`PlanStatus::Confirmed`].
     pub fn parse(s: &str) -> Option<PlanStatus> {
         use PlanStatus::*;
+        if s == "approved" {
+            return Some(Confirmed);
+        }
         [
             Pending,
             Confirmed,
@@ -291,6 +297,11 @@ mod tests {
         ] {
             assert_eq!(PlanStatus::parse(s.as_str()), Some(s));
         }
+        assert_eq!(
+            PlanStatus::parse("approved"),
+            Some(Confirmed),
+            "the name before the rename, written during a rolling upgrade"
+        );
     }
 
     #[test]
