@@ -198,7 +198,7 @@ pub async fn for_each(
 
 /// What went wrong at the first broken link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Problem {
+pub enum LinkBreak {
     /// The row's content or its `hash` was changed.
     Altered,
     /// The row does not follow the previous one: a row before it was
@@ -214,15 +214,15 @@ pub enum Problem {
     Rewritten,
 }
 
-impl Problem {
+impl LinkBreak {
     /// The word the API reports.
     pub fn as_str(self) -> &'static str {
         match self {
-            Problem::Altered => "altered",
-            Problem::Missing => "missing",
-            Problem::Truncated => "truncated",
-            Problem::UnknownKey => "unknown_key",
-            Problem::Rewritten => "rewritten",
+            LinkBreak::Altered => "altered",
+            LinkBreak::Missing => "missing",
+            LinkBreak::Truncated => "truncated",
+            LinkBreak::UnknownKey => "unknown_key",
+            LinkBreak::Rewritten => "rewritten",
         }
     }
 }
@@ -233,7 +233,7 @@ pub struct BrokenLink {
     /// The `seq` of the offending row (for truncation, the recorded head's).
     pub seq: i64,
     pub event_id: Option<AuditEventId>,
-    pub problem: Problem,
+    pub problem: LinkBreak,
 }
 
 /// The result of verifying a chain over a time range.
@@ -256,15 +256,15 @@ pub struct RangeReport {
 /// The range is widened to whole `seq`s: every row between the first event
 /// at or after `from` and the last before `to` is checked, starting from
 /// the hash of the row before (or [`GENESIS`] at `seq` 1; a missing row
-/// before is reported as [`Problem::Missing`]). When the range reaches the
+/// before is reported as [`LinkBreak::Missing`]). When the range reaches the
 /// end of the chain (no `to`), the last row must be the recorded head.
 /// Links are checked with `keys` ([`chain::check_link`]).
 ///
 /// Whatever the range, the chain's end is checked too: when the recorded
 /// head or the `checkpoint` (the newest signed one, already checked by the
 /// caller) names a `seq` beyond the last stored row, the newest events were
-/// cut ([`Problem::Truncated`]), and the row a checkpoint names must still
-/// carry its hash ([`Problem::Rewritten`]).
+/// cut ([`LinkBreak::Truncated`]), and the row a checkpoint names must still
+/// carry its hash ([`LinkBreak::Rewritten`]).
 pub async fn verify_range(
     reader: &dyn AuditReader,
     keys: &LinkKeys,
@@ -294,7 +294,7 @@ async fn check_end(
     let cut = |seq| BrokenLink {
         seq,
         event_id: None,
-        problem: Problem::Truncated,
+        problem: LinkBreak::Truncated,
     };
     if let Some(h) = reader.head(chain_key).await?
         && h.seq > stored_end
@@ -317,9 +317,9 @@ async fn check_end(
                 seq: c.seq,
                 event_id: row.first().map(|r| r.event.id),
                 problem: if row.is_empty() {
-                    Problem::Missing
+                    LinkBreak::Missing
                 } else {
-                    Problem::Rewritten
+                    LinkBreak::Rewritten
                 },
             }));
         }
@@ -352,7 +352,7 @@ async fn verify_rows(
             (None, Some(h)) if from.is_none() => Some(BrokenLink {
                 seq: h.seq,
                 event_id: None,
-                problem: Problem::Truncated,
+                problem: LinkBreak::Truncated,
             }),
             _ => None,
         };
@@ -386,13 +386,13 @@ async fn verify_rows(
     let mut prev = start;
     for_each(reader, chain_key, first, last, |row| {
         let problem = match prev {
-            _ if row.seq != expected_seq => Some(Problem::Missing),
-            None => Some(Problem::Missing),
-            Some(p) if row.prev_hash != p => Some(Problem::Missing),
+            _ if row.seq != expected_seq => Some(LinkBreak::Missing),
+            None => Some(LinkBreak::Missing),
+            Some(p) if row.prev_hash != p => Some(LinkBreak::Missing),
             Some(_) => chain::check_link(keys, &mut floor, &row.chained()).map(|kind| match kind {
-                BreakKind::Altered => Problem::Altered,
-                BreakKind::UnknownKey => Problem::UnknownKey,
-                BreakKind::Missing => Problem::Missing,
+                BreakKind::Altered => LinkBreak::Altered,
+                BreakKind::UnknownKey => LinkBreak::UnknownKey,
+                BreakKind::Missing => LinkBreak::Missing,
             }),
         };
         if let Some(problem) = problem {
@@ -415,7 +415,7 @@ async fn verify_rows(
         report.first_break = Some(BrokenLink {
             seq: expected_seq,
             event_id: None,
-            problem: Problem::Missing,
+            problem: LinkBreak::Missing,
         });
     }
     if report.first_break.is_none()
@@ -426,7 +426,7 @@ async fn verify_rows(
         report.first_break = Some(BrokenLink {
             seq: h.seq,
             event_id: None,
-            problem: Problem::Truncated,
+            problem: LinkBreak::Truncated,
         });
     }
     Ok(report)

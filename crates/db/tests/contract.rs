@@ -10,12 +10,12 @@ use kernel::{BindingId, Environment, StoreError, TenantId, UserId};
 use rbac::{AuthzSource, BuiltinRole, RbacRepository, RoleBinding};
 use std::sync::Arc;
 use tenancy::{Invitation, OrgUnit, Scope, TenancyRepository, Tenant, UnitKind, User};
-use testkit::{Backend, fresh_database};
+use testkit::{TestDatabase, fresh_database};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 async fn db() -> (Database, tempfile::TempDir) {
-    let (url, dir) = fresh_database(Backend::from_env()).await;
+    let (url, dir) = fresh_database(TestDatabase::from_env()).await;
     let db = Database::connect(&url).await.unwrap();
     db.migrate().await.unwrap();
     (db, dir)
@@ -541,7 +541,7 @@ mod audit_chain {
     //! appends from several instances, and tampering found by verification.
 
     use super::*;
-    use audit::query::{AuditReader, ChainKey, Filter, Problem, verify_range};
+    use audit::query::{AuditReader, ChainKey, Filter, LinkBreak, verify_range};
     use audit::testing::EventBuilder;
     use audit::{Actor, AuditEvent, AuditLog, Outcome, RunResult};
 
@@ -601,9 +601,9 @@ mod audit_chain {
     /// An SQL predicate naming the tenant's chain: SQLite keeps uuids as
     /// 16-byte blobs, PostgreSQL as `uuid`.
     fn chain_is(t: TenantId) -> String {
-        match Backend::from_env() {
-            Backend::Sqlite => format!("chain = x'{}'", t.uuid().simple()),
-            Backend::Postgres => format!("chain = '{}'", t.uuid()),
+        match TestDatabase::from_env() {
+            TestDatabase::Sqlite => format!("chain = x'{}'", t.uuid().simple()),
+            TestDatabase::Postgres => format!("chain = '{}'", t.uuid()),
         }
     }
 
@@ -649,7 +649,7 @@ mod audit_chain {
 
     #[tokio::test]
     async fn two_instances_appending_concurrently_keep_one_dense_chain() {
-        let (url, _dir) = fresh_database(Backend::from_env()).await;
+        let (url, _dir) = fresh_database(TestDatabase::from_env()).await;
         let a = Arc::new(Database::connect(&url).await.unwrap());
         a.migrate().await.unwrap();
         let b = Arc::new(Database::connect(&url).await.unwrap());
@@ -676,31 +676,31 @@ mod audit_chain {
 
     #[tokio::test]
     async fn editing_deleting_reordering_and_truncating_rows_are_each_detected() {
-        type Tamper = (&'static str, Problem, i64);
+        type Tamper = (&'static str, LinkBreak, i64);
         let cases: [Tamper; 7] = [
             (
                 "UPDATE audit_events SET reason = 'nothing happened' WHERE seq = 4",
-                Problem::Altered,
+                LinkBreak::Altered,
                 4,
             ),
             (
                 "UPDATE audit_events SET decision = 'allow' WHERE seq = 5",
-                Problem::Altered,
+                LinkBreak::Altered,
                 5,
             ),
             (
                 "UPDATE audit_events SET result = 'maybe' WHERE seq = 2",
-                Problem::Altered,
+                LinkBreak::Altered,
                 2,
             ),
             (
                 "UPDATE audit_events SET hash = 'not hex' WHERE seq = 3",
-                Problem::Altered,
+                LinkBreak::Altered,
                 3,
             ),
             (
                 "DELETE FROM audit_events WHERE seq = 6",
-                Problem::Missing,
+                LinkBreak::Missing,
                 7,
             ),
             (
@@ -708,12 +708,12 @@ mod audit_chain {
                 "UPDATE audit_events SET seq = -3 WHERE seq = 3; \
                  UPDATE audit_events SET seq = 3 WHERE seq = 8; \
                  UPDATE audit_events SET seq = 8 WHERE seq = -3",
-                Problem::Missing,
+                LinkBreak::Missing,
                 3,
             ),
             (
                 "DELETE FROM audit_events WHERE seq >= 9",
-                Problem::Truncated,
+                LinkBreak::Truncated,
                 10,
             ),
         ];
@@ -881,7 +881,7 @@ mod audit_chain {
         }
         // Unescaped, PostgreSQL refuses the text: the writer's escaping is
         // what keeps such a batch alive.
-        if Backend::from_env() == Backend::Postgres {
+        if TestDatabase::from_env() == TestDatabase::Postgres {
             let mut raw = event(Some(bad_tenant), 99);
             raw.tool_name = Some("x\0".into());
             assert!(
@@ -1147,7 +1147,7 @@ mod audit_chain {
             .unwrap();
         assert_eq!(
             r.first_break.map(|b| (b.problem, b.seq)),
-            Some((Problem::Missing, 4))
+            Some((LinkBreak::Missing, 4))
         );
     }
 

@@ -56,12 +56,12 @@ pub struct Jwks {
     uri: String,
     client: reqwest::Client,
     clock: Arc<dyn Clock>,
-    state: tokio::sync::RwLock<Cached>,
+    state: tokio::sync::RwLock<KeySetCache>,
     refetch: tokio::sync::Mutex<()>,
     fetches: AtomicU64,
 }
 
-struct Cached {
+struct KeySetCache {
     keys: JwkSet,
     fetched_at: Option<OffsetDateTime>,
     /// The last fetch that failed, while no later one succeeded.
@@ -87,7 +87,7 @@ impl Jwks {
             uri,
             client,
             clock,
-            state: tokio::sync::RwLock::new(Cached {
+            state: tokio::sync::RwLock::new(KeySetCache {
                 keys: JwkSet { keys: Vec::new() },
                 fetched_at: None,
                 failed_at: None,
@@ -212,7 +212,7 @@ impl Jwks {
             }
         };
         let found = find(&keys, kid, alg);
-        *self.state.write().await = Cached {
+        *self.state.write().await = KeySetCache {
             keys,
             fetched_at: Some(now),
             failed_at: None,

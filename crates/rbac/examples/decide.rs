@@ -12,7 +12,7 @@ use kernel::{
     AuthMethod, BindingId, DeviceId, Environment, Principal, RoleId, SiteId, StoreError, TeamId,
     TenantId, UserId,
 };
-use rbac::engine::Outcome;
+use rbac::engine::Ruling;
 use rbac::index::UnitRow;
 use rbac::{
     Authorizer, AuthzSource, BuiltinRole, Decision, Grant, Permission, Resource, RoleBinding,
@@ -87,21 +87,21 @@ fn role_name(id: RoleId) -> String {
 }
 
 /// A decision in words.
-fn explain(outcome: Outcome) -> String {
+fn explain(outcome: Ruling) -> String {
     match outcome {
-        Outcome::Decided(Decision::Allow(Grant::Binding { role_id, .. })) => {
+        Ruling::Decided(Decision::Allow(Grant::Binding { role_id, .. })) => {
             format!(
                 "allowed: granted by a binding of role {}",
                 role_name(role_id)
             )
         }
-        Outcome::Decided(decision @ Decision::Allow(_)) => {
+        Ruling::Decided(decision @ Decision::Allow(_)) => {
             format!("allowed: {}", decision.reason_text())
         }
-        Outcome::Decided(Decision::Deny(reason)) => {
+        Ruling::Decided(Decision::Deny(reason)) => {
             format!("denied ({}): {}", reason.code(), reason.message())
         }
-        Outcome::NotFound => "no such resource".into(),
+        Ruling::NotFound => "no such resource".into(),
     }
 }
 

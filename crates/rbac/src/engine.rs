@@ -13,7 +13,7 @@ use tokio::sync::RwLock;
 
 /// The outcome of an authorization question.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub enum Ruling {
     /// A decision about an existing resource.
     Decided(Decision),
     /// The resource does not exist anywhere.
@@ -66,9 +66,9 @@ impl Authorizer {
         who: &Principal,
         perm: Permission,
         resource: Resource,
-    ) -> Result<Outcome, StoreError> {
+    ) -> Result<Ruling, StoreError> {
         if resource == Resource::Platform {
-            return Ok(Outcome::Decided(if who.platform_admin {
+            return Ok(Ruling::Decided(if who.platform_admin {
                 Decision::Allow(Grant::PlatformAdmin)
             } else {
                 Decision::Deny(DenyReason::MissingPermission { permission: perm })
@@ -76,14 +76,14 @@ impl Authorizer {
         }
         let index = self.index(who.tenant_id).await?;
         if let Some(d) = index.decide(who.user_id, perm, resource) {
-            return Ok(Outcome::Decided(d));
+            return Ok(Ruling::Decided(d));
         }
         let Some(id) = resource.id() else {
-            return Ok(Outcome::NotFound);
+            return Ok(Ruling::NotFound);
         };
         Ok(match self.source.tenant_of(id).await? {
             Some(t) if t != who.tenant_id => {
-                Outcome::Decided(Decision::Deny(DenyReason::CrossTenant))
+                Ruling::Decided(Decision::Deny(DenyReason::CrossTenant))
             }
             // Created after the index was read: rebuild once and ask again.
             Some(_) => match self
@@ -91,10 +91,10 @@ impl Authorizer {
                 .await?
                 .decide(who.user_id, perm, resource)
             {
-                Some(d) => Outcome::Decided(d),
-                None => Outcome::NotFound,
+                Some(d) => Ruling::Decided(d),
+                None => Ruling::NotFound,
             },
-            None => Outcome::NotFound,
+            None => Ruling::NotFound,
         })
     }
 }
@@ -210,7 +210,7 @@ mod tests {
             )
             .await
             .unwrap();
-        assert_eq!(d, Outcome::Decided(Decision::Deny(DenyReason::CrossTenant)));
+        assert_eq!(d, Ruling::Decided(Decision::Deny(DenyReason::CrossTenant)));
         let d = authz
             .decide(
                 &who,
@@ -219,7 +219,7 @@ mod tests {
             )
             .await
             .unwrap();
-        assert_eq!(d, Outcome::NotFound);
+        assert_eq!(d, Ruling::NotFound);
     }
 
     #[tokio::test]
@@ -234,12 +234,12 @@ mod tests {
             .decide(&who, Permission::TenantCreate, Resource::Platform)
             .await
             .unwrap();
-        assert!(matches!(d, Outcome::Decided(Decision::Deny(_))));
+        assert!(matches!(d, Ruling::Decided(Decision::Deny(_))));
         who.platform_admin = true;
         let d = authz
             .decide(&who, Permission::TenantCreate, Resource::Platform)
             .await
             .unwrap();
-        assert_eq!(d, Outcome::Decided(Decision::Allow(Grant::PlatformAdmin)));
+        assert_eq!(d, Ruling::Decided(Decision::Allow(Grant::PlatformAdmin)));
     }
 }

@@ -49,13 +49,13 @@ pub(crate) struct Connections {
 
 impl Connections {
     /// Wraps an accepted stream so it can be cut later.
-    fn track(self: &Arc<Self>, stream: TcpStream) -> io::Result<Tracked> {
+    fn track(self: &Arc<Self>, stream: TcpStream) -> io::Result<TrackedStream> {
         let stream = stream.into_std()?;
         let handle = stream.try_clone()?;
         let stream = TcpStream::from_std(stream)?;
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         self.lock().insert(id, handle);
-        Ok(Tracked {
+        Ok(TrackedStream {
             stream,
             _guard: Guard {
                 id,
@@ -93,12 +93,12 @@ impl Drop for Guard {
 
 /// An accepted connection that [`Connections::sever_all`] can cut.
 #[derive(Debug)]
-pub(crate) struct Tracked {
+pub(crate) struct TrackedStream {
     stream: TcpStream,
     _guard: Guard,
 }
 
-impl AsyncRead for Tracked {
+impl AsyncRead for TrackedStream {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -108,7 +108,7 @@ impl AsyncRead for Tracked {
     }
 }
 
-impl AsyncWrite for Tracked {
+impl AsyncWrite for TrackedStream {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -158,13 +158,13 @@ impl DeviceAcceptor {
 }
 
 impl Acceptor for DeviceAcceptor {
-    type Io = Tracked;
+    type Io = TrackedStream;
 
     fn local_addr(&self) -> Vec<LocalAddr> {
         vec![LocalAddr(self.addr.into())]
     }
 
-    async fn accept(&mut self) -> io::Result<(Tracked, LocalAddr, RemoteAddr, Scheme)> {
+    async fn accept(&mut self) -> io::Result<(TrackedStream, LocalAddr, RemoteAddr, Scheme)> {
         loop {
             if *self.down.borrow_and_update() {
                 if self.listener.take().is_some() {

@@ -65,13 +65,13 @@ pub struct Violation {
 /// A running RouterOS REST simulator. Dropping it stops every device.
 #[derive(Debug)]
 pub struct Simulator {
-    shared: Arc<Shared>,
+    shared: Arc<SimState>,
     controls: Mutex<BTreeMap<String, Arc<Control>>>,
 }
 
 /// What the request handlers share.
 #[derive(Debug)]
-struct Shared {
+struct SimState {
     schema: Option<Schema>,
     devices: Mutex<BTreeMap<String, Slot>>,
     violations: Mutex<Vec<Violation>>,
@@ -107,7 +107,7 @@ impl Simulator {
     /// checked against it; without, checking is skipped.
     pub fn start(schema: Option<Schema>) -> Simulator {
         Simulator {
-            shared: Arc::new(Shared {
+            shared: Arc::new(SimState {
                 schema,
                 devices: Mutex::new(BTreeMap::new()),
                 violations: Mutex::new(Vec::new()),
@@ -284,7 +284,7 @@ impl Drop for Simulator {
     }
 }
 
-impl Shared {
+impl SimState {
     fn with_slot<R>(&self, device: &str, f: impl FnOnce(&mut Slot) -> R) -> R {
         let mut devices = lock(&self.devices);
         match devices.get_mut(device) {
@@ -450,7 +450,7 @@ fn decode(text: &str) -> String {
 
 /// Serves one device.
 struct DeviceEndpoint {
-    shared: Arc<Shared>,
+    shared: Arc<SimState>,
     device: String,
 }
 

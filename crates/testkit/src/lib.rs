@@ -23,17 +23,17 @@ use tenancy::{OrgUnit, Scope, Tenant, UnitKind, User};
 
 /// Which database a test app uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
+pub enum TestDatabase {
     Sqlite,
     Postgres,
 }
 
-impl Backend {
+impl TestDatabase {
     /// The backend chosen for this test run.
-    pub fn from_env() -> Backend {
+    pub fn from_env() -> TestDatabase {
         match std::env::var("ROSGATE_TEST_DATABASE").as_deref() {
-            Ok("postgres") => Backend::Postgres,
-            _ => Backend::Sqlite,
+            Ok("postgres") => TestDatabase::Postgres,
+            _ => TestDatabase::Sqlite,
         }
     }
 }
@@ -51,14 +51,14 @@ pub fn postgres_admin_url() -> String {
 
 /// A fresh, empty database URL for `backend`. Keep the returned guard alive
 /// as long as the database is used.
-pub async fn fresh_database(backend: Backend) -> (String, tempfile::TempDir) {
+pub async fn fresh_database(backend: TestDatabase) -> (String, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let url = match backend {
-        Backend::Sqlite => format!(
+        TestDatabase::Sqlite => format!(
             "sqlite://{}?mode=rwc",
             dir.path().join("rosgate.db").display()
         ),
-        Backend::Postgres => {
+        TestDatabase::Postgres => {
             let admin_url = postgres_admin_url();
             let admin = sea_orm::Database::connect(&admin_url).await.expect(
                 "PostgreSQL must be running for ROSGATE_TEST_DATABASE=postgres (see DEVELOPERS.md)",
@@ -93,7 +93,7 @@ pub struct TestApp {
     pub base: String,
     pub state: AppState,
     pub client: reqwest::Client,
-    pub backend: Backend,
+    pub backend: TestDatabase,
     /// The configuration it was started with.
     pub config: Config,
     _dir: tempfile::TempDir,
@@ -145,11 +145,11 @@ impl Reply {
 impl TestApp {
     /// Starts rosgate on the backend chosen by the environment.
     pub async fn spawn() -> TestApp {
-        Self::spawn_on(Backend::from_env()).await
+        Self::spawn_on(TestDatabase::from_env()).await
     }
 
     /// Starts rosgate on `backend`.
-    pub async fn spawn_on(backend: Backend) -> TestApp {
+    pub async fn spawn_on(backend: TestDatabase) -> TestApp {
         Self::spawn_with(backend, reserve().await, |_| {}).await
     }
 
@@ -157,7 +157,7 @@ impl TestApp {
     /// [`reserve`] (so a peer such as an identity provider can be told the
     /// address first), with the configuration adjusted by `configure`.
     pub async fn spawn_with(
-        backend: Backend,
+        backend: TestDatabase,
         listener: (tokio::net::TcpListener, String),
         configure: impl FnOnce(&mut Config),
     ) -> TestApp {
@@ -167,7 +167,7 @@ impl TestApp {
     /// Like [`TestApp::spawn_with`], on `clock` (a `ManualClock` moves
     /// expiry and rate windows without sleeping).
     pub async fn spawn_clocked(
-        backend: Backend,
+        backend: TestDatabase,
         (listener, base): (tokio::net::TcpListener, String),
         configure: impl FnOnce(&mut Config),
         clock: Arc<dyn kernel::Clock>,

@@ -17,7 +17,7 @@
 //! Failures are RFC 9457 problems whose `WWW-Authenticate` header points to
 //! the RFC 9728 metadata, as MCP clients expect.
 
-use crate::enforce::trail::Named;
+use crate::enforce::trail::Requester;
 use crate::http::codes::Code;
 use crate::http::problem::AuthProblem;
 use crate::state::AppState;
@@ -73,7 +73,7 @@ pub fn register_schemes(registry: &mut Registry) {
 /// The principal calling: the outcome the admission pipeline worked out
 /// for this request, or, outside it, authenticates the request now.
 pub async fn principal(req: &Request) -> poem::Result<Principal> {
-    if let Some(Authenticated(done)) = req.extensions().get::<Authenticated>() {
+    if let Some(Authentication(done)) = req.extensions().get::<Authentication>() {
         return Ok(done.clone()?);
     }
     Ok(authenticate(app_state(req)?, req).await?)
@@ -98,18 +98,18 @@ pub struct AuthFailure {
     /// The caller, when the credential was good enough to name one (a
     /// session without its CSRF token, a token without the scope): such a
     /// failure is audited.
-    pub named: Option<Named>,
+    pub named: Option<Requester>,
 }
 
 /// The outcome of authenticating a request, worked out once per request by
 /// the pipeline and read by [`principal`].
 #[derive(Debug, Clone)]
-pub struct Authenticated(pub Result<Principal, AuthFailure>);
+pub struct Authentication(pub Result<Principal, AuthFailure>);
 
 impl AuthFailure {
     /// The same failure, naming the caller it concerns.
     fn naming(mut self, who: &Principal) -> Self {
-        self.named = Some(Named::principal(who, false));
+        self.named = Some(Requester::principal(who, false));
         self
     }
 
@@ -306,7 +306,7 @@ async fn bearer_jwt(
                 if matches!(e, TenancyError::LinkRequired(_)) {
                     f.code = Code::IdentityLinkRequired;
                 }
-                f.named = Some(Named {
+                f.named = Some(Requester {
                     tenant_id: None,
                     user_id: None,
                     email: identity.email.clone(),

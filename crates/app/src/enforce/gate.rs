@@ -8,14 +8,14 @@
 //! cannot.
 
 use crate::enforce::authn;
-use crate::enforce::trail::{Decided, Trail};
+use crate::enforce::trail::{DecisionEntry, Trail};
 use crate::http::problem::ApiError;
 use audit::Outcome as AuditOutcome;
 use kernel::{Principal, TenantId};
 use poem::{Request, RequestBody};
 use poem_openapi::registry::Registry;
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
-use rbac::engine::Outcome;
+use rbac::engine::Ruling;
 use rbac::{Authorizer, AuthzIndex, Decision, DenyReason, Grant, Permission, Resource};
 use std::sync::Arc;
 
@@ -121,7 +121,7 @@ impl Gate {
                 trail.environment(env.as_str());
             }
         }
-        trail.decide(Decided {
+        trail.decide(DecisionEntry {
             action: action.to_owned(),
             resource_type: resource.kind().to_owned(),
             resource_id: resource.id(),
@@ -140,14 +140,14 @@ impl Gate {
     pub async fn authorize(&self, perm: Permission, resource: Resource) -> Result<Grant, ApiError> {
         let outcome = self.authz.decide(&self.who, perm, resource).await?;
         match outcome {
-            Outcome::Decided(d) => {
+            Ruling::Decided(d) => {
                 self.record(perm.as_str(), resource, &d).await?;
                 match d {
                     Decision::Allow(g) => Ok(g),
                     Decision::Deny(r) => Err(ApiError::denied(r)),
                 }
             }
-            Outcome::NotFound => {
+            Ruling::NotFound => {
                 let reason = format!("{} not found", resource.kind());
                 self.write(perm.as_str(), resource, AuditOutcome::Deny, reason)
                     .await?;
@@ -302,13 +302,13 @@ pub fn request_trail(req: &poem::Request) -> Result<Arc<Trail>, ApiError> {
 /// Names the user an accepted invitation created as the request's caller:
 /// the invitation token was its credential.
 pub fn accepted(trail: &Trail, user: &tenancy::User) {
-    trail.identify(crate::enforce::trail::Named {
+    trail.identify(crate::enforce::trail::Requester {
         tenant_id: Some(user.tenant_id),
         user_id: Some(user.id),
         email: Some(user.email.clone()),
         actor: audit::Actor::User,
     });
-    trail.decide_over(Decided {
+    trail.decide_over(DecisionEntry {
         action: "invitation:accept".into(),
         resource_type: "user".into(),
         resource_id: Some(user.id.uuid()),

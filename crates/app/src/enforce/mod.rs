@@ -35,9 +35,9 @@ use kernel::{Principal, RoleId};
 use poem::http::Method;
 use poem::{Request, Response};
 use rbac::AuthzIndex;
-use refusals::{Refused, Subject};
+use refusals::{CountedRefusal, Subject};
 use std::sync::Arc;
-use trail::{Decided, Ending, Named, RequestMeta, Trail};
+use trail::{DecisionEntry, Ending, RequestMeta, Requester, Trail};
 
 /// Which entry point a request came in through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,7 +99,7 @@ pub async fn admit(state: &AppState, req: &Request, channel: Channel) -> Admissi
     let mut counted = None;
     match &auth {
         Ok(who) => {
-            let named = Named::principal(who, channel == Channel::Mcp);
+            let named = Requester::principal(who, channel == Channel::Mcp);
             let actor = named.actor;
             trail.identify(named);
             let (read, admitted) = admit_user(state, who).await;
@@ -135,11 +135,11 @@ pub async fn admit(state: &AppState, req: &Request, channel: Channel) -> Admissi
                 refused = Some(reply);
                 counted = Some(counted_as);
             }
-            let mut named = f.named.clone().unwrap_or_else(Named::anonymous);
+            let mut named = f.named.clone().unwrap_or_else(Requester::anonymous);
             if channel == Channel::Mcp {
                 named.actor = audit::Actor::Agent;
             }
-            trail.decide(Decided {
+            trail.decide(DecisionEntry {
                 action: "authenticate".into(),
                 resource_type: "user".into(),
                 resource_id: named.user_id.map(|u| u.uuid()),
@@ -204,7 +204,7 @@ async fn charge_address(
 
 /// Records a refusal of `who` by the rate limiter in the trail.
 fn decide_refusal(trail: &Trail, who: &Principal, code: Code) {
-    trail.decide(Decided {
+    trail.decide(DecisionEntry {
         action: "rate_limit".into(),
         resource_type: "user".into(),
         resource_id: Some(who.user_id.uuid()),
@@ -249,19 +249,19 @@ pub fn refusal_reply(refusal: &Refusal) -> (Response, Code) {
 
 /// The audit trail could not be written.
 #[derive(Debug, Clone, Copy)]
-pub struct NotRecorded;
+pub struct AuditUnavailable;
 
 impl Admission {
     /// Commits the request's one event (or counts it, see the module
     /// docs) and puts the rate-limit headers on `resp`. On
-    /// [`NotRecorded`] the caller must not send the reply it had: the event
+    /// [`AuditUnavailable`] the caller must not send the reply it had: the event
     /// has gone to the log in full instead.
     pub async fn close(
         &self,
         state: &AppState,
         end: Closing,
         resp: Option<&mut Response>,
-    ) -> Result<(), NotRecorded> {
+    ) -> Result<(), AuditUnavailable> {
         let result = self.record(state, end).await;
         if result.is_ok()
             && let (Some(v), Some(resp)) = (&self.verdict, resp)
@@ -271,12 +271,12 @@ impl Admission {
         result
     }
 
-    async fn record(&self, state: &AppState, end: Closing) -> Result<(), NotRecorded> {
+    async fn record(&self, state: &AppState, end: Closing) -> Result<(), AuditUnavailable> {
         let now = state.clock.now();
         if let Some((subject, code)) = &self.counted {
             state.refusals.count(
                 now,
-                Refused {
+                CountedRefusal {
                     subject: subject.clone(),
                     code: code.as_str(),
                     request_id: &self.request_id,
@@ -291,7 +291,7 @@ impl Admission {
                 let code = end.error_class.as_deref().unwrap_or("refused");
                 state.refusals.count(
                     now,
-                    Refused {
+                    CountedRefusal {
                         subject: Subject::address(self.client_addr.as_deref().unwrap_or_default()),
                         code,
                         request_id: &self.request_id,
@@ -301,7 +301,7 @@ impl Admission {
                 return Ok(());
             }
             // An operation open to anyone that did not say who it was for.
-            self.trail.identify(Named::anonymous());
+            self.trail.identify(Requester::anonymous());
         }
         let ending = Ending {
             operation: end.operation,
@@ -313,7 +313,9 @@ impl Admission {
             client_addr: self.client_addr.clone(),
         };
         match self.trail.event(state, ending) {
-            Some(event) => trail::commit(state, event).await.map_err(|()| NotRecorded),
+            Some(event) => trail::commit(state, event)
+                .await
+                .map_err(|()| AuditUnavailable),
             None => Ok(()),
         }
     }

@@ -68,7 +68,7 @@ pub struct Refusals {
 
 /// One refused request, as counted.
 #[derive(Debug, Clone)]
-pub struct Refused<'a> {
+pub struct CountedRefusal<'a> {
     pub subject: Subject,
     /// The problem code it was refused with.
     pub code: &'a str,
@@ -94,7 +94,7 @@ impl Refusals {
     }
 
     /// Counts one refused request at `now`.
-    pub fn count(&self, now: OffsetDateTime, r: Refused<'_>) {
+    pub fn count(&self, now: OffsetDateTime, r: CountedRefusal<'_>) {
         let m = minute(now);
         let mut buckets = self.lock();
         let mut subject = r.subject;
@@ -239,8 +239,8 @@ mod tests {
         OffsetDateTime::from_unix_timestamp(1_800_000_000 + secs).unwrap()
     }
 
-    fn from(addr: &str) -> Refused<'_> {
-        Refused {
+    fn from(addr: &str) -> CountedRefusal<'_> {
+        CountedRefusal {
             subject: Subject::Address(addr.into()),
             code: "invalid_token",
             request_id: "r",

@@ -7,7 +7,7 @@
 //! problem.
 
 use super::{Channel, Closing, admit};
-use crate::enforce::authn::Authenticated;
+use crate::enforce::authn::Authentication;
 use crate::http::problem::{ApiError, catch_all, internal_error_response};
 use crate::state::AppState;
 use futures::FutureExt;
@@ -51,7 +51,7 @@ async fn envelope<E: Endpoint>(ep: E, mut req: Request) -> poem::Result<Response
         req.extensions_mut().insert(RequestIndex(index.clone()));
     }
     req.extensions_mut()
-        .insert(Authenticated(admission.auth.clone()));
+        .insert(Authentication(admission.auth.clone()));
     req.extensions_mut().insert(admission.trail.clone());
 
     let (mut resp, operation) = match admission.refused.take() {

@@ -9,13 +9,13 @@
 //! then the tool runs through the `RouterOs` port.
 
 use crate::enforce::limits::Refusal;
-use crate::enforce::trail::{Decided, DeviceStep, Trail};
+use crate::enforce::trail::{DecisionEntry, DeviceStep, Trail};
 use crate::http::codes::Code;
 use crate::state::AppState;
 use audit::intents::{IntendedChange, IntendedChanges};
 use audit::{Effect, Outcome as AuditOutcome};
 use kernel::{DeviceId, Principal};
-use rbac::engine::Outcome;
+use rbac::engine::Ruling;
 use rbac::{Decision, Permission, Resource};
 use tools::readback::IntendedWrite;
 use tools::{Args, Tier, Tool, ToolError, ToolOutput};
@@ -70,7 +70,7 @@ pub fn permission(tier: Tier) -> Permission {
 /// Who is calling, over which channel, and the trail the call's one audit
 /// event is made from.
 #[derive(Debug, Clone)]
-pub struct Caller<'a> {
+pub struct Invocation<'a> {
     pub who: &'a Principal,
     /// `rest` or `mcp`.
     pub channel: &'static str,
@@ -79,7 +79,7 @@ pub struct Caller<'a> {
 
 /// Names the tool in the trail: the operation it counts as, whether it
 /// changes anything, and a digest of its input with secrets taken out.
-fn begin(c: &Caller<'_>, tool: &Tool, input: &serde_json::Value) {
+fn begin(c: &Invocation<'_>, tool: &Tool, input: &serde_json::Value) {
     let effect = if tool.writes {
         Effect::Write
     } else {
@@ -95,8 +95,14 @@ fn begin(c: &Caller<'_>, tool: &Tool, input: &serde_json::Value) {
 }
 
 /// Records a decision about `device` in the trail.
-fn decide(c: &Caller<'_>, action: &str, device: DeviceId, outcome: AuditOutcome, reason: String) {
-    c.trail.decide(Decided {
+fn decide(
+    c: &Invocation<'_>,
+    action: &str,
+    device: DeviceId,
+    outcome: AuditOutcome,
+    reason: String,
+) {
+    c.trail.decide(DecisionEntry {
         action: action.to_owned(),
         resource_type: "device".into(),
         resource_id: Some(device.uuid()),
@@ -107,12 +113,12 @@ fn decide(c: &Caller<'_>, action: &str, device: DeviceId, outcome: AuditOutcome,
 }
 
 /// Counts the call against the tool's own budget, if it has one.
-async fn admit(state: &AppState, c: &Caller<'_>, tool: &Tool) -> Result<(), CallError> {
+async fn admit(state: &AppState, c: &Invocation<'_>, tool: &Tool) -> Result<(), CallError> {
     match state.limits.admit_tool(c.who, tool.name).await {
         Ok(_) => Ok(()),
         Err(Refusal::Limited(v)) => {
             let secs = v.retry_after_secs();
-            c.trail.decide(Decided {
+            c.trail.decide(DecisionEntry {
                 action: "rate_limit".into(),
                 resource_type: "tool".into(),
                 resource_id: None,
@@ -136,7 +142,7 @@ pub async fn may_call(state: &AppState, who: &Principal, tool: &Tool, device: De
             .authz
             .decide(who, permission(tool.tier), Resource::Device(device))
             .await,
-        Ok(Outcome::Decided(Decision::Allow(_)))
+        Ok(Ruling::Decided(Decision::Allow(_)))
     )
 }
 
@@ -147,14 +153,14 @@ pub async fn may_see(state: &AppState, who: &Principal, device: DeviceId) -> boo
             .authz
             .decide(who, Permission::DeviceRead, Resource::Device(device))
             .await,
-        Ok(Outcome::Decided(Decision::Allow(_)))
+        Ok(Ruling::Decided(Decision::Allow(_)))
     )
 }
 
 /// Runs `tool_name` on `device_id` for the caller with `input`.
 pub async fn call(
     state: &AppState,
-    c: &Caller<'_>,
+    c: &Invocation<'_>,
     device_id: DeviceId,
     tool_name: &str,
     input: &serde_json::Value,
@@ -225,7 +231,7 @@ pub async fn call(
 /// does not run.
 async fn record_intent(
     state: &AppState,
-    c: &Caller<'_>,
+    c: &Invocation<'_>,
     device: DeviceId,
     intended: IntendedWrite,
 ) -> Result<(), CallError> {
@@ -271,7 +277,7 @@ async fn commit_intent(
 /// device's capability flags. Every refusal is audited.
 async fn guard_device(
     state: &AppState,
-    c: &Caller<'_>,
+    c: &Invocation<'_>,
     tool: &Tool,
     device_id: DeviceId,
 ) -> Result<tenancy::Device, CallError> {
@@ -284,7 +290,7 @@ async fn guard_device(
             CallError::Unavailable("authorization data is unavailable; try again".into())
         })?;
     match decision {
-        Outcome::NotFound => {
+        Ruling::NotFound => {
             decide(
                 c,
                 perm.as_str(),
@@ -294,14 +300,14 @@ async fn guard_device(
             );
             return Err(CallError::UnknownDevice);
         }
-        Outcome::Decided(Decision::Deny(r)) => {
+        Ruling::Decided(Decision::Deny(r)) => {
             decide(c, perm.as_str(), device_id, AuditOutcome::Deny, r.message());
             return Err(CallError::Denied {
                 code: Code::of(r.code()),
                 message: r.message(),
             });
         }
-        Outcome::Decided(Decision::Allow(_)) => {}
+        Ruling::Decided(Decision::Allow(_)) => {}
     }
     let device = state
         .tenancy
@@ -340,7 +346,7 @@ fn plan_error(e: tools::plan::PlanError) -> CallError {
 /// (once) and apply.
 pub async fn call_fleet(
     state: &AppState,
-    c: &Caller<'_>,
+    c: &Invocation<'_>,
     tool_name: &str,
     input: &serde_json::Value,
 ) -> Result<ToolOutput, CallError> {
@@ -466,7 +472,7 @@ pub async fn call_fleet(
 /// touched; returns each device's environment and intent id.
 async fn record_device_intents(
     state: &AppState,
-    c: &Caller<'_>,
+    c: &Invocation<'_>,
     plan: &tools::plan::Plan,
     devices: &[(DeviceId, String)],
 ) -> Result<Vec<(DeviceId, String, kernel::AuditEventId)>, CallError> {
@@ -520,7 +526,7 @@ fn device_result(done: &tools::plan::Plan, device: DeviceId) -> (audit::RunResul
 /// Commits each device's outcome, naming its intent.
 async fn conclude(
     state: &AppState,
-    c: &Caller<'_>,
+    c: &Invocation<'_>,
     intents: &[(DeviceId, String, kernel::AuditEventId)],
     outcome: impl Fn(DeviceId) -> (audit::RunResult, String),
 ) -> Result<(), CallError> {
@@ -552,8 +558,8 @@ async fn conclude(
 }
 
 /// Records a decision about a plan in the trail.
-fn decide_plan(c: &Caller<'_>, plan: uuid::Uuid, outcome: AuditOutcome, reason: String) {
-    c.trail.decide(Decided {
+fn decide_plan(c: &Invocation<'_>, plan: uuid::Uuid, outcome: AuditOutcome, reason: String) {
+    c.trail.decide(DecisionEntry {
         action: "tool:professional".into(),
         resource_type: "plan".into(),
         resource_id: Some(plan),

@@ -32,17 +32,17 @@ pub struct Trail {
 /// authentication failure could still name (a session without its CSRF
 /// token, a bearer token without the scope, an unprovisioned identity).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Named {
+pub struct Requester {
     pub tenant_id: Option<TenantId>,
     pub user_id: Option<UserId>,
     pub email: Option<String>,
     pub actor: Actor,
 }
 
-impl Named {
+impl Requester {
     /// The principal, acting as itself or (over MCP) as an agent.
-    pub fn principal(who: &Principal, agent: bool) -> Named {
-        Named {
+    pub fn principal(who: &Principal, agent: bool) -> Requester {
+        Requester {
             tenant_id: Some(who.tenant_id),
             user_id: Some(who.user_id),
             email: Some(who.email.clone()),
@@ -55,11 +55,11 @@ impl Named {
     }
 }
 
-impl Named {
+impl Requester {
     /// Nobody in particular: a request to an operation open to anyone
     /// that did not say whom it was for.
-    pub fn anonymous() -> Named {
-        Named {
+    pub fn anonymous() -> Requester {
+        Requester {
             tenant_id: None,
             user_id: None,
             email: None,
@@ -70,7 +70,7 @@ impl Named {
 
 /// One access decision.
 #[derive(Debug, Clone)]
-pub struct Decided {
+pub struct DecisionEntry {
     /// The permission asked for, or what was checked (`tenant`, `rate_limit`).
     pub action: String,
     pub resource_type: String,
@@ -82,10 +82,10 @@ pub struct Decided {
 
 #[derive(Debug, Default)]
 struct Draft {
-    who: Option<Named>,
+    who: Option<Requester>,
     operation: Option<String>,
     tool_name: Option<String>,
-    decided: Option<Decided>,
+    decided: Option<DecisionEntry>,
     environment: Option<String>,
     effect: Option<Effect>,
     /// What happened after the decision (a tool's summary or failure).
@@ -147,7 +147,7 @@ impl Trail {
     }
 
     /// Sets who made the request.
-    pub fn identify(&self, who: Named) {
+    pub fn identify(&self, who: Requester) {
         self.draft().who = Some(who);
     }
 
@@ -213,7 +213,7 @@ impl Trail {
     /// Records a decision that replaces any before it, a denial too: the
     /// request was carried out on other grounds (an accepted invitation
     /// whose token was the credential, beside a refused session cookie).
-    pub fn decide_over(&self, d: Decided) {
+    pub fn decide_over(&self, d: DecisionEntry) {
         self.draft().decided = Some(d);
     }
 
@@ -224,7 +224,7 @@ impl Trail {
 
     /// Records an access decision: it replaces the one before unless that
     /// one denied.
-    pub fn decide(&self, d: Decided) {
+    pub fn decide(&self, d: DecisionEntry) {
         let mut draft = self.draft();
         if !draft
             .decided
@@ -288,7 +288,7 @@ impl Trail {
     pub fn event(&self, state: &AppState, end: Ending) -> Option<AuditEvent> {
         let draft = self.draft();
         let who = draft.who.clone()?;
-        let decided = draft.decided.clone().unwrap_or_else(|| Decided {
+        let decided = draft.decided.clone().unwrap_or_else(|| DecisionEntry {
             // Authenticated, and refused or answered before any permission
             // check (invalid input, an unknown route).
             action: "authenticated".into(),

@@ -1,7 +1,7 @@
 //! No request makes the server buffer more than `max_body_bytes`.
 //!
 //! A body declared larger (`Content-Length`) is refused before it is read.
-//! An undeclared (chunked) body is read through `Capped`, which fails the
+//! An undeclared (chunked) body is read through `BodyCap`, which fails the
 //! read once the body goes past the limit: the handler reading it gets an
 //! error that [`too_large`] recognises, and the API turns it into a 413
 //! `payload_too_large`, never into a body silently cut short.
@@ -36,7 +36,7 @@ impl fmt::Display for BodyTooLarge {
 impl std::error::Error for BodyTooLarge {}
 
 /// A body reader that fails once more than `max` bytes came through.
-struct Capped<R> {
+struct BodyCap<R> {
     inner: R,
     max: usize,
     left: usize,
@@ -44,7 +44,7 @@ struct Capped<R> {
     tripped: Arc<AtomicBool>,
 }
 
-impl<R: AsyncRead + Unpin> AsyncRead for Capped<R> {
+impl<R: AsyncRead + Unpin> AsyncRead for BodyCap<R> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -90,7 +90,7 @@ pub async fn limit_body<E: Endpoint>(
         }
         Some(_) => {}
         None => {
-            let body = Capped {
+            let body = BodyCap {
                 inner: req.take_body().into_async_read(),
                 max,
                 left: max,
@@ -142,7 +142,7 @@ mod tests {
     use tokio::io::AsyncReadExt as _;
 
     async fn read(body: &[u8], max: usize) -> io::Result<Vec<u8>> {
-        let mut capped = Capped {
+        let mut capped = BodyCap {
             inner: body,
             max,
             left: max,
@@ -162,7 +162,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_read_is_recognised_through_poems_wrapping() {
-        let body = poem::Body::from_async_read(Capped {
+        let body = poem::Body::from_async_read(BodyCap {
             inner: &b"0123456789"[..],
             max: 4,
             left: 4,

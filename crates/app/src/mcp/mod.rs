@@ -19,7 +19,7 @@ mod tools;
 
 use crate::enforce::authn::resource_metadata_url;
 use crate::enforce::tool_call;
-use crate::enforce::trail::{Decided, Trail};
+use crate::enforce::trail::{DecisionEntry, Trail};
 use crate::enforce::{self, Channel};
 use crate::state::AppState;
 use futures::FutureExt;
@@ -298,7 +298,7 @@ impl ServerHandler for McpServer {
 /// Records a listing, which needs no permission beyond being signed in:
 /// what it shows is filtered by the caller's permissions.
 fn listed(trail: &Trail, who: &Principal, what: String) {
-    trail.decide(Decided {
+    trail.decide(DecisionEntry {
         action: "authenticated".into(),
         resource_type: "user".into(),
         resource_id: Some(who.user_id.uuid()),

@@ -6,7 +6,7 @@
 use super::tools::{refusal_text, traced_call};
 use super::{devices, listed, principal, request_trail};
 use crate::enforce::tool_call;
-use crate::enforce::trail::Decided;
+use crate::enforce::trail::DecisionEntry;
 use crate::state::AppState;
 use kernel::DeviceId;
 use rmcp::model::{
@@ -71,7 +71,7 @@ pub(super) async fn read(
     {
         let id = DeviceId::from_uuid(id);
         let seen = tool_call::may_see(state, &who, id).await;
-        trail.decide(Decided {
+        trail.decide(DecisionEntry {
             action: rbac::Permission::DeviceRead.as_str().into(),
             resource_type: "device".into(),
             resource_id: Some(id.uuid()),

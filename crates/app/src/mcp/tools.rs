@@ -107,7 +107,7 @@ pub(super) async fn traced_call(
     device: Option<Result<DeviceId, CallError>>,
     input: &Value,
 ) -> Result<tools::ToolOutput, CallError> {
-    let c = tool_call::Caller {
+    let c = tool_call::Invocation {
         who,
         channel: "mcp",
         trail,

@@ -3,7 +3,7 @@
 use super::failure;
 use super::id::Id;
 use super::page::{Paging, page};
-use super::{ApiResult, Created, Deleted, Gate, Tag};
+use super::{ApiResult, Creation, Deletion, Gate, Tag};
 use crate::http::problem::ApiError;
 use crate::state::AppState;
 use kernel::ApiTokenId;
@@ -65,7 +65,8 @@ page!(TokenPage, TokenDto);
 
 /// A created API token with its secret, shown only here.
 #[derive(Debug, Object)]
-pub struct CreatedToken {
+#[oai(rename = "CreatedToken")]
+pub struct TokenWithSecret {
     pub token: TokenDto,
     pub secret: String,
 }
@@ -78,7 +79,7 @@ impl ApiTokensApi {
         &self,
         gate: Gate,
         body: Json<NewToken>,
-    ) -> ApiResult<Created<CreatedToken>, failure::Create> {
+    ) -> ApiResult<Creation<TokenWithSecret>, failure::Create> {
         gate.authenticated().await?;
         let user = self.state.tenancy.user(gate.who.user_id).await?;
         let ttl = body.0.ttl_days.map(|d| Duration::days(i64::from(d)));
@@ -87,7 +88,7 @@ impl ApiTokensApi {
             .tenancy
             .create_api_token_within(&user, &body.0.name, ttl, gate.who.credential_expires_at)
             .await?;
-        Ok(Created::Created(Json(CreatedToken {
+        Ok(Creation::Created(Json(TokenWithSecret {
             token: token.into(),
             secret: secret.token,
         })))
@@ -121,7 +122,7 @@ impl ApiTokensApi {
         &self,
         gate: Gate,
         token_id: Path<Id<ApiTokenId>>,
-    ) -> ApiResult<Deleted, failure::Delete> {
+    ) -> ApiResult<Deletion, failure::Delete> {
         let (token, _) = self
             .state
             .tenancy
@@ -137,6 +138,6 @@ impl ApiTokensApi {
                 .await?;
         }
         self.state.tenancy.revoke_api_token(token.id).await?;
-        Ok(Deleted::Deleted)
+        Ok(Deletion::Deleted)
     }
 }

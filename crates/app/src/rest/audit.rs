@@ -269,14 +269,14 @@ pub enum ChainProblem {
     Rewritten,
 }
 
-impl From<query::Problem> for ChainProblem {
-    fn from(p: query::Problem) -> Self {
+impl From<query::LinkBreak> for ChainProblem {
+    fn from(p: query::LinkBreak) -> Self {
         match p {
-            query::Problem::Altered => ChainProblem::Altered,
-            query::Problem::Missing => ChainProblem::Missing,
-            query::Problem::Truncated => ChainProblem::Truncated,
-            query::Problem::UnknownKey => ChainProblem::UnknownKey,
-            query::Problem::Rewritten => ChainProblem::Rewritten,
+            query::LinkBreak::Altered => ChainProblem::Altered,
+            query::LinkBreak::Missing => ChainProblem::Missing,
+            query::LinkBreak::Truncated => ChainProblem::Truncated,
+            query::LinkBreak::UnknownKey => ChainProblem::UnknownKey,
+            query::LinkBreak::Rewritten => ChainProblem::Rewritten,
         }
     }
 }

@@ -6,7 +6,7 @@ use crate::http::problem::ApiError;
 use crate::state::AppState;
 use poem_openapi::payload::Json;
 use poem_openapi::{Enum, Object, OpenApi};
-use rbac::engine::Outcome;
+use rbac::engine::Ruling;
 use rbac::{Decision, Grant, Permission as P, Resource};
 use uuid::Uuid;
 
@@ -116,8 +116,8 @@ impl AuthzChecksApi {
             .decide(&subject, perm, b.resource.clone().into())
             .await?
         {
-            Outcome::Decided(d) => d,
-            Outcome::NotFound => return Err(ApiError::not_found("resource").into()),
+            Ruling::Decided(d) => d,
+            Ruling::NotFound => return Err(ApiError::not_found("resource").into()),
         };
         let (binding_id, role_id) = match decision {
             Decision::Allow(Grant::Binding {

@@ -4,7 +4,7 @@ use super::device_scopes::revokes_scopes;
 use super::failure;
 use super::id::Id;
 use super::page::{Paging, page};
-use super::{ApiResult, Created, Deleted, Gate, Tag};
+use super::{ApiResult, Creation, Deletion, Gate, Tag};
 use crate::state::AppState;
 use kernel::{DeviceGroupId, DeviceId};
 use poem_openapi::param::{Path, Query};
@@ -73,7 +73,7 @@ impl DeviceGroupsApi {
         &self,
         gate: Gate,
         body: Json<NewDeviceGroup>,
-    ) -> ApiResult<Created<DeviceGroupDto>, failure::Create> {
+    ) -> ApiResult<Creation<DeviceGroupDto>, failure::Create> {
         gate.ids_in_tenant(&body.0.device_ids).await?;
         gate.authorize(P::DeviceUpdate, Resource::Tenant(gate.tenant()))
             .await?;
@@ -83,7 +83,7 @@ impl DeviceGroupsApi {
             .tenancy
             .create_device_group(gate.tenant(), &body.0.name, ids)
             .await?;
-        Ok(Created::Created(Json(g.into())))
+        Ok(Creation::Created(Json(g.into())))
     }
 
     /// List device groups.
@@ -195,7 +195,7 @@ impl DeviceGroupsApi {
         &self,
         gate: Gate,
         group_id: Path<Id<DeviceGroupId>>,
-    ) -> ApiResult<Deleted, failure::Delete> {
+    ) -> ApiResult<Deletion, failure::Delete> {
         let id = group_id.0.get();
         gate.authorize(P::DeviceDelete, Resource::DeviceGroup(id))
             .await?;
@@ -206,6 +206,6 @@ impl DeviceGroupsApi {
         )
         .await?;
         self.state.tenancy.repo().delete_device_group(id).await?;
-        Ok(Deleted::Deleted)
+        Ok(Deletion::Deleted)
     }
 }

@@ -5,7 +5,7 @@ use super::common::settled;
 use super::failure;
 use super::id::Id;
 use super::page::{Paging, page};
-use super::{ApiResult, Created, Deleted, Gate, Tag};
+use super::{ApiResult, Creation, Deletion, Gate, Tag};
 use crate::http::problem::ApiError;
 use crate::state::AppState;
 use kernel::{DeviceScopeId, UserId};
@@ -99,7 +99,7 @@ impl DeviceScopesApi {
         &self,
         gate: Gate,
         body: Json<NewDeviceScope>,
-    ) -> ApiResult<Created<DeviceScopeDto>, failure::Create> {
+    ) -> ApiResult<Creation<DeviceScopeDto>, failure::Create> {
         let b = body.0;
         let (target, resource) = match (b.device_id, b.device_group_id) {
             (Some(d), None) => (
@@ -128,7 +128,7 @@ impl DeviceScopesApi {
             .grant_device_scope(&index, gate.who.user_id, user, target)
             .await;
         let scope = settled(&gate, P::UserUpdate, Resource::User(user), granted).await?;
-        Ok(Created::Created(Json(scope.into())))
+        Ok(Creation::Created(Json(scope.into())))
     }
 
     /// List device scope grants, of one user or of every user the caller may see.
@@ -175,7 +175,7 @@ impl DeviceScopesApi {
         &self,
         gate: Gate,
         scope_id: Path<Id<DeviceScopeId>>,
-    ) -> ApiResult<Deleted, failure::Delete> {
+    ) -> ApiResult<Deletion, failure::Delete> {
         let id = scope_id.0.get();
         let s = self
             .state
@@ -194,6 +194,6 @@ impl DeviceScopesApi {
             .revoke_device_scope(&index, gate.who.user_id, &s)
             .await;
         settled(&gate, P::UserUpdate, user, revoked).await?;
-        Ok(Deleted::Deleted)
+        Ok(Deletion::Deleted)
     }
 }

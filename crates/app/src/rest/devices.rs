@@ -6,7 +6,7 @@ use super::device_scopes::revokes_scopes;
 use super::failure;
 use super::id::Id;
 use super::page::{Paging, page};
-use super::{ApiResult, Created, Deleted, Gate, Tag};
+use super::{ApiResult, Creation, Deletion, Gate, Tag};
 use crate::state::AppState;
 use kernel::DeviceId;
 use poem_openapi::param::{Path, Query};
@@ -271,7 +271,8 @@ page!(DevicePage, DeviceDto);
 
 /// A new device.
 #[derive(Debug, Object)]
-pub struct NewDevice {
+#[oai(rename = "NewDevice")]
+pub struct NewDeviceBody {
     pub site_id: Uuid,
     #[oai(validator(min_length = 1, max_length = 200))]
     pub name: String,
@@ -294,7 +295,8 @@ pub struct NewDevice {
 
 /// Changes to a device.
 #[derive(Debug, Object)]
-pub struct DevicePatch {
+#[oai(rename = "DevicePatch")]
+pub struct DevicePatchBody {
     /// Move the device to another site (needs `device:create` there).
     #[oai(skip_serializing_if_is_none)]
     pub site_id: Option<Uuid>,
@@ -326,8 +328,8 @@ impl DevicesApi {
     async fn create_device(
         &self,
         gate: Gate,
-        body: Json<NewDevice>,
-    ) -> ApiResult<Created<DeviceDto>, failure::Create> {
+        body: Json<NewDeviceBody>,
+    ) -> ApiResult<Creation<DeviceDto>, failure::Create> {
         let b = body.0;
         let site = Resource::Site(b.site_id.into());
         gate.authorize(P::DeviceCreate, site).await?;
@@ -367,7 +369,7 @@ impl DevicesApi {
                 },
             )
             .await?;
-        Ok(Created::Created(Json(device.into())))
+        Ok(Creation::Created(Json(device.into())))
     }
 
     /// List the devices the caller may see.
@@ -425,7 +427,7 @@ impl DevicesApi {
         &self,
         gate: Gate,
         device_id: Path<Id<DeviceId>>,
-        body: Json<DevicePatch>,
+        body: Json<DevicePatchBody>,
     ) -> ApiResult<Json<DeviceDto>, failure::Update> {
         let id = device_id.0.get();
         let b = body.0;
@@ -493,7 +495,7 @@ impl DevicesApi {
         &self,
         gate: Gate,
         device_id: Path<Id<DeviceId>>,
-    ) -> ApiResult<Deleted, failure::Delete> {
+    ) -> ApiResult<Deletion, failure::Delete> {
         let id = device_id.0.get();
         gate.authorize(P::DeviceDelete, Resource::Device(id))
             .await?;
@@ -504,7 +506,7 @@ impl DevicesApi {
         )
         .await?;
         self.state.tenancy.repo().delete_device(id).await?;
-        Ok(Deleted::Deleted)
+        Ok(Deletion::Deleted)
     }
 
     /// Set a device's login credentials (write-only; encrypted at rest).

@@ -3,7 +3,7 @@
 
 use super::failure;
 use super::id::Id;
-use super::{ApiResult, Created, Deleted, Gate, Tag};
+use super::{ApiResult, Creation, Deletion, Gate, Tag};
 use crate::http::codes::Code;
 use crate::http::problem::ApiError;
 use crate::state::AppState;
@@ -221,7 +221,7 @@ impl IdentitiesApi {
         gate: Gate,
         user_id: Path<Id<UserId>>,
         body: Json<NewIdentityLink>,
-    ) -> ApiResult<Created<IdentityLinkDto>, failure::Create> {
+    ) -> ApiResult<Creation<IdentityLinkDto>, failure::Create> {
         let id = user_id.0.get();
         let at = Resource::User(id);
         gate.authorize(P::AdminAll, at).await?;
@@ -240,7 +240,7 @@ impl IdentitiesApi {
         let outcome = self.link_checked(&gate, id, &issuer, &subject).await;
         let user =
             Self::audit_link_change(&gate, at, &what, ("created", "refused"), outcome).await?;
-        Ok(Created::Created(Json(IdentityLinkDto {
+        Ok(Creation::Created(Json(IdentityLinkDto {
             user_id: user.id.uuid(),
             issuer,
             subject,
@@ -288,7 +288,7 @@ impl IdentitiesApi {
         user_id: Path<Id<UserId>>,
         subject: Query<String>,
         issuer: Query<Option<String>>,
-    ) -> ApiResult<Deleted, failure::Delete> {
+    ) -> ApiResult<Deletion, failure::Delete> {
         let id = user_id.0.get();
         let at = Resource::User(id);
         gate.authorize(P::AdminAll, at).await?;
@@ -304,6 +304,6 @@ impl IdentitiesApi {
         );
         let outcome = self.unlink_checked(&gate, id, &issuer, &subject).await;
         Self::audit_link_change(&gate, at, &what, ("removed", "removal refused"), outcome).await?;
-        Ok(Deleted::Deleted)
+        Ok(Deletion::Deleted)
     }
 }

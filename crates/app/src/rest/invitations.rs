@@ -4,7 +4,7 @@
 use super::common::{EnvironmentDto, ScopeRef, check_scope, envs_in, envs_out};
 use super::failure;
 use super::users::UserDto;
-use super::{ApiResult, Created, Gate, Tag};
+use super::{ApiResult, Creation, Gate, Tag};
 use crate::http::problem::ApiError;
 use crate::state::AppState;
 use poem_openapi::payload::Json;
@@ -20,7 +20,8 @@ pub struct InvitationsApi {
 
 /// A new invitation.
 #[derive(Debug, Object)]
-pub struct NewInvitation {
+#[oai(rename = "NewInvitation")]
+pub struct NewInvitationBody {
     #[oai(validator(min_length = 1, max_length = 254))]
     pub email: String,
     pub role_id: Uuid,
@@ -94,8 +95,8 @@ impl InvitationsApi {
     async fn invite(
         &self,
         gate: Gate,
-        body: Json<NewInvitation>,
-    ) -> ApiResult<Created<CreatedInvitation>, failure::Create> {
+        body: Json<NewInvitationBody>,
+    ) -> ApiResult<Creation<CreatedInvitation>, failure::Create> {
         let body = body.0;
         let scope: tenancy::Scope = body.scope.into();
         let at = Resource::from_scope(scope);
@@ -138,7 +139,7 @@ impl InvitationsApi {
                 },
             )
             .await?;
-        Ok(Created::Created(Json(CreatedInvitation {
+        Ok(Creation::Created(Json(CreatedInvitation {
             invitation: inv.into(),
             token: secret.token,
         })))
@@ -155,7 +156,7 @@ impl InvitationsApi {
         &self,
         req: &poem::Request,
         body: Json<AcceptInvitation>,
-    ) -> ApiResult<Created<UserDto>, failure::Create> {
+    ) -> ApiResult<Creation<UserDto>, failure::Create> {
         let trail = crate::enforce::gate::request_trail(req)?;
         let user = self
             .state
@@ -163,6 +164,6 @@ impl InvitationsApi {
             .accept_invitation(&body.0.token, &body.0.display_name)
             .await?;
         crate::enforce::gate::accepted(&trail, &user);
-        Ok(Created::Created(Json(user.into())))
+        Ok(Creation::Created(Json(user.into())))
     }
 }

@@ -59,7 +59,7 @@ pub enum Tag {
 
 /// A resource was created.
 #[derive(Debug, ApiResponse)]
-pub enum Created<T: poem_openapi::types::ToJSON + Send + Sync> {
+pub enum Creation<T: poem_openapi::types::ToJSON + Send + Sync> {
     /// Created.
     #[oai(status = 201)]
     Created(Json<T>),
@@ -67,7 +67,7 @@ pub enum Created<T: poem_openapi::types::ToJSON + Send + Sync> {
 
 /// A resource was deleted.
 #[derive(Debug, ApiResponse)]
-pub enum Deleted {
+pub enum Deletion {
     /// Deleted.
     #[oai(status = 204)]
     Deleted,

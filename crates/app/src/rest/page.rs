@@ -9,7 +9,7 @@ use std::future::Future;
 use uuid::Uuid;
 
 /// An item of a list, ordered and resumed by its id.
-pub trait Listed {
+pub trait ListItem {
     /// The id `after` is compared with.
     fn cursor(&self) -> Uuid;
 }
@@ -17,7 +17,7 @@ pub trait Listed {
 /// The body of one page of a list.
 pub trait PageBody: From<kernel::Page<Self::Item>> {
     /// What the list holds.
-    type Item: Listed;
+    type Item: ListItem;
 }
 
 /// Defines the page body of a list of `$item` (whose `id` is the cursor).
@@ -44,7 +44,7 @@ macro_rules! page {
             type Item = $item;
         }
 
-        impl $crate::rest::page::Listed for $item {
+        impl $crate::rest::page::ListItem for $item {
             fn cursor(&self) -> uuid::Uuid {
                 self.id
             }
@@ -75,7 +75,7 @@ impl Paging {
         let request = kernel::PageRequest::new(self.after, self.limit);
         Json(
             request
-                .paginate(items.into_iter().map(B::Item::from), Listed::cursor)
+                .paginate(items.into_iter().map(B::Item::from), ListItem::cursor)
                 .into(),
         )
     }

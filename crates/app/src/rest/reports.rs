@@ -210,7 +210,7 @@ fn closed((from, to): (OffsetDateTime, OffsetDateTime)) -> Range {
 }
 
 /// What every report request settles before the report is built.
-struct Admitted {
+struct ReportRequest {
     tenant: kernel::TenantId,
     range: (OffsetDateTime, OffsetDateTime),
     format: Format,
@@ -224,10 +224,10 @@ impl ReportsApi {
         gate: Gate,
         (from, to): (Option<OffsetDateTime>, Option<OffsetDateTime>),
         format: ReportFormat,
-    ) -> Result<Admitted, crate::http::problem::ApiError> {
+    ) -> Result<ReportRequest, crate::http::problem::ApiError> {
         gate.authorize(P::ComplianceRead, Resource::Tenant(gate.tenant()))
             .await?;
-        Ok(Admitted {
+        Ok(ReportRequest {
             tenant: gate.tenant(),
             range: self.range(from, to)?,
             format: Format::from(format),

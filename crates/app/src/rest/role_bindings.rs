@@ -6,7 +6,7 @@ use super::common::{
 use super::failure;
 use super::id::Id;
 use super::page::{Paging, page};
-use super::{ApiResult, Created, Deleted, Gate, Tag};
+use super::{ApiResult, Creation, Deletion, Gate, Tag};
 use crate::http::problem::ApiError;
 use crate::state::AppState;
 use kernel::{BindingId, RoleId};
@@ -72,7 +72,7 @@ impl RoleBindingsApi {
         &self,
         gate: Gate,
         body: Json<NewBinding>,
-    ) -> ApiResult<Created<BindingDto>, failure::Create> {
+    ) -> ApiResult<Creation<BindingDto>, failure::Create> {
         let b = body.0;
         let scope: Scope = b.scope.into();
         check_scope(&self.state, &gate, scope).await?;
@@ -95,7 +95,7 @@ impl RoleBindingsApi {
             )
             .await;
         let binding = settled(&gate, P::RoleManage, Resource::from_scope(scope), bound).await?;
-        Ok(Created::Created(Json(binding.into())))
+        Ok(Creation::Created(Json(binding.into())))
     }
 
     /// List the role bindings of users the caller may see.
@@ -131,7 +131,7 @@ impl RoleBindingsApi {
         &self,
         gate: Gate,
         binding_id: Path<Id<BindingId>>,
-    ) -> ApiResult<Deleted, failure::Delete> {
+    ) -> ApiResult<Deletion, failure::Delete> {
         let id = binding_id.0.get();
         let b = self
             .state
@@ -150,6 +150,6 @@ impl RoleBindingsApi {
         let index = self.state.authz.index(gate.tenant()).await?;
         let unbound = self.state.rbac.unbind(&index, id).await;
         settled(&gate, P::RoleManage, user, unbound).await?;
-        Ok(Deleted::Deleted)
+        Ok(Deletion::Deleted)
     }
 }

@@ -4,7 +4,7 @@ use super::common::{role_tenant_check, settled};
 use super::failure;
 use super::id::Id;
 use super::page::{Paging, page};
-use super::{ApiResult, Created, Deleted, Gate, Tag};
+use super::{ApiResult, Creation, Deletion, Gate, Tag};
 use crate::http::problem::ApiError;
 use crate::state::AppState;
 use kernel::RoleId;
@@ -97,7 +97,7 @@ impl RolesApi {
         &self,
         gate: Gate,
         body: Json<NewRole>,
-    ) -> ApiResult<Created<RoleDto>, failure::Create> {
+    ) -> ApiResult<Creation<RoleDto>, failure::Create> {
         let at = Resource::Tenant(gate.tenant());
         gate.authorize(P::RoleManage, at).await?;
         let perms = permission_set(&body.0.permissions)?;
@@ -108,7 +108,7 @@ impl RolesApi {
             .create_role(&index, gate.who.user_id, &body.0.name, perms)
             .await;
         let role = settled(&gate, P::RoleManage, at, created).await?;
-        Ok(Created::Created(Json(role.into())))
+        Ok(Creation::Created(Json(role.into())))
     }
 
     /// Rename a custom role or replace its permissions.
@@ -164,7 +164,7 @@ impl RolesApi {
         &self,
         gate: Gate,
         role_id: Path<Id<RoleId>>,
-    ) -> ApiResult<Deleted, failure::Delete> {
+    ) -> ApiResult<Deletion, failure::Delete> {
         role_tenant_check(&self.state, &gate, role_id.0.get()).await?;
         gate.authorize(P::RoleManage, Resource::Tenant(gate.tenant()))
             .await?;
@@ -172,6 +172,6 @@ impl RolesApi {
             .rbac
             .delete_role(gate.tenant(), role_id.0.get())
             .await?;
-        Ok(Deleted::Deleted)
+        Ok(Deletion::Deleted)
     }
 }

@@ -3,7 +3,7 @@
 use super::failure;
 use super::id::Id;
 use super::page::{Paging, page};
-use super::{ApiResult, Created, Deleted, Gate, Tag};
+use super::{ApiResult, Creation, Deletion, Gate, Tag};
 use crate::state::AppState;
 use kernel::SiteId;
 use poem_openapi::param::{Path, Query};
@@ -71,7 +71,7 @@ impl SitesApi {
         &self,
         gate: Gate,
         body: Json<NewSite>,
-    ) -> ApiResult<Created<SiteDto>, failure::Create> {
+    ) -> ApiResult<Creation<SiteDto>, failure::Create> {
         gate.authorize(P::SiteCreate, Resource::Unit(body.0.team_id))
             .await?;
         let site = self
@@ -79,7 +79,7 @@ impl SitesApi {
             .tenancy
             .create_site(gate.tenant(), body.0.team_id.into(), &body.0.name)
             .await?;
-        Ok(Created::Created(Json(site.into())))
+        Ok(Creation::Created(Json(site.into())))
     }
 
     /// List the sites the caller may see.
@@ -148,11 +148,11 @@ impl SitesApi {
         &self,
         gate: Gate,
         site_id: Path<Id<SiteId>>,
-    ) -> ApiResult<Deleted, failure::Delete> {
+    ) -> ApiResult<Deletion, failure::Delete> {
         gate.authorize(P::SiteDelete, Resource::Site(site_id.0.get()))
             .await?;
         self.state.tenancy.delete_site(site_id.0.get()).await?;
-        Ok(Deleted::Deleted)
+        Ok(Deletion::Deleted)
     }
 
     /// Publish a site.

@@ -4,7 +4,7 @@ use super::common::NameBody;
 use super::failure;
 use super::id::Id;
 use super::page::{Paging, page};
-use super::{ApiResult, Created, Gate, Tag};
+use super::{ApiResult, Creation, Gate, Tag};
 use crate::http::problem::ApiError;
 use crate::state::AppState;
 use kernel::TenantId;
@@ -48,9 +48,9 @@ impl TenantsApi {
         &self,
         gate: Gate,
         body: Json<NameBody>,
-    ) -> ApiResult<Created<TenantDto>, failure::Create> {
+    ) -> ApiResult<Creation<TenantDto>, failure::Create> {
         gate.authorize(P::TenantCreate, Resource::Platform).await?;
-        Ok(Created::Created(Json(
+        Ok(Creation::Created(Json(
             self.state.tenancy.create_tenant(&body.0.name).await?.into(),
         )))
     }

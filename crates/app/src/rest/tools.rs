@@ -107,7 +107,7 @@ impl ToolsApi {
         body: Json<Value>,
     ) -> ApiResult<Json<ToolResultDto>, failure::DeviceCall> {
         let trail = gate.trail()?;
-        let c = tool_call::Caller {
+        let c = tool_call::Invocation {
             who: &gate.who,
             channel: "rest",
             trail: &trail,
@@ -141,7 +141,7 @@ impl ToolsApi {
         body: Json<Value>,
     ) -> ApiResult<Json<FleetResultDto>, failure::DeviceCall> {
         let trail = gate.trail()?;
-        let c = tool_call::Caller {
+        let c = tool_call::Invocation {
             who: &gate.who,
             channel: "rest",
             trail: &trail,

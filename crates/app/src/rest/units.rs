@@ -5,7 +5,7 @@ use super::common::NameBody;
 use super::failure;
 use super::id::Id;
 use super::page::{Paging, page};
-use super::{ApiResult, Created, Deleted, Gate, Tag};
+use super::{ApiResult, Creation, Deletion, Gate, Tag};
 use crate::http::problem::ApiError;
 use crate::state::AppState;
 use kernel::{DivisionId, GroupId, TeamId};
@@ -94,7 +94,7 @@ impl UnitsApi {
         kind: UnitKind,
         parent: Uuid,
         name: &str,
-    ) -> Result<Created<UnitDto>, ApiError> {
+    ) -> Result<Creation<UnitDto>, ApiError> {
         let target = if kind == UnitKind::Division {
             Resource::Tenant(parent.into())
         } else {
@@ -106,7 +106,7 @@ impl UnitsApi {
             .tenancy
             .create_unit(gate.tenant(), kind, parent, name)
             .await?;
-        Ok(Created::Created(Json(unit.into())))
+        Ok(Creation::Created(Json(unit.into())))
     }
 
     async fn list_units(
@@ -153,10 +153,10 @@ impl UnitsApi {
         gate: &Gate,
         kind: UnitKind,
         id: Uuid,
-    ) -> Result<Deleted, ApiError> {
+    ) -> Result<Deletion, ApiError> {
         gate.authorize(perms(kind)[3], Resource::Unit(id)).await?;
         self.state.tenancy.delete_unit(kind, id).await?;
-        Ok(Deleted::Deleted)
+        Ok(Deletion::Deleted)
     }
 }
 
@@ -168,7 +168,7 @@ impl UnitsApi {
         &self,
         gate: Gate,
         body: Json<NewDivision>,
-    ) -> ApiResult<Created<UnitDto>, failure::Create> {
+    ) -> ApiResult<Creation<UnitDto>, failure::Create> {
         if let Some(t) = body.0.tenant_id {
             gate.same_tenant(t.into()).await?;
         }
@@ -239,7 +239,7 @@ impl UnitsApi {
         &self,
         gate: Gate,
         division_id: Path<Id<DivisionId>>,
-    ) -> ApiResult<Deleted, failure::Delete> {
+    ) -> ApiResult<Deletion, failure::Delete> {
         self.delete_unit(&gate, UnitKind::Division, division_id.0.get().uuid())
             .await
             .map_err(Into::into)
@@ -251,7 +251,7 @@ impl UnitsApi {
         &self,
         gate: Gate,
         body: Json<NewGroup>,
-    ) -> ApiResult<Created<UnitDto>, failure::Create> {
+    ) -> ApiResult<Creation<UnitDto>, failure::Create> {
         self.create_unit(&gate, UnitKind::Group, body.0.division_id, &body.0.name)
             .await
             .map_err(Into::into)
@@ -314,7 +314,7 @@ impl UnitsApi {
         &self,
         gate: Gate,
         group_id: Path<Id<GroupId>>,
-    ) -> ApiResult<Deleted, failure::Delete> {
+    ) -> ApiResult<Deletion, failure::Delete> {
         self.delete_unit(&gate, UnitKind::Group, group_id.0.get().uuid())
             .await
             .map_err(Into::into)
@@ -326,7 +326,7 @@ impl UnitsApi {
         &self,
         gate: Gate,
         body: Json<NewTeam>,
-    ) -> ApiResult<Created<UnitDto>, failure::Create> {
+    ) -> ApiResult<Creation<UnitDto>, failure::Create> {
         self.create_unit(&gate, UnitKind::Team, body.0.group_id, &body.0.name)
             .await
             .map_err(Into::into)
@@ -384,7 +384,7 @@ impl UnitsApi {
         &self,
         gate: Gate,
         team_id: Path<Id<TeamId>>,
-    ) -> ApiResult<Deleted, failure::Delete> {
+    ) -> ApiResult<Deletion, failure::Delete> {
         self.delete_unit(&gate, UnitKind::Team, team_id.0.get().uuid())
             .await
             .map_err(Into::into)

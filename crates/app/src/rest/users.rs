@@ -4,7 +4,7 @@ use super::failure;
 use super::id::Id;
 use super::page::{Paging, page};
 use super::role_bindings::BindingDto;
-use super::{ApiResult, Deleted, Gate, Tag};
+use super::{ApiResult, Deletion, Gate, Tag};
 use crate::http::problem::ApiError;
 use crate::state::AppState;
 use kernel::UserId;
@@ -143,7 +143,7 @@ impl UsersApi {
         &self,
         gate: Gate,
         user_id: Path<Id<UserId>>,
-    ) -> ApiResult<Deleted, failure::Delete> {
+    ) -> ApiResult<Deletion, failure::Delete> {
         let id = user_id.0.get();
         gate.authorize(P::UserRemove, Resource::User(id)).await?;
         if id == gate.who.user_id {
@@ -160,6 +160,6 @@ impl UsersApi {
                 .into());
         }
         self.state.tenancy.repo().delete_user(id).await?;
-        Ok(Deleted::Deleted)
+        Ok(Deletion::Deleted)
     }
 }

@@ -64,7 +64,7 @@ fn count_refusal(state: &AppState, req: &Request, code: Code) {
         .unwrap_or_default();
     state.refusals.count(
         state.clock.now(),
-        crate::enforce::refusals::Refused {
+        crate::enforce::refusals::CountedRefusal {
             subject: crate::enforce::refusals::Subject::address(
                 addr.as_deref().unwrap_or_default(),
             ),

@@ -15,7 +15,7 @@ use routeros_sim::Fault;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use tenancy::{Capabilities, Scope};
-use testkit::{Backend, TestApp, reserve};
+use testkit::{TestApp, TestDatabase, reserve};
 
 /// Every event of one chain, oldest first.
 async fn chain(app: &TestApp, tenant: Option<TenantId>) -> Vec<AuditEvent> {
@@ -184,7 +184,7 @@ async fn a_device_failure_has_one_code_over_rest_and_mcp() {
 async fn requests_that_name_nobody_are_limited_per_address_and_counted_once_a_minute() {
     let clock = Arc::new(ManualClock::new(SystemClock.now()));
     let app = TestApp::spawn_clocked(
-        Backend::from_env(),
+        TestDatabase::from_env(),
         reserve().await,
         |c| c.rate_limits.per_address_per_minute = Some(5),
         clock.clone(),
@@ -256,7 +256,7 @@ async fn requests_that_name_nobody_are_limited_per_address_and_counted_once_a_mi
 async fn a_users_over_budget_refusals_are_one_counted_event_a_minute() {
     let clock = Arc::new(ManualClock::new(SystemClock.now()));
     let app = TestApp::spawn_clocked(
-        Backend::from_env(),
+        TestDatabase::from_env(),
         reserve().await,
         |c| {
             c.rate_limits.roles.insert(

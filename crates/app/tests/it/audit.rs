@@ -13,7 +13,7 @@ use rbac::BuiltinRole as R;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tenancy::{OrgUnit, Scope, Tenant, User};
-use testkit::{Backend, Reply, TestApp};
+use testkit::{Reply, TestApp, TestDatabase};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -162,8 +162,8 @@ async fn tamper(app: &TestApp, sql: &str) {
 /// 16-byte blobs, PostgreSQL as `uuid`.
 fn chain_is(app: &TestApp, t: TenantId) -> String {
     match app.backend {
-        Backend::Sqlite => format!("chain = x'{}'", t.uuid().simple()),
-        Backend::Postgres => format!("chain = '{}'", t.uuid()),
+        TestDatabase::Sqlite => format!("chain = x'{}'", t.uuid().simple()),
+        TestDatabase::Postgres => format!("chain = '{}'", t.uuid()),
     }
 }
 

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::io::Write;
 use tenancy::{Scope, Tenant};
-use testkit::{Backend, TestApp};
+use testkit::{TestApp, TestDatabase};
 
 const VERIFY: &str = "/api/v1/audit/verify";
 
@@ -40,8 +40,8 @@ async fn verify(app: &TestApp, token: &str, query: &str) -> Value {
 
 fn chain_is(app: &TestApp, t: &Tenant) -> String {
     match app.backend {
-        Backend::Sqlite => format!("chain = x'{}'", t.id.uuid().simple()),
-        Backend::Postgres => format!("chain = '{}'", t.id.uuid()),
+        TestDatabase::Sqlite => format!("chain = x'{}'", t.id.uuid().simple()),
+        TestDatabase::Postgres => format!("chain = '{}'", t.id.uuid()),
     }
 }
 

@@ -290,7 +290,7 @@ async fn plain_http_is_refused_outside_lab_on_create_and_update() {
 #[tokio::test]
 async fn private_device_hosts_are_refused_unless_the_server_allows_them() {
     let app = TestApp::spawn_with(
-        testkit::Backend::from_env(),
+        testkit::TestDatabase::from_env(),
         testkit::reserve().await,
         |c| {
             c.devices.allow_private_hosts = false;

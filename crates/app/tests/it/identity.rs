@@ -14,7 +14,7 @@ use std::sync::Arc;
 use tenancy::service::NewInvitation;
 use tenancy::{IdentityError, IdentityProvider, Scope};
 use testkit::idp::{IdpAccount, IdpBrowser, IdpClaims, IdpOptions, TestIdp};
-use testkit::{Backend, TestApp, redis_url, reserve};
+use testkit::{TestApp, TestDatabase, redis_url, reserve};
 use time::Duration;
 use uuid::Uuid;
 
@@ -111,7 +111,7 @@ async fn world_full(
         write_scopes: rosgate::config::default_write_scopes(),
     };
     let app = TestApp::spawn_clocked(
-        Backend::from_env(),
+        TestDatabase::from_env(),
         (listener, base),
         |c| {
             c.oidc = Some(oidc);
@@ -1791,7 +1791,7 @@ async fn sessions_in_redis_are_shared_by_every_instance() {
     let w = world_with(shared).await;
     // A second instance on the same database and Redis.
     let mut second_config = None;
-    let other = TestApp::spawn_with(Backend::from_env(), reserve().await, |c| {
+    let other = TestApp::spawn_with(TestDatabase::from_env(), reserve().await, |c| {
         *c = rosgate::Config {
             listen: c.listen.clone(),
             public_url: c.public_url.clone(),
@@ -1892,7 +1892,7 @@ async fn a_provider_that_is_down_is_asked_once_per_backoff_not_once_per_request(
     let (issuer, hits) = dead_provider().await;
     let clock = Arc::new(ManualClock::new(SystemClock.now()));
     let app = TestApp::spawn_clocked(
-        Backend::from_env(),
+        TestDatabase::from_env(),
         reserve().await,
         |c| {
             c.oidc = Some(OidcConfig {
@@ -2010,7 +2010,7 @@ async fn a_key_set_that_cannot_be_fetched_is_not_asked_for_on_every_token() {
 
 #[tokio::test]
 async fn auth_requests_are_rate_limited_per_client_address() {
-    let app = TestApp::spawn_with(Backend::from_env(), reserve().await, |c| {
+    let app = TestApp::spawn_with(TestDatabase::from_env(), reserve().await, |c| {
         c.rate_limits.per_address_per_minute = Some(3);
     })
     .await;
@@ -2087,7 +2087,7 @@ async fn without_public_url_rosgate_advertises_the_address_it_listens_on() {
     let (listener, base) = reserve().await;
     let listen = base.trim_start_matches("http://").to_owned();
     assert_ne!(listen, "127.0.0.1:8080");
-    let app = TestApp::spawn_with(Backend::from_env(), (listener, base.clone()), |c| {
+    let app = TestApp::spawn_with(TestDatabase::from_env(), (listener, base.clone()), |c| {
         c.public_url = None;
         c.listen = listen.clone();
     })
@@ -2295,8 +2295,13 @@ async fn api_tokens_have_a_maximum_lifetime_and_never_outlive_the_credential_min
 #[tokio::test]
 async fn a_token_from_before_lifetimes_were_capped_lives_no_longer_than_the_maximum() {
     let clock = Arc::new(ManualClock::new(SystemClock.now()));
-    let app =
-        TestApp::spawn_clocked(Backend::from_env(), reserve().await, |_| {}, clock.clone()).await;
+    let app = TestApp::spawn_clocked(
+        TestDatabase::from_env(),
+        reserve().await,
+        |_| {},
+        clock.clone(),
+    )
+    .await;
     let acme = app.tenant("legacy").await;
     let (user, _) = app
         .user(acme.id, &[(BuiltinRole::ReadOnly, Scope::Tenant(acme.id))])

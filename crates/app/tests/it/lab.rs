@@ -31,7 +31,7 @@ pub async fn lab_clocked(
     clock: std::sync::Arc<dyn kernel::Clock>,
 ) -> Lab {
     let app = TestApp::spawn_clocked(
-        testkit::Backend::from_env(),
+        testkit::TestDatabase::from_env(),
         testkit::reserve().await,
         configure,
         clock,

@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use rosgate::config::Budget;
 use std::sync::Arc;
 use tenancy::Scope;
-use testkit::{Backend, TestApp, reserve};
+use testkit::{TestApp, TestDatabase, reserve};
 
 fn header(r: &testkit::Reply, name: &str) -> String {
     r.headers
@@ -32,7 +32,7 @@ fn three_an_hour(config: &mut rosgate::Config) {
 async fn over_budget_is_429_with_retry_after_and_the_window_gives_it_back() {
     let clock = Arc::new(ManualClock::new(SystemClock.now()));
     let app = TestApp::spawn_clocked(
-        Backend::from_env(),
+        TestDatabase::from_env(),
         reserve().await,
         three_an_hour,
         clock.clone(),
@@ -88,7 +88,7 @@ async fn over_budget_is_429_with_retry_after_and_the_window_gives_it_back() {
 
 #[tokio::test]
 async fn budgets_are_per_user() {
-    let app = TestApp::spawn_with(Backend::from_env(), reserve().await, three_an_hour).await;
+    let app = TestApp::spawn_with(TestDatabase::from_env(), reserve().await, three_an_hour).await;
     let t = app.tenant("acme").await;
     let (_, a) = app.user(t.id, &[(R::ReadOnly, Scope::Tenant(t.id))]).await;
     let (_, b) = app.user(t.id, &[(R::ReadOnly, Scope::Tenant(t.id))]).await;
@@ -110,10 +110,10 @@ async fn two_instances_on_one_redis_spend_one_budget() {
         config.redis_url = Some(testkit::redis_url());
         config.redis_key_prefix = prefix.clone();
     };
-    let a = TestApp::spawn_with(Backend::from_env(), reserve().await, shared).await;
+    let a = TestApp::spawn_with(TestDatabase::from_env(), reserve().await, shared).await;
     let database_url = a.config.database_url.clone();
     let key_file = a.config.key_file.clone();
-    let b = TestApp::spawn_with(Backend::from_env(), reserve().await, |c| {
+    let b = TestApp::spawn_with(TestDatabase::from_env(), reserve().await, |c| {
         shared(c);
         c.database_url = database_url;
         c.key_file = key_file;

@@ -581,7 +581,7 @@ async fn every_operation_has_a_row() {
 async fn every_protected_operation_refuses_anonymous_callers() {
     // Hundreds of anonymous requests from one address: no address budget.
     let app = TestApp::spawn_with(
-        testkit::Backend::from_env(),
+        testkit::TestDatabase::from_env(),
         testkit::reserve().await,
         |c| {
             c.rate_limits.per_address_per_minute = None;

@@ -12,7 +12,7 @@ use rbac::BuiltinRole as R;
 use rosgate::config::Budget;
 use std::sync::Arc;
 use tenancy::Scope;
-use testkit::{Backend, TestApp, reserve};
+use testkit::{TestApp, TestDatabase, reserve};
 
 /// Whose credentials a request carries.
 #[derive(Debug, Clone, Copy)]
@@ -176,7 +176,7 @@ fn weight(e: &AuditEvent) -> u32 {
 async fn every_request_leaves_one_event_or_one_counted_refusal() {
     let clock = Arc::new(ManualClock::new(SystemClock.now()));
     let app = TestApp::spawn_clocked(
-        Backend::from_env(),
+        TestDatabase::from_env(),
         reserve().await,
         |c| {
             c.rate_limits.per_address_per_minute = Some(25);

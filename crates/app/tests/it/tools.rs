@@ -1106,10 +1106,10 @@ async fn a_token_is_refused_for_a_plan_whose_change_or_devices_were_altered_in_t
         .await;
     let admin = lab.user(R::Admin).await;
     let id_is = |plan: &Pending| match lab.app.backend {
-        testkit::Backend::Sqlite => {
+        testkit::TestDatabase::Sqlite => {
             format!("id = x'{}'", plan.id.replace('-', ""))
         }
-        testkit::Backend::Postgres => format!("id = '{}'", plan.id),
+        testkit::TestDatabase::Postgres => format!("id = '{}'", plan.id),
     };
     let db = &lab.app.state.db;
     let tamper = |sql: String| async move {
