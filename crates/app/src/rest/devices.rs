@@ -318,6 +318,13 @@ pub struct DevicePatchBody {
     pub tls: Option<DeviceTlsDto>,
 }
 
+impl DevicesApi {
+    /// Puts the device's last health check, if it has one, on `dto`.
+    async fn add_health(&self, dto: &mut DeviceDto) {
+        dto.health = self.state.health.get(dto.id.into()).await.map(Into::into);
+    }
+}
+
 #[OpenApi(tag = "Tag::Inventory")]
 impl DevicesApi {
     /// Register a device at a site. Credentials are encrypted at rest and
@@ -385,7 +392,7 @@ impl DevicesApi {
             .visible(&gate, P::DeviceRead, devices, |d| Resource::Device(d.id))
             .await?;
         for d in &mut page.items {
-            d.health = self.state.health.get(d.id.into()).await.map(Into::into);
+            self.add_health(d).await;
         }
         Ok(Json(page))
     }
@@ -404,12 +411,7 @@ impl DevicesApi {
         gate.authorize(P::DeviceRead, Resource::Device(device_id.0.get()))
             .await?;
         let mut dto: DeviceDto = self.state.tenancy.device(device_id.0.get()).await?.into();
-        dto.health = self
-            .state
-            .health
-            .get(device_id.0.get())
-            .await
-            .map(Into::into);
+        self.add_health(&mut dto).await;
         Ok(Json(dto))
     }
 

@@ -120,6 +120,20 @@ impl IdentitiesApi {
     }
 
     /// The checks of [`DirectoryApi::link_identity`] after authorization,
+    /// The issuer a link names (the configured provider's when none is
+    /// given) and the link as an audit reason describes it.
+    fn named_link(&self, issuer: Option<String>, subject: &str) -> (String, String) {
+        let issuer = issuer
+            .or_else(|| self.state.idp.as_ref().map(|i| i.issuer().to_owned()))
+            .unwrap_or_default();
+        let what = format!(
+            "identity link of subject {} at issuer {}",
+            shown(subject),
+            shown(&issuer)
+        );
+        (issuer, what)
+    }
+
     /// then the link itself.
     async fn link_checked(
         &self,
@@ -226,17 +240,7 @@ impl IdentitiesApi {
         let at = Resource::User(id);
         gate.authorize(P::AdminAll, at).await?;
         let subject = body.0.subject.trim().to_owned();
-        let issuer = body
-            .0
-            .issuer
-            .clone()
-            .or_else(|| self.state.idp.as_ref().map(|i| i.issuer().to_owned()))
-            .unwrap_or_default();
-        let what = format!(
-            "identity link of subject {} at issuer {}",
-            shown(&subject),
-            shown(&issuer)
-        );
+        let (issuer, what) = self.named_link(body.0.issuer.clone(), &subject);
         let outcome = self.link_checked(&gate, id, &issuer, &subject).await;
         let user =
             Self::audit_link_change(&gate, at, &what, ("created", "refused"), outcome).await?;
@@ -293,15 +297,7 @@ impl IdentitiesApi {
         let at = Resource::User(id);
         gate.authorize(P::AdminAll, at).await?;
         let subject = subject.0;
-        let issuer = issuer
-            .0
-            .or_else(|| self.state.idp.as_ref().map(|i| i.issuer().to_owned()))
-            .unwrap_or_default();
-        let what = format!(
-            "identity link of subject {} at issuer {}",
-            shown(&subject),
-            shown(&issuer)
-        );
+        let (issuer, what) = self.named_link(issuer.0, &subject);
         let outcome = self.unlink_checked(&gate, id, &issuer, &subject).await;
         Self::audit_link_change(&gate, at, &what, ("removed", "removal refused"), outcome).await?;
         Ok(Deletion::Deleted)

@@ -40,6 +40,18 @@ pub enum PlanStatus {
 }
 
 impl PlanStatus {
+    /// Every status, in the order of a plan's life.
+    pub const ALL: [PlanStatus; 8] = [
+        PlanStatus::Pending,
+        PlanStatus::Confirmed,
+        PlanStatus::Executing,
+        PlanStatus::Completed,
+        PlanStatus::Failed,
+        PlanStatus::RollingBack,
+        PlanStatus::RolledBack,
+        PlanStatus::Cancelled,
+    ];
+
     /// Whether the state machine allows `self → next`.
     pub fn can_move_to(self, next: PlanStatus) -> bool {
         use PlanStatus::*;
@@ -69,22 +81,10 @@ impl PlanStatus {
     /// before the rename may still write while a rolling upgrade runs,
     /// reads as [`PlanStatus::Confirmed`].
     pub fn parse(s: &str) -> Option<PlanStatus> {
-        use PlanStatus::*;
         if s == "approved" {
-            return Some(Confirmed);
+            return Some(PlanStatus::Confirmed);
         }
-        [
-            Pending,
-            Confirmed,
-            Executing,
-            Completed,
-            Failed,
-            RollingBack,
-            RolledBack,
-            Cancelled,
-        ]
-        .into_iter()
-        .find(|p| p.as_str() == s)
+        PlanStatus::ALL.into_iter().find(|p| p.as_str() == s)
     }
 }
 
@@ -285,16 +285,7 @@ mod tests {
         );
         assert!(!Completed.can_move_to(Executing));
         assert!(!RolledBack.can_move_to(Pending));
-        for s in [
-            Pending,
-            Confirmed,
-            Executing,
-            Completed,
-            Failed,
-            RollingBack,
-            RolledBack,
-            Cancelled,
-        ] {
+        for s in PlanStatus::ALL {
             assert_eq!(PlanStatus::parse(s.as_str()), Some(s));
         }
         assert_eq!(
