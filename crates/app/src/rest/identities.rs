@@ -119,7 +119,6 @@ impl IdentitiesApi {
         }
     }
 
-    /// The checks of [`DirectoryApi::link_identity`] after authorization,
     /// The issuer a link names (the configured provider's when none is
     /// given) and the link as an audit reason describes it.
     fn named_link(&self, issuer: Option<String>, subject: &str) -> (String, String) {
@@ -134,6 +133,7 @@ impl IdentitiesApi {
         (issuer, what)
     }
 
+    /// The checks of [`IdentitiesApi::link_identity`] after authorization,
     /// then the link itself.
     async fn link_checked(
         &self,
@@ -188,7 +188,7 @@ impl IdentitiesApi {
         Ok(user)
     }
 
-    /// The checks of [`DirectoryApi::unlink_identity`] after authorization,
+    /// The checks of [`IdentitiesApi::unlink_identity`] after authorization,
     /// then the removal itself.
     async fn unlink_checked(
         &self,
