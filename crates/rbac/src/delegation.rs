@@ -15,7 +15,9 @@
 use crate::index::{AuthzIndex, CompiledBinding, ROOT};
 use crate::model::DeviceScopeTarget;
 use crate::permission::{Permission, PermissionSet};
-use kernel::{BindingId, DeviceGroupId, DeviceId, Environment, EnvironmentSet, RoleId, UserId};
+use kernel::{
+    BindingId, DeviceGroupId, DeviceId, Environment, EnvironmentSet, Principal, RoleId, UserId,
+};
 use tenancy::Scope;
 
 /// Why a delegation was refused.
@@ -65,6 +67,15 @@ pub enum DelegationError {
         /// `device` or `device group`.
         what: &'static str,
     },
+    /// Identity links are never changed by the account's holder.
+    #[error("nobody changes their own account's identity links; ask another administrator")]
+    OwnIdentityLink,
+    /// An administrator's identity links are a way to sign in as an
+    /// administrator: only a platform administrator changes them.
+    #[error(
+        "only a platform administrator changes the identity links of an administrator (admin:* anywhere, or a platform administrator)"
+    )]
+    AdministratorLink,
     /// The change would leave the tenant without an unrestricted administrator.
     #[error(
         "this would leave the tenant without an unrestricted administrator (admin:* at the tenant, in every environment, without a device scope): make someone else one first"
@@ -84,6 +95,8 @@ impl DelegationError {
             DelegationError::OwnDeviceScope => "own_device_scope",
             DelegationError::DeviceScopeWouldLapse { .. } => "device_scope_would_lapse",
             DelegationError::LastAdmin => "last_admin",
+            DelegationError::OwnIdentityLink => "own_identity_link",
+            DelegationError::AdministratorLink => "platform_admin_link",
         }
     }
 
@@ -287,6 +300,26 @@ pub fn device_scope_revoke(index: &AuthzIndex, revoker: UserId, user: UserId) ->
     Ok(())
 }
 
+/// Linking an identity to `user`, or removing one of its links: a link is
+/// a way to sign in as `user`, so nobody changes their own, and only a
+/// platform administrator changes those of an administrator (`admin:*`
+/// anywhere in `index`, `user`'s tenant, or a platform administrator).
+pub fn identity_link_change(
+    index: &AuthzIndex,
+    changer: &Principal,
+    user: UserId,
+    user_is_platform_admin: bool,
+) -> Result<()> {
+    if changer.user_id == user {
+        return Err(DelegationError::OwnIdentityLink);
+    }
+    let administrator = user_is_platform_admin || index.holds_anywhere(user, Permission::AdminAll);
+    if administrator && !changer.platform_admin {
+        return Err(DelegationError::AdministratorLink);
+    }
+    Ok(())
+}
+
 /// Replacing `group`'s members with `members`. A device it adds joins the
 /// device scope of every user narrowed through the group
 /// ([`AuthzIndex::widened_by`]), so the change is checked as a device scope
@@ -401,4 +434,69 @@ fn keeps_an_admin(
         return Err(DelegationError::LastAdmin);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::TenantSnapshot;
+    use crate::role::BuiltinRole;
+    use kernel::{AuthMethod, TenantId};
+    use uuid::Uuid;
+
+    fn person(n: u128, platform_admin: bool) -> Principal {
+        Principal {
+            user_id: UserId::from_uuid(Uuid::from_u128(n)),
+            tenant_id: TenantId::from_uuid(Uuid::from_u128(1)),
+            email: format!("u{n}@example.test"),
+            platform_admin,
+            auth: AuthMethod::Session,
+            credential_expires_at: None,
+        }
+    }
+
+    #[test]
+    fn identity_links_are_changed_by_someone_else_and_an_administrators_only_by_a_platform_administrator()
+     {
+        let (org_admin, member, admin) = (person(2, false), person(3, false), person(4, false));
+        let tenant = org_admin.tenant_id;
+        let index = AuthzIndex::compile(
+            tenant,
+            &TenantSnapshot {
+                tenant_id: Some(tenant),
+                users: vec![org_admin.user_id, member.user_id, admin.user_id],
+                bindings: [(50, org_admin.user_id), (51, admin.user_id)]
+                    .map(|(id, user)| crate::RoleBinding {
+                        id: Uuid::from_u128(id).into(),
+                        tenant_id: tenant,
+                        user_id: user,
+                        role_id: BuiltinRole::OrgAdmin.id(),
+                        scope: Scope::Tenant(tenant),
+                        environments: None,
+                        created_at: time::OffsetDateTime::UNIX_EPOCH,
+                    })
+                    .to_vec(),
+                ..TenantSnapshot::default()
+            },
+        );
+        let change = |who: &Principal, user: &Principal, platform| {
+            identity_link_change(&index, who, user.user_id, platform)
+        };
+        assert!(change(&org_admin, &member, false).is_ok());
+        assert_eq!(
+            change(&member, &member, false),
+            Err(DelegationError::OwnIdentityLink)
+        );
+        assert_eq!(
+            change(&org_admin, &admin, false),
+            Err(DelegationError::AdministratorLink),
+            "admin:* at the tenant makes an administrator"
+        );
+        assert_eq!(
+            change(&org_admin, &member, true),
+            Err(DelegationError::AdministratorLink),
+            "a platform administrator is one"
+        );
+        assert!(change(&person(9, true), &admin, false).is_ok());
+    }
 }

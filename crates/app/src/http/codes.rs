@@ -312,6 +312,8 @@ mod tests {
                 what: "device",
             },
             DelegationError::LastAdmin,
+            DelegationError::OwnIdentityLink,
+            DelegationError::AdministratorLink,
         ];
         for e in delegation {
             assert!(known(e.code()), "{}", e.code());

@@ -11,7 +11,7 @@ use kernel::UserId;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
-use rbac::{Permission as P, Resource};
+use rbac::{Permission as P, Resource, delegation};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -76,22 +76,9 @@ impl IdentitiesApi {
     /// own, and an administrator's (`admin:*` anywhere, or a platform
     /// administrator) only as a platform administrator.
     async fn may_change_links(&self, gate: &Gate, id: UserId) -> Result<tenancy::User, ApiError> {
-        if id == gate.who.user_id {
-            return Err(ApiError::new(
-                Code::OwnIdentityLink,
-                "nobody changes their own account's identity links; ask another administrator",
-            ));
-        }
         let user = self.state.tenancy.user(id).await?;
         let index = self.state.authz.index(user.tenant_id).await?;
-        let administrator = user.platform_admin || index.holds_anywhere(id, P::AdminAll);
-        if administrator && !gate.who.platform_admin {
-            return Err(ApiError::new(
-                Code::PlatformAdminLink,
-                "only a platform administrator changes the identity links of an administrator \
-                 (admin:* anywhere, or a platform administrator)",
-            ));
-        }
+        delegation::identity_link_change(&index, &gate.who, id, user.platform_admin)?;
         Ok(user)
     }
 
