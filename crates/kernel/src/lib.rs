@@ -41,18 +41,22 @@ pub mod environment;
 pub mod id;
 pub mod net;
 pub mod page;
+pub mod ports;
 pub mod principal;
+pub mod quota;
 pub mod ratelimit;
 pub mod store;
 
-pub use clock::{Clock, ManualClock, SystemClock};
-pub use entropy::{Entropy, OsEntropy, SeededEntropy};
+pub use clock::{ManualClock, SystemClock};
+pub use entropy::{OsEntropy, SeededEntropy};
 pub use environment::{Environment, EnvironmentSet};
 pub use id::*;
 pub use page::{Page, PageRequest};
+pub use ports::{CachePort, Clock, Entropy, LockPort, RateLimiter};
 pub use principal::{AuthMethod, Principal};
-pub use ratelimit::{Allowance, MemoryRateLimiter, Quota, RateLimiter};
-pub use store::{CachePort, LockPort, MemoryCache, MemoryLocks};
+pub use quota::{Allowance, Quota};
+pub use ratelimit::MemoryRateLimiter;
+pub use store::{MemoryCache, MemoryLocks};
 
 pub mod error;
 pub use error::StoreError;

@@ -260,7 +260,7 @@ async fn the_redis_rate_limiter_meets_the_contract() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_sharing_redis_share_one_budget() {
-    use kernel::ratelimit::{Quota, RateLimiter};
+    use kernel::{Quota, RateLimiter};
     let prefix = fresh_prefix();
     // Two separately connected stores, as two rosgate instances would have.
     let (store_one, store_two) = (store(&prefix).await, store(&prefix).await);
@@ -304,7 +304,7 @@ async fn two_instances_sharing_redis_share_one_budget() {
 
 #[tokio::test]
 async fn rate_limit_keys_expire_with_their_period() {
-    use kernel::ratelimit::{Quota, RateLimiter};
+    use kernel::{Quota, RateLimiter};
     let prefix = fresh_prefix();
     let store = store(&prefix).await;
     let limiter = limiter(&store).await;
@@ -348,7 +348,7 @@ async fn rate_limit_keys_expire_with_their_period() {
 
 #[tokio::test]
 async fn the_rate_limit_script_survives_a_flushed_script_cache() {
-    use kernel::ratelimit::{Quota, RateLimiter};
+    use kernel::{Quota, RateLimiter};
     let prefix = fresh_prefix();
     let store = store(&prefix).await;
     let limiter = limiter(&store).await;
@@ -366,7 +366,7 @@ async fn the_rate_limit_script_survives_a_flushed_script_cache() {
 
 #[tokio::test]
 async fn a_rate_limiter_on_a_lost_redis_is_unavailable() {
-    use kernel::ratelimit::{Quota, RateLimiter};
+    use kernel::{Quota, RateLimiter};
     let prefix = fresh_prefix();
     let store = store(&prefix).await;
     let limiter = limiter(&store).await;

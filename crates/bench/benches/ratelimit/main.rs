@@ -23,7 +23,7 @@
 #![allow(clippy::expect_used, clippy::print_stdout)]
 
 use fred::prelude::{Builder, ClientLike, Config, KeysInterface, Pool, ReconnectPolicy};
-use kernel::ratelimit::{MemoryRateLimiter, Quota, RateLimiter};
+use kernel::{MemoryRateLimiter, Quota, RateLimiter};
 use kernel::{Clock, SystemClock};
 use redis_store::{RedisRateLimiter, RedisSessionStore};
 use std::collections::HashMap;
