@@ -26,7 +26,7 @@ use crate::quota::{Allowance, Quota, unix_micros};
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::Mutex;
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
 /// Pruning runs at least this often (by the callers' `now`) ...
 const PRUNE_EVERY_US: i64 = 60 * 1_000_000;
@@ -121,6 +121,7 @@ impl RateLimiter for MemoryRateLimiter {
 pub mod contract {
     use super::*;
     use std::sync::Arc;
+    use time::Duration;
 
     /// The example quota: 1000 per hour, one every 3.6 seconds.
     pub const HOURLY: Quota = Quota {
@@ -307,6 +308,7 @@ mod tests {
     use super::*;
     use crate::quota::MAX_PERIOD_US;
     use std::sync::Arc;
+    use time::Duration;
 
     fn t0() -> OffsetDateTime {
         OffsetDateTime::UNIX_EPOCH + Duration::days(20_000)
