@@ -12,7 +12,8 @@ use kernel::{Clock, StoreError, SystemClock, TenantId, UserId};
 use redis_store::{RedisRateLimiter, RedisSessionStore};
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
-use tenancy::session::{SESSION_TTL, SessionKey, SessionStore, UserSession, contract};
+use tenancy::session::{SESSION_TTL, contract};
+use tenancy::{SessionKey, SessionStore, UserSession};
 
 fn redis_url() -> String {
     std::env::var("ROSGATE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
@@ -118,7 +119,7 @@ async fn keys_expire_in_redis_and_hold_no_cookie() {
     let exp: i64 = client.hget(&redis_key, "exp").await.expect("hget");
     assert!(exp > 0, "the expiry is kept apart, in unix milliseconds");
 
-    let login = tenancy::session::PendingLogin {
+    let login = tenancy::PendingLogin {
         pkce_verifier: "v".repeat(64),
         nonce: "n".repeat(64),
         return_to: "/".into(),
