@@ -17,7 +17,7 @@ pub struct IntendedChange {
     pub at: OffsetDateTime,
     pub tenant_id: Option<TenantId>,
     pub device_id: Uuid,
-    /// The change with secrets redacted, in the form the [`ReadBack`]
+    /// The change with secrets redacted, in the form the [`ReadBack`](crate::ReadBack)
     /// adapter understands; opaque to this crate.
     pub change: serde_json::Value,
 }

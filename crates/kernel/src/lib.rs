@@ -4,6 +4,11 @@
 //! "now" are without depending on each other. It imports nothing of ours and
 //! nothing of infrastructure: no SQL, no HTTP, no OIDC.
 //!
+//! Its ports are in [`ports`] ([`Clock`], [`Entropy`], [`RateLimiter`],
+//! [`LockPort`], [`CachePort`]); the in-process adapters live beside their
+//! subject ([`clock`], [`entropy`], [`ratelimit`], [`store`]), and what a
+//! quota is, with the GCRA step every limiter runs, in [`quota`].
+//!
 //! # Using this crate
 //!
 //! Every port comes with an in-process adapter, so code built on them runs

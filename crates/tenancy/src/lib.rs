@@ -2,11 +2,20 @@
 //!
 //! A tenant holds divisions, a division groups, a group teams; teams own
 //! sites, sites hold devices. Users belong to exactly one tenant. This crate
-//! owns those models, the rules that keep them valid, and its ports, all in
-//! ports.rs: [`TenancyRepository`] for storage, [`SessionStore`],
-//! [`IdentityProvider`], [`HostResolver`] and the rest. It knows
-//! nothing of HTTP, SQL or OIDC, and nothing of who may do what: that is
-//! `rbac`'s job.
+//! owns those models, the rules that keep them valid, and the ports its
+//! adapters implement. It knows nothing of HTTP, SQL or OIDC, and nothing
+//! of who may do what: that is `rbac`'s job.
+//!
+//! - [`model`], [`scope`], [`identity`], [`session_model`], [`error`]: the
+//!   models, who signs in, what a session is, why an operation failed.
+//! - [`ports`]: every port of the crate: [`TenancyRepository`] for
+//!   storage, [`Sealer`](ports::Sealer), [`IdentityProvider`],
+//!   [`HostResolver`], [`SessionStore`], and the checks the service asks of
+//!   authorization, [`InvitationCheck`] and [`EmailLinkCheck`].
+//! - [`validate`], [`secret`], [`target`]: input rules, minted secrets,
+//!   where a device's credentials may go.
+//! - [`service`]: [`TenancyService`], the use cases; [`session`] and
+//!   [`session_tokens`]: browser sessions and the provider's tokens in them.
 //!
 //! # Using this crate
 //!

@@ -225,7 +225,7 @@ pub trait HostResolver: Send + Sync {
 
 /// Where sessions and pending logins are kept.
 ///
-/// Contract (checked by [`crate::session::contract`] against every adapter):
+/// Contract (checked by `session::contract` against every adapter):
 /// - `touch` returns the session and moves its expiry to `now + ttl`, or
 ///   returns `None` (and forgets it) once `now` has reached its expiry;
 /// - a removed session never comes back, whatever `touch` or `replace` race it;
