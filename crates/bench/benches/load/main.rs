@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tenancy::Scope;
-use testkit::{Backend, TestApp, reserve};
+use testkit::{TestApp, TestDatabase, reserve};
 
 /// Concurrent callers.
 const CALLERS: usize = 64;
@@ -74,7 +74,7 @@ struct World {
     tokens: Vec<String>,
 }
 
-async fn world(backend: Backend) -> World {
+async fn world(backend: TestDatabase) -> World {
     let app = TestApp::spawn_with(backend, reserve().await, |c| {
         c.rate_limits.enabled = false;
         c.max_body_bytes = 64 * 1024;
@@ -161,7 +161,7 @@ async fn run(w: &World, scenario: Scenario) -> Outcome {
     }
 }
 
-async fn backend(backend: Backend, label: &str) {
+async fn backend(backend: TestDatabase, label: &str) {
     let w = world(backend).await;
     let mut audited = 0usize;
     println!(
@@ -221,7 +221,7 @@ fn main() {
         .build()
         .unwrap();
     rt.block_on(async {
-        backend(Backend::Sqlite, "SQLite").await;
-        backend(Backend::Postgres, "PostgreSQL").await;
+        backend(TestDatabase::Sqlite, "SQLite").await;
+        backend(TestDatabase::Postgres, "PostgreSQL").await;
     });
 }
