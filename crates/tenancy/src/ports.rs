@@ -4,9 +4,8 @@
 //! by email). Adapters live in infrastructure crates, or beside their
 //! subject for the in-process ones (session.rs, target.rs).
 //!
-//! Storage adapters//!
-//! MUST make every method atomic: a method that fails leaves
-//! nothing half-written. They MUST return [`StoreError::Conflict`] when a
+//! Storage adapters MUST make every method atomic: a method that fails
+//! leaves nothing half-written. They MUST return [`StoreError::Conflict`] when a
 //! uniqueness or "still in use" rule stops a write and
 //! [`StoreError::NotFound`] when the row to change is gone. Every write that
 //! changes who can reach what (units, sites, devices, groups, users) MUST
