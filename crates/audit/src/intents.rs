@@ -10,7 +10,7 @@
 //! If the process dies between the change and its outcome, the intent
 //! stays open. On start and then periodically, [`Settle::run`] concludes
 //! every open intent older than a grace period (longer than any call runs)
-//! by reading the device back through the [`ReadBack`] port:
+//! by reading the device back through the [`ReadBack`] port (ports.rs):
 //!
 //! - the device shows the intended state: a `success` outcome;
 //! - it does not: a `failure` outcome (`not_applied`);
@@ -26,12 +26,13 @@
 //! silently loses it. Every settled outcome says it was settled after the
 //! fact: what a device shows later may also be someone else's doing.
 
-use crate::query::{AuditReader, ChainKey};
-use crate::{AuditEvent, AuditSink, RunResult};
-use async_trait::async_trait;
-use kernel::{AuditEventId, Clock, Entropy, StoreError, TenantId};
+use crate::AuditEvent;
+use crate::RunResult;
+use crate::chain::ChainKey;
+pub use crate::intended::{Finding, IntendedChange};
+use crate::ports::{AuditReader, AuditSink, IntendedChanges, ReadBack};
+use kernel::{AuditEventId, Clock, Entropy, StoreError};
 use time::{Duration, OffsetDateTime};
-use uuid::Uuid;
 
 /// Intents read per round trip.
 const BATCH: u32 = 500;
@@ -45,63 +46,6 @@ pub const READ_BACK_PATIENCE: Duration = Duration::hours(24);
 
 /// The longest `reason` a settled outcome carries.
 const MAX_REASON: usize = 1000;
-
-/// What a change was meant to do, kept beside its intent.
-#[derive(Debug, Clone, PartialEq)]
-pub struct IntendedChange {
-    /// The intent event this change belongs to.
-    pub intent_id: AuditEventId,
-    /// The intent's time (the same as its event's); once settling has
-    /// passed it, the change is dropped.
-    pub at: OffsetDateTime,
-    pub tenant_id: Option<TenantId>,
-    pub device_id: Uuid,
-    /// The change with secrets redacted, in the form the [`ReadBack`]
-    /// adapter understands; opaque to this crate.
-    pub change: serde_json::Value,
-}
-
-/// Where intended changes are kept until their intent is concluded.
-#[async_trait]
-pub trait IntendedChanges: Send + Sync {
-    /// Keeps `change` durably before returning. Callers keep it before they
-    /// commit its intent, so no intent lacks its change.
-    async fn keep(&self, change: &IntendedChange) -> Result<(), StoreError>;
-
-    /// The change kept for `intent`, if any.
-    async fn find(&self, intent: AuditEventId) -> Result<Option<IntendedChange>, StoreError>;
-
-    /// Drops every change kept for an intent made at or before `until`
-    /// that is no longer open (an outcome names it, or it was never
-    /// committed); returns how many.
-    async fn forget_concluded(&self, until: OffsetDateTime) -> Result<u64, StoreError>;
-}
-
-/// What reading a device back found about an intended change.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Finding {
-    /// The device shows the intended state; the text says what was read.
-    Applied(String),
-    /// The device does not show it; the text says what it shows instead.
-    NotApplied(String),
-    /// Nothing can be concluded, now or later (the change leaves nothing
-    /// to read, the device is gone); the text says why.
-    Unreadable(String),
-    /// The device cannot be asked right now (unreachable, timing out, or
-    /// rosgate's own store is unavailable); the text says why. The intent
-    /// stays open and is tried again.
-    Unavailable(String),
-}
-
-/// Reads a device to see whether an intended change is in place.
-#[async_trait]
-pub trait ReadBack: Send + Sync {
-    /// Reads `change` back. Implementations MUST return
-    /// [`Finding::Unreadable`] when `change` is not what `intent` records
-    /// (another tool, another argument digest, another plan): the kept
-    /// change lies outside the chain and is not trusted on its own.
-    async fn read_back(&self, intent: &AuditEvent, change: &IntendedChange) -> Finding;
-}
 
 /// How many intents one [`Settle::run`] concluded, by what it found.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

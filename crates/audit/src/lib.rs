@@ -7,11 +7,16 @@
 //!   database.
 //! - [`writer`]: the group-commit writer that makes events durable in
 //!   batches before their requests are answered.
+//! - [`ports`]: every port of the crate: [`AuditSink`], [`AuditLog`],
+//!   [`AuditReader`], [`Reach`], [`IntendedChanges`] and [`ReadBack`].
+//! - [`stored`]: what a reader gets back (stored events, filters, heads).
 //! - [`query`]: reading events back (filters, chain scans, what a partial
 //!   reader reaches) and [`query::verify_range`], which recomputes a
 //!   stored chain.
 //! - [`paging`]: event lists page by page, with opaque cursors, for a
 //!   reader of the whole chain or of part of it.
+//! - [`intended`]: what a change was meant to do and what reading it back
+//!   found; [`intents`]: settling intents nobody concluded.
 //! - `testing` (feature `testing`): the in-memory reader and an event
 //!   builder for tests.
 //!
@@ -107,15 +112,19 @@
 
 pub mod chain;
 pub mod checkpoint;
+pub mod intended;
 pub mod intents;
 pub mod paging;
+pub mod ports;
 pub mod query;
+pub mod stored;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod writer;
 
-use async_trait::async_trait;
-use kernel::{AuditEventId, StoreError, TenantId, UserId};
+pub use ports::{AuditLog, AuditReader, AuditSink, IntendedChanges, Reach, ReadBack};
+
+use kernel::{AuditEventId, TenantId, UserId};
 use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -309,31 +318,6 @@ pub fn escape_controls(text: &str) -> String {
         }
     }
     out
-}
-
-/// Where events are recorded.
-#[async_trait]
-pub trait AuditSink: Send + Sync {
-    /// Records an event durably before returning. Implementations MUST NOT
-    /// drop events: on failure they return an error and the caller refuses
-    /// the request.
-    async fn record(&self, event: AuditEvent) -> Result<(), StoreError>;
-}
-
-/// Durable storage of events: appends a batch to the tenants' chains in one
-/// transaction (all or nothing), in the order given.
-#[async_trait]
-pub trait AuditLog: Send + Sync {
-    async fn append(&self, batch: &[AuditEvent]) -> Result<(), StoreError>;
-}
-
-/// Any log is a sink that commits each event on its own (the baseline the
-/// group-commit writer is measured against).
-#[async_trait]
-impl<T: AuditLog + ?Sized> AuditSink for T {
-    async fn record(&self, event: AuditEvent) -> Result<(), StoreError> {
-        self.append(std::slice::from_ref(&event.escaped())).await
-    }
 }
 
 /// The digest of a request's arguments: SHA-256 over their JSON with object

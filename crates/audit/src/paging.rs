@@ -11,7 +11,10 @@
 //! business (the composition root answers from the authorization index),
 //! given here as a [`Reach`].
 
-use crate::query::{self, AuditReader, ChainKey, Filter, Reach, StoredEvent};
+use crate::chain::ChainKey;
+use crate::ports::{AuditReader, Reach};
+use crate::query;
+use crate::stored::{Filter, StoredEvent};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use kernel::StoreError;

@@ -1,5 +1,6 @@
-//! Reading the trail back: the [`AuditReader`] port, the filters of the
-//! events API, and [`verify_range`], which recomputes a stored chain.
+//! Reading the trail back through the [`AuditReader`] port (ports.rs): what
+//! a partial reader sees ([`in_reach`]), chunked scans, and [`verify_range`],
+//! which recomputes a stored chain.
 //!
 //! Events live in one chain per tenant, numbered by `seq` from 1 without
 //! gaps in commit order; events that belong to no tenant (a failed login
@@ -7,83 +8,14 @@
 //! hand out rows in bounded chunks so that verification and reports run in
 //! constant memory however long the range.
 
+use crate::AuditEvent;
 pub use crate::chain::ChainKey;
 use crate::chain::{self, BreakKind, GENESIS, LinkKeys};
 use crate::checkpoint::Checkpoint;
-use crate::{AuditEvent, Outcome, RunResult};
-use async_trait::async_trait;
-use kernel::{AuditEventId, StoreError, UserId};
+use crate::ports::{AuditReader, Reach};
+pub use crate::stored::{Filter, Head, StoredEvent};
+use kernel::{AuditEventId, StoreError};
 use time::OffsetDateTime;
-use uuid::Uuid;
-
-/// An event as stored, with its place in its chain.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredEvent {
-    pub seq: i64,
-    pub event: AuditEvent,
-    /// The encoding its link was written in (see [`chain::VERSION`]).
-    pub version: u8,
-    /// The link key's id, for keyed links.
-    pub key_id: Option<String>,
-    pub prev_hash: [u8; 32],
-    pub hash: [u8; 32],
-}
-
-impl StoredEvent {
-    fn chained(&self) -> chain::ChainEntry {
-        chain::ChainEntry {
-            event: self.event.clone(),
-            version: self.version,
-            key_id: self.key_id.clone(),
-            prev_hash: self.prev_hash,
-            hash: self.hash,
-        }
-    }
-}
-
-/// Filters of `GET /audit/events`; every field given must match.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Filter {
-    pub user_id: Option<UserId>,
-    pub device_id: Option<Uuid>,
-    pub tool_name: Option<String>,
-    pub decision: Option<Outcome>,
-    pub result: Option<RunResult>,
-    /// Events at or after this instant.
-    pub from: Option<OffsetDateTime>,
-    /// Events before this instant.
-    pub to: Option<OffsetDateTime>,
-}
-
-impl Filter {
-    /// Whether `event` matches every field given; what adapters select
-    /// with it.
-    pub fn matches(&self, event: &AuditEvent) -> bool {
-        self.user_id.is_none_or(|u| event.user_id == Some(u))
-            && self.device_id.is_none_or(|d| event.device_id == Some(d))
-            && self
-                .tool_name
-                .as_ref()
-                .is_none_or(|t| event.tool_name.as_ref() == Some(t))
-            && self.decision.is_none_or(|d| event.decision == d)
-            && self.result.is_none_or(|r| event.result == r)
-            && self.from.is_none_or(|f| event.at >= f)
-            && self.to.is_none_or(|t| event.at < t)
-    }
-}
-
-/// What a reader over part of a tenant reaches, asked by [`in_reach`]. The
-/// composition root answers from the authorization index; tests answer
-/// from a table.
-pub trait Reach {
-    /// Whether the entity an event names by `kind` and id is in reach, or
-    /// `None` when no entity is named that reach is decided over: a kind
-    /// such as a plan, a tool or a session, or a kind without its id.
-    fn entity(&self, kind: &str, id: Option<Uuid>) -> Option<bool>;
-
-    /// Whether every place `user` is bound is in reach.
-    fn whole_user(&self, user: UserId) -> bool;
-}
 
 /// Whether a reader over part of a tenant may see `event`: only events
 /// about what it reaches. The device, when the event names one, must be in
@@ -103,67 +35,6 @@ pub fn in_reach(event: &AuditEvent, reach: &dyn Reach) -> bool {
         Some(seen) => seen,
         None => event.device_id.is_some() || event.user_id.is_some_and(|u| reach.whole_user(u)),
     }
-}
-
-/// The newest chain position: its `seq` and `hash`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Head {
-    pub seq: i64,
-    pub hash: [u8; 32],
-}
-
-/// Reading stored events.
-#[async_trait]
-pub trait AuditReader: Send + Sync {
-    /// Up to `limit` events of `chain` matching `filter`, newest first,
-    /// with `seq` below `before` when given.
-    async fn page(
-        &self,
-        chain: ChainKey,
-        filter: &Filter,
-        before: Option<i64>,
-        limit: u32,
-    ) -> Result<Vec<StoredEvent>, StoreError>;
-
-    /// Up to `limit` rows of `chain` with `after < seq <= until`, by `seq`.
-    async fn scan(
-        &self,
-        chain: ChainKey,
-        after: i64,
-        until: i64,
-        limit: u32,
-    ) -> Result<Vec<StoredEvent>, StoreError>;
-
-    /// The `hash` of the row numbered `seq`, if there is one.
-    async fn hash_at(&self, chain: ChainKey, seq: i64) -> Result<Option<[u8; 32]>, StoreError>;
-
-    /// The smallest `seq` of an event at or after `at`, and the largest of
-    /// an event before `to` (the rows a time range spans), or `None` when
-    /// the range holds no event.
-    async fn seq_range(
-        &self,
-        chain: ChainKey,
-        from: Option<OffsetDateTime>,
-        to: Option<OffsetDateTime>,
-    ) -> Result<Option<(i64, i64)>, StoreError>;
-
-    /// The chain's head as recorded when events were appended.
-    async fn head(&self, chain: ChainKey) -> Result<Option<Head>, StoreError>;
-
-    /// Open intents: events made at or before `until` whose result is
-    /// [`RunResult::Pending`] and that no event of the same chain names as
-    /// its `intent_id`, oldest first (by chain, then `seq`), at most
-    /// `limit`. Of `chain` when given, of every chain otherwise.
-    async fn open_intents(
-        &self,
-        chain: Option<ChainKey>,
-        until: OffsetDateTime,
-        limit: u32,
-    ) -> Result<Vec<StoredEvent>, StoreError>;
-
-    /// Whether an event of `chain` names `intent` as its `intent_id`.
-    async fn is_concluded(&self, chain: ChainKey, intent: AuditEventId)
-    -> Result<bool, StoreError>;
 }
 
 /// Rows read per round trip by the scanning helpers.
@@ -436,8 +307,9 @@ async fn verify_rows(
 mod tests {
     use super::*;
     use crate::testing::EventBuilder;
-    use kernel::TenantId;
+    use kernel::{TenantId, UserId};
     use std::collections::HashSet;
+    use uuid::Uuid;
 
     /// Reach as a table: the entities and the whole users in reach; kinds
     /// outside `decided` name nothing reach is decided over.

@@ -6,8 +6,10 @@
 //! Other crates' tests enable the feature as a dev-dependency:
 //! `audit = { workspace = true, features = ["testing"] }`.
 
+use crate::chain::ChainKey;
 use crate::chain::{GENESIS, LinkKey, LinkKeys, chain};
-use crate::query::{AuditReader, ChainKey, Filter, Head, StoredEvent};
+use crate::ports::AuditReader;
+use crate::stored::{Filter, Head, StoredEvent};
 use crate::{Actor, AuditEvent, Effect, Outcome, RunResult};
 use async_trait::async_trait;
 use kernel::{AuditEventId, StoreError, TenantId, UserId};

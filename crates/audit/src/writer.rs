@@ -16,7 +16,8 @@
 //! event fails only its own request, never the other tenants' events that
 //! happened to share its batch.
 
-use crate::{AuditEvent, AuditLog, AuditSink};
+use crate::AuditEvent;
+use crate::ports::{AuditLog, AuditSink};
 use async_trait::async_trait;
 use kernel::StoreError;
 use std::sync::Arc;

@@ -12,7 +12,8 @@
 use crate::report::{self, Format, Range, Report, Scope, json_into};
 use crate::tally::{ByName, ByUser, rank};
 use crate::text::{Cells, EVENT_COLUMNS};
-use audit::query::{AuditReader, CHUNK, ChainKey, StoredEvent};
+use audit::AuditReader;
+use audit::query::{CHUNK, ChainKey, StoredEvent};
 use audit::{AuditEvent, Effect, Outcome, RunResult};
 use futures::StreamExt;
 use kernel::{StoreError, TenantId, UserId};

@@ -4,8 +4,9 @@
 
 use crate::report::{self, Format, Range, Report, Scope};
 use crate::tally::{ByName, ByUser, rank};
+use audit::AuditReader;
 use audit::Outcome;
-use audit::query::{AuditReader, for_each};
+use audit::query::for_each;
 use kernel::{StoreError, TenantId, UserId};
 use serde::Serialize;
 use std::sync::Arc;

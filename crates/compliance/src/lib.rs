@@ -71,5 +71,5 @@ pub use report::{Format, Range, Report};
 pub use text::EVENT_COLUMNS;
 pub use top_users::{MAX_TOP_USERS, top_users};
 
-pub use audit::query::AuditReader;
+pub use audit::AuditReader;
 pub use kernel::StoreError;

@@ -4,8 +4,9 @@
 //! verify later.
 
 use crate::text;
+use audit::AuditReader;
 use audit::chain::{GENESIS, to_hex};
-use audit::query::{AuditReader, ChainKey};
+use audit::query::ChainKey;
 use futures::stream::BoxStream;
 use kernel::{StoreError, TenantId};
 use serde::Serialize;

@@ -3,8 +3,9 @@
 
 use crate::report::{self, Format, Range, Report, Scope};
 use crate::tally::{ByUser, rank};
+use audit::AuditReader;
 use audit::RunResult;
-use audit::query::{AuditReader, for_each};
+use audit::query::for_each;
 use kernel::{StoreError, TenantId, UserId};
 use serde::Serialize;
 use std::sync::Arc;

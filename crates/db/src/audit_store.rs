@@ -14,8 +14,9 @@
 use crate::entity::{audit_event, audit_head};
 use crate::{Database, store_err};
 use async_trait::async_trait;
+use audit::AuditReader;
 use audit::chain::{self, GENESIS, LinkKey};
-use audit::query::{AuditReader, ChainKey, Filter, Head, StoredEvent};
+use audit::query::{ChainKey, Filter, Head, StoredEvent};
 use audit::{Actor, AuditEvent, AuditLog, Effect, Outcome, RunResult};
 use kernel::{AuditEventId, StoreError, TenantId};
 use sea_orm::ActiveValue::Set;

@@ -541,7 +541,8 @@ mod audit_chain {
     //! appends from several instances, and tampering found by verification.
 
     use super::*;
-    use audit::query::{AuditReader, ChainKey, Filter, LinkBreak, verify_range};
+    use audit::AuditReader;
+    use audit::query::{ChainKey, Filter, LinkBreak, verify_range};
     use audit::testing::EventBuilder;
     use audit::{Actor, AuditEvent, AuditLog, Outcome, RunResult};
 
@@ -964,7 +965,7 @@ mod audit_chain {
     struct ScriptedDevices;
 
     #[async_trait::async_trait]
-    impl audit::intents::ReadBack for ScriptedDevices {
+    impl audit::ReadBack for ScriptedDevices {
         async fn read_back(
             &self,
             _: &AuditEvent,
@@ -983,7 +984,8 @@ mod audit_chain {
     #[tokio::test]
     async fn settling_reads_back_each_kept_change_waits_for_devices_that_cannot_be_asked_and_forgets_what_it_concluded()
      {
-        use audit::intents::{IntendedChange, IntendedChanges, READ_BACK_PATIENCE, Settle};
+        use audit::IntendedChanges;
+        use audit::intents::{IntendedChange, READ_BACK_PATIENCE, Settle};
         let (db, _d) = db().await;
         let t = tenant(&db).await.id;
         let intent = |n| {

@@ -1,14 +1,10 @@
-//! Time as a port: logic asks a [`Clock`] for "now" so that expiry and rate
-//! windows are tested by moving a [`ManualClock`], never by sleeping.
+//! Time as a port: logic asks a [`Clock`] (ports.rs) for "now" so that
+//! expiry and rate windows are tested by moving a [`ManualClock`], never by
+//! sleeping. Here are its adapters, the wall clock and the manual one.
 
+use crate::ports::Clock;
 use std::sync::Mutex;
 use time::{Duration, OffsetDateTime};
-
-/// Where "now" comes from.
-pub trait Clock: Send + Sync + std::fmt::Debug {
-    /// The current instant in UTC.
-    fn now(&self) -> OffsetDateTime;
-}
 
 /// The wall clock.
 #[derive(Debug, Default, Clone, Copy)]

@@ -1,40 +1,9 @@
 //! Randomness as a port: secrets, tokens and ids draw their bytes from an
-//! [`Entropy`], so tests can be deterministic while production uses the OS.
+//! [`Entropy`] (ports.rs), so tests can be deterministic while production
+//! uses the OS. Here are its adapters, the OS generator and a seeded one.
 
+use crate::ports::Entropy;
 use std::sync::Mutex;
-use time::OffsetDateTime;
-use uuid::Uuid;
-
-/// A source of random bytes.
-pub trait Entropy: Send + Sync + std::fmt::Debug {
-    /// Fills `buf` with random bytes.
-    fn fill(&self, buf: &mut [u8]);
-
-    /// A time-ordered UUIDv7 for `at`: ids sort by creation, which makes them
-    /// usable as pagination cursors. The 12 bits after the millisecond hold
-    /// the fraction of that millisecond (RFC 9562, method 3), so ids made
-    /// within one millisecond still sort by time.
-    fn uuid_v7(&self, at: OffsetDateTime) -> Uuid {
-        let mut rand = [0u8; 10];
-        self.fill(&mut rand);
-        let nanos = at.unix_timestamp_nanos();
-        let millis = u64::try_from(nanos / 1_000_000).unwrap_or(0);
-        let fraction = u16::try_from((nanos.rem_euclid(1_000_000) * 4096) / 1_000_000).unwrap_or(0);
-        let mut bytes = *uuid::Builder::from_unix_timestamp_millis(millis, &rand)
-            .into_uuid()
-            .as_bytes();
-        bytes[6] = 0x70 | ((fraction >> 8) as u8 & 0x0f);
-        bytes[7] = (fraction & 0xff) as u8;
-        Uuid::from_bytes(bytes)
-    }
-
-    /// `n` random bytes.
-    fn bytes(&self, n: usize) -> Vec<u8> {
-        let mut buf = vec![0u8; n];
-        self.fill(&mut buf);
-        buf
-    }
-}
 
 /// The operating system's CSPRNG.
 #[derive(Debug, Default, Clone, Copy)]
@@ -89,7 +58,8 @@ impl Entropy for SeededEntropy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use time::Duration;
+    use time::{Duration, OffsetDateTime};
+    use uuid::Uuid;
 
     #[test]
     fn ids_sort_by_time_within_a_millisecond() {

@@ -4,6 +4,11 @@
 //! "now" are without depending on each other. It imports nothing of ours and
 //! nothing of infrastructure: no SQL, no HTTP, no OIDC.
 //!
+//! Its ports are in [`ports`] ([`Clock`], [`Entropy`], [`RateLimiter`],
+//! [`LockPort`], [`CachePort`]); the in-process adapters live beside their
+//! subject ([`clock`], [`entropy`], [`ratelimit`], [`store`]), and what a
+//! quota is, with the GCRA step every limiter runs, in [`quota`].
+//!
 //! # Using this crate
 //!
 //! Every port comes with an in-process adapter, so code built on them runs
@@ -41,18 +46,22 @@ pub mod environment;
 pub mod id;
 pub mod net;
 pub mod page;
+pub mod ports;
 pub mod principal;
+pub mod quota;
 pub mod ratelimit;
 pub mod store;
 
-pub use clock::{Clock, ManualClock, SystemClock};
-pub use entropy::{Entropy, OsEntropy, SeededEntropy};
+pub use clock::{ManualClock, SystemClock};
+pub use entropy::{OsEntropy, SeededEntropy};
 pub use environment::{Environment, EnvironmentSet};
 pub use id::*;
 pub use page::{Page, PageRequest};
+pub use ports::{CachePort, Clock, Entropy, LockPort, RateLimiter};
 pub use principal::{AuthMethod, Principal};
-pub use ratelimit::{Allowance, MemoryRateLimiter, Quota, RateLimiter};
-pub use store::{CachePort, LockPort, MemoryCache, MemoryLocks};
+pub use quota::{Allowance, Quota};
+pub use ratelimit::MemoryRateLimiter;
+pub use store::{MemoryCache, MemoryLocks};
 
 pub mod error;
 pub use error::StoreError;

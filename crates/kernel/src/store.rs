@@ -1,32 +1,15 @@
-//! Short-lived shared state as ports: a lock (one worker per key at a time)
-//! and a cache (values that expire). The in-process adapters here serve the
-//! embedded default; a shared adapter (Redis) serves several instances.
+//! Short-lived shared state: a lock (one worker per key at a time) and a
+//! cache (values that expire), whose ports are in ports.rs. The in-process
+//! adapters here serve the embedded default; a shared adapter (Redis) serves several instances.
 //! Expiry follows the [`Clock`] port, so it is tested without sleeping.
 
-use crate::{Clock, StoreError};
+use crate::StoreError;
+use crate::ports::{CachePort, Clock, LockPort};
 use async_trait::async_trait;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use time::{Duration, OffsetDateTime};
-
-/// Mutual exclusion by key, with a time-to-live so a crashed holder cannot
-/// keep a lock forever.
-#[async_trait]
-pub trait LockPort: Send + Sync {
-    /// Takes the lock `key` for `ttl`; `None` if someone else holds it.
-    /// The returned token releases it.
-    async fn try_lock(&self, key: &str, ttl: Duration) -> Result<Option<u64>, StoreError>;
-    /// Releases `key` if `token` still holds it.
-    async fn unlock(&self, key: &str, token: u64) -> Result<(), StoreError>;
-}
-
-/// Values that expire.
-#[async_trait]
-pub trait CachePort: Send + Sync {
-    async fn get(&self, key: &str) -> Result<Option<Value>, StoreError>;
-    async fn put(&self, key: &str, value: Value, ttl: Duration) -> Result<(), StoreError>;
-}
 
 fn guard<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())

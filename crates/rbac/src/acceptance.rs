@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use std::sync::Arc;
 use tenancy::TenancyError;
 use tenancy::model::Invitation;
-use tenancy::service::{EmailLinkCheck, InvitationCheck};
+use tenancy::ports::{EmailLinkCheck, InvitationCheck};
 
 /// Refuses the acceptance of an invitation its inviter could not make now.
 #[derive(Debug, Clone)]

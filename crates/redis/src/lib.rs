@@ -52,7 +52,7 @@ use kernel::{StoreError, TenantId, UserId};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::time::Duration as StdDuration;
-use tenancy::session::{PendingLogin, SessionKey, SessionStore, UserSession};
+use tenancy::{PendingLogin, SessionKey, SessionStore, UserSession};
 use time::{Duration, OffsetDateTime};
 
 mod ratelimit;

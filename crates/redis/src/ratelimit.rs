@@ -2,7 +2,7 @@
 //! Redis draws on one budget per key.
 //!
 //! Each check is one Lua script, the kernel's GCRA step
-//! ([`kernel::ratelimit::Gcra::step`]) transcribed, so concurrent checks from
+//! ([`kernel::quota::Gcra::step`]) transcribed, so concurrent checks from
 //! any number of instances never let more through than the quota. The key
 //! `{prefix}rl:{key}` holds the theoretical arrival time in unix
 //! microseconds, and Redis forgets it one period after the last allowed
@@ -12,8 +12,9 @@
 use crate::{LuaScript, RedisSessionStore, unavailable};
 use async_trait::async_trait;
 use fred::prelude::{LuaInterface, Pool};
+use kernel::RateLimiter;
 use kernel::StoreError;
-use kernel::ratelimit::{Allowance, Quota, RateLimiter, unix_micros};
+use kernel::quota::{Allowance, Quota, unix_micros};
 use time::OffsetDateTime;
 
 /// One GCRA step.

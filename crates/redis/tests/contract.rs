@@ -12,7 +12,8 @@ use kernel::{Clock, StoreError, SystemClock, TenantId, UserId};
 use redis_store::{RedisRateLimiter, RedisSessionStore};
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
-use tenancy::session::{SESSION_TTL, SessionKey, SessionStore, UserSession, contract};
+use tenancy::session::{SESSION_TTL, contract};
+use tenancy::{SessionKey, SessionStore, UserSession};
 
 fn redis_url() -> String {
     std::env::var("ROSGATE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
@@ -118,7 +119,7 @@ async fn keys_expire_in_redis_and_hold_no_cookie() {
     let exp: i64 = client.hget(&redis_key, "exp").await.expect("hget");
     assert!(exp > 0, "the expiry is kept apart, in unix milliseconds");
 
-    let login = tenancy::session::PendingLogin {
+    let login = tenancy::PendingLogin {
         pkce_verifier: "v".repeat(64),
         nonce: "n".repeat(64),
         return_to: "/".into(),
@@ -260,7 +261,7 @@ async fn the_redis_rate_limiter_meets_the_contract() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_sharing_redis_share_one_budget() {
-    use kernel::ratelimit::{Quota, RateLimiter};
+    use kernel::{Quota, RateLimiter};
     let prefix = fresh_prefix();
     // Two separately connected stores, as two rosgate instances would have.
     let (store_one, store_two) = (store(&prefix).await, store(&prefix).await);
@@ -304,7 +305,7 @@ async fn two_instances_sharing_redis_share_one_budget() {
 
 #[tokio::test]
 async fn rate_limit_keys_expire_with_their_period() {
-    use kernel::ratelimit::{Quota, RateLimiter};
+    use kernel::{Quota, RateLimiter};
     let prefix = fresh_prefix();
     let store = store(&prefix).await;
     let limiter = limiter(&store).await;
@@ -348,7 +349,7 @@ async fn rate_limit_keys_expire_with_their_period() {
 
 #[tokio::test]
 async fn the_rate_limit_script_survives_a_flushed_script_cache() {
-    use kernel::ratelimit::{Quota, RateLimiter};
+    use kernel::{Quota, RateLimiter};
     let prefix = fresh_prefix();
     let store = store(&prefix).await;
     let limiter = limiter(&store).await;
@@ -366,7 +367,7 @@ async fn the_rate_limit_script_survives_a_flushed_script_cache() {
 
 #[tokio::test]
 async fn a_rate_limiter_on_a_lost_redis_is_unavailable() {
-    use kernel::ratelimit::{Quota, RateLimiter};
+    use kernel::{Quota, RateLimiter};
     let prefix = fresh_prefix();
     let store = store(&prefix).await;
     let limiter = limiter(&store).await;

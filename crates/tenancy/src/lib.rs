@@ -2,10 +2,20 @@
 //!
 //! A tenant holds divisions, a division groups, a group teams; teams own
 //! sites, sites hold devices. Users belong to exactly one tenant. This crate
-//! owns those models, the rules that keep them valid, and the
-//! [`TenancyRepository`] port that storage adapters implement. It knows
-//! nothing of HTTP, SQL or OIDC, and nothing of who may do what: that is
-//! `rbac`'s job.
+//! owns those models, the rules that keep them valid, and the ports its
+//! adapters implement. It knows nothing of HTTP, SQL or OIDC, and nothing
+//! of who may do what: that is `rbac`'s job.
+//!
+//! - [`model`], [`scope`], [`identity`], [`session_model`], [`error`]: the
+//!   models, who signs in, what a session is, why an operation failed.
+//! - [`ports`]: every port of the crate: [`TenancyRepository`] for
+//!   storage, [`Sealer`](ports::Sealer), [`IdentityProvider`],
+//!   [`HostResolver`], [`SessionStore`], and the checks the service asks of
+//!   authorization, [`InvitationCheck`] and [`EmailLinkCheck`].
+//! - [`validate`], [`secret`], [`target`]: input rules, minted secrets,
+//!   where a device's credentials may go.
+//! - [`service`]: [`TenancyService`], the use cases; [`session`] and
+//!   [`session_tokens`]: browser sessions and the provider's tokens in them.
 //!
 //! # Using this crate
 //!
@@ -52,6 +62,7 @@
 //! # }
 //! ```
 
+pub mod error;
 pub mod identity;
 pub mod model;
 pub mod ports;
@@ -59,17 +70,23 @@ pub mod scope;
 pub mod secret;
 pub mod service;
 pub mod session;
+pub mod session_model;
 pub mod session_tokens;
 pub mod target;
 pub mod validate;
 
+pub use error::{TargetRefusal, TenancyError};
 pub use identity::{
-    ExternalIdentity, IdentityError, IdentityProvider, IdpTokens, ProvisionedBinding,
-    ProvisioningRule, VerifiedAccess,
+    ExternalIdentity, IdentityError, IdpTokens, ProvisionedBinding, ProvisioningRule,
+    VerifiedAccess,
 };
 pub use model::*;
-pub use ports::TenancyRepository;
+pub use ports::{
+    EmailLinkCheck, HostResolver, IdentityProvider, InvitationCheck, SessionStore,
+    TenancyRepository,
+};
 pub use scope::Scope;
-pub use service::{EmailLinkCheck, TenancyError, TenancyService};
-pub use session::{MemorySessionStore, SessionStore, Sessions, UserSession};
-pub use target::{HostResolver, TargetRefusal, TargetRules};
+pub use service::TenancyService;
+pub use session::{MemorySessionStore, Sessions};
+pub use session_model::{PendingLogin, SessionKey, UserSession};
+pub use target::TargetRules;

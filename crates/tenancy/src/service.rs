@@ -5,12 +5,13 @@
 //! It does not decide who may call it: callers pass through the enforcement
 //! gate first.
 
+use crate::error::TenancyError;
 use crate::identity::{ExternalIdentity, ProvisionedBinding, ProvisioningRule};
 use crate::model::*;
-use crate::ports::{Sealer, TenancyRepository};
+use crate::ports::{EmailLinkCheck, HostResolver, InvitationCheck, Sealer, TenancyRepository};
 use crate::scope::Scope;
 use crate::secret::{self, MintedSecret, SecretKind};
-use crate::target::{self, HostResolver, TargetRefusal, TargetRules};
+use crate::target::{self, TargetRules};
 use crate::validate::{self, FieldError};
 use kernel::{
     ApiTokenId, BindingId, Clock, DeviceGroupId, DeviceId, Entropy, Environment, InvitationId,
@@ -20,73 +21,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
-
-/// Why a tenancy operation did not happen.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TenancyError {
-    /// An input field broke a rule.
-    #[error(transparent)]
-    Invalid(#[from] FieldError),
-    /// The named thing does not exist.
-    #[error("{0} not found")]
-    NotFound(&'static str),
-    /// The operation clashes with what is stored (a duplicate, or children left).
-    #[error("{0}")]
-    Conflict(String),
-    /// A token was not valid: unknown, wrong, expired or used.
-    #[error("{0}")]
-    BadToken(&'static str),
-    /// An identity provider vouched for someone rosgate does not know: no
-    /// linked or matching user, no invitation, no provisioning rule.
-    #[error(
-        "{0} has no account here: ask an administrator for an invitation, or for a provisioning rule that matches your groups"
-    )]
-    NotProvisioned(String),
-    /// The identity's verified email belongs to a platform administrator,
-    /// to someone holding `admin:*`, or to an account linked to another
-    /// identity already: such accounts are linked to an identity only
-    /// explicitly, by an administrator.
-    #[error(
-        "the account of {0} can only be linked to this login by an administrator (rosgate user link-identity)"
-    )]
-    LinkRequired(String),
-    /// An invitation hands out more than its inviter now holds.
-    #[error("this invitation can no longer be accepted: {0}; ask for a new invitation")]
-    InvitationLapsed(String),
-    /// A device's host or TLS setting would send its credentials where
-    /// they must not go (see [`crate::target`]).
-    #[error(transparent)]
-    Target(#[from] TargetRefusal),
-    /// Storage failed; nothing was changed.
-    #[error(transparent)]
-    Store(StoreError),
-}
-
-impl TenancyError {
-    /// A stable machine-readable code.
-    pub fn code(&self) -> &'static str {
-        match self {
-            TenancyError::Invalid(_) => "invalid_field",
-            TenancyError::NotFound(_) | TenancyError::Store(StoreError::NotFound) => "not_found",
-            TenancyError::Conflict(_) | TenancyError::Store(StoreError::Conflict(_)) => "conflict",
-            TenancyError::BadToken(_) => "invalid_token",
-            TenancyError::NotProvisioned(_) => "not_provisioned",
-            TenancyError::LinkRequired(_) => "identity_link_required",
-            TenancyError::InvitationLapsed(_) => "invitation_lapsed",
-            TenancyError::Target(t) => t.code,
-            TenancyError::Store(StoreError::Unavailable(_)) => "unavailable",
-        }
-    }
-}
-
-impl From<StoreError> for TenancyError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Conflict(m) => TenancyError::Conflict(m),
-            other => TenancyError::Store(other),
-        }
-    }
-}
 
 type Result<T> = std::result::Result<T, TenancyError>;
 
@@ -136,36 +70,6 @@ pub const DEFAULT_API_TOKEN_MAX_TTL: Duration = Duration::days(90);
 /// Longest an invitation may stay open.
 pub const MAX_INVITATION_TTL: Duration = Duration::days(30);
 
-/// Re-checks an invitation when it is accepted: its inviter may have lost,
-/// since inviting, what the invitation hands out.
-#[async_trait::async_trait]
-pub trait InvitationCheck: Send + Sync {
-    /// `Err(TenancyError::InvitationLapsed)` when the inviter no longer
-    /// holds the invitation's role at its scope, in its environments.
-    async fn inviter_still_holds(&self, invitation: &Invitation) -> Result<()>;
-}
-
-/// Whether an existing account may be linked to a new identity because
-/// their verified emails match. Accounts that may not (administrators) are
-/// linked only explicitly ([`TenancyService::link_identity`]).
-#[async_trait::async_trait]
-pub trait EmailLinkCheck: Send + Sync {
-    /// `false` when `user` holds `admin:*` anywhere.
-    async fn may_link_by_email(&self, user: &User) -> Result<bool>;
-}
-
-impl std::fmt::Debug for dyn EmailLinkCheck {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("EmailLinkCheck")
-    }
-}
-
-impl std::fmt::Debug for dyn InvitationCheck {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("InvitationCheck")
-    }
-}
-
 /// The tenancy use cases.
 #[derive(Debug, Clone)]
 pub struct TenancyService {
@@ -180,18 +84,6 @@ pub struct TenancyService {
     api_token_max_ttl: Duration,
     targets: TargetRules,
     resolver: Arc<dyn HostResolver>,
-}
-
-impl std::fmt::Debug for dyn TenancyRepository {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TenancyRepository")
-    }
-}
-
-impl std::fmt::Debug for dyn HostResolver {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("HostResolver")
-    }
 }
 
 impl TenancyService {

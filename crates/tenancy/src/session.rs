@@ -7,17 +7,17 @@
 //! identity provider's tokens ride along sealed ([`UserSession::sealed_tokens`]):
 //! this crate never sees them in the clear.
 //!
-//! [`SessionStore`] is the port; [`MemorySessionStore`] is the in-process
+//! [`SessionStore`] is the port (ports.rs, its types in session_model.rs);
+//! [`MemorySessionStore`] is the in-process
 //! adapter of the embedded default, and the `redis` crate holds the shared
 //! one. Time comes from the caller, so expiry is tested without sleeping.
 
+use crate::ports::SessionStore;
+use crate::session_model::{PendingLogin, SessionKey, UserSession};
 use async_trait::async_trait;
 use kernel::{Clock, Entropy, StoreError, TenantId, UserId};
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use subtle::ConstantTimeEq;
 use time::{Duration, OffsetDateTime};
 
 /// How long a session lives without being used (seed 000: eight hours, sliding).
@@ -29,124 +29,6 @@ pub const SESSION_MAX_LIFETIME: Duration = Duration::hours(24);
 /// How long a login may take between leaving for the identity provider and
 /// coming back.
 pub const LOGIN_TTL: Duration = Duration::minutes(10);
-
-/// The store's name for a session: SHA-256 of the cookie value, hex.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct SessionKey(String);
-
-impl SessionKey {
-    /// The key of the session whose cookie value is `cookie`.
-    pub fn of_cookie(cookie: &str) -> SessionKey {
-        SessionKey(hex::encode(Sha256::digest(cookie.as_bytes())))
-    }
-
-    /// The key as stored (64 hex characters).
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for SessionKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The key is not a credential, but a prefix is enough to correlate.
-        write!(f, "SessionKey({}…)", &self.0[..8.min(self.0.len())])
-    }
-}
-
-/// A signed-in person, as the server remembers them between requests.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UserSession {
-    pub user_id: UserId,
-    pub tenant_id: TenantId,
-    /// The identity provider's subject for this person.
-    pub subject: String,
-    pub email: String,
-    pub display_name: String,
-    /// The value state-changing requests must echo in `X-CSRF-Token`.
-    pub csrf_token: String,
-    /// The identity provider's tokens (access, refresh, ID), sealed by the
-    /// application; opaque here.
-    pub sealed_tokens: Vec<u8>,
-    #[serde(with = "time::serde::timestamp")]
-    pub created_at: OffsetDateTime,
-    /// When the session ends unless it is used before; moves on every use.
-    #[serde(with = "time::serde::timestamp")]
-    pub expires_at: OffsetDateTime,
-}
-
-impl std::fmt::Debug for UserSession {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UserSession")
-            .field("user_id", &self.user_id)
-            .field("tenant_id", &self.tenant_id)
-            .field("email", &self.email)
-            .field("expires_at", &self.expires_at)
-            .finish_non_exhaustive()
-    }
-}
-
-impl UserSession {
-    /// Whether `presented` is this session's CSRF token (constant time).
-    pub fn csrf_matches(&self, presented: &str) -> bool {
-        !presented.is_empty() && bool::from(self.csrf_token.as_bytes().ct_eq(presented.as_bytes()))
-    }
-}
-
-/// A login between the redirect to the identity provider and its callback,
-/// found again by its `state`. Used once.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PendingLogin {
-    /// The PKCE code verifier (RFC 7636), 64 characters from a CSPRNG.
-    pub pkce_verifier: String,
-    /// The OpenID Connect `nonce` the ID token must carry.
-    pub nonce: String,
-    /// Where to send the browser after the login (a local path).
-    pub return_to: String,
-    #[serde(with = "time::serde::timestamp")]
-    pub expires_at: OffsetDateTime,
-}
-
-impl std::fmt::Debug for PendingLogin {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PendingLogin")
-            .field("return_to", &self.return_to)
-            .field("expires_at", &self.expires_at)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Where sessions and pending logins are kept.
-///
-/// Contract (checked by [`contract`] against every adapter):
-/// - `touch` returns the session and moves its expiry to `now + ttl`, or
-///   returns `None` (and forgets it) once `now` has reached its expiry;
-/// - a removed session never comes back, whatever `touch` or `replace` race it;
-/// - `take_login` returns a pending login at most once, and never after it expired.
-#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
-#[async_trait]
-pub trait SessionStore: Send + Sync {
-    /// Stores a new session under `key`; `Conflict` if the key is taken.
-    async fn insert(&self, key: &SessionKey, session: &UserSession) -> Result<(), StoreError>;
-    /// The live session under `key`, its expiry slid to `now + ttl`.
-    async fn touch(
-        &self,
-        key: &SessionKey,
-        now: OffsetDateTime,
-        ttl: Duration,
-    ) -> Result<Option<UserSession>, StoreError>;
-    /// Replaces a live session (after a token refresh); `false` if it is gone.
-    async fn replace(&self, key: &SessionKey, session: &UserSession) -> Result<bool, StoreError>;
-    /// Forgets a session; `false` if there was none.
-    async fn remove(&self, key: &SessionKey) -> Result<bool, StoreError>;
-    /// Keeps a pending login under its `state`.
-    async fn put_login(&self, state: &str, login: &PendingLogin) -> Result<(), StoreError>;
-    /// Takes a pending login out: the first caller gets it, later ones `None`.
-    async fn take_login(
-        &self,
-        state: &str,
-        now: OffsetDateTime,
-    ) -> Result<Option<PendingLogin>, StoreError>;
-}
 
 /// How many logins may be pending at once in the in-process store by default.
 pub const MAX_PENDING_LOGINS: usize = 10_000;

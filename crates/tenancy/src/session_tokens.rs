@@ -3,9 +3,10 @@
 //! as tokens), and renewed once the access token has expired, so a session
 //! lasts only as long as the provider keeps honouring its login.
 
-use crate::identity::{IdentityError, IdentityProvider, IdpTokens};
-use crate::ports::Sealer;
-use crate::session::{Sessions, UserSession};
+use crate::identity::{IdentityError, IdpTokens};
+use crate::ports::{IdentityProvider, Sealer};
+use crate::session::Sessions;
+use crate::session_model::UserSession;
 use kernel::StoreError;
 use time::OffsetDateTime;
 

@@ -12,10 +12,12 @@
 //!   is also accepted towards a loopback host, which never leaves the machine
 //!   (the simulator of `serve --demo` and of the tests).
 //!
-//! Names are resolved through the [`HostResolver`] port, so the rules can be
+//! Names are resolved through the [`HostResolver`] port (ports.rs), so the rules can be
 //! tested without DNS and resolving never blocks the runtime.
 
+use crate::error::TargetRefusal;
 use crate::model::DeviceTls;
+use crate::ports::HostResolver;
 use async_trait::async_trait;
 use kernel::Environment;
 use kernel::net::{is_loopback, is_private};
@@ -26,43 +28,6 @@ use std::net::IpAddr;
 pub struct TargetRules {
     /// Accept hosts that resolve to loopback, link-local or unspecified addresses.
     pub allow_private_hosts: bool,
-}
-
-/// A device target broke a rule: the field, a stable code and what to do.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {reason}")]
-pub struct TargetRefusal {
-    /// The input field, as the API names it.
-    pub field: &'static str,
-    /// `private_device_host`, `unresolvable_device_host` or `plain_http_outside_lab`.
-    pub code: &'static str,
-    /// What is wrong and what is accepted.
-    pub reason: String,
-}
-
-impl TargetRefusal {
-    /// The host does not resolve.
-    pub const UNRESOLVABLE_HOST: &'static str = "unresolvable_device_host";
-    /// The host is or resolves to a loopback, link-local or unspecified address.
-    pub const PRIVATE_HOST: &'static str = "private_device_host";
-    /// Plain http outside the `lab` environment.
-    pub const PLAIN_HTTP_OUTSIDE_LAB: &'static str = "plain_http_outside_lab";
-    /// Every code a refusal carries.
-    pub const CODES: [&'static str; 3] = [
-        Self::UNRESOLVABLE_HOST,
-        Self::PRIVATE_HOST,
-        Self::PLAIN_HTTP_OUTSIDE_LAB,
-    ];
-}
-
-/// Resolves host names to addresses.
-///
-/// Adapters MUST NOT block the async runtime and MUST give up after a
-/// bounded time, returning `Err` with a short reason.
-#[async_trait]
-pub trait HostResolver: Send + Sync {
-    /// The addresses `host` resolves to (for connections to `port`).
-    async fn resolve(&self, host: &str, port: u16) -> Result<Vec<IpAddr>, String>;
 }
 
 /// A resolver that knows no names: address literals only. The default of a

@@ -1,4 +1,4 @@
-//! Settling an intent nobody concluded: the `audit::intents::ReadBack`
+//! Settling an intent nobody concluded: the `audit::ReadBack`
 //! port over stored devices. It finds the device and its credentials,
 //! checks that the intent in the chain vouches for the change kept beside
 //! it, and asks the device whether that change is in place
@@ -17,7 +17,7 @@ pub struct DeviceReadBack<'a> {
 }
 
 #[async_trait::async_trait]
-impl audit::intents::ReadBack for DeviceReadBack<'_> {
+impl audit::ReadBack for DeviceReadBack<'_> {
     async fn read_back(
         &self,
         intent: &audit::AuditEvent,

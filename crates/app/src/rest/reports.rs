@@ -17,7 +17,7 @@ use super::audit::{bad_query, check_order, instant, representable, truncate_to_m
 use super::failure;
 use super::{ApiResult, Gate, Tag};
 use crate::state::AppState;
-use audit::query::AuditReader;
+use audit::AuditReader;
 use compliance::{Format, Range, Report, StoreError};
 use futures::StreamExt;
 use futures::stream::BoxStream;

@@ -3,9 +3,10 @@
 //! kept outside the database, which catch a tail cut off together with the
 //! recorded head, and which they cannot forge either.
 
+use audit::AuditReader;
 use audit::chain::{LinkKey, canonical, link, to_hex};
 use audit::checkpoint::{Checkpoint, CheckpointSigner};
-use audit::query::{AuditReader, ChainKey};
+use audit::query::ChainKey;
 use rbac::BuiltinRole as R;
 use reqwest::StatusCode;
 use serde_json::{Value, json};

@@ -311,7 +311,7 @@ async fn applied_plan(
     input: serde_json::Value,
     device: kernel::DeviceId,
 ) -> (uuid::Uuid, AuditEvent, audit::intents::IntendedChange) {
-    use audit::intents::IntendedChanges;
+    use audit::IntendedChanges;
     let r = lab
         .app
         .post(admin, &format!("/api/v1/tools/{tool}"), input)
@@ -359,7 +359,8 @@ async fn applied_plan(
 
 #[tokio::test]
 async fn a_plans_change_is_read_back_by_its_tag_and_never_while_its_rollback_is_armed() {
-    use audit::intents::{Finding, ReadBack};
+    use audit::ReadBack;
+    use audit::intents::Finding;
     let (lab, d, admin) = routing_lab("r-plan").await;
     let (plan, intent, kept) = applied_plan(
         &lab,
@@ -419,7 +420,8 @@ async fn a_plans_change_is_read_back_by_its_tag_and_never_while_its_rollback_is_
 
 #[tokio::test]
 async fn a_removal_put_back_by_the_routers_rollback_reads_back_as_not_applied() {
-    use audit::intents::{Finding, ReadBack};
+    use audit::ReadBack;
+    use audit::intents::Finding;
     let (lab, d, admin) = routing_lab("r-undo").await;
     let route = lab.sim.with_state("r-undo", |s| {
         s.table_mut("ip/route")

@@ -27,7 +27,8 @@
 #![allow(clippy::expect_used, clippy::print_stdout)]
 
 use async_trait::async_trait;
-use audit::query::{AuditReader, ChainKey, verify_range};
+use audit::AuditReader;
+use audit::query::{ChainKey, verify_range};
 use audit::writer::{GroupCommit, WriterConfig};
 use audit::{Actor, AuditEvent, AuditLog, AuditSink, Effect, Outcome, RunResult};
 use db::Database;

@@ -11,7 +11,8 @@
 #![allow(clippy::expect_used, clippy::print_stdout)]
 
 use async_trait::async_trait;
-use audit::query::{AuditReader, CHUNK, ChainKey, Filter, Head, StoredEvent, for_each};
+use audit::AuditReader;
+use audit::query::{CHUNK, ChainKey, Filter, Head, StoredEvent, for_each};
 use audit::{Actor, AuditEvent, Effect, Outcome, RunResult};
 use compliance::{Format, Range, production_changes};
 use futures::StreamExt;

@@ -23,8 +23,8 @@
 #![allow(clippy::expect_used, clippy::print_stdout)]
 
 use fred::prelude::{Builder, ClientLike, Config, KeysInterface, Pool, ReconnectPolicy};
-use kernel::ratelimit::{MemoryRateLimiter, Quota, RateLimiter};
 use kernel::{Clock, SystemClock};
+use kernel::{MemoryRateLimiter, Quota, RateLimiter};
 use redis_store::{RedisRateLimiter, RedisSessionStore};
 use std::collections::HashMap;
 use std::future::Future;
