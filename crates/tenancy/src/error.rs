@@ -33,6 +33,13 @@ pub enum TenancyError {
         "the account of {0} can only be linked to this login by an administrator (rosgate user link-identity)"
     )]
     LinkRequired(String),
+    /// The identity is linked to another user already.
+    #[error("this identity is already linked to another user")]
+    IdentityTaken,
+    /// The user is linked to an identity at that provider already; a user
+    /// has one per provider.
+    #[error("this user is linked to an identity already; a user has one")]
+    IdentityAlreadyLinked,
     /// An invitation hands out more than its inviter now holds.
     #[error("this invitation can no longer be accepted: {0}; ask for a new invitation")]
     InvitationLapsed(String),
@@ -55,6 +62,8 @@ impl TenancyError {
             TenancyError::BadToken(_) => "invalid_token",
             TenancyError::NotProvisioned(_) => "not_provisioned",
             TenancyError::LinkRequired(_) => "identity_link_required",
+            TenancyError::IdentityTaken => "identity_taken",
+            TenancyError::IdentityAlreadyLinked => "identity_already_linked",
             TenancyError::InvitationLapsed(_) => "invitation_lapsed",
             TenancyError::Target(t) => t.code,
             TenancyError::Store(StoreError::Unavailable(_)) => "unavailable",

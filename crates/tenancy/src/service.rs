@@ -138,24 +138,42 @@ impl TenancyService {
     }
 
     /// Links `user` to the identity `(issuer, subject)` explicitly (an
-    /// administrator's decision, the only way for administrators). An
-    /// identity already linked to another user is a conflict; linking it
-    /// again to the same user is fine.
+    /// operator's decision at the command line, the only way for
+    /// administrators besides the API). An identity already linked to
+    /// another user is [`TenancyError::IdentityTaken`]; linking it again to
+    /// the same user is fine.
     pub async fn link_identity(&self, user: &User, issuer: &str, subject: &str) -> Result<()> {
         let subject = Self::identity_input(issuer, subject)?;
         match self.repo.user_by_identity(issuer, subject).await? {
             Some(u) if u.id == user.id => return Ok(()),
-            Some(_) => {
-                return Err(TenancyError::Conflict(
-                    "this identity is already linked to another user".into(),
-                ));
-            }
+            Some(_) => return Err(TenancyError::IdentityTaken),
             None => {}
         }
         self.repo
             .link_identity(user, issuer, subject, self.clock.now())
-            .await?;
-        Ok(())
+            .await
+            .map_err(|e| match e {
+                // Linked to someone else meanwhile.
+                StoreError::Conflict(_) => TenancyError::IdentityTaken,
+                other => other.into(),
+            })
+    }
+
+    /// Links `user` to `(issuer, subject)` as an administrator asks over the
+    /// API: as [`TenancyService::link_identity`], and a user has one
+    /// identity per provider, so a user linked to another subject at
+    /// `issuer` is [`TenancyError::IdentityAlreadyLinked`]: remove the old
+    /// link first. The operator's command line is not held to this.
+    pub async fn link_sole_identity(&self, user: &User, issuer: &str, subject: &str) -> Result<()> {
+        let trimmed = Self::identity_input(issuer, subject)?;
+        let links = self.repo.identity_links(user.id).await?;
+        if links
+            .iter()
+            .any(|l| l.issuer == issuer && l.subject != trimmed)
+        {
+            return Err(TenancyError::IdentityAlreadyLinked);
+        }
+        self.link_identity(user, issuer, subject).await
     }
 
     /// The identities linked to `user`, oldest link first.
@@ -1403,10 +1421,41 @@ mod tests {
             .link_identity(&me, "https://idp.example", "taken")
             .await
             .unwrap_err();
-        assert!(matches!(err, TenancyError::Conflict(_)), "{err}");
+        assert!(matches!(err, TenancyError::IdentityTaken), "{err}");
         svc.link_identity(&me, "https://idp.example", " sub-9 ")
             .await
             .unwrap();
+    }
+
+    #[tokio::test]
+    async fn over_the_api_a_user_has_one_identity_per_provider() {
+        let mut repo = MockTenancyRepository::new();
+        repo.expect_identity_links().returning(|_| {
+            Ok(vec![IdentityLink {
+                issuer: "https://idp.example".into(),
+                subject: "sub-1".into(),
+                linked_at: OffsetDateTime::UNIX_EPOCH,
+            }])
+        });
+        repo.expect_user_by_identity()
+            .returning(|_, sub| Ok((sub == "sub-1").then(|| existing("me@example.test"))));
+        repo.expect_link_identity()
+            .withf(|_, iss, sub, _| iss == "https://other.example" && sub == "sub-2")
+            .times(1)
+            .returning(|_, _, _, _| Ok(()));
+        let svc = service(repo, clock());
+        let me = existing("me@example.test");
+        let err = svc
+            .link_sole_identity(&me, "https://idp.example", "sub-2")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, TenancyError::IdentityAlreadyLinked), "{err}");
+        svc.link_sole_identity(&me, "https://idp.example", " sub-1 ")
+            .await
+            .expect("the link it has is no second one");
+        svc.link_sole_identity(&me, "https://other.example", "sub-2")
+            .await
+            .expect("another provider");
     }
 
     #[tokio::test]

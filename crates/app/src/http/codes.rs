@@ -369,6 +369,8 @@ mod tests {
             TenancyError::BadToken(""),
             TenancyError::NotProvisioned(String::new()),
             TenancyError::LinkRequired(String::new()),
+            TenancyError::IdentityTaken,
+            TenancyError::IdentityAlreadyLinked,
             TenancyError::InvitationLapsed(String::new()),
             TenancyError::Store(StoreError::NotFound),
             TenancyError::Store(StoreError::Unavailable(String::new())),

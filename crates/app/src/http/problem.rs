@@ -278,7 +278,11 @@ impl From<TenancyError> for ApiError {
             }
             TenancyError::NotProvisioned(_)
             | TenancyError::InvitationLapsed(_)
-            | TenancyError::LinkRequired(_) => ApiError::new(Code::of(e.code()), e.to_string()),
+            | TenancyError::LinkRequired(_)
+            | TenancyError::IdentityTaken
+            | TenancyError::IdentityAlreadyLinked => {
+                ApiError::new(Code::of(e.code()), e.to_string())
+            }
             TenancyError::Store(s) => s.into(),
         }
     }

@@ -150,28 +150,10 @@ impl IdentitiesApi {
         }
         // One identity per user and provider; a link at a provider moved
         // from signs nobody in and does not stand in the way.
-        let links = self.state.tenancy.identity_links(id).await?;
-        if links
-            .iter()
-            .any(|l| l.issuer == issuer && l.subject != subject)
-        {
-            return Err(ApiError::new(
-                Code::IdentityAlreadyLinked,
-                "this user is linked to an identity already; a user has one",
-            ));
-        }
         self.state
             .tenancy
-            .link_identity(&user, issuer, subject)
-            .await
-            .map_err(|e| match e {
-                tenancy::TenancyError::Conflict(_)
-                | tenancy::TenancyError::Store(kernel::StoreError::Conflict(_)) => ApiError::new(
-                    Code::IdentityTaken,
-                    "this identity is already linked to another user",
-                ),
-                other => other.into(),
-            })?;
+            .link_sole_identity(&user, issuer, subject)
+            .await?;
         Ok(user)
     }
 
