@@ -380,6 +380,47 @@ mod tests {
         }
     }
 
+    /// Names every variant of every domain error the test above lists, so
+    /// a new variant does not compile until it is listed there too (and
+    /// its code is in the table, or `Code::of` would answer it as a 500).
+    #[allow(dead_code)]
+    fn every_variant_is_listed_above(
+        deny: &rbac::DenyReason,
+        delegation: &rbac::DelegationError,
+        device: &tools::DeviceError,
+        tool: &tools::ToolError,
+        tenancy: &tenancy::TenancyError,
+    ) {
+        use rbac::DelegationError as G;
+        use rbac::DenyReason as R;
+        use tenancy::TenancyError as T;
+        use tools::DeviceError as D;
+        match deny {
+            R::CrossTenant | R::OutOfReach | R::MissingPermission { .. } => {}
+            R::Environment { .. } | R::OutsideDeviceScope | R::Outranked => {}
+        }
+        match delegation {
+            G::MissingPermissions(_) | G::Environments { .. } | G::DeviceScope => {}
+            G::DevicesOutsideScope | G::NarrowedRevoker | G::OwnDeviceScope => {}
+            G::DeviceScopeWouldLapse { .. } | G::LastAdmin => {}
+            G::OwnIdentityLink | G::AdministratorLink => {}
+        }
+        match device {
+            D::Unreachable(_) | D::Timeout | D::Tls(_) | D::Unauthorized | D::Forbidden => {}
+            D::NotFound | D::BadRequest(_) | D::Server(..) | D::CircuitOpen(_) => {}
+            D::NotInSchema(_) | D::BadReply => {}
+        }
+        match tool {
+            tools::ToolError::Invalid(_) | tools::ToolError::Refused(_) => {}
+            tools::ToolError::Device(_) | tools::ToolError::NotConfirmed(_) => {}
+        }
+        match tenancy {
+            T::Invalid(_) | T::NotFound(_) | T::Conflict(_) | T::BadToken(_) => {}
+            T::NotProvisioned(_) | T::LinkRequired(_) | T::IdentityTaken => {}
+            T::IdentityAlreadyLinked | T::InvitationLapsed(_) | T::Target(_) | T::Store(_) => {}
+        }
+    }
+
     #[test]
     fn the_errors_page_lists_every_code() {
         let page = include_str!("../../../../docs/errors.md");
