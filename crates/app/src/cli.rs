@@ -166,7 +166,7 @@ pub async fn link_identity(
         reason: reason.chars().take(500).collect(),
         request_id: String::new(),
     };
-    crate::enforce::trail::commit(state, event)
+    crate::enforce::commit(state, event)
         .await
         .map_err(|()| "the audit trail cannot be written; nothing was linked")?;
     if let Some((_, e)) = refused {

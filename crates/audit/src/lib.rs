@@ -1,6 +1,8 @@
 //! The audit trail's vocabulary: one [`AuditEvent`] per request or tool
 //! call, allowed or denied, written through the [`AuditSink`] port.
 //!
+//! - [`trail`]: what one request decided and did, turned into its one
+//!   event and committed (or written to the log in full if it cannot be).
 //! - [`chain`]: the tamper-evident chain of keyed links each tenant's
 //!   events form.
 //! - [`checkpoint`]: signed checkpoints of chain heads, kept outside the
@@ -120,6 +122,7 @@ pub mod query;
 pub mod stored;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod trail;
 pub mod writer;
 
 pub use ports::{AuditLog, AuditReader, AuditSink, IntendedChanges, Reach, ReadBack};

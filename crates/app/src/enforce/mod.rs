@@ -23,7 +23,8 @@ pub mod limits;
 pub mod refusals;
 pub mod rest;
 pub mod tool_call;
-pub mod trail;
+
+pub use audit::trail;
 
 use crate::enforce::authn::{AuthFailure, authenticate};
 use crate::enforce::limits::{Refusal, Verdict};
@@ -90,7 +91,7 @@ pub fn client_addr(req: &Request) -> Option<String> {
 /// Authenticates `req`, names its caller in a new trail and counts it
 /// against its budget.
 pub async fn admit(state: &AppState, req: &Request, channel: Channel) -> Admission {
-    let trail = Trail::new();
+    let trail = Trail::new(state.clock.clone(), state.entropy.clone());
     let auth = authenticate(state, req).await;
     let client_addr = client_addr(req);
     let mut index = None;
@@ -312,11 +313,15 @@ impl Admission {
             client_request_id: self.client_request_id.clone(),
             client_addr: self.client_addr.clone(),
         };
-        match self.trail.event(state, ending) {
-            Some(event) => trail::commit(state, event)
-                .await
-                .map_err(|()| AuditUnavailable),
+        match self.trail.event(ending) {
+            Some(event) => commit(state, event).await.map_err(|()| AuditUnavailable),
             None => Ok(()),
         }
     }
+}
+
+/// Commits `event` through the state's audit writer before the reply
+/// leaves ([`trail::commit_to`]).
+pub async fn commit(state: &AppState, event: audit::AuditEvent) -> Result<(), ()> {
+    trail::commit_to(state.audit.as_ref(), event).await
 }

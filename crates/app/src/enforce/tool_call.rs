@@ -236,7 +236,7 @@ async fn record_intent(
     device: DeviceId,
     intended: IntendedWrite,
 ) -> Result<(), CallError> {
-    let Some(intent) = c.trail.intent(state) else {
+    let Some(intent) = c.trail.intent() else {
         return Err(CallError::Unavailable(
             "the change cannot be put on the record; it did not run".into(),
         ));
@@ -267,7 +267,7 @@ async fn commit_intent(
         change: intended.to_json(),
     };
     state.db.keep(&change).await.map_err(|_| unavailable())?;
-    crate::enforce::trail::commit(state, intent)
+    crate::enforce::commit(state, intent)
         .await
         .map_err(|()| unavailable())?;
     Ok(id)
@@ -418,8 +418,10 @@ pub async fn call_fleet(
         if done.status == tools::plan::PlanStatus::Completed {
             c.trail.note(format!("plan {}", done.status.as_str()));
         } else {
-            c.trail
-                .failed(Code::PlanFailed, format!("plan {}", done.status.as_str()));
+            c.trail.failed(
+                Code::PlanFailed.as_str(),
+                format!("plan {}", done.status.as_str()),
+            );
         }
         return Ok(ToolOutput {
             summary: format!("plan {} {}", done.id, done.status.as_str()),
@@ -481,16 +483,13 @@ async fn record_device_intents(
     for (device, environment) in devices {
         let event = c
             .trail
-            .device_event(
-                state,
-                DeviceStep {
-                    device_id: device.uuid(),
-                    environment: environment.clone(),
-                    result: audit::RunResult::Pending,
-                    reason: format!("about to apply plan {} on this device", plan.id),
-                    intent_id: None,
-                },
-            )
+            .device_event(DeviceStep {
+                device_id: device.uuid(),
+                environment: environment.clone(),
+                result: audit::RunResult::Pending,
+                reason: format!("about to apply plan {} on this device", plan.id),
+                intent_id: None,
+            })
             .ok_or_else(|| CallError::Unavailable("the caller cannot be named".into()))?;
         let intended = IntendedWrite::Plan {
             plan_id: plan.id,
@@ -533,27 +532,22 @@ async fn conclude(
 ) -> Result<(), CallError> {
     for (device, environment, intent) in intents {
         let (result, reason) = outcome(*device);
-        let Some(event) = c.trail.device_event(
-            state,
-            DeviceStep {
-                device_id: device.uuid(),
-                environment: environment.clone(),
-                result,
-                reason,
-                intent_id: Some(*intent),
-            },
-        ) else {
+        let Some(event) = c.trail.device_event(DeviceStep {
+            device_id: device.uuid(),
+            environment: environment.clone(),
+            result,
+            reason,
+            intent_id: Some(*intent),
+        }) else {
             continue;
         };
         // If the outcome cannot be written, the intent stays open and is
         // settled as unknown; the caller is told.
-        crate::enforce::trail::commit(state, event)
-            .await
-            .map_err(|()| {
-                CallError::Unavailable(
-                    "the plan's outcome could not be recorded; check the devices".into(),
-                )
-            })?;
+        crate::enforce::commit(state, event).await.map_err(|()| {
+            CallError::Unavailable(
+                "the plan's outcome could not be recorded; check the devices".into(),
+            )
+        })?;
     }
     Ok(())
 }

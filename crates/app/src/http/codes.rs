@@ -358,6 +358,7 @@ mod tests {
         ] {
             assert!(known(code), "{code}");
         }
+        assert!(known(audit::trail::PLAN_FAILED));
         for code in tenancy::TargetRefusal::CODES {
             assert!(known(code), "{code}");
         }

@@ -93,7 +93,7 @@ pub(super) async fn read(
             trail.environment(env.as_str());
         }
         if !seen {
-            trail.error_class(crate::http::codes::Code::NotFound);
+            trail.error_class(crate::http::codes::Code::NotFound.as_str());
             return Err(ErrorData::resource_not_found(
                 format!("no resource {uri}"),
                 None,
@@ -123,7 +123,7 @@ pub(super) async fn read(
             Err(e) => return Err(ErrorData::resource_not_found(refusal_text(&e), None)),
         }
     } else {
-        trail.error_class(crate::http::codes::Code::NotFound);
+        trail.error_class(crate::http::codes::Code::NotFound.as_str());
         return Err(ErrorData::resource_not_found(
             format!("no resource {uri}"),
             None,

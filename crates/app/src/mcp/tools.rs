@@ -118,7 +118,7 @@ pub(super) async fn traced_call(
         Some(Err(e)) => Err(e),
     };
     if let Err(e) = &result {
-        trail.error_class(e.code());
+        trail.error_class(e.code().as_str());
     }
     result
 }

@@ -315,14 +315,12 @@ async fn record(
             .map(|r| r.0.clone())
             .unwrap_or_default(),
     };
-    crate::enforce::trail::commit(state, event)
-        .await
-        .map_err(|()| {
-            Failure::new(
-                Code::Unavailable,
-                "the audit trail cannot be written, so nothing was done; try again",
-            )
-        })
+    crate::enforce::commit(state, event).await.map_err(|()| {
+        Failure::new(
+            Code::Unavailable,
+            "the audit trail cannot be written, so nothing was done; try again",
+        )
+    })
 }
 
 #[derive(Debug, Deserialize)]

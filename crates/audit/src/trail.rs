@@ -12,10 +12,8 @@
 //! is kept, except that a denial is never replaced, since it is what ended
 //! the request.
 
-use crate::http::codes::Code;
-use crate::state::AppState;
-use audit::{Actor, AuditEvent, Effect, Outcome, RunResult};
-use kernel::{AuditEventId, Principal, TenantId, UserId};
+use crate::{Actor, AuditEvent, AuditSink, Effect, Outcome, RunResult};
+use kernel::{AuditEventId, Clock, Entropy, Principal, TenantId, UserId};
 use std::sync::{Arc, Mutex, MutexGuard};
 use uuid::Uuid;
 
@@ -23,10 +21,22 @@ use uuid::Uuid;
 const MAX_REASON: usize = 1000;
 
 /// What one request did, filled in as it goes.
-#[derive(Debug, Default)]
 pub struct Trail {
     draft: Mutex<Draft>,
+    clock: Arc<dyn Clock>,
+    entropy: Arc<dyn Entropy>,
 }
+
+impl std::fmt::Debug for Trail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Trail")
+            .field("draft", &self.draft)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The error class of a device step of a plan that failed.
+pub const PLAN_FAILED: &str = "plan_failed";
 
 /// Who a request was made by: an authenticated principal, or a caller an
 /// authentication failure could still name (a session without its CSRF
@@ -136,9 +146,14 @@ pub struct Ending {
 }
 
 impl Trail {
-    /// A new, empty trail.
-    pub fn new() -> Arc<Trail> {
-        Arc::new(Trail::default())
+    /// A new, empty trail; its events are stamped with `clock` and get
+    /// their ids from `entropy`.
+    pub fn new(clock: Arc<dyn Clock>, entropy: Arc<dyn Entropy>) -> Arc<Trail> {
+        Arc::new(Trail {
+            draft: Mutex::default(),
+            clock,
+            entropy,
+        })
     }
 
     fn draft(&self) -> MutexGuard<'_, Draft> {
@@ -160,8 +175,8 @@ impl Trail {
     /// committed before any device is touched: who, which tool, which
     /// device, the argument digest, result `pending`. The request's own
     /// event, its outcome, will name it. `None` if nobody is named.
-    pub fn intent(&self, state: &AppState) -> Option<AuditEvent> {
-        let mut event = self.interim(state)?;
+    pub fn intent(&self) -> Option<AuditEvent> {
+        let mut event = self.interim()?;
         event.result = RunResult::Pending;
         event.intent_id = None;
         self.draft().intent_id = Some(event.id);
@@ -172,15 +187,15 @@ impl Trail {
     /// several (a plan apply): the trail's caller, operation, tool, digest
     /// and plan, with this device, its environment, `result` and, for an
     /// outcome, the intent it concludes. `None` if nobody is named.
-    pub fn device_event(&self, state: &AppState, step: DeviceStep) -> Option<AuditEvent> {
-        let mut event = self.interim(state)?;
+    pub fn device_event(&self, step: DeviceStep) -> Option<AuditEvent> {
+        let mut event = self.interim()?;
         event.resource_type = "device".into();
         event.resource_id = Some(step.device_id);
         event.device_id = Some(step.device_id);
         event.environment = Some(step.environment);
         event.decision = Outcome::Allow;
         event.effect = Effect::Write;
-        event.error_class = (step.result == RunResult::Failure).then(|| Code::PlanFailed.into());
+        event.error_class = (step.result == RunResult::Failure).then(|| PLAN_FAILED.into());
         event.result = step.result;
         event.reason = step.reason.chars().take(MAX_REASON).collect();
         event.intent_id = step.intent_id;
@@ -188,20 +203,17 @@ impl Trail {
     }
 
     /// An event of the request made before it ends, as if it succeeded.
-    fn interim(&self, state: &AppState) -> Option<AuditEvent> {
+    fn interim(&self) -> Option<AuditEvent> {
         let meta = self.draft().request.clone().unwrap_or_default();
-        self.event(
-            state,
-            Ending {
-                operation: String::new(),
-                safe: false,
-                success: true,
-                error_class: None,
-                request_id: meta.request_id,
-                client_request_id: meta.client_request_id,
-                client_addr: meta.client_addr,
-            },
-        )
+        self.event(Ending {
+            operation: String::new(),
+            safe: false,
+            success: true,
+            error_class: None,
+            request_id: meta.request_id,
+            client_request_id: meta.client_request_id,
+            client_addr: meta.client_addr,
+        })
     }
 
     /// Forgets the environment: the request acts on several devices, whose
@@ -261,7 +273,7 @@ impl Trail {
 
     /// The request was carried out and failed, although its reply is a
     /// success (a plan that rolled back): `class` is the error class.
-    pub fn failed(&self, class: Code, note: impl Into<String>) {
+    pub fn failed(&self, class: &str, note: impl Into<String>) {
         let mut draft = self.draft();
         draft.failure = Some(class.into());
         draft.note = Some(note.into());
@@ -269,7 +281,7 @@ impl Trail {
 
     /// The request failed with `class`, although its reply may look like
     /// a success (an MCP tool error is a 200 with `isError`).
-    pub fn error_class(&self, class: Code) {
+    pub fn error_class(&self, class: &str) {
         self.draft().failure = Some(class.into());
     }
 
@@ -285,7 +297,7 @@ impl Trail {
 
     /// The one event of the request, or `None` if nobody can be named
     /// (anonymous and unreadable credentials are not audited).
-    pub fn event(&self, state: &AppState, end: Ending) -> Option<AuditEvent> {
+    pub fn event(&self, end: Ending) -> Option<AuditEvent> {
         let draft = self.draft();
         let who = draft.who.clone()?;
         let decided = draft.decided.clone().unwrap_or_else(|| DecisionEntry {
@@ -316,9 +328,9 @@ impl Trail {
             Effect::Write
         });
         let success = end.success && draft.failure.is_none();
-        let now = state.clock.now();
+        let now = self.clock.now();
         Some(AuditEvent {
-            id: AuditEventId::from_uuid(state.entropy.uuid_v7(now)),
+            id: AuditEventId::from_uuid(self.entropy.uuid_v7(now)),
             at: now,
             tenant_id: who.tenant_id,
             user_id: who.user_id,
@@ -355,16 +367,10 @@ impl Trail {
     }
 }
 
-/// Commits `event` before the reply leaves. If the trail cannot be written
-/// the event goes to the log in full, so it is never lost, and the caller
-/// is told the request may not be retried blindly.
-pub async fn commit(state: &AppState, event: AuditEvent) -> Result<(), ()> {
-    commit_to(state.audit.as_ref(), event).await
-}
-
-/// [`commit`] to `sink`, for writers that hold the sink rather than the
-/// state (the background loops).
-pub async fn commit_to(sink: &dyn audit::AuditSink, event: AuditEvent) -> Result<(), ()> {
+/// Commits `event` to `sink` before the reply leaves. If the trail cannot
+/// be written the event goes to the log in full, so it is never lost, and
+/// the caller is told the request may not be retried blindly.
+pub async fn commit_to(sink: &dyn AuditSink, event: AuditEvent) -> Result<(), ()> {
     match sink.record(event.clone()).await {
         Ok(()) => Ok(()),
         Err(e) => {
