@@ -186,6 +186,8 @@ impl TestApp {
             ..Config::default()
         };
         configure(&mut config);
+        // A status an operation's OpenAPI entry does not list fails the test.
+        rosgate::rest::failure::fail_on_undocumented_statuses();
         let state = rosgate::wiring::build(&config, clock, Arc::new(OsEntropy))
             .await
             .expect("app state");

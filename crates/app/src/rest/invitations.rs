@@ -69,7 +69,8 @@ impl From<tenancy::Invitation> for InvitationDto {
 
 /// A created invitation with its single-use token, shown only here.
 #[derive(Debug, Object)]
-pub struct CreatedInvitation {
+#[oai(rename = "CreatedInvitation")]
+pub struct InvitationWithToken {
     pub invitation: InvitationDto,
     pub token: String,
 }
@@ -96,7 +97,7 @@ impl InvitationsApi {
         &self,
         gate: Gate,
         body: Json<NewInvitationBody>,
-    ) -> ApiResult<Creation<CreatedInvitation>, failure::Create> {
+    ) -> ApiResult<Creation<InvitationWithToken>, failure::Create> {
         let body = body.0;
         let scope: tenancy::Scope = body.scope.into();
         let at = Resource::from_scope(scope);
@@ -139,7 +140,7 @@ impl InvitationsApi {
                 },
             )
             .await?;
-        Ok(Creation::Created(Json(CreatedInvitation {
+        Ok(Creation::Created(Json(InvitationWithToken {
             invitation: inv.into(),
             token: secret.token,
         })))
