@@ -163,4 +163,20 @@ mod tests {
             "a device call can fail every way"
         );
     }
+
+    #[test]
+    fn an_undocumented_status_is_sent_as_it_is_unless_a_harness_asks_to_fail() {
+        let lenient = poem::Error::from(Failure::<List>::from(ApiError::not_found("device")));
+        assert_eq!(lenient.status(), poem::http::StatusCode::NOT_FOUND);
+        fail_on_undocumented_statuses();
+        let strict = std::panic::catch_unwind(|| {
+            poem::Error::from(Failure::<List>::from(ApiError::not_found("device")))
+        });
+        assert!(strict.is_err(), "a harness that asked for it gets a panic");
+        assert_eq!(
+            poem::Error::from(Failure::<Read>::from(ApiError::not_found("device"))).status(),
+            poem::http::StatusCode::NOT_FOUND,
+            "a documented status never panics"
+        );
+    }
 }
